@@ -1,0 +1,51 @@
+# Makefile - a thin convenience wrapper around CMake and the local stack (see README.md).
+BUILD   ?= build
+STACK   := deploy/local/stack
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?= -DRECOBRO_WERROR=ON
+
+.PHONY: all deps build test unit demo bench stack-up stack-down stack-status format format-check sanitize clean
+
+all: build
+
+deps:
+	@$(STACK) deps
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Unit and vector tests only: no servers needed.
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -LE stack -j $(JOBS)
+
+# Everything: unit tests, then the integration suites against the real local stack.
+test: build
+	@tests/run-all $(BUILD)
+
+sanitize:
+	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DRECOBRO_WERROR=ON -DRECOBRO_SANITIZE=ON" unit
+
+demo: build
+	@deploy/local/demo $(BUILD)
+
+bench: build
+	@tests/bench/run $(BUILD)
+
+stack-up:
+	@$(STACK) up
+
+stack-down:
+	@$(STACK) down
+
+stack-status:
+	@$(STACK) status
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) build-asan
