@@ -1,0 +1,223 @@
+/* cache.c - the Redis hot case cache and its PostgreSQL backlog (see cache.h). */
+#include "cache.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "config.h"
+#include "pg.h"
+
+/* KEYS[1] key; ARGV[1] json, ARGV[2] version, ARGV[3] ttl. Keeps a newer version. */
+static const char put_script[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur then "
+    "  local ok, doc = pcall(cjson.decode, cur) "
+    "  if ok and type(doc) == 'table' and tonumber(doc['version']) "
+    "     and tonumber(doc['version']) > tonumber(ARGV[2]) then return 0 end "
+    "end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) "
+    "return 1";
+
+struct cache {
+    redisContext *ctx;
+    char host[256];
+    int port, db;
+    char password[256];
+    int ttl_s;
+    int64_t next_attempt_us;
+    char errstr[256];
+};
+
+cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen)
+{
+    cache_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (config_parse_redis_url(url, c->host, sizeof(c->host), &c->port, c->password,
+                               sizeof(c->password), &c->db) < 0) {
+        snprintf(err, errlen, "RECOBRO_REDIS_URL: not a URL of the form "
+                              "redis://[:password@]host:port[/db]");
+        free(c);
+        return NULL;
+    }
+    c->ttl_s = ttl_s;
+    return c;
+}
+
+void cache_free(cache_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    free(c);
+}
+
+const char *cache_errstr(const cache_t *c)
+{
+    return c->errstr;
+}
+
+static void disconnect(cache_t *c, const char *why)
+{
+    snprintf(c->errstr, sizeof(c->errstr), "redis: %s", why);
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+    c->next_attempt_us = clock_mono_us() + 1000000;
+}
+
+/* A command that must answer OK or a number; returns 0 or -1 (and disconnects). */
+static int simple(cache_t *c, redisReply *r)
+{
+    if (r == NULL) {
+        disconnect(c, c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        char why[200];
+        snprintf(why, sizeof(why), "%.*s", (int)(r->len > 150 ? 150 : r->len), r->str);
+        freeReplyObject(r);
+        disconnect(c, why);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Makes sure a connection exists. Returns 0 or -1 (not yet time to retry, or it failed). */
+static int ensure(cache_t *c)
+{
+    struct timeval tv = {0, 300000};
+
+    if (c->ctx != NULL)
+        return 0;
+    if (clock_mono_us() < c->next_attempt_us)
+        return -1;
+    c->ctx = redisConnectWithTimeout(c->host, c->port, tv);
+    if (c->ctx == NULL || c->ctx->err) {
+        disconnect(c, c->ctx ? c->ctx->errstr : "cannot allocate a context");
+        return -1;
+    }
+    tv.tv_usec = 500000;
+    redisSetTimeout(c->ctx, tv);
+    if (c->password[0] != '\0' && simple(c, redisCommand(c->ctx, "AUTH %s", c->password)) < 0)
+        return -1;
+    if (c->db != 0 && simple(c, redisCommand(c->ctx, "SELECT %d", c->db)) < 0)
+        return -1;
+    c->errstr[0] = '\0';
+    return 0;
+}
+
+int cache_put(cache_t *c, const char *key, const char *json, int64_t version)
+{
+    char v[24], ttl[16];
+    redisReply *r;
+
+    if (ensure(c) < 0)
+        return -1;
+    snprintf(v, sizeof(v), "%" PRId64, version);
+    snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
+    r = redisCommand(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, key, json, v, ttl);
+    if (r == NULL) {
+        disconnect(c, c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_INTEGER) {
+        char why[200];
+        snprintf(why, sizeof(why), "unexpected reply to EVAL: %.*s",
+                 (int)(r->type == REDIS_REPLY_ERROR && r->len < 150 ? r->len : 0),
+                 r->type == REDIS_REPLY_ERROR ? r->str : "");
+        freeReplyObject(r);
+        disconnect(c, why);
+        return -1;
+    }
+    int written = r->integer == 1;
+    freeReplyObject(r);
+    return written;
+}
+
+char *cache_get(cache_t *c, const char *key)
+{
+    redisReply *r;
+    char *out = NULL;
+
+    if (ensure(c) < 0)
+        return NULL;
+    r = redisCommand(c->ctx, "GET %s", key);
+    if (r == NULL) {
+        disconnect(c, c->ctx->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_STRING)
+        out = strndup(r->str, r->len);
+    freeReplyObject(r);
+    return out;
+}
+
+int cache_remember(PGconn *conn, const char *key, const char *json, int64_t version, char *err,
+                   size_t errlen)
+{
+    char v[24];
+    const char *params[3] = {key, json, v};
+    PGresult *res;
+
+    snprintf(v, sizeof(v), "%" PRId64, version);
+    res = PQexecParams(conn,
+                       "INSERT INTO cache_pending (cache_key, value, version) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (cache_key) DO UPDATE SET value = EXCLUDED.value, "
+                       "version = EXCLUDED.version, failed_at = now() "
+                       "WHERE cache_pending.version <= EXCLUDED.version",
+                       3, NULL, params, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_COMMAND_OK, "cache.remember", err, errlen) < 0)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int cache_drain(cache_t *c, PGconn *conn, int max, char *err, size_t errlen)
+{
+    char lim[16];
+    const char *p1[1] = {lim};
+    PGresult *res;
+    int written = 0;
+
+    snprintf(lim, sizeof(lim), "%d", max);
+    res = PQexecParams(conn,
+                       "SELECT cache_key, value, version FROM cache_pending "
+                       "ORDER BY failed_at LIMIT $1",
+                       1, NULL, p1, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_TUPLES_OK, "cache.drain", err, errlen) < 0)
+        return -1;
+    int fk = PQfnumber(res, "cache_key"), fv = PQfnumber(res, "value"),
+        fver = PQfnumber(res, "version");
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *key = PQgetvalue(res, i, fk);
+        const char *ver = PQgetvalue(res, i, fver);
+        if (cache_put(c, key, PQgetvalue(res, i, fv), strtoll(ver, NULL, 10)) < 0) {
+            snprintf(err, errlen, "%s", c->errstr);
+            PQclear(res);
+            return -1;
+        }
+        const char *p2[2] = {key, ver};
+        PGresult *d = PQexecParams(
+            conn, "DELETE FROM cache_pending WHERE cache_key = $1 AND version = $2", 2, NULL, p2,
+            NULL, NULL, 0);
+        if (pg_expect(d, PGRES_COMMAND_OK, "cache.forget", err, errlen) < 0) {
+            PQclear(res);
+            return -1;
+        }
+        PQclear(d);
+        written++;
+    }
+    PQclear(res);
+    return written;
+}

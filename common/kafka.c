@@ -1,0 +1,121 @@
+/* kafka.c - librdkafka configuration and topic administration (see kafka.h). */
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                   size_t errlen)
+{
+    char why[512];
+
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "%s: %s", name, why);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const config_t *cfg, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char client_id[64], why[512];
+
+    snprintf(client_id, sizeof(client_id), "recobro-%s", cfg->service);
+    if (kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "RECOBRO_KAFKA_BROKERS: %s", why);
+        goto fail;
+    }
+    if (kafka_conf_set(conf, "client.id", client_id, err, errlen) < 0)
+        goto fail;
+    for (int i = 0; i < cfg->n_kafka_props; i++) {
+        const config_kafka_prop_t *p = &cfg->kafka_props[i];
+        if (rd_kafka_conf_set(conf, p->name, p->value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "%s: %s", p->env, why);
+            goto fail;
+        }
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n, int partitions,
+                        int replication, const char *const *configs, int *created,
+                        int *existing, char *err, size_t errlen)
+{
+    char why[512];
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
+    rd_kafka_t *rk;
+    rd_kafka_NewTopic_t *newt[32];
+    rd_kafka_queue_t *q;
+    rd_kafka_AdminOptions_t *opts;
+    rd_kafka_event_t *ev;
+    int rc = -1;
+
+    *created = *existing = 0;
+    if (conf == NULL)
+        return -1;
+    if (n > 32) {
+        snprintf(err, errlen, "too many topics");
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (rk == NULL) {
+        snprintf(err, errlen, "kafka: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    conf = NULL; /* now owned by rk */
+    for (size_t i = 0; i < n; i++) {
+        newt[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication, why, sizeof(why));
+        if (newt[i] == NULL) {
+            snprintf(err, errlen, "topic %s: %s", topics[i], why);
+            rd_kafka_NewTopic_destroy_array(newt, i);
+            rd_kafka_destroy(rk);
+            return -1;
+        }
+        for (size_t c = 0; configs != NULL && configs[c] != NULL; c += 2)
+            rd_kafka_NewTopic_set_config(newt[i], configs[c], configs[c + 1]);
+    }
+    opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, why, sizeof(why));
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, why, sizeof(why));
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, newt, n, opts, q);
+    ev = rd_kafka_queue_poll(q, 60000);
+    if (ev == NULL) {
+        snprintf(err, errlen, "kafka: no answer to CreateTopics within 60 s from %s",
+                 cfg->kafka_brokers);
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "kafka: %s", rd_kafka_event_error_string(ev));
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+        rc = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                (*created)++;
+            } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                (*existing)++;
+            } else {
+                snprintf(err, errlen, "topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+                         rd_kafka_topic_result_error_string(tr[i])
+                             ? rd_kafka_topic_result_error_string(tr[i])
+                             : rd_kafka_err2str(e));
+                rc = -1;
+            }
+        }
+    }
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy_array(newt, n);
+    rd_kafka_destroy(rk);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* kafka.h - librdkafka set-up from the configuration, and topic administration. */
+#ifndef RECOBRO_KAFKA_H
+#define RECOBRO_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* A new librdkafka configuration with bootstrap.servers, client.id (recobro-<service>) and
+ * every RECOBRO_KAFKA_<PROPERTY> applied, in that order, so an explicit property wins. Returns
+ * NULL with "RECOBRO_KAFKA_X: <librdkafka's reason>" in err when one is refused. The caller owns
+ * the result until rd_kafka_new() takes it. */
+rd_kafka_conf_t *kafka_conf_new(const config_t *cfg, char *err, size_t errlen);
+
+/* Sets one property on `conf`; returns 0 or -1 with err filled ("<name>: <reason>"). */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                   size_t errlen);
+
+/* Creates each of `topics` with `partitions` and `replication` unless it exists (an existing
+ * topic is left as it is, and reported in *existing). `configs` is a NULL-terminated list of
+ * name, value pairs applied to new topics (may be NULL). Returns 0, or -1 with err filled. */
+int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n, int partitions,
+                        int replication, const char *const *configs, int *created,
+                        int *existing, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,200 @@
+/* pg.c - libpq helpers and array literals (see pg.h). */
+#include "pg.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {dsn, "5", app ? app : "recobro", NULL};
+    /* expand_dbname=1: the first "dbname" is the whole DSN; later keys fill what it lacks. */
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (conn == NULL) {
+        snprintf(err, errlen, "postgresql: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(err, errlen, "postgresql: %s", pg_oneline(PQerrorMessage(conn)));
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+const char *pg_oneline(const char *msg)
+{
+    static _Thread_local char buf[512];
+    size_t o = 0;
+
+    for (; msg != NULL && *msg != '\0' && o + 1 < sizeof(buf); msg++)
+        buf[o++] = (*msg == '\n' || *msg == '\r' || *msg == '\t') ? ' ' : *msg;
+    while (o > 0 && buf[o - 1] == ' ')
+        o--;
+    buf[o] = '\0';
+    return buf;
+}
+
+int pg_expect(PGresult *res, ExecStatusType want, const char *what, char *err, size_t errlen)
+{
+    if (res != NULL && PQresultStatus(res) == want)
+        return 0;
+    snprintf(err, errlen, "%s: %s", what,
+             res ? pg_oneline(PQresultErrorMessage(res)) : "no result (connection lost?)");
+    PQclear(res);
+    return -1;
+}
+
+int pg_exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (pg_expect(res, want, "postgresql", err, errlen) < 0)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+bool pg_is_transient(PGconn *conn, const PGresult *res)
+{
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+        return true;
+    if (res == NULL)
+        return true;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state == NULL)
+        return PQstatus(conn) != CONNECTION_OK;
+    /* 08: connection exception; 40001 serialization failure; 40P01 deadlock; 53: insufficient
+     * resources; 57P0x: operator intervention (shutdown, crash); 55P03 lock not available. */
+    return strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
+           strcmp(state, "40P01") == 0 || strncmp(state, "53", 2) == 0 ||
+           strncmp(state, "57P", 3) == 0 || strcmp(state, "55P03") == 0;
+}
+
+void pgarr_init(pgarr_t *a)
+{
+    a->cap = 256;
+    a->buf = malloc(a->cap);
+    a->oom = a->buf == NULL;
+    if (a->oom)
+        a->cap = 0;
+    pgarr_reset(a);
+}
+
+void pgarr_free(pgarr_t *a)
+{
+    free(a->buf);
+    a->buf = NULL;
+    a->cap = a->len = a->count = 0;
+}
+
+void pgarr_reset(pgarr_t *a)
+{
+    a->len = 0;
+    a->count = 0;
+    if (a->cap >= 2) {
+        a->buf[a->len++] = '{';
+        a->buf[a->len] = '\0';
+    }
+}
+
+static int reserve(pgarr_t *a, size_t more)
+{
+    if (a->oom)
+        return -1;
+    if (a->len + more + 2 <= a->cap)
+        return 0;
+    size_t ncap = a->cap ? a->cap : 256;
+    while (a->len + more + 2 > ncap)
+        ncap *= 2;
+    char *nb = realloc(a->buf, ncap);
+    if (nb == NULL) {
+        a->oom = 1;
+        return -1;
+    }
+    a->buf = nb;
+    a->cap = ncap;
+    return 0;
+}
+
+static void separator(pgarr_t *a)
+{
+    if (a->count++ > 0)
+        a->buf[a->len++] = ',';
+}
+
+void pgarr_add_text(pgarr_t *a, const char *s, size_t len)
+{
+    if (reserve(a, 2 * len + 3) < 0)
+        return;
+    separator(a);
+    a->buf[a->len++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            a->buf[a->len++] = '\\';
+        a->buf[a->len++] = s[i];
+    }
+    a->buf[a->len++] = '"';
+    a->buf[a->len] = '\0';
+}
+
+void pgarr_add_cstr(pgarr_t *a, const char *s)
+{
+    if (s == NULL)
+        pgarr_add_null(a);
+    else
+        pgarr_add_text(a, s, strlen(s));
+}
+
+void pgarr_add_int64(pgarr_t *a, int64_t v)
+{
+    if (reserve(a, 24) < 0)
+        return;
+    separator(a);
+    a->len += (size_t)snprintf(a->buf + a->len, a->cap - a->len, "%" PRId64, v);
+}
+
+void pgarr_add_bytea(pgarr_t *a, const void *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = p;
+
+    if (p == NULL) {
+        pgarr_add_null(a);
+        return;
+    }
+    if (reserve(a, 2 * len + 6) < 0)
+        return;
+    separator(a);
+    /* "\\x...": the array parser turns \\ into \, and bytea reads \x as hex. */
+    memcpy(a->buf + a->len, "\"\\\\x", 4);
+    a->len += 4;
+    for (size_t i = 0; i < len; i++) {
+        a->buf[a->len++] = hex[b[i] >> 4];
+        a->buf[a->len++] = hex[b[i] & 15];
+    }
+    a->buf[a->len++] = '"';
+    a->buf[a->len] = '\0';
+}
+
+void pgarr_add_null(pgarr_t *a)
+{
+    if (reserve(a, 5) < 0)
+        return;
+    separator(a);
+    memcpy(a->buf + a->len, "NULL", 4);
+    a->len += 4;
+    a->buf[a->len] = '\0';
+}
+
+const char *pgarr_str(pgarr_t *a)
+{
+    if (reserve(a, 1) < 0)
+        return NULL;
+    a->buf[a->len] = '}';
+    a->buf[a->len + 1] = '\0';
+    /* The closing brace is not counted in len, so adding more elements stays possible. */
+    return a->buf;
+}

@@ -1,0 +1,52 @@
+/* pg.h - small helpers over libpq: connecting, checking result statuses, telling transient
+ * failures (retry) from permanent ones, and building array literals for bulk statements
+ * (`unnest($1::text[], ...)`) so a batch costs one round trip, not one per row. */
+#ifndef RECOBRO_PG_H
+#define RECOBRO_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Connects with `dsn`, a connect timeout of 5 s and application_name `app` (may be NULL).
+ * Returns a new connection (PQfinish() it), or NULL with a one-line reason in err. */
+PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen);
+
+/* Checks that `res` has status `want`. On success returns 0 and leaves `res` to the caller. On
+ * failure fills err with "<what>: <server message>", PQclear()s res and returns -1. */
+int pg_expect(PGresult *res, ExecStatusType want, const char *what, char *err, size_t errlen);
+
+/* Runs `sql` (no parameters), checks the status and clears the result. Returns 0 or -1. */
+int pg_exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *err, size_t errlen);
+
+/* `msg` with its line breaks folded, in a thread-local buffer (valid until the next call). */
+const char *pg_oneline(const char *msg);
+
+/* True when a failure is worth retrying as is: the connection is gone or broken, or the server
+ * said serialization failure, deadlock, shutdown, too many connections, out of resources.
+ * `res` may be NULL (connection-level failure). */
+bool pg_is_transient(PGconn *conn, const PGresult *res);
+
+/* Builds a PostgreSQL array literal ("{"a","b",NULL}") element by element. `buf` is never NULL
+ * after pgarr_init(); pgarr_free() releases it. Out of memory is sticky and reported by
+ * pgarr_str(). */
+typedef struct pgarr {
+    char *buf;
+    size_t len, cap;
+    size_t count;
+    int oom;
+} pgarr_t;
+
+void pgarr_init(pgarr_t *a);
+void pgarr_free(pgarr_t *a);
+void pgarr_reset(pgarr_t *a);
+void pgarr_add_text(pgarr_t *a, const char *s, size_t len);
+void pgarr_add_cstr(pgarr_t *a, const char *s); /* NULL adds NULL */
+void pgarr_add_int64(pgarr_t *a, int64_t v);
+void pgarr_add_bytea(pgarr_t *a, const void *p, size_t len); /* hex form; p NULL adds NULL */
+void pgarr_add_null(pgarr_t *a);
+/* The finished literal (borrowed, valid until the next change), or NULL when out of memory. */
+const char *pgarr_str(pgarr_t *a);
+
+#endif

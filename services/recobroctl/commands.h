@@ -1,0 +1,17 @@
+/* commands.h - the commands of recobroctl, one function each, found by their words. */
+#ifndef RECOBRO_CTL_COMMANDS_H
+#define RECOBRO_CTL_COMMANDS_H
+
+#include "config.h"
+
+typedef struct ctl_command {
+    const char *word[3]; /* e.g. {"topics", "ensure", NULL} */
+    int words;           /* how many of them */
+    /* Runs with the arguments after the words. Returns the exit status. */
+    int (*run)(const config_t *cfg, int argc, char **argv);
+} ctl_command_t;
+
+/* The command whose words start argv, the longest match first; NULL when none. */
+const ctl_command_t *ctl_find(int argc, char **argv);
+
+#endif
