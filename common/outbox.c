@@ -134,8 +134,9 @@ int outbox_add(outbox_t *ob, const char *topic, const void *key, size_t keylen,
                   2 * strlen(vs) + 2 * idlen + 16;
     if (reserve(ob, need) < 0)
         goto out;
-    snprintf(shard, sizeof(shard), "%d\t", outbox_shard(key, keylen));
-    put_copy_text(ob, shard, strlen(shard));
+    int sl = snprintf(shard, sizeof(shard), "%d\t", outbox_shard(key, keylen));
+    memcpy(ob->buf + ob->len, shard, (size_t)sl);
+    ob->len += (size_t)sl;
     put_copy_text(ob, topic, strlen(topic));
     ob->buf[ob->len++] = '\t';
     if (key == NULL) {
@@ -189,28 +190,35 @@ int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
         return 0;
     res = PQexec(conn, "COPY outbox (shard, topic, msg_key, payload, header_names, header_values,"
                        " event_id) FROM STDIN");
-    if (pg_expect(res, PGRES_COPY_IN, "outbox.copy", err, errlen) < 0)
-        return -1;
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        int rc = pg_is_transient(conn, res) ? OUTBOX_TRANSIENT : -1;
+        pg_expect(res, PGRES_COPY_IN, "outbox.copy", err, errlen);
+        return rc;
+    }
     PQclear(res);
     if (PQputCopyData(conn, ob->buf, (int)ob->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
         snprintf(err, errlen, "outbox.copy: %s", pg_oneline(PQerrorMessage(conn)));
         while ((res = PQgetResult(conn)) != NULL)
             PQclear(res);
-        return -1;
+        return OUTBOX_TRANSIENT;
     }
     int rc = 0;
     while ((res = PQgetResult(conn)) != NULL) {
-        if (rc < 0)
-            PQclear(res);
-        else if (pg_expect(res, PGRES_COMMAND_OK, "outbox.copy", err, errlen) < 0)
-            rc = -1; /* pg_expect cleared it */
-        else
-            PQclear(res);
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = pg_is_transient(conn, res) ? OUTBOX_TRANSIENT : -1;
+            snprintf(err, errlen, "outbox.copy: %s", pg_oneline(PQresultErrorMessage(res)));
+        }
+        PQclear(res);
     }
     if (rc < 0)
-        return -1;
-    if (pg_exec_ok(conn, "NOTIFY " OUTBOX_CHANNEL, PGRES_COMMAND_OK, err, errlen) < 0)
-        return -1;
+        return rc;
+    res = PQexec(conn, "NOTIFY " OUTBOX_CHANNEL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = pg_is_transient(conn, res) ? OUTBOX_TRANSIENT : -1;
+        pg_expect(res, PGRES_COMMAND_OK, "outbox.notify", err, errlen);
+        return rc;
+    }
+    PQclear(res);
     outbox_clear(ob);
     return 0;
 }

@@ -48,10 +48,14 @@ __attribute__((warn_unused_result)) int outbox_add(outbox_t *ob, const char *top
 __attribute__((warn_unused_result)) int outbox_add_event(outbox_t *ob, const char *topic,
                                                          const char *key, const json_t *event);
 
+/* What outbox_flush() returns when the failure is worth retrying as is (connection lost, out
+ * of resources); -1 means the database refused the rows. */
+#define OUTBOX_TRANSIENT (-2)
+
 /* Writes the buffered messages with COPY on `conn`, which must be inside the caller's
  * transaction, and queues a NOTIFY for the relays (delivered at commit). Clears the buffer on
- * success. Returns 0, or -1 with err filled (the buffer is kept: the caller rolls back and may
- * retry). */
+ * success. Returns 0, or -1 / OUTBOX_TRANSIENT with err filled (the buffer is kept: the caller
+ * rolls back and may retry). */
 __attribute__((warn_unused_result)) int outbox_flush(outbox_t *ob, PGconn *conn, char *err,
                                                      size_t errlen);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "kafka.h"
 #include "log.h"
 #include "worker.h"
 
@@ -31,6 +32,13 @@ int service_init(config_t *cfg, const char *service, const char *about, int argc
         fprintf(stderr, "recobro-%s: bad setting %s\n", service, err);
         return EXIT_USAGE;
     }
+    /* librdkafka judges the pass-through properties; ask it now, not at first use. */
+    rd_kafka_conf_t *kconf = kafka_conf_new(cfg, err, sizeof(err));
+    if (kconf == NULL) {
+        fprintf(stderr, "recobro-%s: bad setting %s\n", service, err);
+        return EXIT_USAGE;
+    }
+    rd_kafka_conf_destroy(kconf);
     log_min_level = cfg->log_level;
     log_set_service(service);
     if (cfg->now[0] != '\0')

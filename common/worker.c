@@ -162,6 +162,15 @@ static void pg_drop(worker_t *w)
     atomic_store(&w->ready, 0);
 }
 
+/* Server notices ("relation already exists, skipping") are not errors: keep them out of the
+ * JSON log stream unless debugging. */
+static void on_notice(void *arg, const char *message)
+{
+    char esc[600];
+    (void)arg;
+    LOG_DEBUG("db.notice", "\"message\":\"%s\"", log_json_escape(pg_oneline(message), esc, sizeof(esc)));
+}
+
 /* Makes sure a healthy connection exists. Returns 0 or -1 (logged, rate-limited). */
 static int pg_ensure(worker_t *w)
 {
@@ -172,6 +181,8 @@ static int pg_ensure(worker_t *w)
     pg_drop(w);
     snprintf(app, sizeof(app), "recobro-%s", w->cfg->service);
     w->conn = pg_connect(w->cfg->pg_dsn, app, err, sizeof(err));
+    if (w->conn != NULL)
+        PQsetNoticeProcessor(w->conn, on_notice, NULL);
     if (w->conn != NULL && w->h->on_connect != NULL &&
         w->h->on_connect(w->h->ud, w->conn, err, sizeof(err)) < 0) {
         PQfinish(w->conn);
@@ -560,8 +571,22 @@ static int offsets_store(worker_t *w, wk_tx_t *tx)
     return rc;
 }
 
-/* Calls apply() on every new event; in `isolate` mode one at a time under a savepoint, so an
- * event that fails permanently is rejected alone and the others go through. */
+/* Writes the outbox buffer; maps its failure onto WK_TRANSIENT / WK_PERMANENT. */
+static int flush_outbox(worker_t *w)
+{
+    char err[512];
+    int rc = outbox_flush(w->outbox, w->conn, err, sizeof(err));
+
+    if (rc == 0)
+        return WK_OK;
+    char esc[600];
+    LOG_WARN("outbox.write_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    return rc == OUTBOX_TRANSIENT ? WK_TRANSIENT : WK_PERMANENT;
+}
+
+/* Calls apply() on every new event; in `isolate` mode one at a time under a savepoint, with its
+ * outbox rows written inside it, so an event that fails permanently is rejected alone (its
+ * effects, rows and cache writes undone) and the others go through. */
 static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
 {
     wk_msg_t **todo = malloc((w->n ? w->n : 1) * sizeof(*todo));
@@ -583,19 +608,21 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
                 rc = WK_TRANSIENT;
                 break;
             }
-            size_t outbox_before = outbox_count(w->outbox), writes_before = w->nwrites;
+            size_t writes_before = w->nwrites;
             int r = w->h->apply(w->h->ud, tx, &todo[i], 1);
+            if (r == WK_OK)
+                r = flush_outbox(w);
             if (r == WK_PERMANENT) {
                 if (pg_exec_ok(w->conn, "ROLLBACK TO SAVEPOINT wk_event", PGRES_COMMAND_OK, err,
                                sizeof(err)) < 0) {
                     rc = WK_TRANSIENT;
                     break;
                 }
-                /* Its outbox rows and cache writes went with the savepoint. */
-                if (outbox_count(w->outbox) != outbox_before || w->nwrites != writes_before) {
-                    rc = WK_TRANSIENT; /* cannot unwind a buffer partially: redo the batch */
-                    LOG_WARN("batch.isolate_unwind", NULL);
-                    break;
+                outbox_clear(w->outbox);
+                while (w->nwrites > writes_before) {
+                    w->nwrites--;
+                    free(w->writes[w->nwrites].key);
+                    free(w->writes[w->nwrites].json);
                 }
                 wk_reject(todo[i], "processing_error",
                           "the event could not be applied (database refused it); see logs");
@@ -616,7 +643,7 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
 static int apply_batch(worker_t *w, int isolate)
 {
     wk_tx_t tx = {w};
-    char err[512];
+    char err[512] = "";
     int rc;
 
     for (size_t i = 0; i < w->n; i++)
@@ -636,10 +663,8 @@ static int apply_batch(worker_t *w, int isolate)
         rc = WK_TRANSIENT;
         goto fail;
     }
-    if (outbox_flush(w->outbox, w->conn, err, sizeof(err)) < 0) {
-        rc = pg_is_transient(w->conn, NULL) ? WK_TRANSIENT : WK_PERMANENT;
+    if ((rc = flush_outbox(w)) != WK_OK)
         goto fail;
-    }
     if ((rc = offsets_store(w, &tx)) != WK_OK)
         goto fail;
     PGresult *res = PQexec(w->conn, "COMMIT");
@@ -654,6 +679,10 @@ static int apply_batch(worker_t *w, int isolate)
     PQclear(res);
     return WK_OK;
 fail:
+    if (err[0] != '\0') {
+        char esc[600];
+        LOG_WARN("batch.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    }
     if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
         PQclear(PQexec(w->conn, "ROLLBACK"));
     if (rc == WK_TRANSIENT)

@@ -182,7 +182,8 @@ static rd_kafka_headers_t *headers_from(const char *s, int len)
 static int publish_shard(relay_t *r, int shard)
 {
     char err[512], sh[16], lim[16], cls[16];
-    const char *params[3] = {sh, lim, cls};
+    const char *lock_params[2] = {cls, sh};
+    const char *params[2] = {sh, lim};
     PGresult *res;
     int published = -1;
 
@@ -191,8 +192,8 @@ static int publish_shard(relay_t *r, int shard)
     snprintf(cls, sizeof(cls), "%d", RELAY_LOCK_CLASS);
     if (pg_exec_ok(r->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
         return -1;
-    res = PQexecParams(r->conn, "SELECT pg_try_advisory_xact_lock($3::int, $1::int) AS locked", 3,
-                       NULL, params, NULL, NULL, 0);
+    res = PQexecParams(r->conn, "SELECT pg_try_advisory_xact_lock($1::int, $2::int) AS locked", 2,
+                       NULL, lock_params, NULL, NULL, 0);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.lock", err, sizeof(err)) < 0)
         goto fail;
     int locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

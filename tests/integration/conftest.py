@@ -1,0 +1,43 @@
+"""conftest.py - shared fixtures: a fresh set of topics and names per test, services that are
+always stopped, and the schema migrated once."""
+import pytest
+
+import stackutil as su
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated():
+    su.recobroctl("migrate")
+
+
+@pytest.fixture
+def names():
+    rid = su.run_id()
+    n = {"rid": rid, "in": "it.%s.in" % rid, "out": "it.%s.out" % rid, "dlq": "it.%s.dlq" % rid,
+         "group": "it-%s" % rid}
+    su.create_topics([n["in"], n["out"], n["dlq"]])
+    return n
+
+
+@pytest.fixture
+def services(tmp_path):
+    """Starts services on demand; stops every one at the end of the test."""
+    started = []
+
+    def start(name, env, ready=True):
+        s = su.Service(name, env, tmp_path).start()
+        started.append(s)
+        if ready:
+            s.wait_ready()
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def worker_env(names, **extra):
+    env = {"RECOBRO_TOPIC_INVOICES": names["in"], "RECOBRO_TOPIC_TASKS": names["out"],
+           "RECOBRO_TOPIC_DLQ": names["dlq"], "RECOBRO_GROUP_ID": names["group"]}
+    env.update(extra)
+    return env
