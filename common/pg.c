@@ -1,10 +1,23 @@
 /* pg.c - libpq helpers and array literals (see pg.h). */
 #include "pg.h"
 
+#include "log.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Server notices ("relation already exists, skipping") are not errors: they go to the debug
+ * log as JSON, never raw onto stderr where they would break the one-line error rule. */
+static void on_notice(void *arg, const char *message)
+{
+    char esc[600];
+
+    (void)arg;
+    LOG_DEBUG("db.notice", "\"message\":\"%s\"",
+              log_json_escape(pg_oneline(message), esc, sizeof(esc)));
+}
 
 PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
 {
@@ -22,6 +35,7 @@ PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, on_notice, NULL);
     return conn;
 }
 

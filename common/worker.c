@@ -162,15 +162,6 @@ static void pg_drop(worker_t *w)
     atomic_store(&w->ready, 0);
 }
 
-/* Server notices ("relation already exists, skipping") are not errors: keep them out of the
- * JSON log stream unless debugging. */
-static void on_notice(void *arg, const char *message)
-{
-    char esc[600];
-    (void)arg;
-    LOG_DEBUG("db.notice", "\"message\":\"%s\"", log_json_escape(pg_oneline(message), esc, sizeof(esc)));
-}
-
 /* Makes sure a healthy connection exists. Returns 0 or -1 (logged, rate-limited). */
 static int pg_ensure(worker_t *w)
 {
@@ -181,8 +172,6 @@ static int pg_ensure(worker_t *w)
     pg_drop(w);
     snprintf(app, sizeof(app), "recobro-%s", w->cfg->service);
     w->conn = pg_connect(w->cfg->pg_dsn, app, err, sizeof(err));
-    if (w->conn != NULL)
-        PQsetNoticeProcessor(w->conn, on_notice, NULL);
     if (w->conn != NULL && w->h->on_connect != NULL &&
         w->h->on_connect(w->h->ud, w->conn, err, sizeof(err)) < 0) {
         PQfinish(w->conn);

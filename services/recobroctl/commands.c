@@ -69,7 +69,10 @@ static int cmd_topics_ensure(const config_t *cfg, int argc, char **argv)
     int created = 0, existing = 0;
     /* Inputs and outputs keep a week; the DLQ keeps a month, time to look and replay. */
     static const char *const week[] = {"retention.ms", "604800000", NULL};
-    static const char *const month[] = {"retention.ms", "2592000000", NULL};
+    /* The DLQ keeps every rejected message whole, including ones over the input topics' size
+     * limit set by a producer's own topic settings. */
+    static const char *const month[] = {"retention.ms", "2592000000", "max.message.bytes",
+                                        "16777216", NULL};
     const struct {
         const char *topic;
         const char *const *configs;

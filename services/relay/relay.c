@@ -67,7 +67,9 @@ static rd_kafka_t *producer_new(const config_t *cfg, char *err, size_t errlen)
     if (kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
         kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
         kafka_conf_set(conf, "linger.ms", "5", err, errlen) < 0 ||
-        kafka_conf_set(conf, "message.timeout.ms", "60000", err, errlen) < 0) {
+        kafka_conf_set(conf, "message.timeout.ms", "60000", err, errlen) < 0 ||
+        /* DLQ copies may be larger than the usual 1 MB; the topic's limit decides. */
+        kafka_conf_set(conf, "message.max.bytes", "16777216", err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -59,8 +59,10 @@ def free_port():
 
 def create_topics(names, partitions=6):
     admin = AdminClient({"bootstrap.servers": BROKERS})
+    # Large enough for the "too_large" test message (over recobro's 1 MiB limit).
     futures = admin.create_topics(
-        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+        [NewTopic(n, num_partitions=partitions, replication_factor=1,
+                  config={"max.message.bytes": str(4 * 1024 * 1024)}) for n in names],
         operation_timeout=30)
     for f in futures.values():
         f.result(timeout=60)
@@ -77,7 +79,7 @@ def create_topics(names, partitions=6):
 
 def producer():
     return Producer({"bootstrap.servers": BROKERS, "enable.idempotence": True,
-                     "linger.ms": 5})
+                     "linger.ms": 5, "message.max.bytes": 4 * 1024 * 1024})
 
 
 def produce(topic, messages, p=None):

@@ -24,7 +24,7 @@ def test_bad_messages_go_to_dlq_and_good_ones_pass(names, services):
                                   {"key": k, "amount": "1"}).encode()),
         ("invalid_amount", su.event("erp/test", rid + "-b5", "test.add",
                                     {"key": k, "amount": 12.5}).encode()),
-        ("too_large", b'{"pad":"' + b"x" * (1024 * 1024) + b'"}'),
+        ("too_large", b'{"pad":"' + b"x" * (1200 * 1024) + b'"}'),
         ("currency_mismatch", su.event("erp/test", rid + "-b7", "test.add",
                                        {"key": k, "amount": "9", "reject_in_tx": True}).encode()),
     ]

@@ -31,7 +31,9 @@ def test_exactly_once_under_sigkill(names, services):
         stream.insert(pos, events[i])
     su.produce(names["in"], [(k, v, None) for k, v in stream])
 
-    env = worker_env(names, RECOBRO_BATCH_MAX="200")
+    # A killed member is noticed after the session timeout: keep it short (6 s is the broker's
+    # minimum) so the restarted worker gets the partitions soon.
+    env = worker_env(names, RECOBRO_BATCH_MAX="200", RECOBRO_KAFKA_SESSION_TIMEOUT_MS="6000")
     relay = services("recobro-relay", env)
 
     def progress():
