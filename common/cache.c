@@ -145,6 +145,42 @@ int cache_put(cache_t *c, const char *key, const char *json, int64_t version)
     return written;
 }
 
+int cache_put_many(cache_t *c, cache_entry_t *entries, size_t n)
+{
+    char ttl[16];
+    size_t sent = 0, failed = 0;
+
+    for (size_t i = 0; i < n; i++)
+        entries[i].result = -1;
+    if (n == 0)
+        return 0;
+    if (ensure(c) < 0)
+        return (int)n;
+    snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
+    for (; sent < n; sent++) {
+        char v[24];
+        snprintf(v, sizeof(v), "%" PRId64, entries[sent].version);
+        if (redisAppendCommand(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, entries[sent].key,
+                               entries[sent].json, v, ttl) != REDIS_OK)
+            break;
+    }
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            disconnect(c, c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+            break; /* the rest stay failed; the connection is gone */
+        }
+        if (r->type == REDIS_REPLY_INTEGER)
+            entries[i].result = r->integer == 1;
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < n; i++)
+        failed += entries[i].result < 0;
+    if (failed > 0 && c->errstr[0] == '\0')
+        snprintf(c->errstr, sizeof(c->errstr), "redis: %zu writes refused", failed);
+    return (int)failed;
+}
+
 char *cache_get(cache_t *c, const char *key)
 {
     redisReply *r;

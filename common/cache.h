@@ -26,6 +26,19 @@ void cache_free(cache_t *c);
  * After a failure, reconnection is attempted at most once a second. */
 int cache_put(cache_t *c, const char *key, const char *json, int64_t version);
 
+/* One write of cache_put_many(). `result` is set to 1 (written), 0 (a newer version was kept)
+ * or -1 (failed). */
+typedef struct cache_entry {
+    const char *key;
+    const char *json;
+    int64_t version;
+    int result;
+} cache_entry_t;
+
+/* Writes `n` entries in one pipelined round trip (what cache_put() does for one). Returns the
+ * number that failed (0 when all went through). */
+int cache_put_many(cache_t *c, cache_entry_t *entries, size_t n);
+
 /* The last error text ("" when none). */
 const char *cache_errstr(const cache_t *c);
 

@@ -735,9 +735,14 @@ static void after_commit(worker_t *w, int64_t started_us)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    cache_entry_t *entries = calloc(w->nwrites ? w->nwrites : 1, sizeof(*entries));
+    for (size_t i = 0; entries != NULL && i < w->nwrites; i++)
+        entries[i] = (cache_entry_t){w->writes[i].key, w->writes[i].json, w->writes[i].version, -1};
+    if (entries != NULL)
+        cache_put_many(w->cache, entries, w->nwrites);
     for (size_t i = 0; i < w->nwrites; i++) {
         cache_write_t *cw = &w->writes[i];
-        if (cache_put(w->cache, cw->key, cw->json, cw->version) >= 0)
+        if (entries != NULL && entries[i].result >= 0)
             continue;
         metrics_inc("recobro_cache_errors_total", "Cache writes that failed", NULL, 1);
         if (w->conn != NULL && cache_remember(w->conn, cw->key, cw->json, cw->version, err,
@@ -746,6 +751,7 @@ static void after_commit(worker_t *w, int64_t started_us)
         else
             metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"cache_backlog\"", 1);
     }
+    free(entries);
     if (w->nwrites > 0 && cache_errstr(w->cache)[0] != '\0')
         LOG_DEBUG("cache.unavailable", NULL);
     clear_cache_writes(w);

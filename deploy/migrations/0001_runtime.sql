@@ -27,6 +27,7 @@ CREATE TABLE consumer_offset (
 -- The transactional outbox: tasks, case events and DLQ copies, written with the state change
 -- that caused them and published by the relay. `shard` is a hash of the key: one relay at a time
 -- publishes a shard (advisory lock), in id order, so per-key order survives several relays.
+-- Published rows keep sent_at for audit until the relay's retention deletes them.
 CREATE TABLE outbox (
     id            bigserial   PRIMARY KEY,
     shard         smallint    NOT NULL,
@@ -39,7 +40,7 @@ CREATE TABLE outbox (
     created_at    timestamptz NOT NULL DEFAULT now(),
     sent_at       timestamptz
 );
-CREATE INDEX outbox_pending ON outbox (shard, id) WHERE sent_at IS NULL;
+CREATE INDEX outbox_pending ON outbox (id) WHERE sent_at IS NULL;
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 
 -- Cache writes that failed while Redis was away: re-written, newest version only, when it

@@ -178,32 +178,37 @@ static rd_kafka_headers_t *headers_from(const char *s, int len)
     return hdrs;
 }
 
-/* Publishes up to relay_batch pending rows of `shard` in one transaction. Returns the number of
- * rows published, 0 when the shard was empty or locked by another relay, -1 on failure (the
- * transaction is rolled back and nothing is marked). */
-static int publish_shard(relay_t *r, int shard)
+/* Publishes up to relay_batch pending rows, in id order, of every shard no other relay holds,
+ * in one transaction: one flush and one round of acknowledgements per pass, whatever the number
+ * of shards. Returns the number of rows published, 0 when there was nothing to publish (or
+ * every shard was held elsewhere), -1 on failure (the transaction is rolled back and nothing is
+ * marked). */
+static int publish_batch(relay_t *r)
 {
-    char err[512], sh[16], lim[16], cls[16];
-    const char *lock_params[2] = {cls, sh};
-    const char *params[2] = {sh, lim};
+    char err[512], lim[16], cls[16], nshards[16];
+    const char *lock_params[2] = {cls, nshards};
     PGresult *res;
     int published = -1;
 
-    snprintf(sh, sizeof(sh), "%d", shard);
     snprintf(lim, sizeof(lim), "%d", r->cfg->relay_batch);
     snprintf(cls, sizeof(cls), "%d", RELAY_LOCK_CLASS);
+    snprintf(nshards, sizeof(nshards), "%d", OUTBOX_SHARDS - 1);
     if (pg_exec_ok(r->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
         return -1;
-    res = PQexecParams(r->conn, "SELECT pg_try_advisory_xact_lock($1::int, $2::int) AS locked", 2,
-                       NULL, lock_params, NULL, NULL, 0);
+    res = PQexecParams(r->conn,
+                       "SELECT coalesce(array_agg(s), '{}') AS shards FROM generate_series(0, "
+                       "$2::int) AS s WHERE pg_try_advisory_xact_lock($1::int, s)",
+                       2, NULL, lock_params, NULL, NULL, 0);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.lock", err, sizeof(err)) < 0)
         goto fail;
-    int locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    char shards[128];
+    snprintf(shards, sizeof(shards), "%s", PQgetvalue(res, 0, PQfnumber(res, "shards")));
     PQclear(res);
-    if (!locked) {
+    if (strcmp(shards, "{}") == 0) {
         PQclear(PQexec(r->conn, "ROLLBACK"));
         return 0;
     }
+    const char *params[2] = {shards, lim};
     /* Binary results: bytea comes back as raw bytes, ids as big-endian int8. */
     res = PQexecParams(
         r->conn,
@@ -212,7 +217,7 @@ static int publish_shard(relay_t *r, int shard)
         "'hex'), ',' ORDER BY h.ord) "
         "   FROM unnest(o.header_names, o.header_values) WITH ORDINALITY AS h(n, v, ord)) "
         "  AS headers "
-        "FROM outbox o WHERE shard = $1::int AND sent_at IS NULL ORDER BY id LIMIT $2::int",
+        "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) ORDER BY id LIMIT $2::int",
         2, NULL, params, NULL, NULL, 1);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.select", err, sizeof(err)) < 0)
         goto fail;
@@ -313,36 +318,6 @@ fail:
     return -1;
 }
 
-/* One pass over the shards with pending rows. Returns rows published, or -1 on failure. */
-static int relay_pass(relay_t *r)
-{
-    char err[512];
-    int total = 0, failed = 0;
-    PGresult *res = PQexec(r->conn, "SELECT DISTINCT shard FROM outbox WHERE sent_at IS NULL");
-
-    if (pg_expect(res, PGRES_TUPLES_OK, "relay.shards", err, sizeof(err)) < 0) {
-        pg_drop(r);
-        return -1;
-    }
-    int n = PQntuples(res);
-    int shards[OUTBOX_SHARDS];
-    for (int i = 0; i < n && i < OUTBOX_SHARDS; i++)
-        shards[i] = atoi(PQgetvalue(res, i, 0));
-    PQclear(res);
-    metrics_set("recobro_outbox_pending_shards", "Outbox shards with rows to publish", NULL, n);
-    for (int i = 0; i < n && i < OUTBOX_SHARDS && !*r->stop; i++) {
-        int p = publish_shard(r, shards[i]);
-        if (p < 0) {
-            failed = 1;
-            if (r->conn == NULL)
-                break;
-        } else {
-            total += p;
-        }
-    }
-    return failed && total == 0 ? -1 : total;
-}
-
 /* Waits up to ms for a NOTIFY from a worker (or the timeout). */
 static void wait_notify(relay_t *r, int ms)
 {
@@ -424,7 +399,7 @@ int relay_run(const config_t *cfg)
                 usleep(100000);
             continue;
         }
-        int n = relay_pass(&r);
+        int n = publish_batch(&r);
         if (n < 0) {
             metrics_inc("recobro_db_retries_total", "Relay passes retried after a failure", NULL,
                         1);

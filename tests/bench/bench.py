@@ -1,0 +1,154 @@
+"""bench.py - `make bench`: the runtime's throughput and latency against the real local stack,
+as ratios to a floor measured in the same run (see DESIGN.md, "Performance targets").
+
+1. N test.add events are produced to a fresh 6-partition topic.
+2. Floor: recobro-benchfloor consumes them with plain librdkafka and writes processed_event
+   with one bulk COPY.
+3. Runtime: recobro-testsum (consume -> one transaction per batch: dedupe, effect, outbox,
+   offsets) and recobro-relay (outbox -> Kafka) on the same messages, timed to the last stored
+   offset (worker) and to the last published output (end to end).
+4. Latency: a steady 1,000 events/s for a while, each event's time from its production to its
+   output on Kafka (p50/p99).
+Prints numbers only; nothing here asserts on time (machines are noisy)."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+import stackutil as su  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+N = int(os.environ.get("BENCH_EVENTS", "200000"))
+RATE = int(os.environ.get("BENCH_RATE", "1000"))
+RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", "15"))
+
+
+def high_watermarks(topic):
+    c = Consumer({"bootstrap.servers": su.BROKERS, "group.id": "bench-wm-" + su.run_id()})
+    md = c.list_topics(topic, timeout=10)
+    total = 0
+    for p in md.topics[topic].partitions:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+        total += hi
+    c.close()
+    return total
+
+
+def stored(group):
+    return su.query("SELECT coalesce(sum(next_offset), 0) FROM consumer_offset "
+                    "WHERE group_id = %s", group)[0][0]
+
+
+def rss_kib(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main():
+    rid = su.run_id()
+    src = "bench/" + rid
+    tin, tout, tdlq = "bench.%s.in" % rid, "bench.%s.out" % rid, "bench.%s.dlq" % rid
+    su.recobroctl("migrate")
+    su.create_topics([tin, tout, tdlq])
+    keys = ["%s-k%d" % (rid, i) for i in range(1000)]
+
+    t0 = time.time()
+    p = su.producer()
+    su.produce(tin, (("acme/" + keys[i % 1000],
+                      su.event(src, str(i), "test.add", {"key": keys[i % 1000], "amount": "1"}),
+                      None) for i in range(N)), p=p)
+    assert p.flush(120) == 0
+    print("produced %d events in %.1f s" % (N, time.time() - t0))
+
+    env = dict(os.environ)
+    env.update(su.ENV)
+    out = subprocess.run([str(su.BIN / "recobro-benchfloor"), tin, "bench-floor-" + rid, str(N)],
+                         env=env, capture_output=True, text=True, check=True, timeout=600)
+    floor_s = float(out.stdout.split("floor_seconds=")[1].split()[0])
+    su.query("DELETE FROM processed_event WHERE service = 'bench-floor' RETURNING 1")
+    floor = N / floor_s
+
+    logs = Path(su.ROOT / ".local" / "logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    wenv = {"RECOBRO_TOPIC_INVOICES": tin, "RECOBRO_TOPIC_TASKS": tout,
+            "RECOBRO_TOPIC_DLQ": tdlq, "RECOBRO_GROUP_ID": "bench-" + rid,
+            "RECOBRO_LOG_LEVEL": "warn"}
+    worker = su.Service("recobro-testsum", wenv, logs).start()
+    relay = su.Service("recobro-relay", wenv, logs).start()
+    try:
+        first = None
+        rss_start = None
+        worker_done = e2e_done = None
+        deadline = time.time() + 900
+        while time.time() < deadline and (worker_done is None or e2e_done is None):
+            done = stored("bench-" + rid)
+            now = time.time()
+            if first is None and done > 0:
+                first = now
+                rss_start = rss_kib(worker.proc.pid)
+            if worker_done is None and done >= N:
+                worker_done = now
+            if worker_done is not None and e2e_done is None and high_watermarks(tout) >= N:
+                e2e_done = time.time()
+            time.sleep(0.05)
+        assert worker_done and e2e_done, "the runtime did not finish in time"
+        rss_end = rss_kib(worker.proc.pid)
+        rt = N / (worker_done - first)
+        e2e = N / (e2e_done - first)
+
+        # Latency at a steady rate: production time of each input vs. its output on Kafka.
+        lat_src = "benchlat/" + rid
+        sent = {}
+        p = su.producer()
+        interval = 1.0 / RATE
+        start = time.time()
+        for i in range(RATE * RATE_SECONDS):
+            target = start + i * interval
+            delay = target - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent[str(i)] = time.time()
+            p.produce(tin, key="acme/" + keys[i % 1000],
+                      value=su.event(lat_src, str(i), "test.add",
+                                     {"key": keys[i % 1000], "amount": "1"}))
+            p.poll(0)
+        p.flush(60)
+        got = su.consume(tout, len(sent), timeout=120,
+                         predicate=lambda m: json.loads(m.value())["source"] == "recobro/testsum"
+                         and json.loads(m.value())["id"].startswith("out-" + lat_src + "-"))
+        lats = []
+        for m in got:
+            iid = json.loads(m.value())["id"][len("out-" + lat_src + "-"):]
+            _, ts = m.timestamp()
+            lats.append(ts / 1000.0 - sent[iid])
+        lats.sort()
+        p50 = lats[len(lats) // 2] * 1000
+        p99 = lats[int(len(lats) * 0.99) - 1] * 1000
+    finally:
+        worker.stop()
+        relay.stop()
+        su.query("DELETE FROM processed_event WHERE source = ANY(%s) RETURNING 1",
+                 [src, "benchlat/" + rid])
+        su.query("DELETE FROM test_total WHERE key = ANY(%s) RETURNING 1", keys)
+
+    print()
+    print("recobro bench (%d events, 6 partitions, one worker, batch %s)" %
+          (N, os.environ.get("RECOBRO_BATCH_MAX", "500")))
+    print("  floor (plain librdkafka + one bulk COPY)       %9.0f events/s" % floor)
+    print("  runtime (consume -> tx per batch -> outbox)    %9.0f events/s   ratio %.2f" %
+          (rt, rt / floor))
+    print("  end to end (... -> relay -> Kafka)             %9.0f events/s   ratio %.2f" %
+          (e2e, e2e / floor))
+    print("  latency at %d events/s for %d s (%d events): p50 %.0f ms, p99 %.0f ms" %
+          (RATE, RATE_SECONDS, len(lats), p50, p99))
+    print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
+
+
+if __name__ == "__main__":
+    main()
