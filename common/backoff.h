@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 typedef struct backoff {
-    int initial_ms;  /* first delay */
-    int max_ms;      /* no delay is longer than this */
-    int attempt;     /* failures so far; 0 after backoff_reset() */
-    uint64_t seed;   /* jitter state (xorshift); any non-zero value */
+    int initial_ms; /* first delay */
+    int max_ms;     /* no delay is longer than this */
+    int attempt;    /* failures so far; 0 after backoff_reset() */
+    uint64_t seed;  /* jitter state (xorshift); any non-zero value */
 } backoff_t;
 
 /* Initialises *b. `initial_ms` >= 1 and `max_ms` >= initial_ms (clamped otherwise). */

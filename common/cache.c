@@ -43,8 +43,9 @@ cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen)
     }
     if (config_parse_redis_url(url, c->host, sizeof(c->host), &c->port, c->password,
                                sizeof(c->password), &c->db) < 0) {
-        snprintf(err, errlen, "RECOBRO_REDIS_URL: not a URL of the form "
-                              "redis://[:password@]host:port[/db]");
+        snprintf(err, errlen,
+                 "RECOBRO_REDIS_URL: not a URL of the form "
+                 "redis://[:password@]host:port[/db]");
         free(c);
         return NULL;
     }
@@ -244,9 +245,9 @@ int cache_drain(cache_t *c, PGconn *conn, int max, char *err, size_t errlen)
             return -1;
         }
         const char *p2[2] = {key, ver};
-        PGresult *d = PQexecParams(
-            conn, "DELETE FROM cache_pending WHERE cache_key = $1 AND version = $2", 2, NULL, p2,
-            NULL, NULL, 0);
+        PGresult *d =
+            PQexecParams(conn, "DELETE FROM cache_pending WHERE cache_key = $1 AND version = $2", 2,
+                         NULL, p2, NULL, NULL, 0);
         if (pg_expect(d, PGRES_COMMAND_OK, "cache.forget", err, errlen) < 0) {
             PQclear(res);
             return -1;

@@ -27,8 +27,7 @@ static int required_string(json_t *root, const char *name, const char **out, ce_
     if (!json_is_string(v))
         return ce_fail(err, "schema_violation", "envelope attribute '%s' must be a string", name);
     if (json_string_length(v) == 0)
-        return ce_fail(err, "schema_violation", "envelope attribute '%s' must not be empty",
-                       name);
+        return ce_fail(err, "schema_violation", "envelope attribute '%s' must not be empty", name);
     *out = json_string_value(v);
     return 0;
 }

@@ -30,7 +30,10 @@ typedef struct ce_event {
     json_t *data;        /* borrowed from root; always a JSON object */
 } ce_event_t;
 
-#define CE_EVENT_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define CE_EVENT_INIT                                                                              \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL                                                   \
+    }
 
 /* Parses `len` bytes at `buf` (need not be NUL-terminated). On success fills *ev (clear it with
  * ce_event_clear()) and returns 0. On rejection returns -1 with *err filled and *ev empty. */

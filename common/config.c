@@ -10,7 +10,16 @@
 
 #include "clock.h"
 
-typedef enum { CT_STRING, CT_INT, CT_LOGLEVEL, CT_ADDR, CT_REDIS_URL, CT_DSN, CT_INSTANT, CT_TOPIC } config_type_t;
+typedef enum {
+    CT_STRING,
+    CT_INT,
+    CT_LOGLEVEL,
+    CT_ADDR,
+    CT_REDIS_URL,
+    CT_DSN,
+    CT_INSTANT,
+    CT_TOPIC
+} config_type_t;
 
 typedef struct config_entry {
     const char *name;
@@ -29,8 +38,8 @@ typedef struct config_entry {
 static const config_entry_t config_table[] = {
     {"RECOBRO_KAFKA_BROKERS", CT_STRING, "127.0.0.1:19092", STR(kafka_brokers), 0, 0,
      "Kafka bootstrap servers"},
-    {"RECOBRO_PG_DSN", CT_DSN, "host=127.0.0.1 port=15432 dbname=recobro user=recobro",
-     STR(pg_dsn), 0, 0, "libpq connection string"},
+    {"RECOBRO_PG_DSN", CT_DSN, "host=127.0.0.1 port=15432 dbname=recobro user=recobro", STR(pg_dsn),
+     0, 0, "libpq connection string"},
     {"RECOBRO_REDIS_URL", CT_REDIS_URL, "redis://127.0.0.1:16379/0", STR(redis_url), 0, 0,
      "Redis for the hot case cache: redis://[:password@]host:port[/db]"},
     {"RECOBRO_GROUP_ID", CT_STRING, NULL, STR(group_id), 0, 0,
@@ -45,8 +54,8 @@ static const config_entry_t config_table[] = {
      "topic of invoice events"},
     {"RECOBRO_TOPIC_PAYMENTS", CT_TOPIC, "recobro.payments", STR(topic_payments), 0, 0,
      "topic of payment events"},
-    {"RECOBRO_TOPIC_INTERACTIONS", CT_TOPIC, "recobro.interactions", STR(topic_interactions), 0,
-     0, "topic of interaction events"},
+    {"RECOBRO_TOPIC_INTERACTIONS", CT_TOPIC, "recobro.interactions", STR(topic_interactions), 0, 0,
+     "topic of interaction events"},
     {"RECOBRO_TOPIC_TASKS", CT_TOPIC, "recobro.tasks", STR(topic_tasks), 0, 0,
      "topic of follow-up tasks (out)"},
     {"RECOBRO_TOPIC_CASE_EVENTS", CT_TOPIC, "recobro.case-events", STR(topic_case_events), 0, 0,
@@ -83,9 +92,9 @@ static const struct {
     const char *service;
     const char *http_addr;
 } service_ports[] = {
-    {"overdue", "127.0.0.1:9101"},   {"payments", "127.0.0.1:9102"},
+    {"overdue", "127.0.0.1:9101"},      {"payments", "127.0.0.1:9102"},
     {"interactions", "127.0.0.1:9103"}, {"scheduler", "127.0.0.1:9104"},
-    {"relay", "127.0.0.1:9105"},     {"recobroctl", "127.0.0.1:9106"},
+    {"relay", "127.0.0.1:9105"},        {"recobroctl", "127.0.0.1:9106"},
     {"testsum", "127.0.0.1:9109"},
 };
 
@@ -97,8 +106,7 @@ const char *config_default_http_addr(const char *service)
     return "127.0.0.1:9100";
 }
 
-static const char *default_for(const config_entry_t *e, const char *service, char *buf,
-                               size_t len)
+static const char *default_for(const config_entry_t *e, const char *service, char *buf, size_t len)
 {
     if (e->def != NULL)
         return e->def;
@@ -259,8 +267,7 @@ static int config_apply(config_t *cfg, const config_entry_t *e, const char *v, c
     }
     case CT_LOGLEVEL:
         if (log_level_parse(v, (log_level_t *)target) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", e->name,
-                     v);
+            snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", e->name, v);
             return -1;
         }
         return 0;
@@ -302,8 +309,8 @@ static int config_apply(config_t *cfg, const config_entry_t *e, const char *v, c
     }
     case CT_INSTANT:
         if (v[0] != '\0' && clock_parse_rfc3339(v, &cfg->now_unix) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 instant with an offset",
-                     e->name, v);
+            snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 instant with an offset", e->name,
+                     v);
             return -1;
         }
         break;
@@ -400,10 +407,10 @@ void config_print_help(FILE *out, const char *service)
     for (size_t i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++) {
         const config_entry_t *e = &config_table[i];
         const char *def = default_for(e, service, buf, sizeof(buf));
-        fprintf(out, "  %-28s %s (default: %s)\n", e->name, e->desc,
-                def[0] ? def : "unset");
+        fprintf(out, "  %-28s %s (default: %s)\n", e->name, e->desc, def[0] ? def : "unset");
     }
-    fprintf(out, "  %-28s any librdkafka property, '_' for '.' (e.g. "
-                 "RECOBRO_KAFKA_SECURITY_PROTOCOL)\n",
+    fprintf(out,
+            "  %-28s any librdkafka property, '_' for '.' (e.g. "
+            "RECOBRO_KAFKA_SECURITY_PROTOCOL)\n",
             "RECOBRO_KAFKA_<PROPERTY>");
 }

@@ -17,8 +17,8 @@
 #define CONFIG_MAX_KAFKA_PROPS 64
 
 typedef struct config_kafka_prop {
-    char env[128];   /* the variable it came from, e.g. RECOBRO_KAFKA_SECURITY_PROTOCOL */
-    char name[128];  /* the librdkafka property, e.g. security.protocol */
+    char env[128];  /* the variable it came from, e.g. RECOBRO_KAFKA_SECURITY_PROTOCOL */
+    char name[128]; /* the librdkafka property, e.g. security.protocol */
     char value[512];
 } config_kafka_prop_t;
 
@@ -30,8 +30,8 @@ typedef struct config {
     char group_id[256];
     char http_addr[128];
     log_level_t log_level;
-    char now[64];          /* RECOBRO_NOW as given, "" when unset */
-    int64_t now_unix;      /* its value, valid when now[0] != '\0' */
+    char now[64];     /* RECOBRO_NOW as given, "" when unset */
+    int64_t now_unix; /* its value, valid when now[0] != '\0' */
     /* Topic names (RECOBRO_TOPIC_<NAME>). */
     char topic_invoices[250];
     char topic_payments[250];
@@ -42,8 +42,8 @@ typedef struct config {
     int topic_partitions;
     int topic_replication;
     /* The worker runtime. */
-    int batch_max;           /* messages per transaction */
-    int batch_ms;            /* longest wait to fill a batch */
+    int batch_max; /* messages per transaction */
+    int batch_ms;  /* longest wait to fill a batch */
     int backoff_initial_ms;
     int backoff_max_ms;
     int cache_ttl_s;

@@ -47,8 +47,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         size_t len;
         char *body = metrics_render(&len);
         if (body == NULL)
-            return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n",
-                         14, MHD_RESPMEM_PERSISTENT);
+            return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14,
+                         MHD_RESPMEM_PERSISTENT);
         return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", body, len,
                      MHD_RESPMEM_MUST_FREE);
     }
@@ -60,8 +60,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "not ready\n", 10,
                      MHD_RESPMEM_PERSISTENT);
     }
-    return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10,
-                 MHD_RESPMEM_PERSISTENT);
+    return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10, MHD_RESPMEM_PERSISTENT);
 }
 
 http_server_t *http_server_new(const char *addr, http_ready_fn ready, void *ud, char *err,
@@ -94,10 +93,10 @@ http_server_t *http_server_new(const char *addr, http_ready_fn ready, void *ud, 
     }
     s->ready = ready;
     s->ud = ud;
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                                 (uint16_t)port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)10, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "RECOBRO_HTTP_ADDR: cannot listen on %s (in use or not allowed)",
                  addr);

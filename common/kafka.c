@@ -42,8 +42,8 @@ fail:
 }
 
 int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n, int partitions,
-                        int replication, const char *const *configs, int *created,
-                        int *existing, char *err, size_t errlen)
+                        int replication, const char *const *configs, int *created, int *existing,
+                        char *err, size_t errlen)
 {
     char why[512];
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);

@@ -21,7 +21,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
  * topic is left as it is, and reported in *existing). `configs` is a NULL-terminated list of
  * name, value pairs applied to new topics (may be NULL). Returns 0, or -1 with err filled. */
 int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n, int partitions,
-                        int replication, const char *const *configs, int *created,
-                        int *existing, char *err, size_t errlen);
+                        int replication, const char *const *configs, int *created, int *existing,
+                        char *err, size_t errlen);
 
 #endif

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #define METRICS_MAX_FAMILIES 64
-#define METRICS_MAX_SERIES 512
+#define METRICS_MAX_SERIES   512
 
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                 0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 typedef enum { MT_COUNTER, MT_GAUGE, MT_HISTOGRAM } mtype_t;
@@ -26,8 +26,8 @@ typedef struct family {
 typedef struct series {
     int family;
     char labels[256];
-    double value;                  /* counter/gauge; histogram: sum */
-    unsigned long count;           /* histogram */
+    double value;                   /* counter/gauge; histogram: sum */
+    unsigned long count;            /* histogram */
     unsigned long bucket[NBUCKETS]; /* histogram, cumulative at render time */
 } series_t;
 
@@ -184,8 +184,7 @@ char *metrics_render(size_t *len)
                 rb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %lu\n", fam->name, s->labels, sep,
                           buckets[k], cum);
             }
-            rb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", fam->name, s->labels, sep,
-                      s->count);
+            rb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", fam->name, s->labels, sep, s->count);
             rb_printf(&b, "%s_sum%s%s%s %.17g\n", fam->name, s->labels[0] ? "{" : "", s->labels,
                       s->labels[0] ? "}" : "", s->value);
             rb_printf(&b, "%s_count%s%s%s %lu\n", fam->name, s->labels[0] ? "{" : "", s->labels,

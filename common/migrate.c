@@ -76,8 +76,8 @@ int migrate_run(PGconn *conn, int *from, int *to, char *err, size_t errlen)
             goto out;
         }
         PQclear(res);
-        res = PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                           2, NULL, params, NULL, NULL, 0);
+        res = PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+                           NULL, params, NULL, NULL, 0);
         if (pg_expect(res, PGRES_COMMAND_OK, "migrate.record", err, errlen) < 0) {
             PQclear(PQexec(conn, "ROLLBACK"));
             goto out;

@@ -109,9 +109,8 @@ static void put_copy_bytea(outbox_t *ob, const void *p, size_t n)
     }
 }
 
-int outbox_add(outbox_t *ob, const char *topic, const void *key, size_t keylen,
-               const void *payload, size_t len, const char *event_id,
-               const outbox_header_t *headers, size_t nh)
+int outbox_add(outbox_t *ob, const char *topic, const void *key, size_t keylen, const void *payload,
+               size_t len, const char *event_id, const outbox_header_t *headers, size_t nh)
 {
     char shard[16];
     pgarr_t names, values;

@@ -37,9 +37,8 @@ size_t outbox_count(const outbox_t *ob);
 /* Buffers one message for `topic`. `key` may be NULL (no key); headers may be NULL when nh is 0;
  * `event_id` (may be NULL) is recorded for audit. Everything is copied. Returns 0, or -1 when out
  * of memory. */
-__attribute__((warn_unused_result)) int outbox_add(outbox_t *ob, const char *topic,
-                                                   const void *key, size_t keylen,
-                                                   const void *payload, size_t len,
+__attribute__((warn_unused_result)) int outbox_add(outbox_t *ob, const char *topic, const void *key,
+                                                   size_t keylen, const void *payload, size_t len,
                                                    const char *event_id,
                                                    const outbox_header_t *headers, size_t nh);
 

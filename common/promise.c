@@ -150,8 +150,10 @@ json_t *promise_event_to_json(const promise_event_t *ev)
 /* ---- Promises ------------------------------------------------------------------------------ */
 
 static const char *const promise_state_names[] = {
-    [PROMISE_PENDING] = "pending",         [PROMISE_KEPT] = "kept",
-    [PROMISE_PARTIALLY_KEPT] = "partially_kept", [PROMISE_BROKEN] = "broken",
+    [PROMISE_PENDING] = "pending",
+    [PROMISE_KEPT] = "kept",
+    [PROMISE_PARTIALLY_KEPT] = "partially_kept",
+    [PROMISE_BROKEN] = "broken",
     [PROMISE_CANCELLED] = "cancelled",
 };
 
@@ -196,8 +198,7 @@ int promise_init(promise_t *p, const char *id, const char *currency, int64_t amo
     promise_t tmp;
 
     if (p == NULL || !money_currency_known(currency) || amount <= 0 || !day_ok(made_day) ||
-        !day_ok(due_day) || due_day < made_day || grace_days < 0 ||
-        grace_days > PROMISE_GRACE_MAX)
+        !day_ok(due_day) || due_day < made_day || grace_days < 0 || grace_days > PROMISE_GRACE_MAX)
         return PROMISE_EINVAL;
     memset(&tmp, 0, sizeof(tmp));
     if (!copy_id(tmp.id, id))
@@ -289,8 +290,8 @@ int promise_apply_payment(promise_t *p, int64_t amount, int64_t day, promise_res
     if (p == NULL || amount <= 0 || !day_ok(day))
         return PROMISE_EINVAL;
     as_of = max_day(p->as_of, day);
-    counts = (p->state == PROMISE_PENDING || p->state == PROMISE_KEPT) &&
-             as_of <= promise_deadline(p);
+    counts =
+        (p->state == PROMISE_PENDING || p->state == PROMISE_KEPT) && as_of <= promise_deadline(p);
     if (counts && !money_add(p->paid_toward, amount, &sum))
         return PROMISE_EOVERFLOW;
     if (res == NULL)
@@ -335,8 +336,7 @@ int promise_evaluate(promise_t *p, int64_t day, promise_result_t *res)
     return PROMISE_OK;
 }
 
-int promise_cancel(promise_t *p, promise_cancel_reason_t reason, int64_t day,
-                   promise_result_t *res)
+int promise_cancel(promise_t *p, promise_cancel_reason_t reason, int64_t day, promise_result_t *res)
 {
     promise_result_t local;
 
@@ -392,9 +392,9 @@ int plan_init(plan_t *pl, const char *id, const char *currency, int64_t agreed_d
     plan_t tmp; /* staged, so that *pl is untouched on error */
     size_t slot = 0;
 
-    if (pl == NULL || !money_currency_known(currency) || !day_ok(agreed_day) ||
-        down_payment < 0 || installments == NULL || n == 0 || n > PLAN_MAX_INSTALLMENTS ||
-        grace_days < 0 || grace_days > PROMISE_GRACE_MAX || default_missed < 1)
+    if (pl == NULL || !money_currency_known(currency) || !day_ok(agreed_day) || down_payment < 0 ||
+        installments == NULL || n == 0 || n > PLAN_MAX_INSTALLMENTS || grace_days < 0 ||
+        grace_days > PROMISE_GRACE_MAX || default_missed < 1)
         return PROMISE_EINVAL;
     memset(&tmp, 0, sizeof(tmp));
     if (!copy_id(tmp.id, id))
@@ -429,8 +429,8 @@ int plan_init(plan_t *pl, const char *id, const char *currency, int64_t agreed_d
     return PROMISE_OK;
 }
 
-int plan_init_with_policy(plan_t *pl, const policy_t *policy, const char *id,
-                          const char *currency, int64_t agreed_day, int64_t down_payment,
+int plan_init_with_policy(plan_t *pl, const policy_t *policy, const char *id, const char *currency,
+                          int64_t agreed_day, int64_t down_payment,
                           const policy_installment_t *installments, size_t n)
 {
     if (policy == NULL)

@@ -96,7 +96,7 @@
 /* Most instalments of a plan, down payment excluded (the policy allows max_installments up to
  * 360), and the size of a plan's instalment array. */
 #define PLAN_MAX_INSTALLMENTS 360
-#define PLAN_MAX_SLOTS (PLAN_MAX_INSTALLMENTS + 1)
+#define PLAN_MAX_SLOTS        (PLAN_MAX_INSTALLMENTS + 1)
 
 typedef enum promise_err {
     PROMISE_OK = 0,
@@ -188,8 +188,8 @@ typedef struct promise {
     int32_t grace_days;          /* policy_t.promise_grace_days when made */
     int64_t paid_toward;         /* payments counted toward it, reversals deducted */
     promise_state_t state;
-    int64_t as_of;        /* the latest day an operation carried (>= made_day) */
-    int64_t settled_day;  /* the as-of day of the last change of state; made_day at first */
+    int64_t as_of;       /* the latest day an operation carried (>= made_day) */
+    int64_t settled_day; /* the as-of day of the last change of state; made_day at first */
     promise_state_t last_reported; /* outcome of the last event; PROMISE_PENDING when none */
     promise_cancel_reason_t cancel_reason;
 } promise_t;
@@ -297,10 +297,11 @@ typedef struct plan_result {
  * n <= PLAN_MAX_INSTALLMENTS, amounts > 0, days strictly increasing and >= agreed_day). `grace`
  * and `default_missed` (>= 1) come from the policy. Returns PROMISE_OK, PROMISE_EINVAL or
  * PROMISE_EOVERFLOW (the total); *pl is untouched on error. */
-__attribute__((warn_unused_result)) int
-plan_init(plan_t *pl, const char *id, const char *currency, int64_t agreed_day,
-          int64_t down_payment, const policy_installment_t *installments, size_t n,
-          int32_t grace_days, int32_t default_missed);
+__attribute__((warn_unused_result)) int plan_init(plan_t *pl, const char *id, const char *currency,
+                                                  int64_t agreed_day, int64_t down_payment,
+                                                  const policy_installment_t *installments,
+                                                  size_t n, int32_t grace_days,
+                                                  int32_t default_missed);
 
 /* Same, with grace and default rule read from `policy` (promise_grace_days and
  * plan_default_missed_installments). PROMISE_EINVAL when policy is NULL. */

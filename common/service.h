@@ -7,8 +7,8 @@
 #include "config.h"
 
 /* Exit statuses shared by every binary (CONTRACT.md, recobroctl). */
-#define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_OK    0
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 /* Prepares `service` from argv and the environment into *cfg. Returns -1 when the caller should

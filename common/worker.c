@@ -63,7 +63,7 @@ typedef struct worker {
     size_t n, cap;
     cache_write_t *writes;
     size_t nwrites, capwrites;
-    int cache_backlog;   /* cache_pending may hold rows */
+    int cache_backlog; /* cache_pending may hold rows */
     int64_t next_drain_us, next_lag_us, next_reconnect_log_us;
     atomic_int ready;
     atomic_int pg_ok;
@@ -242,8 +242,7 @@ static void batch_clear(worker_t *w)
 /* Removes from the batch the messages of partitions we no longer own, or (when `committed` is
  * set) those at offsets below what PostgreSQL already has: after an unknown commit outcome, or
  * messages of a partition handed back to us. */
-static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *parts,
-                          int committed)
+static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *parts, int committed)
 {
     size_t o = 0;
 
@@ -396,7 +395,7 @@ static int dedupe(worker_t *w, wk_tx_t *tx)
     }
     if (candidates == 0)
         goto out;
-    const char *params[6] = {pgarr_str(&sources), pgarr_str(&ids),    w->cfg->service,
+    const char *params[6] = {pgarr_str(&sources), pgarr_str(&ids),        w->cfg->service,
                              pgarr_str(&topics),  pgarr_str(&partitions), pgarr_str(&offsets)};
     if (params[0] == NULL || params[1] == NULL || params[3] == NULL || params[4] == NULL ||
         params[5] == NULL) {
@@ -502,13 +501,12 @@ static int dlq_copy(worker_t *w)
         snprintf(part, sizeof(part), "%" PRId32, m->rkm->partition);
         snprintf(off, sizeof(off), "%" PRId64, m->rkm->offset);
         hs[nh++] = (outbox_header_t){"recobro-error", m->reject.code, strlen(m->reject.code)};
-        hs[nh++] = (outbox_header_t){"recobro-error-detail", m->reject.detail,
-                                     strlen(m->reject.detail)};
+        hs[nh++] =
+            (outbox_header_t){"recobro-error-detail", m->reject.detail, strlen(m->reject.detail)};
         hs[nh++] = (outbox_header_t){"recobro-source-topic", topic, strlen(topic)};
         hs[nh++] = (outbox_header_t){"recobro-source-partition", part, strlen(part)};
         hs[nh++] = (outbox_header_t){"recobro-source-offset", off, strlen(off)};
-        hs[nh++] = (outbox_header_t){"recobro-service", w->cfg->service,
-                                     strlen(w->cfg->service)};
+        hs[nh++] = (outbox_header_t){"recobro-service", w->cfg->service, strlen(w->cfg->service)};
         int rc = outbox_add(w->outbox, w->cfg->topic_dlq, m->rkm->key, m->rkm->key_len,
                             m->rkm->payload ? m->rkm->payload : "", m->rkm->len, NULL, hs, nh);
         free(hs);
@@ -592,8 +590,7 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
     } else {
         for (size_t i = 0; i < nt && rc == WK_OK; i++) {
             char err[512];
-            if (pg_exec_ok(w->conn, "SAVEPOINT wk_event", PGRES_COMMAND_OK, err, sizeof(err)) <
-                0) {
+            if (pg_exec_ok(w->conn, "SAVEPOINT wk_event", PGRES_COMMAND_OK, err, sizeof(err)) < 0) {
                 rc = WK_TRANSIENT;
                 break;
             }
@@ -745,8 +742,8 @@ static void after_commit(worker_t *w, int64_t started_us)
         if (entries != NULL && entries[i].result >= 0)
             continue;
         metrics_inc("recobro_cache_errors_total", "Cache writes that failed", NULL, 1);
-        if (w->conn != NULL && cache_remember(w->conn, cw->key, cw->json, cw->version, err,
-                                              sizeof(err)) == 0)
+        if (w->conn != NULL &&
+            cache_remember(w->conn, cw->key, cw->json, cw->version, err, sizeof(err)) == 0)
             w->cache_backlog = 1;
         else
             metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"cache_backlog\"", 1);
@@ -763,8 +760,8 @@ static void after_commit(worker_t *w, int64_t started_us)
                              : m->state == WK_MSG_DUPLICATE ? "duplicate"
                                                             : "rejected";
         /* Types outside the contract are not labels: an attacker could mint any number. */
-        const char *type = (m->ev.type != NULL && strcmp(m->reject.code ? m->reject.code : "",
-                                                         "unknown_type") != 0 &&
+        const char *type = (m->ev.type != NULL &&
+                            strcmp(m->reject.code ? m->reject.code : "", "unknown_type") != 0 &&
                             strlen(m->ev.type) < 64)
                                ? m->ev.type
                                : "unknown";
@@ -903,8 +900,8 @@ static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
     /* Our defaults first; an explicit RECOBRO_KAFKA_* (applied by kafka_conf_new) would have
      * been overwritten, so re-apply them after. */
     if (kafka_conf_set(conf, "group.id", w->cfg->group_id, err, errlen) < 0 ||
-        kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err,
-                       errlen) < 0 ||
+        kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) <
+            0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) < 0 ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) < 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) < 0) {
@@ -970,8 +967,8 @@ int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_ha
         fprintf(stderr, "recobro-%s: cannot subscribe: %s\n", cfg->service, rd_kafka_err2str(e));
         goto out;
     }
-    LOG_INFO("worker.started", "\"group\":\"%s\",\"http\":\"%s\",\"batch_max\":%d",
-             cfg->group_id, cfg->http_addr, cfg->batch_max);
+    LOG_INFO("worker.started", "\"group\":\"%s\",\"http\":\"%s\",\"batch_max\":%d", cfg->group_id,
+             cfg->http_addr, cfg->batch_max);
     pg_ensure(&w);
 
     while (!stop_requested) {

@@ -28,7 +28,7 @@
 #include "outbox.h"
 
 /* Results of a handler's apply(). */
-#define WK_OK 0
+#define WK_OK        0
 #define WK_PERMANENT (-1) /* a statement failed for a reason retrying will not fix */
 #define WK_TRANSIENT (-2) /* connection lost, serialization failure...: retry the batch */
 
@@ -38,8 +38,8 @@ typedef struct wk_msg {
     rd_kafka_message_t *rkm; /* owned by the runtime */
     ce_event_t ev;           /* parsed envelope; empty when rejected before parsing finished */
     wk_msg_state_t state;
-    int pre_rejected;        /* rejected before the transaction: stays rejected on retries */
-    ce_error_t reject;       /* why, when state == WK_MSG_REJECTED */
+    int pre_rejected;  /* rejected before the transaction: stays rejected on retries */
+    ce_error_t reject; /* why, when state == WK_MSG_REJECTED */
 } wk_msg_t;
 
 typedef struct wk_tx wk_tx_t;

@@ -239,9 +239,8 @@ static int publish_batch(relay_t *r)
         char topic[256];
         int tl = PQgetlength(res, i, ftopic);
         snprintf(topic, sizeof(topic), "%.*s", tl, PQgetvalue(res, i, ftopic));
-        rd_kafka_headers_t *hdrs =
-            headers_from(PQgetvalue(res, i, fh),
-                         PQgetisnull(res, i, fh) ? 0 : PQgetlength(res, i, fh));
+        rd_kafka_headers_t *hdrs = headers_from(
+            PQgetvalue(res, i, fh), PQgetisnull(res, i, fh) ? 0 : PQgetlength(res, i, fh));
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -289,8 +288,9 @@ static int publish_batch(relay_t *r)
     }
     if (ok > 0) {
         const char *p1[1] = {pgarr_str(&ids)};
-        res = PQexecParams(r->conn, "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                           1, NULL, p1, NULL, NULL, 0);
+        res =
+            PQexecParams(r->conn, "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                         1, NULL, p1, NULL, NULL, 0);
         if (pg_expect(res, PGRES_COMMAND_OK, "relay.mark", err, sizeof(err)) < 0) {
             pgarr_free(&ids);
             goto fail;
@@ -306,11 +306,10 @@ static int publish_batch(relay_t *r)
         metrics_inc("recobro_outbox_published_total", "Outbox rows published", NULL, ok);
     published = failed > 0 && ok == 0 ? -1 : ok;
     return published;
-fail:
-    {
-        char esc[600];
-        LOG_WARN("relay.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
-    }
+fail : {
+    char esc[600];
+    LOG_WARN("relay.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+}
     if (r->conn != NULL && PQstatus(r->conn) == CONNECTION_OK)
         PQclear(PQexec(r->conn, "ROLLBACK"));
     else

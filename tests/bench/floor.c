@@ -72,9 +72,9 @@ int main(int argc, char **argv)
                 cap *= 2;
                 buf = realloc(buf, cap);
             }
-            len += (size_t)snprintf(buf + len, cap - len, "%s\t%s\tbench-floor\t%s\t%" PRId32
-                                    "\t%" PRId64 "\n",
-                                    src, id, argv[1], m->partition, m->offset);
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    "%s\t%s\tbench-floor\t%s\t%" PRId32 "\t%" PRId64 "\n", src, id,
+                                    argv[1], m->partition, m->offset);
         }
         json_decref(root);
         rd_kafka_message_destroy(m);

@@ -63,9 +63,9 @@ static int testsum_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
         pgarr_add_int64(&amounts, strtoll(amount, NULL, 10));
         char id[600];
         snprintf(id, sizeof(id), "out-%s-%s", m->ev.source, m->ev.id);
-        json_t *out = ce_build_new(id, "recobro/testsum", "test.added", NULL, key,
-                                   json_pack("{s:s, s:s, s:s}", "key", key, "amount", amount,
-                                             "input_id", m->ev.id));
+        json_t *out = ce_build_new(
+            id, "recobro/testsum", "test.added", NULL, key,
+            json_pack("{s:s, s:s, s:s}", "key", key, "amount", amount, "input_id", m->ev.id));
         if (out == NULL || outbox_add_event(wk_tx_outbox(tx), cfg->topic_tasks, key, out) < 0)
             rc = WK_TRANSIENT;
         json_decref(out);

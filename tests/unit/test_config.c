@@ -143,15 +143,15 @@ static void addresses(void **state)
     assert_int_equal(config_parse_addr("[::1]:80", host, sizeof(host), &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(config_parse_addr("nohost", host, sizeof(host), &port), -1);
-    assert_int_equal(config_parse_redis_url("redis://127.0.0.1:16379/0", host, sizeof(host),
-                                            &port, pw, sizeof(pw), &db),
+    assert_int_equal(config_parse_redis_url("redis://127.0.0.1:16379/0", host, sizeof(host), &port,
+                                            pw, sizeof(pw), &db),
                      0);
     assert_int_equal(port, 16379);
     assert_int_equal(db, 0);
     assert_string_equal(pw, "");
-    assert_int_equal(config_parse_redis_url("redis://user:pw@h", host, sizeof(host), &port, pw,
-                                            sizeof(pw), &db),
-                     0);
+    assert_int_equal(
+        config_parse_redis_url("redis://user:pw@h", host, sizeof(host), &port, pw, sizeof(pw), &db),
+        0);
     assert_string_equal(pw, "pw");
     assert_string_equal(host, "h");
     assert_int_equal(port, 6379);
@@ -160,10 +160,8 @@ static void addresses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(overrides),
-        cmocka_unit_test(bad_values),
-        cmocka_unit_test(no_secret_in_errors),
+        cmocka_unit_test(defaults),   cmocka_unit_test(overrides),
+        cmocka_unit_test(bad_values), cmocka_unit_test(no_secret_in_errors),
         cmocka_unit_test(addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,10 +214,14 @@ static void metrics_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(envelope_accepts_valid), cmocka_unit_test(envelope_rejections),
-        cmocka_unit_test(envelope_too_large),     cmocka_unit_test(array_literals),
-        cmocka_unit_test(outbox_shards_are_stable), cmocka_unit_test(rfc3339),
-        cmocka_unit_test(fixed_clock),            cmocka_unit_test(log_escaping),
+        cmocka_unit_test(envelope_accepts_valid),
+        cmocka_unit_test(envelope_rejections),
+        cmocka_unit_test(envelope_too_large),
+        cmocka_unit_test(array_literals),
+        cmocka_unit_test(outbox_shards_are_stable),
+        cmocka_unit_test(rfc3339),
+        cmocka_unit_test(fixed_clock),
+        cmocka_unit_test(log_escaping),
         cmocka_unit_test(metrics_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
