@@ -10,6 +10,7 @@
 
 #include "money.h"
 #include "promise.h"
+#include "validate.h"
 
 /* ---- Shared helpers ------------------------------------------------------------------------ */
 
@@ -108,37 +109,51 @@ static bool set_day(json_t *obj, const char *key, int64_t day)
     return set_new(obj, key, json_string(buf));
 }
 
-json_t *promise_event_to_json(const promise_event_t *ev)
+json_t *promise_event_to_json(const promise_event_t *ev, const char *at)
 {
+    char promise_id[PROMISE_ID_MAX + 16];
     json_t *o;
     bool ok;
 
-    if (ev == NULL || ev->type == PROMISE_EVENT_NONE || !money_currency_known(ev->currency))
+    if (ev == NULL || ev->type == PROMISE_EVENT_NONE || !money_currency_known(ev->currency) ||
+        validate_instant(at, NULL, NULL) != 0)
         return NULL;
     o = json_object();
     if (o == NULL)
         return NULL;
     if (ev->type == PROMISE_EVENT_PLAN_DEFAULTED) {
         ok = set_new(o, "plan_id", json_string(ev->id)) &&
+             set_new(o, "currency", json_string(ev->currency)) &&
+             set_new(o, "missed_installments", json_integer(ev->missed)) &&
+             set_money(o, "outstanding", ev->amount - ev->paid, ev->currency) &&
+             set_new(o, "at", json_string(at)) &&
              set_money(o, "amount", ev->amount, ev->currency) &&
              set_money(o, "paid", ev->paid, ev->currency) &&
-             set_new(o, "currency", json_string(ev->currency)) &&
-             set_new(o, "missed", json_integer(ev->missed)) &&
-             set_new(o, "installments", json_integer(ev->installments)) &&
-             set_day(o, "first_missed_due_on", ev->due_day) && set_day(o, "defaulted_on", ev->day);
+             set_day(o, "first_missed_due_on", ev->due_day);
     } else {
         const char *outcome = ev->type == PROMISE_EVENT_KEPT ? "kept"
                               : ev->partial                  ? "partially_kept"
                                                              : "broken";
 
-        ok = set_new(o, "promise_id", json_string(ev->id)) &&
-             set_money(o, "amount", ev->amount, ev->currency) &&
-             set_money(o, "paid", ev->paid, ev->currency) &&
+        if (!ev->of_plan)
+            snprintf(promise_id, sizeof(promise_id), "%s", ev->id);
+        else if (ev->installment == 0)
+            snprintf(promise_id, sizeof(promise_id), "%s-down", ev->id);
+        else
+            snprintf(promise_id, sizeof(promise_id), "%s-%d", ev->id, (int)ev->installment);
+        ok = set_new(o, "promise_id", json_string(promise_id)) &&
              set_new(o, "currency", json_string(ev->currency)) &&
-             set_day(o, "due_on", ev->due_day) && set_day(o, "settled_on", ev->day) &&
+             set_money(o, "amount", ev->amount, ev->currency) &&
+             set_money(o, "paid", ev->paid, ev->currency) && set_day(o, "due_on", ev->due_day) &&
+             set_new(o, "at", json_string(at)) &&
+             (ev->type == PROMISE_EVENT_KEPT || set_new(o, "partial", json_boolean(ev->partial))) &&
              set_new(o, "outcome", json_string(outcome)) &&
-             set_new(o, "partial", json_boolean(ev->partial)) &&
              set_new(o, "revised", json_boolean(ev->revised));
+        if (ok && ev->of_plan) {
+            ok = set_new(o, "plan_id", json_string(ev->id)) &&
+                 (ev->installment == 0 ? set_new(o, "down_payment", json_true())
+                                       : set_new(o, "installment", json_integer(ev->installment)));
+        }
     }
     if (!ok) {
         json_decref(o);
@@ -233,30 +248,44 @@ static void count_state(promise_counts_t *c, promise_state_t s, int32_t by)
         c->partially_kept += by;
 }
 
-/* The state the promise must be in, given what counted and its as-of day (promise.h). */
-static promise_state_t promise_target(const promise_t *p)
+/* The state a promise (or an instalment) in `state` must be in, given what counted toward its
+ * `amount`, its as-of day and its deadline: the whole of promise.h's rules in one place. */
+static promise_state_t settle_target(promise_state_t state, int64_t paid, int64_t amount,
+                                     int64_t as_of, int64_t deadline)
 {
-    switch (p->state) {
+    switch (state) {
     case PROMISE_CANCELLED:
     case PROMISE_BROKEN:
-        return p->state;
+        return state;
     case PROMISE_PARTIALLY_KEPT:
-        return p->paid_toward > 0 ? PROMISE_PARTIALLY_KEPT : PROMISE_BROKEN;
+        return paid > 0 ? PROMISE_PARTIALLY_KEPT : PROMISE_BROKEN;
     case PROMISE_PENDING:
     case PROMISE_KEPT:
         break;
     }
-    if (p->paid_toward >= p->amount)
+    if (paid >= amount)
         return PROMISE_KEPT;
-    if (p->as_of <= promise_deadline(p))
+    if (as_of <= deadline)
         return PROMISE_PENDING;
-    return p->paid_toward > 0 ? PROMISE_PARTIALLY_KEPT : PROMISE_BROKEN;
+    return paid > 0 ? PROMISE_PARTIALLY_KEPT : PROMISE_BROKEN;
+}
+
+/* The event a settled state asks for: kept, broken (partially kept too), or none. */
+static promise_event_type_t event_for(promise_state_t to)
+{
+    if (to == PROMISE_KEPT)
+        return PROMISE_EVENT_KEPT;
+    if (to == PROMISE_PARTIALLY_KEPT || to == PROMISE_BROKEN)
+        return PROMISE_EVENT_BROKEN;
+    return PROMISE_EVENT_NONE;
 }
 
 /* Moves the promise to its target state and fills *res (not NULL) with that transition. */
 static void promise_settle(promise_t *p, promise_result_t *res)
 {
-    promise_state_t from = p->state, to = promise_target(p);
+    promise_state_t from = p->state;
+    promise_state_t to =
+        settle_target(from, p->paid_toward, p->amount, p->as_of, promise_deadline(p));
     promise_event_t *ev = &res->event;
 
     res->from = from;
@@ -267,9 +296,9 @@ static void promise_settle(promise_t *p, promise_result_t *res)
     p->settled_day = p->as_of;
     count_state(&res->delta, from, -1);
     count_state(&res->delta, to, +1);
-    if (to != PROMISE_KEPT && to != PROMISE_PARTIALLY_KEPT && to != PROMISE_BROKEN)
+    ev->type = event_for(to);
+    if (ev->type == PROMISE_EVENT_NONE)
         return; /* back to pending after a reversal: it settles again later */
-    ev->type = to == PROMISE_KEPT ? PROMISE_EVENT_KEPT : PROMISE_EVENT_BROKEN;
     memcpy(ev->id, p->id, sizeof(ev->id));
     memcpy(ev->currency, p->currency, sizeof(ev->currency));
     ev->amount = p->amount;
@@ -439,18 +468,74 @@ int plan_init_with_policy(plan_t *pl, const policy_t *policy, const char *id, co
                      policy->promise_grace_days, policy->plan_default_missed_installments);
 }
 
-/* Marks the instalments past due + grace and not fully paid as missed, for good. */
-static void plan_mark_missed(plan_t *pl, plan_result_t *res)
+/* Records that instalment `slot` went from `from` to `to` in this operation (one record per
+ * instalment: a second change in the same operation updates the first). */
+static void record_change(plan_result_t *res, uint32_t slot, promise_state_t from,
+                          promise_state_t to, bool revised)
+{
+    plan_change_t *ch = NULL;
+
+    for (size_t k = 0; k < res->nchanges; k++)
+        if (res->changes[k].slot == slot)
+            ch = &res->changes[k];
+    if (ch == NULL) {
+        ch = &res->changes[res->nchanges++];
+        ch->slot = slot;
+        ch->from = from;
+    }
+    ch->to = to;
+    ch->event = event_for(to);
+    ch->revised = revised;
+}
+
+/* Settles every instalment as a promise with the plan's grace, and counts the new misses. */
+static void plan_settle_installments(plan_t *pl, plan_result_t *res)
 {
     for (size_t i = 0; i < pl->n; i++) {
         plan_installment_t *in = &pl->installments[i];
+        promise_state_t from = in->state;
+        promise_state_t to =
+            settle_target(from, in->paid, in->amount, pl->as_of, in->due_day + pl->grace_days);
+        bool revised = false;
 
-        if (!in->missed && in->paid < in->amount && pl->as_of > in->due_day + pl->grace_days) {
+        if (to == from)
+            continue;
+        in->state = to;
+        if (event_for(to) != PROMISE_EVENT_NONE) {
+            revised = in->last_reported != PROMISE_PENDING;
+            in->last_reported = to;
+        }
+        record_change(res, (uint32_t)i, from, to, revised);
+        if ((to == PROMISE_BROKEN || to == PROMISE_PARTIALLY_KEPT) && !in->missed) {
             in->missed = true;
             pl->missed++;
             res->newly_missed++;
         }
     }
+}
+
+int plan_installment_event(const plan_t *pl, const plan_change_t *ch, promise_event_t *ev)
+{
+    const plan_installment_t *in;
+
+    if (pl == NULL || ch == NULL || ev == NULL || ch->slot >= pl->n)
+        return PROMISE_EINVAL;
+    memset(ev, 0, sizeof(*ev));
+    ev->type = ch->event;
+    if (ev->type == PROMISE_EVENT_NONE)
+        return PROMISE_OK;
+    in = &pl->installments[ch->slot];
+    memcpy(ev->id, pl->id, sizeof(ev->id));
+    memcpy(ev->currency, pl->currency, sizeof(ev->currency));
+    ev->of_plan = true;
+    ev->installment = (int32_t)ch->slot + (pl->has_down_payment ? 0 : 1);
+    ev->amount = in->amount;
+    ev->paid = in->paid;
+    ev->due_day = in->due_day;
+    ev->day = pl->as_of;
+    ev->partial = ch->to == PROMISE_PARTIALLY_KEPT;
+    ev->revised = ch->revised;
+    return PROMISE_OK;
 }
 
 /* Moves an active or completed plan to the state its payments, misses and as-of day call for,
@@ -464,7 +549,7 @@ static void plan_settle(plan_t *pl, plan_result_t *res)
     res->to = pl->state;
     if (pl->state == PLAN_DEFAULTED || pl->state == PLAN_CANCELLED)
         return;
-    plan_mark_missed(pl, res);
+    plan_settle_installments(pl, res);
     if (pl->missed >= pl->default_missed)
         to = PLAN_DEFAULTED;
     else if (pl->paid == pl->total)
@@ -486,7 +571,6 @@ static void plan_settle(plan_t *pl, plan_result_t *res)
     ev->paid = pl->paid;
     ev->day = pl->as_of;
     ev->missed = pl->missed;
-    ev->installments = (int32_t)pl->n;
     for (size_t i = 0; i < pl->n; i++) {
         if (pl->installments[i].missed) {
             ev->due_day = pl->installments[i].due_day;

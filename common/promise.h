@@ -38,7 +38,9 @@
  *       cancelled                   -> cancelled (paid_toward keeps the books exact)
  *   - Cancel (a new promise, a plan, a dispute) only cancels a promise still pending on the
  *     cancel's day; a promise that settled already (or settles by that day) keeps its outcome.
- *     A cancelled promise emits nothing and counts in no counter.
+ *     A cancelled promise emits nothing and counts in no counter (so a promise reported kept,
+ *     re-opened by a reversal and then cancelled leaves "kept" as its last event: the case's
+ *     counters and the promise's state, not the event stream, are the truth).
  *
  * Events and counters (segment_features_t): an analyst wants the promise-kept rate to mean
  * "paid in full on time", and the follow-up of a half-kept promise to be the follow-up of a
@@ -58,17 +60,23 @@
  *   - Payments fill unpaid instalments oldest first, never beyond an instalment's amount; one
  *     payment may fill several. What is left over is not taken (result.applied tells how much
  *     was), and the lines of what was taken are returned so that a reversal can undo them.
- *   - An instalment is missed once the as-of day is past its due_day + grace_days and it is not
- *     fully paid. "Missed" is a mark for good: paying it later fills it but the miss still counts
- *     (otherwise a debtor could stay one instalment behind for ever).
+ *   - Every instalment has a promise state and follows the promise rules above with the plan's
+ *     grace: kept as soon as it is fully paid by its due_day + grace_days; once past that day
+ *     unpaid it is missed: broken (nothing paid) or partially_kept. A miss is for good: paying it
+ *     later fills it but the miss still counts (otherwise a debtor could stay one instalment
+ *     behind for ever).
  *   - State: active; completed when every instalment is fully paid; defaulted when the missed
  *     count reaches default_missed (plan.defaulted; plan_defaulted_count += 1); cancelled.
  *     Defaulted and cancelled are final: payments no longer apply.
  *   - A reversal un-pays exactly the lines a payment filled. A completed plan becomes active
  *     again, or defaulted if the un-paid instalments are past their grace and that makes enough
  *     misses; an active plan may default the same way.
- *   - Instalments do not emit promise.kept / promise.broken and do not count as promises: a plan
- *     is measured as a plan (plan_active, plan_defaulted_count).
+ *   - Instalments emit promise.kept / promise.broken like promises (proto/schemas: with plan_id
+ *     and installment set, promise_id "<plan_id>-<k>" for the k-th instalment of plan.agreed,
+ *     "<plan_id>-down" for the down payment), listed in result.changes; build them with
+ *     plan_installment_event(). They do not move the promise counters: a plan is measured as a
+ *     plan (plan_active, plan_defaulted_count), and its misses already count toward its default.
+ *     They stop once the plan is defaulted or cancelled.
  *
  * Errors: status functions return PROMISE_OK (0) or a negative promise_err_t and leave the
  * promise or plan unchanged on error. */
@@ -113,33 +121,41 @@ typedef enum promise_event_type {
     PROMISE_EVENT_PLAN_DEFAULTED, /* "plan.defaulted" */
 } promise_event_type_t;
 
-/* The case event a transition asks for. For plans, `amount` and `paid` are the plan's totals,
- * `due_day` the due day of the first missed instalment, `missed` the missed count and
- * `installments` the number of instalments (down payment included). */
+/* The case event a transition asks for. For plan.defaulted, `amount` and `paid` are the plan's
+ * totals, `due_day` the due day of the first missed instalment and `missed` the missed count. */
 typedef struct promise_event {
     promise_event_type_t type;
-    char id[PROMISE_ID_MAX + 1]; /* promise_id or plan_id */
+    char id[PROMISE_ID_MAX + 1]; /* promise_id; plan_id for plan.defaulted and instalments */
     char currency[4];
-    int64_t amount;  /* promised (or the plan's total) */
-    int64_t paid;    /* counted toward it */
-    int64_t due_day; /* due_on */
-    int64_t day;     /* the as-of day the outcome was reached (settled_on) */
-    bool partial;    /* promise.broken of a partially kept promise */
-    bool revised;    /* an earlier event of this id is replaced by this one */
-    int32_t missed;  /* plan.defaulted only */
-    int32_t installments;
+    bool of_plan;        /* promise.kept / promise.broken of a plan's instalment */
+    int32_t installment; /* of_plan: 1-based position in plan.agreed, 0 for the down payment */
+    int64_t amount;      /* promised (the plan's total for plan.defaulted) */
+    int64_t paid;        /* counted toward it */
+    int64_t due_day;     /* due_on */
+    int64_t day;         /* the as-of day the outcome was reached */
+    bool partial;        /* promise.broken of a partially kept promise */
+    bool revised;        /* an earlier event of this id is replaced by this one */
+    int32_t missed;      /* plan.defaulted only */
 } promise_event_t;
 
 /* "promise.kept", "promise.broken", "plan.defaulted"; NULL for PROMISE_EVENT_NONE. */
 const char *promise_event_type_name(promise_event_type_t type);
 
-/* The event's `data` as a new JSON object (the caller adds creditor_id / debtor_id and frees
- * it with json_decref()): promise events {"promise_id", "amount", "paid", "currency",
- * "due_on", "settled_on", "outcome" ("kept" / "partially_kept" / "broken"), "partial",
- * "revised"}; plan.defaulted {"plan_id", "amount", "paid", "currency", "missed",
- * "installments", "first_missed_due_on", "defaulted_on"}. Money as decimal strings,
- * days as YYYY-MM-DD. Returns NULL for PROMISE_EVENT_NONE, an unknown currency or no memory. */
-__attribute__((warn_unused_result)) json_t *promise_event_to_json(const promise_event_t *ev);
+/* The event's `data` as a new JSON object, as proto/schemas/data/<type>.schema.json has it (the
+ * caller adds creditor_id / debtor_id, and frees it with json_decref()). `at` is the RFC 3339
+ * instant of the operation that reached the outcome (the payment's received_at, the tick's
+ * --now), copied as is.
+ *   promise.kept / promise.broken: "promise_id", "currency", "amount", "paid", "due_on", "at",
+ *     "partial" (promise.broken only), and for an instalment "plan_id" and "installment" (no
+ *     "installment" for the down payment, "down_payment": true instead); beyond the schema,
+ *     "outcome" ("kept", "partially_kept", "broken") and "revised".
+ *   plan.defaulted: "plan_id", "currency", "missed_installments", "outstanding" (total - paid),
+ *     "at"; beyond the schema, "amount", "paid" and "first_missed_due_on".
+ * Money as decimal strings of the currency, days as YYYY-MM-DD. Returns NULL for
+ * PROMISE_EVENT_NONE, an `at` that is not an RFC 3339 instant, an unknown currency or no
+ * memory. */
+__attribute__((warn_unused_result)) json_t *promise_event_to_json(const promise_event_t *ev,
+                                                                  const char *at);
 
 /* Changes of the case's segmentation counters (segment_features_t) a transition makes. */
 typedef struct promise_counts {
@@ -254,9 +270,11 @@ int plan_state_from_name(const char *name, plan_state_t *out);
 
 typedef struct plan_installment {
     int64_t due_day;
-    int64_t amount; /* > 0 */
-    int64_t paid;   /* 0..amount */
-    bool missed;    /* past due + grace not fully paid, for good */
+    int64_t amount;                /* > 0 */
+    int64_t paid;                  /* 0..amount */
+    promise_state_t state;         /* pending, kept, partially_kept or broken */
+    bool missed;                   /* partially_kept or broken: past due + grace not fully paid */
+    promise_state_t last_reported; /* outcome of its last event; PROMISE_PENDING when none */
 } plan_installment_t;
 
 typedef struct plan {
@@ -283,6 +301,14 @@ typedef struct plan_line {
     int64_t amount;
 } plan_line_t;
 
+/* An instalment that changed state in an operation. */
+typedef struct plan_change {
+    uint32_t slot;
+    promise_state_t from, to;
+    promise_event_type_t event; /* what plan_installment_event() builds for it (maybe none) */
+    bool revised;
+} plan_change_t;
+
 typedef struct plan_result {
     plan_state_t from, to;
     int64_t applied;       /* minor units taken from a payment / un-paid by a reversal */
@@ -290,7 +316,15 @@ typedef struct plan_result {
     int32_t newly_missed;  /* instalments marked missed by this operation */
     promise_event_t event; /* PROMISE_EVENT_PLAN_DEFAULTED or PROMISE_EVENT_NONE */
     promise_counts_t delta;
+    size_t nchanges; /* instalments whose state changed, one record each */
+    plan_change_t changes[PLAN_MAX_SLOTS];
 } plan_result_t;
+
+/* Builds into *ev the promise.kept / promise.broken event of instalment change `ch`, made by
+ * the last operation on `pl` (amounts as they stand now). Returns PROMISE_OK (ev->type is
+ * PROMISE_EVENT_NONE when the change emits nothing, e.g. kept -> pending), or PROMISE_EINVAL. */
+__attribute__((warn_unused_result)) int
+plan_installment_event(const plan_t *pl, const plan_change_t *ch, promise_event_t *ev);
 
 /* Fills *pl with a new active plan agreed on `agreed_day`: an optional down payment (0 for
  * none) due that day, then the `n` instalments (the same array policy_check_plan() takes; 1 <=
