@@ -255,8 +255,7 @@ static int apply_adjusted(casefile_t *cf, const json_t *data, ce_error_t *err)
     if (currency == NULL || inv_id == NULL || strlen(inv_id) >= CASEFILE_ID_MAX)
         return ce_fail(err, "schema_violation", "data.invoice_id: missing or too long");
     if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
-        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s",
-                       cf->currency);
+        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s", cf->currency);
     casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
     if (inv != NULL && inv->currency[0] != '\0' && strcmp(inv->currency, currency) != 0)
         return ce_fail(err, "currency_mismatch", "data.currency: the invoice is in %s",
@@ -372,9 +371,8 @@ void casefile_uuid5(const char *name, char out[CASEFILE_UUID_MAX])
     digest[8] = (guint8)((digest[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     snprintf(out, CASEFILE_UUID_MAX,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", digest[0],
-             digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-             digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14],
-             digest[15]);
+             digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7], digest[8],
+             digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]);
 }
 
 /* A UUIDv5 of the parts joined by 0x1f (unit separator). */
@@ -402,9 +400,8 @@ void casefile_plan_clear(casefile_plan_t *plan)
 /* Appends an output; steals `event`. Returns 0 or -1. */
 static int plan_add(casefile_plan_t *plan, casefile_topic_t topic, json_t *event)
 {
-    if (event == NULL ||
-        grow((void **)&plan->outputs, &plan->cap_outputs, plan->n_outputs,
-             sizeof(*plan->outputs)) < 0) {
+    if (event == NULL || grow((void **)&plan->outputs, &plan->cap_outputs, plan->n_outputs,
+                              sizeof(*plan->outputs)) < 0) {
         json_decref(event);
         return -1;
     }
@@ -447,8 +444,7 @@ static json_t *instant_json(int64_t t, const char *zone)
 
 static bool is_documented_open(const casefile_invoice_t *inv)
 {
-    return inv->status == CASEFILE_INVOICE_OPEN && inv->due_on[0] != '\0' &&
-           inv->open_amount > 0;
+    return inv->status == CASEFILE_INVOICE_OPEN && inv->due_on[0] != '\0' && inv->open_amount > 0;
 }
 
 static int cmp_due(const void *a, const void *b)
@@ -491,8 +487,7 @@ json_t *casefile_invoices_new(const casefile_t *cf)
 }
 
 /* Balance and days past due of the documented open invoices at `now`. */
-static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *err,
-                     size_t errlen)
+static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *err, size_t errlen)
 {
     int64_t balance = 0, today, oldest = INT64_MAX;
 
@@ -539,12 +534,11 @@ static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all
         char id[CASEFILE_UUID_MAX], name[128];
         snprintf(name, sizeof(name), "cancel\x1f%s", t->task_id);
         casefile_uuid5(name, id);
-        json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id,
-                                 "debtor_id", cf->debtor_id, "task_id", t->task_id, "reason",
-                                 reason);
-        if (data == NULL ||
-            plan_add(plan, CASEFILE_TOPIC_TASKS,
-                     envelope_new(cf, id, "task.cancelled", now, data)) < 0)
+        json_t *data =
+            json_pack("{s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id, "debtor_id",
+                      cf->debtor_id, "task_id", t->task_id, "reason", reason);
+        if (data == NULL || plan_add(plan, CASEFILE_TOPIC_TASKS,
+                                     envelope_new(cf, id, "task.cancelled", now, data)) < 0)
             return -1;
     }
     return 0;
@@ -578,13 +572,13 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     uuid_of(id, "segment_changed", cf, seq);
     char at[32];
     clock_format_utc(now, at, sizeof(at));
-    json_t *data = json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:s, s:b, s:s, s:s, s:i, s:s, s:o}",
-                             "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "from",
-                             from, "to", segment_name(r->segment), "rule", r->rule_id,
-                             "policy_version", r->policy_version, "at", at, "high_value",
-                             (int)r->high_value, "strategy", r->strategy, "variant", r->variant,
-                             "days_past_due", (int)cf->days_past_due, "currency", cf->currency,
-                             "balance", money_json(cf->balance, cf->currency));
+    json_t *data =
+        json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:s, s:b, s:s, s:s, s:i, s:s, s:o}",
+                  "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "from", from, "to",
+                  segment_name(r->segment), "rule", r->rule_id, "policy_version", r->policy_version,
+                  "at", at, "high_value", (int)r->high_value, "strategy", r->strategy, "variant",
+                  r->variant, "days_past_due", (int)cf->days_past_due, "currency", cf->currency,
+                  "balance", money_json(cf->balance, cf->currency));
     if (data == NULL || plan_add(plan, CASEFILE_TOPIC_CASE_EVENTS,
                                  envelope_new(cf, id, "case.segment_changed", now, data)) < 0)
         return -1;
@@ -593,9 +587,9 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
         return -1;
     if (resolved) {
         uuid_of(id, "case_resolved", cf, seq);
-        data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id,
-                         "debtor_id", cf->debtor_id, "reason", resolved_reason(cf), "at", at,
-                         "currency", cf->currency);
+        data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id, "debtor_id",
+                         cf->debtor_id, "reason", resolved_reason(cf), "at", at, "currency",
+                         cf->currency);
         if (data == NULL || plan_add(plan, CASEFILE_TOPIC_CASE_EVENTS,
                                      envelope_new(cf, id, "case.resolved", now, data)) < 0)
             return -1;
@@ -609,17 +603,16 @@ static json_t *task_data_new(const casefile_t *cf, const casefile_task_t *t,
 {
     json_t *nb = instant_json(t->not_before, cf->timezone);
     json_t *na = instant_json(t->not_after, cf->timezone);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
-                     " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:n}",
-                     "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name",
-                     cf->creditor_name, "debtor_id", cf->debtor_id, "channel", t->channel,
-                     "action", t->action, "template", t->template_name, "priority", t->priority,
-                     "not_before", nb, "not_after", na, "segment", segment_name(cf->segment),
-                     "high_value", (int)cf->high_value, "strategy", cf->strategy, "variant",
-                     cf->variant, "step", nx->step, "policy_version", cf->policy_version,
-                     "reason", reason, "currency", cf->currency, "balance",
-                     money_json(cf->balance, cf->currency), "days_past_due",
-                     (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "promise");
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
+        " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:n}",
+        "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name", cf->creditor_name,
+        "debtor_id", cf->debtor_id, "channel", t->channel, "action", t->action, "template",
+        t->template_name, "priority", t->priority, "not_before", nb, "not_after", na, "segment",
+        segment_name(cf->segment), "high_value", (int)cf->high_value, "strategy", cf->strategy,
+        "variant", cf->variant, "step", nx->step, "policy_version", cf->policy_version, "reason",
+        reason, "currency", cf->currency, "balance", money_json(cf->balance, cf->currency),
+        "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "promise");
 }
 
 /* Plans the due steps of the current segment's ladder (see casefile.h). */
@@ -652,8 +645,8 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
         }
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
             /* Not for now: the next action, at the first allowed moment from its day. */
-            int64_t when = now + (int64_t)(nx.day > days_in_segment ? nx.day - days_in_segment
-                                                                     : 0) * 86400;
+            int64_t when =
+                now + (int64_t)(nx.day > days_in_segment ? nx.day - days_in_segment : 0) * 86400;
             if (contact_decide(&policy->contact, &state, action, ch, when, cf->timezone, &d) < 0)
                 d.not_before = when;
             cf->has_next = true;
@@ -670,8 +663,8 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
         casefile_task_t t;
         char name[512];
         memset(&t, 0, sizeof(t));
-        snprintf(name, sizeof(name), "%d\x1f%s\x1f%d", cf->segment_seq,
-                 segment_name(cf->segment), nx.step);
+        snprintf(name, sizeof(name), "%d\x1f%s\x1f%d", cf->segment_seq, segment_name(cf->segment),
+                 nx.step);
         uuid_of(t.task_id, "task", cf, name);
         copy_str(t.action, sizeof(t.action), action);
         copy_str(t.channel, sizeof(t.channel), channel);
@@ -733,6 +726,8 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         return 0; /* not complete yet: the facts are kept, nothing is decided */
     if (recompute(cf, now, &invoices_open, err, errlen) < 0)
         return -1;
+    if (!cf->segmented && cf->balance <= 0)
+        return 0; /* never owed anything documented: nothing to collect, nobody to thank */
     if (segment_features_from_json(cf->features, &f, ferr, sizeof(ferr)) < 0) {
         snprintf(err, errlen, "case features: %s", ferr);
         return -1;
@@ -767,8 +762,8 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     const char *stage = segment_stage_name(f.stage);
     copy_str(cf->stage, sizeof(cf->stage), stage ? stage : "none");
     cf->status = r.segment == SEGMENT_RESOLVED ? CASEFILE_RESOLVED
-                 : f.open_dispute             ? CASEFILE_PAUSED
-                                              : CASEFILE_OPEN;
+                 : f.open_dispute              ? CASEFILE_PAUSED
+                                               : CASEFILE_OPEN;
     return plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen);
 }
 
@@ -786,19 +781,17 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
         contact_rules_default(&defaults);
     json_t *next = json_null();
     if (cf->has_next)
-        next = json_pack("{s:s, s:s, s:o}", "action", cf->next_action, "channel",
-                         cf->next_channel, "not_before",
-                         instant_json(cf->next_not_before, cf->timezone));
+        next = json_pack("{s:s, s:s, s:o}", "action", cf->next_action, "channel", cf->next_channel,
+                         "not_before", instant_json(cf->next_not_before, cf->timezone));
     clock_format_utc(cf->updated_at, updated, sizeof(updated));
     int calls_left = contact_calls_left(policy ? &policy->contact : &defaults, &state, now);
     return json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:b, s:s, s:s, s:n, s:n, s:o, s:n, s:i,"
                      " s:i, s:s, s:I}",
                      "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "currency",
                      cf->currency, "balance", money_json(cf->balance, cf->currency),
-                     "days_past_due", (int)cf->days_past_due, "segment",
-                     segment_name(cf->segment), "high_value", (int)cf->high_value, "stage",
-                     cf->stage, "status", casefile_status_name(cf->status), "open_promise",
-                     "active_plan", "next_action", next, "last_contact_at", "calls_left_7d",
-                     calls_left, "policy_version", cf->policy_version, "updated_at", updated,
-                     "version", (json_int_t)cf->version);
+                     "days_past_due", (int)cf->days_past_due, "segment", segment_name(cf->segment),
+                     "high_value", (int)cf->high_value, "stage", cf->stage, "status",
+                     casefile_status_name(cf->status), "open_promise", "active_plan", "next_action",
+                     next, "last_contact_at", "calls_left_7d", calls_left, "policy_version",
+                     cf->policy_version, "updated_at", updated, "version", (json_int_t)cf->version);
 }

@@ -15,8 +15,10 @@
  *    overdue does not reopen it. An adjusted or cancelled event for an invoice not yet known is
  *    kept as a stub; when the overdue arrives, a stub's adjusted open amount wins over the
  *    overdue's (the overdue's snapshot is older), later re-sends update it normally.
- *  - Nothing is segmented or planned until the case is complete: a creditor name, a debtor time
- *    zone and a currency are known (an invoice.overdue arrived).
+ *  - Nothing is segmented or planned until the case is complete (a creditor name, a debtor time
+ *    zone and a currency are known: an invoice.overdue arrived) and has owed something: a case
+ *    whose only invoices were cancelled before they were documented is never segmented (no
+ *    thank-you to someone who never owed).
  *  - Days past due: local days, in the debtor's zone, from the oldest open documented invoice's
  *    due date to today; never below 0.
  *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day). Entries are
@@ -45,7 +47,7 @@
 #include "policy.h"
 #include "segment.h"
 
-#define CASEFILE_ID_MAX 129   /* ids: 1-128 characters + NUL */
+#define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
 #define CASEFILE_NAME_MAX 257 /* names: 1-256 characters + NUL */
 #define CASEFILE_UUID_MAX 37  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 
@@ -93,7 +95,7 @@ typedef struct casefile_task {
     int step;
     int64_t not_before, not_after; /* Unix seconds; 0 for a suppressed step */
     casefile_task_status_t status;
-    char reason[64];   /* suppression or cancellation reason, "" otherwise */
+    char reason[64]; /* suppression or cancellation reason, "" otherwise */
     char template_name[129];
     int priority;
     json_t *data;      /* owned: the task.created data of a task planned now; NULL if loaded */
@@ -108,8 +110,8 @@ typedef struct casefile {
     char creditor_name[CASEFILE_NAME_MAX]; /* "" until known; never logged */
     char debtor_name[CASEFILE_NAME_MAX];   /* personal data: stored, never logged */
     char phone[40], email[CASEFILE_NAME_MAX], locale[40];
-    char timezone[72]; /* IANA; "" until known */
-    char country[3];   /* "" when not given */
+    char timezone[72];  /* IANA; "" until known */
+    char country[3];    /* "" when not given */
     bool parties_dirty; /* creditor or debtor changed: casestore upserts them */
     /* What is owed. */
     char currency[4]; /* "" until the first amount */
@@ -191,7 +193,10 @@ typedef struct casefile_plan {
     size_t n_created, n_deferred, n_suppressed;
 } casefile_plan_t;
 
-#define CASEFILE_PLAN_INIT {0}
+#define CASEFILE_PLAN_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Frees what *plan owns and zeroes it. */
 void casefile_plan_clear(casefile_plan_t *plan);
@@ -201,8 +206,8 @@ void casefile_plan_clear(casefile_plan_t *plan);
  * each applied event; it increments cf->version. Returns 0, or -1 with a reason in err (out of
  * memory; a policy that cannot segment the case's currency). */
 __attribute__((warn_unused_result)) int casefile_plan(casefile_t *cf, const policy_t *policy,
-                                                      int64_t now, casefile_plan_t *plan,
-                                                      char *err, size_t errlen);
+                                                      int64_t now, casefile_plan_t *plan, char *err,
+                                                      size_t errlen);
 
 /* The hot-cache document of the case (proto/schemas/cache.case.schema.json), as of `now` for
  * calls_left_7d. Returns a new reference, or NULL for a case not yet complete or out of memory. */

@@ -3,11 +3,17 @@
 #include "commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "casefile.h"
+#include "casestore.h"
+#include "clock.h"
 #include "kafka.h"
 #include "migrate.h"
 #include "pg.h"
+#include "policy.h"
+#include "policystore.h"
 #include "service.h"
 
 static int cmd_migrate(const config_t *cfg, int argc, char **argv)
@@ -102,10 +108,162 @@ static int cmd_topics_ensure(const config_t *cfg, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- Policy and cases (issue 4) ---------------------------------------------------------- */
+
+/* Connects for a command; prints the reason and returns NULL on failure. */
+static PGconn *ctl_connect(const config_t *cfg)
+{
+    char err[600];
+    PGconn *conn = pg_connect(cfg->pg_dsn, "recobroctl", err, sizeof(err));
+    if (conn == NULL)
+        fprintf(stderr, "recobroctl: %s\n", err);
+    return conn;
+}
+
+static int cmd_policy_load(const config_t *cfg, int argc, char **argv)
+{
+    char err[POLICY_ERR_MAX + 600];
+
+    if (argc != 1) {
+        fprintf(stderr, "recobroctl: usage: recobroctl policy load FILE\n");
+        return EXIT_USAGE;
+    }
+    policy_t *p = policy_load_file(argv[0], err, sizeof(err));
+    if (p == NULL) {
+        fprintf(stderr, "recobroctl: %s\n", err);
+        return EXIT_FAIL;
+    }
+    char *text = policystore_read_file(argv[0], err, sizeof(err));
+    PGconn *conn = text ? ctl_connect(cfg) : NULL;
+    int rc = -1;
+    if (text == NULL)
+        fprintf(stderr, "recobroctl: %s\n", err);
+    if (conn != NULL) {
+        rc = policystore_add(conn, text, p, 0, err, sizeof(err));
+        if (rc != 0)
+            fprintf(stderr, "recobroctl: %s\n", err);
+        else
+            printf("policy \"%s\" version %d loaded and active\n", p->name, p->version);
+        PQfinish(conn);
+    }
+    free(text);
+    policy_free(p);
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static int cmd_policy_show(const config_t *cfg, int argc, char **argv)
+{
+    char err[600];
+    policy_t *p = NULL;
+    char *doc = NULL;
+
+    (void)argv;
+    if (argc != 0) {
+        fprintf(stderr, "recobroctl: usage: recobroctl policy show\n");
+        return EXIT_USAGE;
+    }
+    PGconn *conn = ctl_connect(cfg);
+    if (conn == NULL)
+        return EXIT_FAIL;
+    int rc = policystore_load_active(conn, &p, &doc, err, sizeof(err));
+    PQfinish(conn);
+    if (rc != 0) {
+        fprintf(stderr, "recobroctl: %s\n", err);
+        return EXIT_FAIL;
+    }
+    printf("%s\n", doc);
+    free(doc);
+    policy_free(p);
+    return EXIT_OK;
+}
+
+/* The case as an agent wants it: the hot cache's fields, open invoices, promises, plan, recent
+ * contacts and tasks. Promises, plan and contacts belong to later services: empty for now. */
+static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *debtor_id,
+                             int *rc, char *err, size_t errlen)
+{
+    casefile_t cf;
+    policy_t *p = NULL;
+    json_t *tasks = NULL, *out = NULL;
+
+    *rc = casestore_prepare(conn, err, errlen);
+    if (*rc == 0)
+        *rc = casestore_load(conn, creditor_id, debtor_id, false, &cf, err, errlen);
+    else
+        memset(&cf, 0, sizeof(cf));
+    if (*rc == 0)
+        *rc = casestore_tasks_json(conn, creditor_id, debtor_id, 50, &tasks, err, errlen);
+    if (*rc == 0 && policystore_load_active(conn, &p, NULL, err, errlen) != 0)
+        p = NULL; /* calls_left_7d then uses the default contact rules */
+    if (*rc == 0) {
+        out = casefile_cache_new(&cf, p, clock_now());
+        if (out == NULL) {
+            /* Known facts only: no invoice.overdue yet. */
+            out = json_pack("{s:s, s:s, s:o, s:s, s:n}", "creditor_id", cf.creditor_id,
+                            "debtor_id", cf.debtor_id, "currency",
+                            cf.currency[0] ? json_string(cf.currency) : json_null(), "status",
+                            casefile_status_name(cf.status), "segment");
+        }
+        if (out != NULL) {
+            json_object_set_new(out, "creditor_name", json_string(cf.creditor_name));
+            json_object_set_new(out, "timezone", json_string(cf.timezone));
+            json_object_set_new(out, "rule", json_string(cf.rule));
+            json_object_set_new(out, "strategy", json_string(cf.strategy));
+            json_object_set_new(out, "variant", json_string(cf.variant));
+            json_object_set_new(out, "invoices", casefile_invoices_new(&cf));
+            json_object_set_new(out, "promises", json_array());
+            json_object_set_new(out, "plan", json_null());
+            json_object_set_new(out, "recent_contacts", json_array());
+            json_object_set(out, "tasks", tasks);
+        }
+    }
+    json_decref(tasks);
+    policy_free(p);
+    casefile_clear(&cf);
+    return out;
+}
+
+static int cmd_case_show(const config_t *cfg, int argc, char **argv)
+{
+    char err[600];
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "recobroctl: usage: recobroctl case show CREDITOR DEBTOR\n");
+        return EXIT_USAGE;
+    }
+    PGconn *conn = ctl_connect(cfg);
+    if (conn == NULL)
+        return EXIT_FAIL;
+    json_t *doc = case_show_new(conn, argv[0], argv[1], &rc, err, sizeof(err));
+    PQfinish(conn);
+    if (rc == CASESTORE_NOT_FOUND) {
+        fprintf(stderr, "recobroctl: no case for creditor %s and debtor %s\n", argv[0], argv[1]);
+        return EXIT_FAIL;
+    }
+    if (rc != 0 || doc == NULL) {
+        fprintf(stderr, "recobroctl: %s\n", rc != 0 ? err : "out of memory");
+        json_decref(doc);
+        return EXIT_FAIL;
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (text == NULL) {
+        fprintf(stderr, "recobroctl: out of memory\n");
+        return EXIT_FAIL;
+    }
+    printf("%s\n", text);
+    free(text);
+    return EXIT_OK;
+}
+
 static const ctl_command_t commands[] = {
     {{"migrate", "status", NULL}, 2, cmd_migrate_status},
     {{"migrate", NULL, NULL}, 1, cmd_migrate},
     {{"topics", "ensure", NULL}, 2, cmd_topics_ensure},
+    {{"policy", "load", NULL}, 2, cmd_policy_load},
+    {{"policy", "show", NULL}, 2, cmd_policy_show},
+    {{"case", "show", NULL}, 2, cmd_case_show},
 };
 
 const ctl_command_t *ctl_find(int argc, char **argv)
