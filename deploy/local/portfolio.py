@@ -49,12 +49,13 @@ def envelope(source, eid, etype, subject, when, data):
             "data": data}
 
 
-def build(n_debtors, today, rng):
-    """Returns a list of (key, value bytes) in the order an ERP would send them."""
+def build(n_debtors, today, rng, tag=""):
+    """Returns a list of (key, value bytes) in the order an ERP would send them. `tag` makes the
+    debtor and event ids distinct from another run's (the benchmark uses it)."""
     out = []
     for d in range(n_debtors):
         cid, cname, cur, source = CREDITORS[d % len(CREDITORS)]
-        debtor_id = "D-%05d" % d
+        debtor_id = "D-%s%05d" % (tag, d)
         key = "%s/%s" % (cid, debtor_id)
         zone = rng.choice(ZONES[cur])
         debtor = {"id": debtor_id, "name": "%s %s" % (rng.choice(FIRST), rng.choice(LAST)),
@@ -70,7 +71,7 @@ def build(n_debtors, today, rng):
             amount = int(base * scale * rng.uniform(0.8, 1.3))
             if cur == "JPY":
                 amount *= 120
-            inv_id = "INV-%s-%05d-%d" % (cid.upper(), d, k)
+            inv_id = "INV-%s-%s%05d-%d" % (cid.upper(), tag, d, k)
             data = {"creditor_id": cid, "debtor_id": debtor_id, "creditor_name": cname,
                     "debtor": debtor,
                     "invoice": {"id": inv_id, "number": "F-%05d-%d" % (d, k), "currency": cur,

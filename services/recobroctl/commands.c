@@ -83,9 +83,9 @@ static int cmd_topics_ensure(const config_t *cfg, int argc, char **argv)
         const char *topic;
         const char *const *configs;
     } topics[] = {
-        {cfg->topic_invoices, week}, {cfg->topic_payments, week},
+        {cfg->topic_invoices, week},     {cfg->topic_payments, week},
         {cfg->topic_interactions, week}, {cfg->topic_tasks, week},
-        {cfg->topic_case_events, week}, {cfg->topic_dlq, month},
+        {cfg->topic_case_events, week},  {cfg->topic_dlq, month},
     };
 
     (void)argv;
@@ -179,8 +179,8 @@ static int cmd_policy_show(const config_t *cfg, int argc, char **argv)
 
 /* The case as an agent wants it: the hot cache's fields, open invoices, promises, plan, recent
  * contacts and tasks. Promises, plan and contacts belong to later services: empty for now. */
-static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                             int *rc, char *err, size_t errlen)
+static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *debtor_id, int *rc,
+                             char *err, size_t errlen)
 {
     casefile_t cf;
     policy_t *p = NULL;
@@ -199,8 +199,8 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
         out = casefile_cache_new(&cf, p, clock_now());
         if (out == NULL) {
             /* Known facts only: no invoice.overdue yet. */
-            out = json_pack("{s:s, s:s, s:o, s:s, s:n}", "creditor_id", cf.creditor_id,
-                            "debtor_id", cf.debtor_id, "currency",
+            out = json_pack("{s:s, s:s, s:o, s:s, s:n}", "creditor_id", cf.creditor_id, "debtor_id",
+                            cf.debtor_id, "currency",
                             cf.currency[0] ? json_string(cf.currency) : json_null(), "status",
                             casefile_status_name(cf.status), "segment");
         }

@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
+import portfolio  # noqa: E402
 import stackutil as su  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
 N = int(os.environ.get("BENCH_EVENTS", "200000"))
+N_OVERDUE_DEBTORS = int(os.environ.get("BENCH_OVERDUE_DEBTORS", "12000"))
 RATE = int(os.environ.get("BENCH_RATE", "1000"))
 RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", "15"))
 
@@ -50,6 +53,59 @@ def rss_kib(pid):
     return 0
 
 
+def run_floor(topic, count, rid):
+    env = dict(os.environ)
+    env.update(su.ENV)
+    out = subprocess.run([str(su.BIN / "recobro-benchfloor"), topic, "bench-floor-" + rid,
+                          str(count)], env=env, capture_output=True, text=True, check=True,
+                         timeout=600)
+    secs = float(out.stdout.split("floor_seconds=")[1].split()[0])
+    su.query("DELETE FROM processed_event WHERE service = 'bench-floor' RETURNING 1")
+    return count / secs
+
+
+def time_worker(name, env, group, count):
+    """Starts a worker and times it from its first stored offset to the last."""
+    logs = Path(su.ROOT / ".local" / "logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    w = su.Service(name, env, logs).start()
+    try:
+        first = None
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            done = stored(group)
+            if first is None and done > 0:
+                first = time.time()
+            if done >= count:
+                return count / (time.time() - first)
+            assert w.proc.poll() is None, w.tail()
+            time.sleep(0.05)
+        raise AssertionError("%s did not finish in time" % name)
+    finally:
+        w.stop()
+
+
+def bench_overdue(rid):
+    """The overdue worker on a realistic portfolio (every event a real case change)."""
+    import datetime as dt
+    import random
+    topics = {k: "bench.%s.ov.%s" % (rid, k) for k in ("in", "tasks", "cases", "dlq")}
+    su.create_topics(list(topics.values()))
+    su.recobroctl("policy", "load", str(su.ROOT / "deploy" / "policy" / "default.json"),
+                  check=False)
+    msgs = portfolio.build(N_OVERDUE_DEBTORS, dt.date.today(), random.Random(7), tag=rid + "-")
+    p = su.producer()
+    su.produce(topics["in"], ((k, v, None) for k, v in msgs), p=p)
+    assert p.flush(120) == 0
+    floor = run_floor(topics["in"], len(msgs), rid + "ov")
+    group = "bench-ov-" + rid
+    env = {"RECOBRO_TOPIC_INVOICES": topics["in"], "RECOBRO_TOPIC_TASKS": topics["tasks"],
+           "RECOBRO_TOPIC_CASE_EVENTS": topics["cases"], "RECOBRO_TOPIC_DLQ": topics["dlq"],
+           "RECOBRO_GROUP_ID": group, "RECOBRO_LOG_LEVEL": "warn"}
+    rate = time_worker("recobro-overdue", env, group, len(msgs))
+    return len(msgs), floor, rate
+
+
 def main():
     rid = su.run_id()
     src = "bench/" + rid
@@ -66,13 +122,7 @@ def main():
     assert p.flush(120) == 0
     print("produced %d events in %.1f s" % (N, time.time() - t0))
 
-    env = dict(os.environ)
-    env.update(su.ENV)
-    out = subprocess.run([str(su.BIN / "recobro-benchfloor"), tin, "bench-floor-" + rid, str(N)],
-                         env=env, capture_output=True, text=True, check=True, timeout=600)
-    floor_s = float(out.stdout.split("floor_seconds=")[1].split()[0])
-    su.query("DELETE FROM processed_event WHERE service = 'bench-floor' RETURNING 1")
-    floor = N / floor_s
+    floor = run_floor(tin, N, rid)
 
     logs = Path(su.ROOT / ".local" / "logs")
     logs.mkdir(parents=True, exist_ok=True)
@@ -148,6 +198,14 @@ def main():
     print("  latency at %d events/s for %d s (%d events): p50 %.0f ms, p99 %.0f ms" %
           (RATE, RATE_SECONDS, len(lats), p50, p99))
     print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
+
+    if os.environ.get("BENCH_OVERDUE", "1") != "0":
+        n, floor_ov, rate = bench_overdue(rid)
+        print("\nrecobro-overdue on a sample portfolio (%d messages, %d debtors, 6 partitions)" %
+              (n, N_OVERDUE_DEBTORS))
+        print("  floor (plain librdkafka + one bulk COPY)       %9.0f events/s" % floor_ov)
+        print("  recobro-overdue (cases, segments, tasks)       %9.0f events/s   ratio %.3f" %
+              (rate, rate / floor_ov))
 
 
 if __name__ == "__main__":
