@@ -38,6 +38,10 @@ def stack_env():
         k, v = line.split("=", 1)
         parts = shlex.split(v)
         env[k] = parts[0] if parts else ""
+    # A variable set in the environment wins (e.g. a database of one's own: RECOBRO_PG_DSN).
+    for k in list(env):
+        if k in os.environ:
+            env[k] = os.environ[k]
     return env
 
 
