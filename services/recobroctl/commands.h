@@ -11,6 +11,9 @@ typedef struct ctl_command {
     int (*run)(const config_t *cfg, int argc, char **argv);
 } ctl_command_t;
 
+/* `dlq replay` (dlq.c). */
+int ctl_dlq_replay(const config_t *cfg, int argc, char **argv);
+
 /* The command whose words start argv, the longest match first; NULL when none. */
 const ctl_command_t *ctl_find(int argc, char **argv);
 

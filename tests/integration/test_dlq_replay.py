@@ -1,0 +1,54 @@
+"""test_dlq_replay.py - `recobroctl dlq replay` sends rejected messages back to their source
+topic byte for byte (key, payload, the producer's headers), filtered or not; an unfiltered
+replay commits what it read, so running it again replays nothing; bad arguments exit 2."""
+import json
+
+import stackutil as su
+from conftest import worker_env
+
+
+def test_replay_returns_messages_to_their_topic(names, services):
+    rid = names["rid"]
+    key = "acme/%s-k" % rid
+    bad = [
+        (b"{broken", [("trace-id", b"t-1")]),
+        (su.event("erp/test", rid + "-m", "test.add",
+                  {"key": rid, "amount": "3", "reject_in_tx": True}).encode(), None),
+    ]
+    su.produce(names["in"], [(key, v, h) for v, h in bad])
+    worker = services("recobro-testsum", worker_env(names))
+    services("recobro-relay", worker_env(names))
+    assert len(su.consume(names["dlq"], 2, timeout=60)) == 2
+    worker.stop()
+
+    env = {"RECOBRO_TOPIC_DLQ": names["dlq"], "RECOBRO_GROUP_ID": "replay-" + rid}
+    r = su.recobroctl("dlq", "replay", "--dry-run", env=env)
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert lines[-1] == {"replayed": 2, "skipped": 0, "dry_run": True}
+    assert {l["reason"] for l in lines[:-1]} == {"malformed_json", "currency_mismatch"}
+
+    r = su.recobroctl("dlq", "replay", "--reason", "malformed_json", env=env)
+    assert json.loads(r.stdout) == {"replayed": 1, "skipped": 1, "dry_run": False}
+
+    r = su.recobroctl("dlq", "replay", env=env)
+    assert json.loads(r.stdout) == {"replayed": 2, "skipped": 0, "dry_run": False}
+    r = su.recobroctl("dlq", "replay", env=env)  # committed: nothing left
+    assert json.loads(r.stdout) == {"replayed": 0, "skipped": 0, "dry_run": False}
+
+    back = su.consume(names["in"], 5, timeout=30)
+    replayed = [m for m in back if dict(m.headers() or []).get("recobro-replayed-from")]
+    assert len(replayed) == 3  # one filtered replay + the unfiltered one
+    for m in replayed:
+        h = dict(m.headers())
+        assert m.key().decode() == key
+        assert m.value() in [v for v, _ in bad]
+        assert not any(k.startswith("recobro-") and k != "recobro-replayed-from" for k in h)
+        if m.value() == b"{broken":
+            assert h["trace-id"] == b"t-1"
+
+
+def test_replay_usage_errors(names):
+    for args in (["dlq"], ["dlq", "replay", "--limit", "0"], ["dlq", "replay", "--bogus"],
+                 ["dlq", "replay", "--reason"]):
+        r = su.recobroctl(*args, check=False)
+        assert r.returncode == 2, args
