@@ -264,6 +264,7 @@ static const ctl_command_t commands[] = {
     {{"policy", "load", NULL}, 2, cmd_policy_load},
     {{"policy", "show", NULL}, 2, cmd_policy_show},
     {{"case", "show", NULL}, 2, cmd_case_show},
+    {{"dlq", "replay", NULL}, 2, ctl_dlq_replay},
 };
 
 const ctl_command_t *ctl_find(int argc, char **argv)

@@ -18,6 +18,8 @@ static void usage(FILE *out)
                  "  policy show          print the active policy\n"
                  "  case show CREDITOR DEBTOR\n"
                  "                       print a case as an agent sees it (JSON)\n"
+                 "  dlq replay [--reason CODE] [--source-topic TOPIC] [--limit N] [--dry-run]\n"
+                 "                       send rejected messages back to their topic\n"
                  "  version              print the version\n"
                  "  help                 this text, and the configuration variables\n"
                  "\n"
