@@ -48,6 +48,7 @@ typedef struct config {
     int backoff_max_ms;
     int cache_ttl_s;
     int shutdown_timeout_ms;
+    int dedupe_retention_s; /* how long an applied event's (source, id) is remembered */
     /* The relay. */
     int relay_batch;
     int relay_poll_ms;

@@ -64,7 +64,7 @@ typedef struct worker {
     cache_write_t *writes;
     size_t nwrites, capwrites;
     int cache_backlog; /* cache_pending may hold rows */
-    int64_t next_drain_us, next_lag_us, next_reconnect_log_us;
+    int64_t next_drain_us, next_lag_us, next_reconnect_log_us, next_forget_us;
     atomic_int ready;
     atomic_int pg_ok;
     atomic_int rebalanced;
@@ -862,6 +862,30 @@ static void drain_cache_backlog(worker_t *w)
         w->cache_backlog = 1; /* Redis or PostgreSQL away: try again later */
 }
 
+/* Forgets the (source, id) of this service's events applied longer ago than the retention, a
+ * bounded number at a time. The retention outlives the input topics' (7 days by default), so a
+ * duplicate still in Kafka is always recognised. */
+static void forget_old_events(worker_t *w)
+{
+    char err[512], ret[24];
+    const char *params[2] = {w->cfg->service, ret};
+
+    if (w->cfg->dedupe_retention_s == 0 || w->conn == NULL || clock_mono_us() < w->next_forget_us)
+        return;
+    w->next_forget_us = clock_mono_us() + 600 * 1000000LL;
+    snprintf(ret, sizeof(ret), "%d", w->cfg->dedupe_retention_s);
+    PGresult *res = PQexecParams(w->conn,
+                                 "DELETE FROM processed_event WHERE ctid IN (SELECT ctid FROM "
+                                 "processed_event WHERE service = $1 AND processed_at < now() - "
+                                 "make_interval(secs => $2::int) LIMIT 50000)",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_COMMAND_OK, "dedupe.forget", err, sizeof(err)) == 0) {
+        if (atoi(PQcmdTuples(res)) > 0)
+            LOG_INFO("dedupe.forgotten", "\"events\":%s", PQcmdTuples(res));
+        PQclear(res);
+    }
+}
+
 static void report_lag(worker_t *w)
 {
     rd_kafka_topic_partition_list_t *assigned = NULL;
@@ -1007,6 +1031,7 @@ int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_ha
             pg_ensure(&w); /* keep /readyz honest while idle */
         if (w.cache_backlog || w.next_drain_us == 0)
             drain_cache_backlog(&w);
+        forget_old_events(&w);
         report_lag(&w);
     }
     /* Graceful shutdown: the batch in hand (if any) is committed by process_batch above before

@@ -12,6 +12,9 @@ CREATE TABLE processed_event (
     processed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, event_id)
 );
+-- Forgetting old entries (RECOBRO_DEDUPE_RETENTION) scans by age: BRIN costs next to nothing on
+-- insert and suits a column that grows with time.
+CREATE INDEX processed_event_age ON processed_event USING brin (processed_at);
 
 -- The next offset to read per consumer group and partition: the truth about progress. Kafka's
 -- own committed offsets are only a hint; on assignment a worker seeks to these.

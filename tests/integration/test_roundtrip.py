@@ -62,3 +62,19 @@ def test_duplicates_in_one_batch_and_across_batches(names, services):
                                       'type="test.add",result="duplicate"') == 4,
                 what="duplicates counted")
     assert su.query("SELECT total, events FROM test_total WHERE key = %s", k) == [(5, 1)]
+
+
+def test_old_event_ids_are_forgotten_after_the_retention(names, services):
+    rid = names["rid"]
+    with su.pg() as conn:
+        conn.execute("INSERT INTO processed_event (source, event_id, service, topic, "
+                     "kafka_partition, kafka_offset, processed_at) VALUES "
+                     "('erp/old', %s, 'testsum', 't', 0, 0, now() - interval '2 days'), "
+                     "('erp/old', %s, 'testsum', 't', 0, 1, now() - interval '10 minutes')",
+                     (rid + "-old", rid + "-recent"))
+    services("recobro-testsum", worker_env(names, RECOBRO_DEDUPE_RETENTION="86400"))
+    su.wait_for(lambda: su.query("SELECT event_id FROM processed_event WHERE source = 'erp/old' "
+                                 "AND event_id LIKE %s", rid + "-%") == [(rid + "-recent",)],
+                timeout=30, what="the old id forgotten, the recent one kept")
+    with su.pg() as conn:
+        conn.execute("DELETE FROM processed_event WHERE source = 'erp/old'")
