@@ -1,7 +1,9 @@
 /* pg.c - libpq helpers and array literals (see pg.h). */
 #include "pg.h"
 
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +39,41 @@ PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
     }
     PQsetNoticeProcessor(conn, on_notice, NULL);
     return conn;
+}
+
+PGconn *pg_session_conn(pg_session_t *s, int *fresh)
+{
+    char err[512];
+
+    if (fresh != NULL)
+        *fresh = 0;
+    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+        return s->conn;
+    pg_session_drop(s);
+    s->conn = pg_connect(s->dsn, s->app, err, sizeof(err));
+    if (s->conn != NULL && s->on_connect != NULL &&
+        s->on_connect(s->ud, s->conn, err, sizeof(err)) < 0)
+        pg_session_drop(s);
+    if (s->conn == NULL) {
+        metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"connect\"", 1);
+        if (clock_mono_us() >= s->next_log_us) {
+            char esc[600];
+            LOG_WARN("db.unavailable", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+            s->next_log_us = clock_mono_us() + 5000000;
+        }
+        return NULL;
+    }
+    LOG_INFO("db.connected", NULL);
+    if (fresh != NULL)
+        *fresh = 1;
+    return s->conn;
+}
+
+void pg_session_drop(pg_session_t *s)
+{
+    if (s->conn != NULL)
+        PQfinish(s->conn);
+    s->conn = NULL;
 }
 
 const char *pg_oneline(const char *msg)

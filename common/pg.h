@@ -13,6 +13,27 @@
  * Returns a new connection (PQfinish() it), or NULL with a one-line reason in err. */
 PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen);
 
+/* A connection kept alive across failures: connected on demand, dropped after a failure,
+ * reconnected by the next pg_session_conn(). The services' loops use one each. */
+typedef struct pg_session {
+    const char *dsn; /* borrowed */
+    const char *app; /* application_name; borrowed */
+    /* Called after each (re)connection (prepare statements, LISTEN...); may be NULL. Returns 0,
+     * or -1 with err filled (the connection is dropped). */
+    int (*on_connect)(void *ud, PGconn *conn, char *err, size_t errlen);
+    void *ud;
+    PGconn *conn;        /* NULL while disconnected */
+    int64_t next_log_us; /* failures are logged at most every 5 s */
+} pg_session_t;
+
+/* The session's healthy connection, connecting first when needed. NULL when PostgreSQL cannot
+ * be reached now (logged at most every 5 s, counted in recobro_db_errors_total{kind="connect"}).
+ * `*fresh` (may be NULL) is set to 1 when this call made a new connection. Borrowed. */
+PGconn *pg_session_conn(pg_session_t *s, int *fresh);
+
+/* Closes the connection after a failure; the next pg_session_conn() reconnects. */
+void pg_session_drop(pg_session_t *s);
+
 /* Checks that `res` has status `want`. On success returns 0 and leaves `res` to the caller. On
  * failure fills err with "<what>: <server message>", PQclear()s res and returns -1. */
 int pg_expect(PGresult *res, ExecStatusType want, const char *what, char *err, size_t errlen);

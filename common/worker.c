@@ -54,7 +54,8 @@ typedef struct worker {
     const char *const *topics;
     size_t ntopics;
     rd_kafka_t *rk;
-    PGconn *conn;
+    pg_session_t db;
+    PGconn *conn; /* db.conn while connected, NULL otherwise */
     cache_t *cache;
     outbox_t *outbox;
     http_server_t *http;
@@ -64,7 +65,7 @@ typedef struct worker {
     cache_write_t *writes;
     size_t nwrites, capwrites;
     int cache_backlog; /* cache_pending may hold rows */
-    int64_t next_drain_us, next_lag_us, next_reconnect_log_us, next_forget_us;
+    int64_t next_drain_us, next_lag_us, next_forget_us;
     atomic_int ready;
     atomic_int pg_ok;
     atomic_int rebalanced;
@@ -155,41 +156,23 @@ void wk_reject(wk_msg_t *m, const char *code, const char *fmt, ...)
 /* Drops the database connection (after a failure); the next batch reconnects. */
 static void pg_drop(worker_t *w)
 {
-    if (w->conn != NULL)
-        PQfinish(w->conn);
+    pg_session_drop(&w->db);
     w->conn = NULL;
     atomic_store(&w->pg_ok, 0);
     atomic_store(&w->ready, 0);
 }
 
-/* Makes sure a healthy connection exists. Returns 0 or -1 (logged, rate-limited). */
+/* Makes sure a healthy connection exists (w->conn). Returns 0 or -1 (logged, rate-limited). */
 static int pg_ensure(worker_t *w)
 {
-    char err[512], app[64];
-
-    if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
-        return 0;
-    pg_drop(w);
-    snprintf(app, sizeof(app), "recobro-%s", w->cfg->service);
-    w->conn = pg_connect(w->cfg->pg_dsn, app, err, sizeof(err));
-    if (w->conn != NULL && w->h->on_connect != NULL &&
-        w->h->on_connect(w->h->ud, w->conn, err, sizeof(err)) < 0) {
-        PQfinish(w->conn);
-        w->conn = NULL;
-    }
+    w->conn = pg_session_conn(&w->db, NULL);
     if (w->conn == NULL) {
-        metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"connect\"", 1);
-        if (clock_mono_us() >= w->next_reconnect_log_us) {
-            char esc[600];
-            LOG_WARN("db.unavailable", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
-            w->next_reconnect_log_us = clock_mono_us() + 5000000;
-        }
+        pg_drop(w);
         return -1;
     }
     atomic_store(&w->pg_ok, 1);
     if (atomic_load(&w->rebalanced))
         atomic_store(&w->ready, 1);
-    LOG_INFO("db.connected", NULL);
     return 0;
 }
 
@@ -956,7 +939,7 @@ static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
 int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_handler_t *h)
 {
     worker_t w;
-    char err[600];
+    char err[600], app[64];
     int status = 1;
 
     memset(&w, 0, sizeof(w));
@@ -964,6 +947,8 @@ int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_ha
     w.h = h;
     w.topics = topics;
     w.ntopics = n;
+    snprintf(app, sizeof(app), "recobro-%s", cfg->service);
+    w.db = (pg_session_t){cfg->pg_dsn, app, h->on_connect, h->ud, NULL, 0};
     backoff_init(&w.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
                  (uint64_t)getpid() * 2654435761u);
     w.outbox = outbox_new();
@@ -1052,8 +1037,7 @@ out:
     http_server_free(w.http);
     cache_free(w.cache);
     outbox_free(w.outbox);
-    if (w.conn != NULL)
-        PQfinish(w.conn);
+    pg_session_drop(&w.db);
     if (status == 0)
         LOG_INFO("worker.stopped", NULL);
     return status;

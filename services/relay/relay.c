@@ -27,13 +27,14 @@
 
 typedef struct relay {
     const config_t *cfg;
-    PGconn *conn;
+    pg_session_t db;
+    PGconn *conn; /* db.conn while connected, NULL otherwise */
     rd_kafka_t *rk;
     http_server_t *http;
     backoff_t backoff;
     volatile sig_atomic_t *stop;
     atomic_int ready;
-    int64_t next_cleanup_us, next_log_us;
+    int64_t next_cleanup_us;
 } relay_t;
 
 /* A delivery report lands here, through the message's opaque pointer. */
@@ -93,35 +94,23 @@ static rd_kafka_t *producer_new(const config_t *cfg, char *err, size_t errlen)
 
 static void pg_drop(relay_t *r)
 {
-    if (r->conn != NULL)
-        PQfinish(r->conn);
+    pg_session_drop(&r->db);
     r->conn = NULL;
     atomic_store(&r->ready, 0);
 }
 
+/* Every new connection listens for the workers' notifications. */
+static int on_connect(void *ud, PGconn *conn, char *err, size_t errlen)
+{
+    (void)ud;
+    return pg_exec_ok(conn, "LISTEN " OUTBOX_CHANNEL, PGRES_COMMAND_OK, err, errlen);
+}
+
 static int pg_ensure(relay_t *r)
 {
-    char err[512];
-
-    if (r->conn != NULL && PQstatus(r->conn) == CONNECTION_OK)
-        return 0;
-    pg_drop(r);
-    r->conn = pg_connect(r->cfg->pg_dsn, "recobro-relay", err, sizeof(err));
-    if (r->conn != NULL &&
-        pg_exec_ok(r->conn, "LISTEN " OUTBOX_CHANNEL, PGRES_COMMAND_OK, err, sizeof(err)) < 0)
-        pg_drop(r);
-    if (r->conn == NULL) {
-        metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"connect\"", 1);
-        if (clock_mono_us() >= r->next_log_us) {
-            char esc[600];
-            LOG_WARN("db.unavailable", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
-            r->next_log_us = clock_mono_us() + 5000000;
-        }
-        return -1;
-    }
-    atomic_store(&r->ready, 1);
-    LOG_INFO("db.connected", NULL);
-    return 0;
+    r->conn = pg_session_conn(&r->db, NULL);
+    atomic_store(&r->ready, r->conn != NULL);
+    return r->conn != NULL ? 0 : -1;
 }
 
 static uint64_t be64(const char *p)
@@ -366,6 +355,7 @@ int relay_run(const config_t *cfg)
 
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
+    r.db = (pg_session_t){cfg->pg_dsn, "recobro-relay", on_connect, NULL, NULL, 0};
     r.stop = wk_install_signals();
     backoff_init(&r.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
     r.rk = producer_new(cfg, err, sizeof(err));
@@ -420,8 +410,7 @@ out:
         rd_kafka_destroy(r.rk);
     }
     http_server_free(r.http);
-    if (r.conn != NULL)
-        PQfinish(r.conn);
+    pg_session_drop(&r.db);
     LOG_INFO("relay.stopped", NULL);
     return status;
 }
