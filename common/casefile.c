@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casepay.h"
 #include "clock.h"
 #include "contact.h"
 #include "money.h"
@@ -17,7 +18,8 @@
 
 static const char *const status_names[] = {"open", "paused", "resolved"};
 static const char *const invoice_status_names[] = {"open", "cancelled", "paid"};
-static const char *const task_status_names[] = {"pending", "cancelled", "done", "suppressed"};
+static const char *const task_status_names[] = {"pending", "cancelled", "done", "suppressed",
+                                                 "failed"};
 
 #define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -106,6 +108,11 @@ void casefile_clear(casefile_t *cf)
     free(cf->tasks);
     free(cf->invoices);
     json_decref(cf->features);
+    /* payments */
+    free(cf->credits);
+    free(cf->credit_lines);
+    json_decref(cf->open_promise);
+    json_decref(cf->active_plan);
     memset(cf, 0, sizeof(*cf));
 }
 
@@ -317,6 +324,9 @@ int casefile_apply_event(casefile_t *cf, const ce_event_t *ev, ce_error_t *err)
         return ce_fail(err, "unknown_type", "type is not one this service consumes");
     if (rc == 0)
         copy_str(cf->last_event, sizeof(cf->last_event), ev->type);
+    /* payments: a new or re-opened invoice first uses the case's over-payment credit. */
+    if (rc == 0 && casepay_use_credit(cf) < 0)
+        return ce_fail(err, "processing_error", "out of memory");
     return rc;
 }
 
@@ -517,6 +527,23 @@ static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *
     return 0;
 }
 
+int casefile_cancel_task(casefile_t *cf, casefile_plan_t *plan, casefile_task_t *t, int64_t now,
+                         const char *reason)
+{
+    t->status = CASEFILE_TASK_CANCELLED;
+    copy_str(t->reason, sizeof(t->reason), reason);
+    t->status_dirty = true;
+    char id[CASEFILE_UUID_MAX], name[128];
+    snprintf(name, sizeof(name), "cancel\x1f%s", t->task_id);
+    casefile_uuid5(name, id);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id, "debtor_id",
+                             cf->debtor_id, "task_id", t->task_id, "reason", reason);
+    if (data == NULL ||
+        plan_add(plan, CASEFILE_TOPIC_TASKS, envelope_new(cf, id, "task.cancelled", now, data)) < 0)
+        return -1;
+    return 0;
+}
+
 static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all,
                     const char *reason)
 {
@@ -528,20 +555,36 @@ static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all
         if (!all && strategy_action_from_name(t->action, &a) == 0 &&
             !strategy_action_is_collection(a))
             continue;
-        t->status = CASEFILE_TASK_CANCELLED;
-        copy_str(t->reason, sizeof(t->reason), reason);
-        t->status_dirty = true;
-        char id[CASEFILE_UUID_MAX], name[128];
-        snprintf(name, sizeof(name), "cancel\x1f%s", t->task_id);
-        casefile_uuid5(name, id);
-        json_t *data =
-            json_pack("{s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id, "debtor_id",
-                      cf->debtor_id, "task_id", t->task_id, "reason", reason);
-        if (data == NULL || plan_add(plan, CASEFILE_TOPIC_TASKS,
-                                     envelope_new(cf, id, "task.cancelled", now, data)) < 0)
+        if (casefile_cancel_task(cf, plan, t, now, reason) < 0)
             return -1;
     }
     return 0;
+}
+
+int casefile_withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all,
+                      const char *reason)
+{
+    return withdraw(cf, plan, now, all, reason);
+}
+
+/* interactions: the contact state planning obeys (casefile.h). */
+void casefile_contact_state(const casefile_t *cf, contact_state_t *out)
+{
+    contact_state_t st = CONTACT_STATE_INIT;
+    st.call_attempts = cf->n_call_attempts ? cf->call_attempts : NULL;
+    st.n_call_attempts = cf->n_call_attempts;
+    st.last_rpc_at = cf->last_rpc_at;
+    st.do_not_call = cf->do_not_call;
+    st.do_not_sms = cf->do_not_sms;
+    st.do_not_email = cf->do_not_email;
+    st.cease_communication = cf->cease_communication;
+    st.dispute_open = json_is_true(json_object_get(cf->features, "open_dispute"));
+    if (cf->forbearance_from[0] && cf->forbearance_until[0] && cf->timezone[0] &&
+        contact_forbearance_interval(cf->timezone, cf->forbearance_from, cf->forbearance_until,
+                                     &st.forbearance_from, &st.forbearance_until) < 0)
+        st.forbearance_from = st.forbearance_until = 0;
+    st.country = cf->country[0] ? cf->country : NULL;
+    *out = st;
 }
 
 static const char *resolved_reason(const casefile_t *cf)
@@ -620,11 +663,11 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
                       const segment_features_t *f, int32_t days_in_segment, int64_t now,
                       casefile_plan_t *plan, char *err, size_t errlen)
 {
-    contact_state_t state = CONTACT_STATE_INIT;
+    contact_state_t state;
     int first_day = -1;
 
+    casefile_contact_state(cf, &state); /* interactions: the real contact state */
     state.dispute_open = f->open_dispute;
-    state.country = cf->country[0] ? cf->country : NULL;
     cf->has_next = false;
     for (int k = 0; k < 32; k++) {
         strategy_next_t nx;
@@ -722,6 +765,8 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
 
     cf->version++;
     cf->updated_at = now;
+    if (cf->tz_override[0]) /* interactions: the debtor's own zone wins over accounting's */
+        copy_str(cf->timezone, sizeof(cf->timezone), cf->tz_override);
     if (cf->creditor_name[0] == '\0' || cf->timezone[0] == '\0' || cf->currency[0] == '\0')
         return 0; /* not complete yet: the facts are kept, nothing is decided */
     if (recompute(cf, now, &invoices_open, err, errlen) < 0)
@@ -764,6 +809,12 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->status = r.segment == SEGMENT_RESOLVED ? CASEFILE_RESOLVED
                  : f.open_dispute              ? CASEFILE_PAUSED
                                                : CASEFILE_OPEN;
+    if (cf->status == CASEFILE_OPEN) { /* interactions: cease or a forbearance pause it too */
+        contact_state_t cs;
+        casefile_contact_state(cf, &cs);
+        if (cs.cease_communication || (cs.forbearance_from <= now && now < cs.forbearance_until))
+            cf->status = CASEFILE_PAUSED;
+    }
     return plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen);
 }
 
@@ -772,7 +823,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
 json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t now)
 {
     contact_rules_t defaults;
-    contact_state_t state = CONTACT_STATE_INIT;
+    contact_state_t state;
     char updated[32];
 
     if (!cf->segmented || cf->currency[0] == '\0' || cf->timezone[0] == '\0')
@@ -784,14 +835,39 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
         next = json_pack("{s:s, s:s, s:o}", "action", cf->next_action, "channel", cf->next_channel,
                          "not_before", instant_json(cf->next_not_before, cf->timezone));
     clock_format_utc(cf->updated_at, updated, sizeof(updated));
-    int calls_left = contact_calls_left(policy ? &policy->contact : &defaults, &state, now);
-    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:b, s:s, s:s, s:n, s:n, s:o, s:n, s:i,"
+    casefile_contact_state(cf, &state); /* interactions */
+    const contact_rules_t *rules = policy ? &policy->contact : &defaults;
+    json_t *last_contact =
+        cf->last_contact_at ? instant_json(cf->last_contact_at, cf->timezone) : json_null();
+    int calls_left = contact_calls_left(rules, &state, now);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:b, s:s, s:s, s:O, s:O, s:o, s:o, s:i,"
                      " s:i, s:s, s:I}",
                      "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "currency",
                      cf->currency, "balance", money_json(cf->balance, cf->currency),
                      "days_past_due", (int)cf->days_past_due, "segment", segment_name(cf->segment),
                      "high_value", (int)cf->high_value, "stage", cf->stage, "status",
-                     casefile_status_name(cf->status), "open_promise", "active_plan", "next_action",
-                     next, "last_contact_at", "calls_left_7d", calls_left, "policy_version",
+                     casefile_status_name(cf->status), "open_promise",
+                     cf->open_promise ? cf->open_promise : json_null(), "active_plan",
+                     cf->active_plan ? cf->active_plan : json_null(), "next_action",
+                     next, "last_contact_at", last_contact, "calls_left_7d", calls_left, "policy_version",
                      cf->policy_version, "updated_at", updated, "version", (json_int_t)cf->version);
+    /* interactions: the next moment each channel may be used for a collection action (null:
+     * never, e.g. opted out), as of the case's last change (so the cache and `case show` agree
+     * whatever the reader's clock), and the end of a forbearance pause. */
+    json_t *allowed = doc ? json_object() : NULL;
+    int64_t asof = cf->updated_at ? cf->updated_at : now;
+    for (int ch = CONTACT_CHANNEL_PHONE; allowed && ch <= CONTACT_CHANNEL_VISIT; ch++) {
+        contact_decision_t d;
+        int rc =
+            contact_next_allowed(rules, &state, (contact_channel_t)ch, asof, cf->timezone, &d);
+        json_object_set_new(allowed, contact_channel_name((contact_channel_t)ch),
+                            rc == 0 && d.verdict != CONTACT_SUPPRESS
+                                ? instant_json(d.not_before, cf->timezone)
+                                : json_null());
+    }
+    if (allowed)
+        json_object_set_new(doc, "next_allowed", allowed);
+    if (doc && cf->forbearance_until[0] && state.forbearance_until > asof)
+        json_object_set_new(doc, "paused_until", json_string(cf->forbearance_until));
+    return doc;
 }

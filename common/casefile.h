@@ -44,12 +44,15 @@
 #include <stdint.h>
 
 #include "cloudevent.h"
+#include "contact.h"
 #include "policy.h"
 #include "segment.h"
 
 #define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
 #define CASEFILE_NAME_MAX 257 /* names: 1-256 characters + NUL */
 #define CASEFILE_UUID_MAX 37  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+/* interactions: phone attempts kept for the call cap (policies cap at most this many). */
+#define CASEFILE_MAX_CALLS 64
 
 /* The service name in output events' source ("recobro/overdue"). */
 #define CASEFILE_SOURCE "recobro/overdue"
@@ -65,6 +68,7 @@ typedef enum {
     CASEFILE_TASK_CANCELLED,
     CASEFILE_TASK_DONE,
     CASEFILE_TASK_SUPPRESSED,
+    CASEFILE_TASK_FAILED, /* interactions: reported delivery_failed by its notifier */
 } casefile_task_status_t;
 
 typedef enum {
@@ -102,6 +106,22 @@ typedef struct casefile_task {
     bool is_new;       /* planned now: casestore inserts it */
     bool status_dirty; /* cancelled now: casestore updates it */
 } casefile_task_t;
+
+/* payments: one received payment's over-payment credit (casepay.h), and a line of an invoice
+ * paid out of it since the case was loaded (paystore.h saves both). */
+typedef struct casefile_credit {
+    char payment_id[CASEFILE_ID_MAX];
+    char currency[4];
+    int64_t unallocated; /* minor units still unused */
+    int64_t received_at; /* Unix seconds: the oldest credit is used first */
+    bool dirty;
+} casefile_credit_t;
+
+typedef struct casefile_credit_line {
+    char payment_id[CASEFILE_ID_MAX];
+    char invoice_id[CASEFILE_ID_MAX];
+    int64_t amount;
+} casefile_credit_line_t;
 
 typedef struct casefile {
     /* Who. */
@@ -144,6 +164,25 @@ typedef struct casefile {
     int64_t updated_at; /* Unix seconds */
     /* What the last applied event did (planning reads it). */
     char last_event[24]; /* its type */
+    /* payments (casepay.h, paystore.h): the over-payment credits and the lines made out of them
+     * since loading; the open promise and active plan as the cache shows them (owned, NULL when
+     * none or not loaded: the cache then shows null). */
+    casefile_credit_t *credits;
+    size_t n_credits, cap_credits;
+    casefile_credit_line_t *credit_lines;
+    size_t n_credit_lines, cap_credit_lines;
+    json_t *open_promise, *active_plan;
+    /* interactions (caseinteract.h, interactstore.h): the contact state every planning obeys,
+     * loaded by casestore_load() from the interactions tables (0004_interactions.sql) and moved
+     * by caseinteract.c when an interaction applies. Planning feeds it to contact_decide(). */
+    int64_t call_attempts[CASEFILE_MAX_CALLS]; /* the newest phone attempts, newest first */
+    size_t n_call_attempts;
+    int64_t last_rpc_at;     /* last right-party phone conversation; 0 = none */
+    int64_t last_contact_at; /* last contact attempt of any kind; 0 = none */
+    bool do_not_call, do_not_sms, do_not_email, cease_communication;
+    char tz_override[72];                              /* contact.preferences' zone; "" = none */
+    char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
+    bool features_dirty; /* features changed: casestore_save() writes them */
 } casefile_t;
 
 /* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage
@@ -226,6 +265,25 @@ __attribute__((warn_unused_result)) int casefile_local_days_between(const char *
                                                                     int64_t b, int32_t *days);
 
 /* Stable names for the enums ("open", "pending", ...). */
+/* ---- interactions: contact state and task withdrawals (caseinteract.h uses them) ---------- */
+
+/* Fills *out with the case's contact state (call attempts, last right-party call, opt-outs,
+ * cease, open dispute from the features, the forbearance as instants in the debtor's zone).
+ * Borrows from *cf: valid while cf is unchanged. */
+void casefile_contact_state(const casefile_t *cf, contact_state_t *out);
+
+/* Withdraws one pending task: status cancelled with `reason`, and a task.cancelled appended to
+ * the plan. Returns 0 or -1 (out of memory). */
+__attribute__((warn_unused_result)) int casefile_cancel_task(casefile_t *cf, casefile_plan_t *plan,
+                                                             casefile_task_t *t, int64_t now,
+                                                             const char *reason);
+
+/* Withdraws the pending tasks whose window has not ended: all of them, or (all false) the
+ * collection ones only (documentation stays). Returns 0 or -1 (out of memory). */
+__attribute__((warn_unused_result)) int casefile_withdraw(casefile_t *cf, casefile_plan_t *plan,
+                                                          int64_t now, bool all,
+                                                          const char *reason);
+
 const char *casefile_status_name(casefile_status_t s);
 const char *casefile_invoice_status_name(casefile_invoice_status_t s);
 const char *casefile_task_status_name(casefile_task_status_t s);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caseinteract.h"
+#include "paystore.h"
 #include "pg.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
@@ -39,7 +41,24 @@ static const struct {
      "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "
      "   ORDER BY t.created_at, t.step), '[]')::text "
      "  FROM task t WHERE t.creditor_id = $1 AND t.debtor_id = $2 AND t.status = 'pending') "
-     "  AS tasks "
+     "  AS tasks, "
+     /* interactions: the contact state planning obeys (0004_interactions.sql). */
+     " (SELECT json_build_object("
+     "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "
+     "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = $1 "
+     "     AND l.debtor_id = $2 AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), "
+     "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
+     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2 AND l.channel = 'phone' "
+     "     AND l.outcome IN ('right_party', 'refused', 'callback_requested')), "
+     "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
+     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2), "
+     "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "
+     "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "
+     "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "
+     "     WHERE p.creditor_id = $1 AND p.debtor_id = $2), "
+     "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "
+     "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
+     "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1)))::text AS contact "
      "FROM debt_case c "
      "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "
      "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
@@ -75,6 +94,9 @@ static const struct {
      "channel, template, priority, not_before, not_after, status, reason, payload) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
      "to_timestamp($12::bigint), $13, $14, $15::jsonb) ON CONFLICT DO NOTHING"},
+    /* interactions: the counters caseinteract.c moves. */
+    {"cs_features", "UPDATE debt_case SET features = $3::jsonb "
+                    "WHERE creditor_id = $1 AND debtor_id = $2"},
     {"cs_task_status", "UPDATE task SET status = $4, reason = $5, updated_at = now() "
                        "WHERE creditor_id = $1 AND debtor_id = $2 AND task_id = $3"},
     {"cs_history",
@@ -104,8 +126,11 @@ static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t
 
 int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 {
+    int prc = paystore_prepare(conn, err, errlen); /* payments: its statements too */
+    if (prc != 0)
+        return prc;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        char sql[4096];
+        char sql[8192]; /* the load query grows with each service's columns */
         const char *text = statements[i].sql;
         if (strcmp(statements[i].name, "cs_load") == 0) {
             /* A second, locking variant of the load. */
@@ -312,7 +337,19 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     rc = load_invoices(cf, col(res, "invoices"), err, errlen);
     if (rc == 0)
         rc = load_tasks(cf, col(res, "tasks"), err, errlen);
+    if (rc == 0) { /* interactions */
+        json_t *contact = json_loads(col(res, "contact") ? col(res, "contact") : "null",
+                                     JSON_DECODE_ANY, &jerr);
+        if (caseinteract_state_from_json(cf, contact) < 0) {
+            snprintf(err, errlen, "contact state of the case is not a JSON object");
+            rc = -1;
+        }
+        json_decref(contact);
+    }
     PQclear(res);
+    /* payments: the case's credits, open promise and active plan (paystore.h). */
+    if (rc == 0)
+        rc = paystore_load_case(conn, cf, err, errlen);
     return rc;
 }
 
@@ -461,6 +498,18 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
     }
     if ((rc = save_case(conn, cf, err, errlen)) != 0)
         return rc;
+    if (cf->features_dirty) { /* interactions */
+        char *features = json_dumps(cf->features, JSON_COMPACT);
+        const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
+        rc = features ? run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
+        free(features);
+        if (rc != 0) {
+            if (features == NULL)
+                snprintf(err, errlen, "out of memory");
+            return rc;
+        }
+        cf->features_dirty = false;
+    }
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)
             continue;
@@ -486,7 +535,8 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
     if (plan != NULL && plan->segment_changed &&
         (rc = save_history(conn, cf, plan, err, errlen)) != 0)
         return rc;
-    return 0;
+    /* payments: credits used and their allocation lines (paystore.h). */
+    return paystore_save_case(conn, cf, err, errlen);
 }
 
 int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debtor_id, int limit,

@@ -86,6 +86,8 @@ static const config_entry_t config_table[] = {
      "relay poll period when no notification arrives"},
     {"RECOBRO_OUTBOX_RETENTION", CT_INT, "3600", NUM(outbox_retention_s), 0, INT_MAX,
      "seconds a published outbox row is kept for audit"},
+    {"RECOBRO_SCHEDULER_PERIOD_MS", CT_INT, "60000", NUM(scheduler_period_ms), 10, 86400000,
+     "scheduler: milliseconds between two sweeps for due work"},
     {"RECOBRO_POLICY_FILE", CT_STRING, "", STR(policy_file), 0, 0,
      "policy to load when the database has none (default: none)"},
 };

@@ -62,12 +62,20 @@ int migrate_run(PGconn *conn, int *from, int *to, char *err, size_t errlen)
         const migration_t *m = &migrations[i];
         char v[16];
         const char *params[2] = {v, m->name};
-        if (m->version <= current)
-            continue;
         snprintf(v, sizeof(v), "%d", m->version);
+        /* Every missing version runs, not only those above the newest applied: migrations
+         * written in parallel may land out of number order. */
+        PGresult *res = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
+                                     NULL, params, NULL, NULL, 0);
+        if (pg_expect(res, PGRES_TUPLES_OK, "migrate.check", err, errlen) < 0)
+            goto out;
+        int applied = PQntuples(res) > 0;
+        PQclear(res);
+        if (applied)
+            continue;
         if (pg_exec_ok(conn, "BEGIN", PGRES_COMMAND_OK, err, errlen) < 0)
             goto out;
-        PGresult *res = PQexec(conn, m->sql);
+        res = PQexec(conn, m->sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
             snprintf(err, errlen, "migration %s failed: %s", m->name,
                      pg_oneline(PQresultErrorMessage(res)));
@@ -85,7 +93,8 @@ int migrate_run(PGconn *conn, int *from, int *to, char *err, size_t errlen)
         PQclear(res);
         if (pg_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
             goto out;
-        current = m->version;
+        if (m->version > current)
+            current = m->version;
     }
     if (to != NULL)
         *to = current;

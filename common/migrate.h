@@ -19,10 +19,11 @@ extern const size_t migrations_count;
 /* The newest version these binaries know. */
 int migrate_latest_version(void);
 
-/* Brings the database to the newest version: each missing migration runs in its own transaction
- * with its version recorded in schema_migrations; concurrent runs serialise on an advisory lock.
- * Idempotent. Refuses (-1, err "database schema version N is newer than this build knows (M)")
- * a database newer than this build. On success returns 0 and sets *from and *to (may be NULL). */
+/* Brings the database to the newest version: each migration not recorded in schema_migrations
+ * (whatever its number) runs in its own transaction, in version order, and is recorded;
+ * concurrent runs serialise on an advisory lock. Idempotent. Refuses a database newer than
+ * this build (-1, err "database schema version N is newer than this build knows (M)").
+ * On success returns 0 and sets *from and *to (may be NULL). */
 __attribute__((warn_unused_result)) int migrate_run(PGconn *conn, int *from, int *to, char *err,
                                                     size_t errlen);
 

@@ -8,6 +8,7 @@
 
 #include "casefile.h"
 #include "casestore.h"
+#include "interactstore.h"
 #include "clock.h"
 #include "kafka.h"
 #include "migrate.h"
@@ -15,6 +16,7 @@
 #include "policy.h"
 #include "policystore.h"
 #include "service.h"
+#include "sweep.h"
 
 static int cmd_migrate(const config_t *cfg, int argc, char **argv)
 {
@@ -184,15 +186,20 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
 {
     casefile_t cf;
     policy_t *p = NULL;
-    json_t *tasks = NULL, *out = NULL;
+    json_t *tasks = NULL, *out = NULL, *contacts = NULL;
 
     *rc = casestore_prepare(conn, err, errlen);
+    if (*rc == 0) /* interactions */
+        *rc = interactstore_prepare(conn, err, errlen);
     if (*rc == 0)
         *rc = casestore_load(conn, creditor_id, debtor_id, false, &cf, err, errlen);
     else
         memset(&cf, 0, sizeof(cf));
     if (*rc == 0)
         *rc = casestore_tasks_json(conn, creditor_id, debtor_id, 50, &tasks, err, errlen);
+    if (*rc == 0) /* interactions: calls_left_7d and next_allowed come with the cache fields */
+        *rc = interactstore_recent_contacts(conn, creditor_id, debtor_id, 20, &contacts, err,
+                                            errlen);
     if (*rc == 0 && policystore_load_active(conn, &p, NULL, err, errlen) != 0)
         p = NULL; /* calls_left_7d then uses the default contact rules */
     if (*rc == 0) {
@@ -213,11 +220,12 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
             json_object_set_new(out, "invoices", casefile_invoices_new(&cf));
             json_object_set_new(out, "promises", json_array());
             json_object_set_new(out, "plan", json_null());
-            json_object_set_new(out, "recent_contacts", json_array());
+            json_object_set(out, "recent_contacts", contacts);
             json_object_set(out, "tasks", tasks);
         }
     }
     json_decref(tasks);
+    json_decref(contacts);
     policy_free(p);
     casefile_clear(&cf);
     return out;
@@ -257,6 +265,62 @@ static int cmd_case_show(const config_t *cfg, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- The scheduler (issue 5) ------------------------------------------------------------- */
+
+/* One due-work sweep as of --now (default: the clock), printed as a one-line JSON summary. Exit 1
+ * when the database failed or a due case could not be planned. */
+static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
+{
+    static const char *const usage = "recobroctl: usage: recobroctl scheduler tick "
+                                     "[--now INSTANT] (RFC 3339 with an offset)\n";
+    char err[700];
+    int64_t now = clock_now();
+    policy_t *p = NULL;
+
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--now=", 6) == 0)
+            v = argv[i] + 6;
+        if (v == NULL || clock_parse_rfc3339(v, &now) < 0) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    PGconn *conn = ctl_connect(cfg);
+    if (conn == NULL)
+        return EXIT_FAIL;
+    int rc = sweep_prepare(conn, err, sizeof(err));
+    if (rc == 0 && (rc = policystore_load_active(conn, &p, NULL, err, sizeof(err))) != 0) {
+        if (rc == POLICYSTORE_NONE)
+            snprintf(err, sizeof(err), "no policy: load one with `recobroctl policy load FILE`");
+        rc = -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "recobroctl: %s\n", err);
+        PQfinish(conn);
+        return EXIT_FAIL;
+    }
+    cache_t *cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
+    sweep_opts_t opts = {cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL};
+    sweep_stats_t st = SWEEP_STATS_INIT;
+    rc = sweep_run(conn, p, now, &opts, &st, err, sizeof(err));
+    char *summary = sweep_stats_json(&st, now);
+    if (summary != NULL)
+        printf("%s\n", summary);
+    free(summary);
+    if (rc != SWEEP_OK)
+        fprintf(stderr, "recobroctl: %s\n", err);
+    else if (st.failed > 0)
+        fprintf(stderr, "recobroctl: %ld due case(s) could not be planned (see the log)\n",
+                st.failed);
+    cache_free(cache);
+    policy_free(p);
+    PQfinish(conn);
+    return rc == SWEEP_OK && st.failed == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 static const ctl_command_t commands[] = {
     {{"migrate", "status", NULL}, 2, cmd_migrate_status},
     {{"migrate", NULL, NULL}, 1, cmd_migrate},
@@ -264,6 +328,7 @@ static const ctl_command_t commands[] = {
     {{"policy", "load", NULL}, 2, cmd_policy_load},
     {{"policy", "show", NULL}, 2, cmd_policy_show},
     {{"case", "show", NULL}, 2, cmd_case_show},
+    {{"scheduler", "tick", NULL}, 2, cmd_scheduler_tick},
     {{"dlq", "replay", NULL}, 2, ctl_dlq_replay},
 };
 

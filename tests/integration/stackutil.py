@@ -132,6 +132,12 @@ def consume(topic, want, timeout=120, group=None, predicate=None):
     return out
 
 
+def dsn_for(dbname):
+    """The stack's DSN pointed at another database of the same server."""
+    return " ".join("dbname=" + dbname if part.startswith("dbname=") else part
+                    for part in DSN.split())
+
+
 def pg():
     return psycopg.connect(DSN, autocommit=True)
 

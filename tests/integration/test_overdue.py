@@ -397,7 +397,7 @@ def test_policy_commands_and_live_reload(ov, services, tmp_path):
     with psycopg.connect(su.DSN, autocommit=True) as conn:
         conn.execute("CREATE DATABASE %s" % db)
     ov["drop_db"] = db  # dropped after the services are stopped (_drop_private_db)
-    dsn = su.DSN.replace("dbname=recobro", "dbname=" + db)
+    dsn = su.dsn_for(db)
     env = {"RECOBRO_PG_DSN": dsn}
     su.recobroctl("migrate", env=env)
     # No policy anywhere: the worker refuses to start, with one line.

@@ -65,7 +65,7 @@ def scratch_db(rid):
     name = "scratch_%s" % rid
     with su.pg() as conn:
         conn.execute('CREATE DATABASE "%s"' % name)
-    base = su.DSN.replace("dbname=recobro", "dbname=%s" % name)
+    base = su.dsn_for(name)
     return name, base
 
 

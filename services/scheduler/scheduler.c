@@ -1,0 +1,235 @@
+/* scheduler.c - recobro-scheduler's loop (see scheduler.h): connect, pick up the policy, sweep,
+ * sleep until the next period, and stop cleanly on a signal. */
+#include "scheduler.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "cache.h"
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "policystore.h"
+#include "sweep.h"
+#include "worker.h"
+
+typedef struct scheduler {
+    const config_t *cfg; /* borrowed */
+    PGconn *conn;        /* owned; NULL while disconnected */
+    policy_t *policy;    /* owned: the active policy; NULL until one is loaded */
+    cache_t *cache;      /* owned */
+    http_server_t *http; /* owned */
+    backoff_t backoff;
+    volatile sig_atomic_t *stop;
+    atomic_int ready;
+    int64_t next_policy_check_us, next_log_us;
+} scheduler_t;
+
+static int is_ready(void *ud)
+{
+    scheduler_t *s = ud;
+    return atomic_load(&s->ready);
+}
+
+static void log_error(const char *event, const char *err)
+{
+    char esc[700];
+    LOG_WARN(event, "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+}
+
+static void pg_drop(scheduler_t *s)
+{
+    if (s->conn != NULL)
+        PQfinish(s->conn);
+    s->conn = NULL;
+    atomic_store(&s->ready, 0);
+}
+
+/* Loads RECOBRO_POLICY_FILE into an empty policy table (the overdue worker does the same), so a
+ * fresh stack needs no separate `policy load`. Returns 0 or -1 with err. */
+static int import_policy_file(PGconn *conn, const char *path, char *err, size_t errlen)
+{
+    char perr[POLICY_ERR_MAX + 600];
+    char *text = policystore_read_file(path, err, errlen);
+    if (text == NULL)
+        return -1;
+    policy_t *p = policy_parse(text, perr, sizeof(perr));
+    int rc = -1;
+    if (p == NULL)
+        snprintf(err, errlen, "RECOBRO_POLICY_FILE %s: %s", path, perr);
+    else
+        rc = policystore_add(conn, text, p, 1, err, errlen) < 0 ? -1 : 0;
+    policy_free(p);
+    free(text);
+    return rc;
+}
+
+/* Picks up the active policy, or a newer one, at most every SCHEDULER_POLICY_CHECK_US. Returns 0
+ * when a policy is in hand, -1 when none could be had (err filled). A failed refresh keeps the
+ * current policy. */
+static int refresh_policy(scheduler_t *s, char *err, size_t errlen)
+{
+    int version, rc;
+
+    if (s->policy != NULL && clock_mono_us() < s->next_policy_check_us)
+        return 0;
+    s->next_policy_check_us = clock_mono_us() + SCHEDULER_POLICY_CHECK_US;
+    rc = policystore_active_version(s->conn, &version, err, errlen);
+    if (rc == POLICYSTORE_NONE && s->cfg->policy_file[0] != '\0') {
+        if (import_policy_file(s->conn, s->cfg->policy_file, err, errlen) < 0)
+            return s->policy != NULL ? 0 : -1;
+        rc = policystore_active_version(s->conn, &version, err, errlen);
+    }
+    if (rc == POLICYSTORE_NONE)
+        snprintf(err, errlen,
+                 "no policy: load one with `recobroctl policy load FILE` or set "
+                 "RECOBRO_POLICY_FILE");
+    if (rc != 0)
+        return s->policy != NULL ? 0 : -1;
+    if (s->policy != NULL && s->policy->version == version)
+        return 0;
+    policy_t *p = NULL;
+    if (policystore_load_active(s->conn, &p, NULL, err, errlen) != 0)
+        return s->policy != NULL ? 0 : -1;
+    if (s->policy != NULL)
+        LOG_INFO("policy.changed", "\"from\":%d,\"to\":%d", s->policy->version, p->version);
+    else
+        LOG_INFO("policy.active", "\"version\":%d", p->version);
+    policy_free(s->policy);
+    s->policy = p;
+    return 0;
+}
+
+/* Connects and prepares when needed. Returns 0 when connected, -1 otherwise (logged at most
+ * every 5 s). */
+static int pg_ensure(scheduler_t *s)
+{
+    char err[600];
+
+    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+        return 0;
+    pg_drop(s);
+    s->conn = pg_connect(s->cfg->pg_dsn, "recobro-scheduler", err, sizeof(err));
+    if (s->conn != NULL && sweep_prepare(s->conn, err, sizeof(err)) != 0)
+        pg_drop(s);
+    if (s->conn == NULL) {
+        metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"connect\"", 1);
+        if (clock_mono_us() >= s->next_log_us) {
+            log_error("db.unavailable", err);
+            s->next_log_us = clock_mono_us() + 5000000;
+        }
+        return -1;
+    }
+    LOG_INFO("db.connected", NULL);
+    return 0;
+}
+
+/* Sleeps up to ms, waking early on a signal. */
+static void nap(scheduler_t *s, int64_t ms)
+{
+    for (int64_t t = 0; t < ms && !*s->stop; t += 100)
+        usleep((useconds_t)(ms - t < 100 ? ms - t : 100) * 1000);
+}
+
+/* One period: policy, sweep, cache backlog. Returns 0, or -1 after a failure (retry with
+ * backoff). */
+static int one_period(scheduler_t *s)
+{
+    char err[700];
+    sweep_stats_t st = SWEEP_STATS_INIT;
+    sweep_opts_t opts = {s->cfg->topic_tasks, s->cfg->topic_case_events, s->cache, 0, s->stop};
+
+    if (refresh_policy(s, err, sizeof(err)) < 0) {
+        atomic_store(&s->ready, 0);
+        if (clock_mono_us() >= s->next_log_us) {
+            log_error("policy.unavailable", err);
+            s->next_log_us = clock_mono_us() + 5000000;
+        }
+        return -1;
+    }
+    atomic_store(&s->ready, 1);
+    int64_t now = clock_now(), t0 = clock_mono_us();
+    int rc = sweep_run(s->conn, s->policy, now, &opts, &st, err, sizeof(err));
+    metrics_observe("recobro_scheduler_sweep_seconds", "Duration of one sweep", NULL,
+                    (double)(clock_mono_us() - t0) / 1e6);
+    metrics_inc("recobro_scheduler_tasks_released_total",
+                "Tasks emitted by the scheduler because their day came", NULL,
+                (double)st.tasks_created);
+    metrics_inc("recobro_scheduler_promises_settled_total",
+                "Promises and instalments settled by the scheduler", NULL,
+                (double)st.promises_settled);
+    metrics_inc("recobro_scheduler_segment_changes_total",
+                "Segment changes found by the scheduler as days passed", NULL,
+                (double)st.segment_changes);
+    metrics_inc("recobro_scheduler_sweeps_total", "Sweeps, by result",
+                rc == SWEEP_OK ? "result=\"ok\"" : "result=\"error\"", 1);
+    if (st.cases > 0 || st.failed > 0)
+        LOG_INFO("sweep.done",
+                 "\"cases\":%ld,\"failed\":%ld,\"tasks_created\":%ld,\"tasks_cancelled\":%ld,"
+                 "\"segment_changes\":%ld",
+                 st.cases, st.failed, st.tasks_created, st.tasks_cancelled, st.segment_changes);
+    if (rc != SWEEP_OK) {
+        log_error("sweep.failed", err);
+        metrics_inc("recobro_db_retries_total", "Sweeps retried after a database failure", NULL, 1);
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            pg_drop(s);
+        return -1;
+    }
+    /* Hot cases whose write failed earlier (here or in a worker) are re-written now. */
+    if (cache_drain(s->cache, s->conn, 1000, err, sizeof(err)) < 0)
+        LOG_DEBUG("cache.drain_failed", NULL);
+    return 0;
+}
+
+int scheduler_run(const config_t *cfg)
+{
+    scheduler_t s;
+    char err[600];
+    int status = 1;
+
+    memset(&s, 0, sizeof(s));
+    s.cfg = cfg;
+    s.stop = wk_install_signals();
+    backoff_init(&s.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
+    s.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
+    if (s.cache == NULL) {
+        fprintf(stderr, "recobro-scheduler: %s\n", err);
+        goto out;
+    }
+    s.http = http_server_new(cfg->http_addr, is_ready, &s, err, sizeof(err));
+    if (s.http == NULL) {
+        fprintf(stderr, "recobro-scheduler: %s\n", err);
+        goto out;
+    }
+    /* The series exist from the start, at zero. */
+    metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler", NULL,
+                0);
+    metrics_inc("recobro_scheduler_tasks_released_total",
+                "Tasks emitted by the scheduler because their day came", NULL, 0);
+    metrics_inc("recobro_scheduler_promises_settled_total",
+                "Promises and instalments settled by the scheduler", NULL, 0);
+    LOG_INFO("scheduler.started", "\"http\":\"%s\",\"period_ms\":%d", cfg->http_addr,
+             cfg->scheduler_period_ms);
+    while (!*s.stop) {
+        if (pg_ensure(&s) < 0 || one_period(&s) < 0) {
+            nap(&s, backoff_next_ms(&s.backoff));
+            continue;
+        }
+        backoff_reset(&s.backoff);
+        nap(&s, cfg->scheduler_period_ms);
+    }
+    status = 0;
+out:
+    http_server_free(s.http);
+    pg_drop(&s);
+    policy_free(s.policy);
+    cache_free(s.cache);
+    LOG_INFO("scheduler.stopped", NULL);
+    return status;
+}

@@ -1,0 +1,127 @@
+/* test_casepay.c - unit tests of casepay.c's pure decisions: allocation and credit on a case
+ * file, later invoices using credit, exact reversal, promise counting and reversal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "casepay.h"
+#include "validate.h"
+
+static void add_invoice(casefile_t *cf, const char *id, int64_t open, const char *due)
+{
+    casefile_invoice_t inv;
+    memset(&inv, 0, sizeof(inv));
+    strcpy(inv.id, id);
+    strcpy(inv.currency, "EUR");
+    inv.amount = inv.open_amount = open;
+    strcpy(inv.due_on, due);
+    assert_non_null(casefile_add_invoice(cf, &inv));
+}
+
+static void init_case(casefile_t *cf)
+{
+    assert_int_equal(casefile_init(cf, "acme", "D-1"), 0);
+    strcpy(cf->currency, "EUR");
+    strcpy(cf->timezone, "Europe/Madrid");
+}
+
+static casepay_payment_t pay_of(const char *id, int64_t amount)
+{
+    casepay_payment_t p = {id, "EUR", amount, 1764061200, 20417, NULL, 0};
+    return p;
+}
+
+static void test_overpayment_becomes_credit_and_pays_later_invoice(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    casepay_effect_t eff;
+    ce_error_t err;
+    (void)state;
+    init_case(&cf);
+    add_invoice(&cf, "INV-2", 5000, "2026-11-01");
+    add_invoice(&cf, "INV-1", 10000, "2026-10-01");
+    casepay_payment_t p = pay_of("PAY-1", 20000);
+    assert_int_equal(casepay_receive(&cf, &p, NULL, NULL, "recobro/payments", &plan, &eff, &err),
+                     0);
+    assert_int_equal(eff.nlines, 2);
+    assert_string_equal(eff.lines[0].invoice_id, "INV-1"); /* oldest first */
+    assert_int_equal(eff.credit, 5000);
+    assert_false(eff.partial);
+    assert_int_equal(cf.n_credits, 1);
+    assert_int_equal(cf.invoices[0].status, CASEFILE_INVOICE_PAID);
+    casepay_effect_clear(&eff);
+    /* A later invoice uses the credit. */
+    add_invoice(&cf, "INV-3", 3000, "2026-11-20");
+    assert_int_equal(casepay_use_credit(&cf), 0);
+    assert_int_equal(cf.invoices[2].open_amount, 0);
+    assert_int_equal(cf.credits[0].unallocated, 2000);
+    assert_int_equal(cf.n_credit_lines, 1);
+    assert_int_equal(json_integer_value(json_object_get(cf.features, "payments_count")), 1);
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
+static void test_currency_mismatch_changes_nothing(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    casepay_effect_t eff;
+    ce_error_t err;
+    (void)state;
+    init_case(&cf);
+    add_invoice(&cf, "INV-1", 10000, "2026-10-01");
+    casepay_payment_t p = pay_of("PAY-1", 100);
+    p.currency = "USD";
+    assert_int_equal(casepay_receive(&cf, &p, NULL, NULL, "s", &plan, &eff, &err), -1);
+    assert_string_equal(err.code, "currency_mismatch");
+    assert_int_equal(cf.invoices[0].open_amount, 10000);
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
+static void test_partial_payment_keeps_promise_then_reversal_breaks_it(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    casepay_effect_t eff;
+    ce_error_t err;
+    promise_t pr;
+    (void)state;
+    init_case(&cf);
+    add_invoice(&cf, "INV-1", 20000, "2026-10-01");
+    assert_int_equal(promise_init(&pr, "PR-1", "EUR", 5000, 20400, 20410, 3), PROMISE_OK);
+    casepay_payment_t p = pay_of("PAY-1", 5000);
+    p.day = 20409;
+    assert_int_equal(casepay_receive(&cf, &p, &pr, NULL, "s", &plan, &eff, &err), 0);
+    assert_int_equal(pr.state, PROMISE_KEPT);
+    assert_int_equal(eff.promise_applied, 5000);
+    assert_int_equal(plan.n_outputs, 1); /* promise.kept */
+    assert_int_equal(json_integer_value(json_object_get(cf.features, "promises_kept")), 1);
+    assert_int_equal(cf.invoices[0].open_amount, 15000);
+    casepay_undo_t u = {"PAY-1", eff.lines, eff.nlines, 5000, NULL, 0, 20417, 1764061200};
+    assert_int_equal(casepay_reverse(&cf, &u, &pr, NULL, "s", &plan, &err), 0);
+    assert_int_equal(pr.state, PROMISE_BROKEN);
+    assert_int_equal(cf.invoices[0].open_amount, 20000);
+    assert_int_equal(json_integer_value(json_object_get(cf.features, "promises_kept")), 0);
+    assert_int_equal(json_integer_value(json_object_get(cf.features, "promises_broken")), 1);
+    assert_int_equal(json_integer_value(json_object_get(cf.features, "payments_count")), 0);
+    assert_int_equal(plan.n_outputs, 2); /* promise.broken, revised */
+    casepay_effect_clear(&eff);
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overpayment_becomes_credit_and_pays_later_invoice),
+        cmocka_unit_test(test_currency_mismatch_changes_nothing),
+        cmocka_unit_test(test_partial_payment_keeps_promise_then_reversal_breaks_it),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
