@@ -19,7 +19,7 @@
 static const char *const status_names[] = {"open", "paused", "resolved"};
 static const char *const invoice_status_names[] = {"open", "cancelled", "paid"};
 static const char *const task_status_names[] = {"pending", "cancelled", "done", "suppressed",
-                                                 "failed"};
+                                                "failed"};
 
 #define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -840,17 +840,17 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
     json_t *last_contact =
         cf->last_contact_at ? instant_json(cf->last_contact_at, cf->timezone) : json_null();
     int calls_left = contact_calls_left(rules, &state, now);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:b, s:s, s:s, s:O, s:O, s:o, s:o, s:i,"
-                     " s:i, s:s, s:I}",
-                     "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "currency",
-                     cf->currency, "balance", money_json(cf->balance, cf->currency),
-                     "days_past_due", (int)cf->days_past_due, "segment", segment_name(cf->segment),
-                     "high_value", (int)cf->high_value, "stage", cf->stage, "status",
-                     casefile_status_name(cf->status), "open_promise",
-                     cf->open_promise ? cf->open_promise : json_null(), "active_plan",
-                     cf->active_plan ? cf->active_plan : json_null(), "next_action",
-                     next, "last_contact_at", last_contact, "calls_left_7d", calls_left, "policy_version",
-                     cf->policy_version, "updated_at", updated, "version", (json_int_t)cf->version);
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:o, s:i, s:s, s:b, s:s, s:s, s:O, s:O, s:o, s:o, s:i,"
+        " s:i, s:s, s:I}",
+        "creditor_id", cf->creditor_id, "debtor_id", cf->debtor_id, "currency", cf->currency,
+        "balance", money_json(cf->balance, cf->currency), "days_past_due", (int)cf->days_past_due,
+        "segment", segment_name(cf->segment), "high_value", (int)cf->high_value, "stage", cf->stage,
+        "status", casefile_status_name(cf->status), "open_promise",
+        cf->open_promise ? cf->open_promise : json_null(), "active_plan",
+        cf->active_plan ? cf->active_plan : json_null(), "next_action", next, "last_contact_at",
+        last_contact, "calls_left_7d", calls_left, "policy_version", cf->policy_version,
+        "updated_at", updated, "version", (json_int_t)cf->version);
     /* interactions: the next moment each channel may be used for a collection action (null:
      * never, e.g. opted out), as of the case's last change (so the cache and `case show` agree
      * whatever the reader's clock), and the end of a forbearance pause. */
@@ -858,8 +858,7 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
     int64_t asof = cf->updated_at ? cf->updated_at : now;
     for (int ch = CONTACT_CHANNEL_PHONE; allowed && ch <= CONTACT_CHANNEL_VISIT; ch++) {
         contact_decision_t d;
-        int rc =
-            contact_next_allowed(rules, &state, (contact_channel_t)ch, asof, cf->timezone, &d);
+        int rc = contact_next_allowed(rules, &state, (contact_channel_t)ch, asof, cf->timezone, &d);
         json_object_set_new(allowed, contact_channel_name((contact_channel_t)ch),
                             rc == 0 && d.verdict != CONTACT_SUPPRESS
                                 ? instant_json(d.not_before, cf->timezone)

@@ -180,7 +180,7 @@ typedef struct casefile {
     int64_t last_rpc_at;     /* last right-party phone conversation; 0 = none */
     int64_t last_contact_at; /* last contact attempt of any kind; 0 = none */
     bool do_not_call, do_not_sms, do_not_email, cease_communication;
-    char tz_override[72];                              /* contact.preferences' zone; "" = none */
+    char tz_override[72];                             /* contact.preferences' zone; "" = none */
     char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
     bool features_dirty; /* features changed: casestore_save() writes them */
 } casefile_t;
@@ -280,9 +280,8 @@ __attribute__((warn_unused_result)) int casefile_cancel_task(casefile_t *cf, cas
 
 /* Withdraws the pending tasks whose window has not ended: all of them, or (all false) the
  * collection ones only (documentation stays). Returns 0 or -1 (out of memory). */
-__attribute__((warn_unused_result)) int casefile_withdraw(casefile_t *cf, casefile_plan_t *plan,
-                                                          int64_t now, bool all,
-                                                          const char *reason);
+__attribute__((warn_unused_result)) int
+casefile_withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all, const char *reason);
 
 const char *casefile_status_name(casefile_status_t s);
 const char *casefile_invoice_status_name(casefile_invoice_status_t s);

@@ -52,8 +52,8 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 /* Appends an output to the plan; steals `event`. Returns 0 or -1. */
 static int out_add(casefile_plan_t *out, casefile_topic_t topic, json_t *event)
 {
-    if (event == NULL ||
-        grow((void **)&out->outputs, &out->cap_outputs, out->n_outputs, sizeof(*out->outputs)) < 0) {
+    if (event == NULL || grow((void **)&out->outputs, &out->cap_outputs, out->n_outputs,
+                              sizeof(*out->outputs)) < 0) {
         json_decref(event);
         return -1;
     }
@@ -68,8 +68,8 @@ static void id_of(char out[CASEFILE_UUID_MAX], const char *kind, const casefile_
                   const char *a, const char *b)
 {
     char name[1024];
-    snprintf(name, sizeof(name), "%s\x1f%s\x1f%s\x1f%s\x1f%s", kind, cf->creditor_id,
-             cf->debtor_id, a, b);
+    snprintf(name, sizeof(name), "%s\x1f%s\x1f%s\x1f%s\x1f%s", kind, cf->creditor_id, cf->debtor_id,
+             a, b);
     casefile_uuid5(name, out);
 }
 
@@ -304,8 +304,7 @@ int casepay_receive(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, 
 
     memset(eff, 0, sizeof(*eff));
     if (cf->currency[0] != '\0' && strcmp(cf->currency, pay->currency) != 0)
-        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s",
-                       cf->currency);
+        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s", cf->currency);
     if (strlen(pay->payment_id) >= CASEFILE_ID_MAX)
         return ce_fail(err, "schema_violation", "data.payment_id: too long");
     int64_t balance = documented_balance(cf);
@@ -334,8 +333,7 @@ int casepay_receive(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, 
     eff->allocated = res.allocated;
     eff->credit = res.credit;
     if (res.credit > 0) {
-        if (grow((void **)&cf->credits, &cf->cap_credits, cf->n_credits, sizeof(*cf->credits)) <
-            0)
+        if (grow((void **)&cf->credits, &cf->cap_credits, cf->n_credits, sizeof(*cf->credits)) < 0)
             goto oom;
         casefile_credit_t *cr = &cf->credits[cf->n_credits++];
         memset(cr, 0, sizeof(*cr));
@@ -530,12 +528,10 @@ static int decide(const casefile_t *cf, const char *currency, const char *code, 
     return approved ? CASEPAY_APPLY : CASEPAY_REVIEW;
 }
 
-static int case_ready(const casefile_t *cf, const char *currency, const char *code,
-                      ce_error_t *err)
+static int case_ready(const casefile_t *cf, const char *currency, const char *code, ce_error_t *err)
 {
     if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
-        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s",
-                       cf->currency);
+        return ce_fail(err, "currency_mismatch", "data.currency: the case is in %s", cf->currency);
     if (!cf->segmented || cf->currency[0] == '\0' || documented_balance(cf) <= 0)
         return ce_fail(err, code, "the case owes nothing documented");
     return 0;
@@ -565,10 +561,12 @@ int casepay_decide_plan(const casefile_t *cf, const policy_t *policy, const char
                        PLAN_MAX_INSTALLMENTS);
     for (size_t i = 0; i < n; i++)
         if (inst[i].due_day < today || (i > 0 && inst[i].due_day <= inst[i - 1].due_day))
-            return ce_fail(err, "invalid_plan", "data.installments[%zu].due_on: past or not in "
-                                                "order", i);
-    int rc = policy_check_plan(policy, cf->segment, currency, documented_balance(cf),
-                               down_payment, inst, n, (int32_t)today, check);
+            return ce_fail(err, "invalid_plan",
+                           "data.installments[%zu].due_on: past or not in "
+                           "order",
+                           i);
+    int rc = policy_check_plan(policy, cf->segment, currency, documented_balance(cf), down_payment,
+                               inst, n, (int32_t)today, check);
     return decide(cf, currency, "invalid_plan", approved, rc, check, err);
 }
 
@@ -605,17 +603,16 @@ int casepay_supervisor_task(casefile_t *cf, const char *kind, const char *id,
         return -1;
     snprintf(reason, sizeof(reason), "%s %s outside the negotiation limits (%s): %s", kind, id,
              policy_limit_name(check->limit), check->detail);
-    t.data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s,"
-                       " s:i, s:i, s:s, s:s, s:s, s:i, s:o, s:{s:s, s:s, s:s}}",
-                       "task_id", t.task_id, "creditor_id", cf->creditor_id, "creditor_name",
-                       cf->creditor_name, "debtor_id", cf->debtor_id, "channel", t.channel,
-                       "action", t.action, "template", t.template_name, "priority", t.priority,
-                       "not_before", nb, "not_after", na, "segment", t.segment, "strategy",
-                       cf->strategy, "variant", cf->variant, "step", 0, "policy_version",
-                       cf->policy_version, "reason", reason, "currency", cf->currency,
-                       "balance", bal, "days_past_due", (int)cf->days_past_due, "invoices",
-                       casefile_invoices_new(cf), "review", "kind", kind, "id", id, "limit",
-                       policy_limit_name(check->limit));
+    t.data = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s,"
+        " s:i, s:i, s:s, s:s, s:s, s:i, s:o, s:{s:s, s:s, s:s}}",
+        "task_id", t.task_id, "creditor_id", cf->creditor_id, "creditor_name", cf->creditor_name,
+        "debtor_id", cf->debtor_id, "channel", t.channel, "action", t.action, "template",
+        t.template_name, "priority", t.priority, "not_before", nb, "not_after", na, "segment",
+        t.segment, "strategy", cf->strategy, "variant", cf->variant, "step", 0, "policy_version",
+        cf->policy_version, "reason", reason, "currency", cf->currency, "balance", bal,
+        "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "review",
+        "kind", kind, "id", id, "limit", policy_limit_name(check->limit));
     if (t.data == NULL)
         return -1;
     json_t *ev = envelope_new(cf, t.task_id, source, "task.created", now, json_incref(t.data));
@@ -654,6 +651,6 @@ json_t *casepay_plan_json(const plan_t *pl)
         }
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?}", "plan_id", pl->id, "currency",
                      pl->currency, "total", total, "paid", paid, "installments", (int)pl->n,
-                     "missed", (int)pl->missed, "state", plan_state_name(pl->state),
-                     "next_due_on", due[0] ? due : NULL);
+                     "missed", (int)pl->missed, "state", plan_state_name(pl->state), "next_due_on",
+                     due[0] ? due : NULL);
 }

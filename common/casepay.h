@@ -60,9 +60,9 @@ typedef struct casepay_payment {
 typedef struct casepay_effect {
     alloc_line_t *lines; /* owned: invoice lines made at receipt */
     size_t nlines;
-    int64_t allocated; /* sum of the lines */
-    int64_t credit;    /* kept as the payment's credit */
-    bool partial;      /* counted in partial_payments */
+    int64_t allocated;       /* sum of the lines */
+    int64_t credit;          /* kept as the payment's credit */
+    bool partial;            /* counted in partial_payments */
     int64_t promise_applied; /* counted toward the promise given (0 when none) */
     plan_line_t *plan_lines; /* owned: instalments filled in the plan given */
     size_t n_plan_lines;
@@ -84,7 +84,7 @@ typedef struct casepay_undo {
     const char *payment_id;
     const alloc_line_t *lines; /* every allocation line of the payment (receipt and credit) */
     size_t nlines;
-    int64_t promise_applied;   /* what counted toward `p` */
+    int64_t promise_applied; /* what counted toward `p` */
     const plan_line_t *plan_lines;
     size_t n_plan_lines;
     int64_t day; /* the reversal's local day */
@@ -104,18 +104,15 @@ __attribute__((warn_unused_result)) int casepay_reverse(casefile_t *cf, const ca
  * events and moving counters. Returns 0, or -1 with *err filled. */
 __attribute__((warn_unused_result)) int casepay_evaluate(casefile_t *cf, promise_t *p, plan_t *pl,
                                                          int64_t day, int64_t now,
-                                                         const char *source,
-                                                         casefile_plan_t *out, ce_error_t *err);
+                                                         const char *source, casefile_plan_t *out,
+                                                         ce_error_t *err);
 
 /* Cancels `p` on `day` for `reason` (a pending promise; one that settles by then keeps its
  * outcome, with its event), or `pl` (an active plan), moving counters and appending events.
  * Return 0, or -1 with *err filled. */
-__attribute__((warn_unused_result)) int casepay_cancel_promise(casefile_t *cf, promise_t *p,
-                                                               promise_cancel_reason_t reason,
-                                                               int64_t day, int64_t now,
-                                                               const char *source,
-                                                               casefile_plan_t *out,
-                                                               ce_error_t *err);
+__attribute__((warn_unused_result)) int
+casepay_cancel_promise(casefile_t *cf, promise_t *p, promise_cancel_reason_t reason, int64_t day,
+                       int64_t now, const char *source, casefile_plan_t *out, ce_error_t *err);
 __attribute__((warn_unused_result)) int casepay_cancel_plan(casefile_t *cf, plan_t *pl, int64_t day,
                                                             int64_t now, const char *source,
                                                             casefile_plan_t *out, ce_error_t *err);
@@ -138,8 +135,8 @@ casepay_decide_promise(const casefile_t *cf, const policy_t *policy, const char 
  * "currency_mismatch". */
 __attribute__((warn_unused_result)) int
 casepay_decide_plan(const casefile_t *cf, const policy_t *policy, const char *currency,
-                    int64_t down_payment, const policy_installment_t *inst, size_t n,
-                    int64_t today, bool approved, policy_check_t *check, ce_error_t *err);
+                    int64_t down_payment, const policy_installment_t *inst, size_t n, int64_t today,
+                    bool approved, policy_check_t *check, ce_error_t *err);
 
 /* Adds a pending supervisor_review task (channel internal, priority 1, window now .. now + 3
  * days) for agreement `kind` ("promise" / "plan") `id`, with the broken limit's code and

@@ -338,8 +338,8 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     if (rc == 0)
         rc = load_tasks(cf, col(res, "tasks"), err, errlen);
     if (rc == 0) { /* interactions */
-        json_t *contact = json_loads(col(res, "contact") ? col(res, "contact") : "null",
-                                     JSON_DECODE_ANY, &jerr);
+        json_t *contact =
+            json_loads(col(res, "contact") ? col(res, "contact") : "null", JSON_DECODE_ANY, &jerr);
         if (caseinteract_state_from_json(cf, contact) < 0) {
             snprintf(err, errlen, "contact state of the case is not a JSON object");
             rc = -1;

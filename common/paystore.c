@@ -17,17 +17,17 @@
 #define D0 "date '1970-01-01'"
 #define PROMISE_COLS                                                                               \
     "promise_id, amount, currency, (due_on - " D0 ") AS due_day, (made_on - " D0 ") AS made_day, " \
-    "grace_days, paid_toward, state, (as_of - " D0 ") AS as_of, "                                 \
-    "(settled_on - " D0 ") AS settled_day, last_reported, cancel_reason, pending_approval, "      \
+    "grace_days, paid_toward, state, (as_of - " D0 ") AS as_of, "                                  \
+    "(settled_on - " D0 ") AS settled_day, last_reported, cancel_reason, pending_approval, "       \
     "approved_by "
 #define PLAN_COLS                                                                                  \
-    "plan_id, currency, (agreed_on - " D0 ") AS agreed_day, grace_days, default_missed, "         \
-    "has_down_payment, total, paid, missed, state, (as_of - " D0 ") AS as_of, "                   \
-    "(settled_on - " D0 ") AS settled_day, reported, pending_approval, approved_by, "             \
-    "(SELECT json_agg(json_build_object('slot', i.slot, 'due_day', i.due_on - " D0 ", "           \
-    "  'amount', i.amount, 'paid', i.paid, 'state', i.state, 'missed', i.missed, "               \
-    "  'last_reported', i.last_reported) ORDER BY i.slot) FROM plan_installment i "              \
-    "  WHERE i.creditor_id = pl.creditor_id AND i.debtor_id = pl.debtor_id "                    \
+    "plan_id, currency, (agreed_on - " D0 ") AS agreed_day, grace_days, default_missed, "          \
+    "has_down_payment, total, paid, missed, state, (as_of - " D0 ") AS as_of, "                    \
+    "(settled_on - " D0 ") AS settled_day, reported, pending_approval, approved_by, "              \
+    "(SELECT json_agg(json_build_object('slot', i.slot, 'due_day', i.due_on - " D0 ", "            \
+    "  'amount', i.amount, 'paid', i.paid, 'state', i.state, 'missed', i.missed, "                 \
+    "  'last_reported', i.last_reported) ORDER BY i.slot) FROM plan_installment i "                \
+    "  WHERE i.creditor_id = pl.creditor_id AND i.debtor_id = pl.debtor_id "                       \
     "  AND i.plan_id = pl.plan_id) AS installments "
 
 static const struct {
@@ -62,8 +62,8 @@ static const struct {
      "INSERT INTO promise (creditor_id, debtor_id, promise_id, amount, currency, due_on, made_on, "
      "grace_days, paid_toward, state, as_of, settled_on, last_reported, cancel_reason, "
      "pending_approval, limit_broken, approved_by, agent_id, channel) "
-     "VALUES ($1, $2, $3, $4, $5, " D0 " + $6::integer, " D0 " + $7::integer, $8, $9, $10, "
-     D0 " + $11::integer, " D0 " + $12::integer, $13, $14, $15, $16, $17, $18, $19) "
+     "VALUES ($1, $2, $3, $4, $5, " D0 " + $6::integer, " D0 " + $7::integer, $8, $9, $10, " D0
+     " + $11::integer, " D0 " + $12::integer, $13, $14, $15, $16, $17, $18, $19) "
      "ON CONFLICT (creditor_id, debtor_id, promise_id) DO UPDATE SET "
      "paid_toward = EXCLUDED.paid_toward, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, last_reported = EXCLUDED.last_reported, "
@@ -73,15 +73,14 @@ static const struct {
      "SELECT row_to_json(x)::text AS doc FROM (SELECT " PLAN_COLS " FROM plan pl "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND state = 'active' AND NOT pending_approval "
      "ORDER BY created_at DESC, plan_id LIMIT 1) x"},
-    {"ps_plan_get",
-     "SELECT row_to_json(x)::text AS doc FROM (SELECT " PLAN_COLS " FROM plan pl "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND plan_id = $3) x"},
+    {"ps_plan_get", "SELECT row_to_json(x)::text AS doc FROM (SELECT " PLAN_COLS " FROM plan pl "
+                    "WHERE creditor_id = $1 AND debtor_id = $2 AND plan_id = $3) x"},
     {"ps_plan_put",
      "INSERT INTO plan (creditor_id, debtor_id, plan_id, currency, agreed_on, grace_days, "
      "default_missed, has_down_payment, total, paid, missed, state, as_of, settled_on, reported, "
      "pending_approval, limit_broken, approved_by, agent_id) "
-     "VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, $9, $10, $11, $12, "
-     D0 " + $13::integer, " D0 " + $14::integer, $15, $16, $17, $18, $19) "
+     "VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, $9, $10, $11, $12, " D0
+     " + $13::integer, " D0 " + $14::integer, $15, $16, $17, $18, $19) "
      "ON CONFLICT (creditor_id, debtor_id, plan_id) DO UPDATE SET paid = EXCLUDED.paid, "
      "missed = EXCLUDED.missed, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, reported = EXCLUDED.reported, "
@@ -112,15 +111,13 @@ static const struct {
      "SELECT coalesce(json_agg(json_build_object('invoice_id', invoice_id, 'amount', amount) "
      "ORDER BY line_id), '[]')::text AS lines FROM payment_allocation "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3 AND NOT reversed"},
-    {"ps_alloc_reverse",
-     "UPDATE payment_allocation SET reversed = true "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
+    {"ps_alloc_reverse", "UPDATE payment_allocation SET reversed = true "
+                         "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
     {"ps_alloc_put",
      "INSERT INTO payment_allocation (creditor_id, debtor_id, payment_id, invoice_id, amount, "
      "from_credit) VALUES ($1, $2, $3, $4, $5, $6)"},
-    {"ps_credit_put",
-     "UPDATE payment SET unallocated = $4, updated_at = now() "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
+    {"ps_credit_put", "UPDATE payment SET unallocated = $4, updated_at = now() "
+                      "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
 };
 
 static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
@@ -145,8 +142,8 @@ int paystore_prepare(PGconn *conn, char *err, size_t errlen)
 
 /* Runs a prepared statement. With `text` (may be NULL), expects one row and copies column
  * `column` of it (NULL when SQL NULL or no row) into a new string (*text, free() it). */
-static int run(PGconn *conn, const char *name, int n, const char *const *params,
-               const char *column, char **text, char *err, size_t errlen)
+static int run(PGconn *conn, const char *name, int n, const char *const *params, const char *column,
+               char **text, char *err, size_t errlen)
 {
     PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
     ExecStatusType want = column ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
@@ -348,9 +345,8 @@ static int save_promise(PGconn *conn, const casefile_t *cf, const stored_promise
     return run(conn, "ps_promise_put", 19, params, NULL, NULL, err, errlen);
 }
 
-static int save_plan(PGconn *conn, const casefile_t *cf, const stored_plan_t *sp,
-                     const char *limit, const char *approved_by, const char *agent_id, char *err,
-                     size_t errlen)
+static int save_plan(PGconn *conn, const casefile_t *cf, const stored_plan_t *sp, const char *limit,
+                     const char *approved_by, const char *agent_id, char *err, size_t errlen)
 {
     const plan_t *pl = &sp->pl;
     char agreed[16], grace[16], dm[16], total[24], paid[24], missed[16], asof[16], settled[16];
@@ -423,8 +419,7 @@ int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
         return fail(conn, res, "ps_case", err, errlen);
-    int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"),
-        fl = PQfnumber(res, "plan");
+    int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
     json_t *credits = json_loads(PQgetvalue(res, 0, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
     {
@@ -562,8 +557,7 @@ int paystore_payment_received(PGconn *conn, casefile_t *cf, const policy_t *poli
         return ce_fail(rej, "schema_violation", "data.received_at: not an RFC 3339 instant"),
                PAYSTORE_REJECTED;
     if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
-        return ce_fail(rej, "currency_mismatch", "data.currency: the case is in %s",
-                       cf->currency),
+        return ce_fail(rej, "currency_mismatch", "data.currency: the case is in %s", cf->currency),
                PAYSTORE_REJECTED;
     const char *gp[3] = {cf->creditor_id, cf->debtor_id, payment_id};
     if ((rc = run(conn, "ps_payment_get", 3, gp, "status", &text, err, errlen)) != 0)
@@ -641,8 +635,8 @@ int paystore_payment_received(PGconn *conn, casefile_t *cf, const policy_t *poli
     for (size_t i = 0; i < eff.nlines && rc == 0; i++) {
         char a[24];
         snprintf(a, sizeof(a), "%" PRId64, eff.lines[i].amount);
-        const char *ap[6] = {cf->creditor_id, cf->debtor_id, payment_id,
-                             eff.lines[i].invoice_id, a, "false"};
+        const char *ap[6] = {cf->creditor_id, cf->debtor_id, payment_id, eff.lines[i].invoice_id, a,
+                             "false"};
         rc = run(conn, "ps_alloc_put", 6, ap, NULL, NULL, err, errlen);
     }
     /* Its credit entry is in the row already. */
@@ -852,8 +846,7 @@ int paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy
     if (!known) {
         if (promise_init(&sp.p, promise_id, currency, amount, today, due_day,
                          (int32_t)policy->promise_grace_days) != PROMISE_OK)
-            return ce_fail(rej, "invalid_promise", "data: not a valid promise"),
-                   PAYSTORE_REJECTED;
+            return ce_fail(rej, "invalid_promise", "data: not a valid promise"), PAYSTORE_REJECTED;
         sp.pending_approval = false;
     }
     if (verdict == CASEPAY_REVIEW) {
@@ -876,9 +869,9 @@ int paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy
     return rc;
 }
 
-int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                         const ce_event_t *ev, int64_t now, const char *source,
-                         casefile_plan_t *plan, ce_error_t *rej, char *err, size_t errlen)
+int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy, const ce_event_t *ev,
+                         int64_t now, const char *source, casefile_plan_t *plan, ce_error_t *rej,
+                         char *err, size_t errlen)
 {
     const char *plan_id = dstr(ev, "plan_id"), *currency = dstr(ev, "currency");
     const char *approved_by = dstr(ev, "approved_by");
@@ -903,8 +896,8 @@ int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy,
     {
         int64_t day;
         const char *a = json_string_value(json_object_get(o, "amount"));
-        if (day_of_date(json_string_value(json_object_get(o, "due_on")), &day) < 0 ||
-            a == NULL || money_parse(a, currency, 0, &inst[n].amount) != MONEY_OK)
+        if (day_of_date(json_string_value(json_object_get(o, "due_on")), &day) < 0 || a == NULL ||
+            money_parse(a, currency, 0, &inst[n].amount) != MONEY_OK)
             return ce_fail(rej, "invalid_plan", "data.installments[%zu]: bad date or amount", i),
                    PAYSTORE_REJECTED;
         inst[n++].due_day = (int32_t)day;
@@ -935,8 +928,8 @@ int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy,
         rc = rejected(rej, &e);
         goto out;
     }
-    if (!known && plan_init_with_policy(&sp->pl, policy, plan_id, currency, today, down, inst,
-                                        n) != PROMISE_OK) {
+    if (!known && plan_init_with_policy(&sp->pl, policy, plan_id, currency, today, down, inst, n) !=
+                      PROMISE_OK) {
         ce_fail(rej, "invalid_plan", "data: not a valid plan");
         rc = PAYSTORE_REJECTED;
         goto out;
@@ -954,8 +947,8 @@ int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy,
     }
     sp->pending_approval = false;
     /* A plan supersedes the pending promise and the previous active plan. */
-    rc = cancel_pending_promises(conn, cf, NULL, PROMISE_CANCEL_PLAN, today, now, source, plan,
-                                 err, errlen);
+    rc = cancel_pending_promises(conn, cf, NULL, PROMISE_CANCEL_PLAN, today, now, source, plan, err,
+                                 errlen);
     if (rc == 0) {
         int lr = load_plan(conn, cf, "ps_plan_open", NULL, old, err, errlen);
         if (lr < 0)

@@ -74,9 +74,9 @@ paystore_payment_reversed(PGconn *conn, casefile_t *cf, const policy_t *policy,
  * The same promise_id again with approved_by applies the recorded one; any other repeat of a
  * promise_id has no effect. */
 __attribute__((warn_unused_result)) int
-paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                        const ce_event_t *ev, int64_t now, const char *source,
-                        casefile_plan_t *plan, ce_error_t *rej, char *err, size_t errlen);
+paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy, const ce_event_t *ev,
+                        int64_t now, const char *source, casefile_plan_t *plan, ce_error_t *rej,
+                        char *err, size_t errlen);
 
 /* plan.agreed on the locked case *cf, the same way: "invalid_plan" for dates in the past or out
  * of order, amounts <= 0 or a total above the balance; applied (previous active plan and pending
@@ -93,20 +93,19 @@ paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy, const
  * and moves the counters. Nothing to do returns 0 with the plan untouched. */
 __attribute__((warn_unused_result)) int paystore_evaluate(PGconn *conn, casefile_t *cf,
                                                           const policy_t *policy, int64_t now,
-                                                          const char *source,
-                                                          casefile_plan_t *plan, char *err,
-                                                          size_t errlen);
+                                                          const char *source, casefile_plan_t *plan,
+                                                          char *err, size_t errlen);
 
 /* ---- For casestore (the case's credit) ------------------------------------------------------ */
 
 /* Loads the case's payments side into *cf: the credits (received payments with unallocated >
  * 0) and the cache's open_promise / active_plan documents. casestore_load() calls it. */
-__attribute__((warn_unused_result)) int paystore_load_case(PGconn *conn, casefile_t *cf,
-                                                              char *err, size_t errlen);
+__attribute__((warn_unused_result)) int paystore_load_case(PGconn *conn, casefile_t *cf, char *err,
+                                                           size_t errlen);
 
 /* Saves the credits marked dirty and inserts cf->credit_lines (allocation lines made out of
  * credit since loading), then clears those marks. casestore_save() calls it. */
-__attribute__((warn_unused_result)) int paystore_save_case(PGconn *conn, casefile_t *cf,
-                                                              char *err, size_t errlen);
+__attribute__((warn_unused_result)) int paystore_save_case(PGconn *conn, casefile_t *cf, char *err,
+                                                           size_t errlen);
 
 #endif

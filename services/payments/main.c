@@ -10,10 +10,11 @@ int main(int argc, char **argv)
     config_t cfg;
     char err[600];
     wk_handler_t h;
-    int rc = service_init(&cfg, "payments",
-                          "Allocates payments and reversals to cases, settles promises and instalment "
-                          "plans, and resolves cases paid in full.",
-                          argc, argv);
+    int rc =
+        service_init(&cfg, "payments",
+                     "Allocates payments and reversals to cases, settles promises and instalment "
+                     "plans, and resolves cases paid in full.",
+                     argc, argv);
     if (rc >= 0)
         return rc;
     payments_t *ps = payments_new(&cfg, err, sizeof(err));

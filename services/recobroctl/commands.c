@@ -198,8 +198,8 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
     if (*rc == 0)
         *rc = casestore_tasks_json(conn, creditor_id, debtor_id, 50, &tasks, err, errlen);
     if (*rc == 0) /* interactions: calls_left_7d and next_allowed come with the cache fields */
-        *rc = interactstore_recent_contacts(conn, creditor_id, debtor_id, 20, &contacts, err,
-                                            errlen);
+        *rc =
+            interactstore_recent_contacts(conn, creditor_id, debtor_id, 20, &contacts, err, errlen);
     if (*rc == 0 && policystore_load_active(conn, &p, NULL, err, errlen) != 0)
         p = NULL; /* calls_left_7d then uses the default contact rules */
     if (*rc == 0) {
