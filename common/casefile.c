@@ -95,6 +95,7 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
         return -1;
     strcpy(cf->stage, "none");
     cf->status = CASEFILE_OPEN;
+    cf->source = CASEFILE_SOURCE;
     cf->features = json_object();
     return cf->features ? 0 : -1;
 }
@@ -433,7 +434,7 @@ static json_t *envelope_new(const casefile_t *cf, const char *id, const char *ty
     char at[32], subject[2 * CASEFILE_ID_MAX + 2];
     clock_format_utc(now, at, sizeof(at));
     snprintf(subject, sizeof(subject), "%s/%s", cf->creditor_id, cf->debtor_id);
-    return ce_build_new(id, CASEFILE_SOURCE, type, at, subject, data);
+    return ce_build_new(id, cf->source ? cf->source : CASEFILE_SOURCE, type, at, subject, data);
 }
 
 static json_t *money_json(int64_t minor, const char *currency)

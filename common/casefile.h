@@ -54,7 +54,8 @@
 /* interactions: phone attempts kept for the call cap (policies cap at most this many). */
 #define CASEFILE_MAX_CALLS 64
 
-/* The service name in output events' source ("recobro/overdue"). */
+/* The default source of output events; each service sets casefile_t.source to its own
+ * ("recobro/<service>", CONTRACT.md) after loading a case. */
 #define CASEFILE_SOURCE "recobro/overdue"
 
 typedef enum {
@@ -124,6 +125,8 @@ typedef struct casefile_credit_line {
 } casefile_credit_line_t;
 
 typedef struct casefile {
+    /* Who acts on it now: the source of the events planned (a static string, borrowed). */
+    const char *source;
     /* Who. */
     char creditor_id[CASEFILE_ID_MAX];
     char debtor_id[CASEFILE_ID_MAX];

@@ -187,6 +187,7 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
 
     /* The row is ours until the commit: load (locks it again, a no-op), plan, save. */
     *rc = casestore_load(conn, creditor_id, debtor_id, true, &cf, err, errlen);
+    cf.source = SWEEP_SOURCE; /* the events say who acted: the scheduler */
     if (*rc != 0) {
         what = "load";
         goto case_failed;
@@ -212,8 +213,6 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
     for (size_t i = 0; i < plan.n_outputs; i++) {
         const char *topic = plan.outputs[i].topic == CASEFILE_TOPIC_TASKS ? opts->topic_tasks
                                                                           : opts->topic_case_events;
-        /* The events say who acted: the scheduler, not the worker that first planned. */
-        json_object_set_new(plan.outputs[i].event, "source", json_string(SWEEP_SOURCE));
         if (outbox_add_event(ob, topic, key, plan.outputs[i].event) < 0) {
             snprintf(err, errlen, "out of memory");
             *rc = SWEEP_TRANSIENT;

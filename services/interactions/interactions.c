@@ -279,6 +279,7 @@ static int apply_one(interactions_t *it, wk_tx_t *tx, wk_msg_t *m, int64_t now)
         return WK_OK;
     }
     rc = casestore_load(conn, creditor_id, debtor_id, true, &cf, err, sizeof(err));
+    cf.source = INTERACTIONS_SOURCE;
     if (rc != 0) {
         casefile_clear(&cf);
         return store_error(rc, "load", err);

@@ -174,6 +174,7 @@ def test_opt_out_of_calls_withdraws_the_pending_call(it, services):
     cancels = read(it, "out", 1, d, "task.cancelled")
     assert cancels[0]["data"] == {"creditor_id": it["creditor"], "debtor_id": d,
                                   "task_id": call["task_id"], "reason": "opt_out_call"}
+    assert cancels[0]["source"] == "recobro/interactions"  # who acted (CONTRACT.md)
     c = wait_cache(it, d, lambda c: c["next_allowed"]["phone"] is None, "phone closed")
     assert c["next_allowed"]["email"] is not None
     assert su.query("SELECT do_not_call, do_not_sms FROM contact_preference WHERE "

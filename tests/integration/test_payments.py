@@ -76,6 +76,7 @@ def test_full_payment_resolves_the_case(pay, services):
 
     resolved = read(pay["events"], 1, debtor=d, etype="case.resolved")
     assert resolved and resolved[0]["data"]["reason"] == "paid"
+    assert resolved[0]["source"] == "recobro/payments"  # who acted (CONTRACT.md)
     c = wait_cache(cr, d, lambda c: c["status"] == "resolved", "resolved in the cache")
     assert c["balance"] == "0.00" and c["segment"] == "resolved"
     assert invoices(cr, d) == {"INV-1": (0, "paid")}
