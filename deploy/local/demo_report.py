@@ -67,9 +67,23 @@ def main():
           len(cancelled & set(created)),
           collections.Counter("%s / %s" % (d["action"], d["channel"]) for d in created.values()))
 
-    kinds = collections.Counter(json.loads(m.value())["type"]
-                                for m in read_topic(t("CASE_EVENTS", "recobro.case-events")))
-    table("Case events (recobro.case-events)", kinds)
+    events = [json.loads(m.value()) for m in read_topic(t("CASE_EVENTS", "recobro.case-events"))]
+    table("Case events (recobro.case-events)", collections.Counter(e["type"] for e in events))
+
+    # The business measures (DOMAIN.md): the last word on each promise decides its outcome.
+    outcome = {}
+    for e in events:
+        if e["type"] in ("promise.kept", "promise.broken") and not e["data"].get("plan_id"):
+            outcome[e["data"]["promise_id"]] = e["type"]
+    kept = sum(1 for v in outcome.values() if v == "promise.kept")
+    cases = sum(segments.values())
+    cured = statuses.get("resolved", 0)
+    print("\nBusiness measures")
+    print("  promises settled %d, kept %d: promise-kept rate %.0f%%" %
+          (len(outcome), kept, 100.0 * kept / len(outcome) if outcome else 0))
+    print("  cases %d, back to zero balance %d: cure rate %.1f%%" %
+          (cases, cured, 100.0 * cured / cases if cases else 0))
+    table("Cases per status", statuses)
 
     reasons = collections.Counter(dict(m.headers() or []).get("recobro-error", b"?").decode()
                                   for m in read_topic(t("DLQ", "recobro.dlq")))

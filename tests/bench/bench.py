@@ -12,7 +12,6 @@ as ratios to a floor measured in the same run (see DESIGN.md, "Performance targe
 Prints numbers only; nothing here asserts on time (machines are noisy)."""
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -106,8 +105,36 @@ def bench_overdue(rid):
     return len(msgs), floor, rate
 
 
+def own_database(rid):
+    """A database and a Redis db of the run's own, so the benchmark's cases never mix with the
+    demo's or the tests'. Points stackutil and every process started here at them."""
+    db = "recobro_bench_" + rid
+    with su.pg() as conn:
+        conn.execute('CREATE DATABASE "%s"' % db)
+    su.DSN = su.ENV["RECOBRO_PG_DSN"] = os.environ["RECOBRO_PG_DSN"] = su.dsn_for(db)
+    base = su.REDIS_URL.rsplit("/", 1)[0]
+    su.REDIS_URL = su.ENV["RECOBRO_REDIS_URL"] = os.environ["RECOBRO_REDIS_URL"] = base + "/9"
+    return db
+
+
+def drop_database(db, admin_dsn):
+    import psycopg
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
+    su.rds().flushdb()
+
+
 def main():
     rid = su.run_id()
+    admin_dsn = su.DSN
+    db = own_database(rid)
+    try:
+        run(rid)
+    finally:
+        drop_database(db, admin_dsn)
+
+
+def run(rid):
     src = "bench/" + rid
     tin, tout, tdlq = "bench.%s.in" % rid, "bench.%s.out" % rid, "bench.%s.dlq" % rid
     su.recobroctl("migrate")
@@ -183,9 +210,6 @@ def main():
     finally:
         worker.stop()
         relay.stop()
-        su.query("DELETE FROM processed_event WHERE source = ANY(%s) RETURNING 1",
-                 [src, "benchlat/" + rid])
-        su.query("DELETE FROM test_total WHERE key = ANY(%s) RETURNING 1", keys)
 
     print()
     print("recobro bench (%d events, 6 partitions, one worker, batch %s)" %
