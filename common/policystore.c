@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "log.h"
 #include "pg.h"
 
 static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
@@ -155,4 +157,69 @@ char *policystore_read_file(const char *path, char *err, size_t errlen)
     }
     buf[len] = '\0';
     return buf;
+}
+
+int policystore_import_file(PGconn *conn, const char *path, char *err, size_t errlen)
+{
+    char perr[POLICY_ERR_MAX + 600];
+    char *text = policystore_read_file(path, err, errlen);
+    if (text == NULL)
+        return -1;
+    policy_t *p = policy_parse(text, perr, sizeof(perr));
+    int rc = -1;
+    if (p == NULL)
+        snprintf(err, errlen, "RECOBRO_POLICY_FILE %s: %s", path, perr);
+    else if ((rc = policystore_add(conn, text, p, 1, err, errlen) < 0 ? -1 : 0) == 0)
+        LOG_INFO("policy.imported", "\"version\":%d", p->version);
+    policy_free(p);
+    free(text);
+    return rc;
+}
+
+int policystore_refresh(policy_holder_t *h, PGconn *conn, char *err, size_t errlen)
+{
+    int version, rc;
+
+    if (h->policy != NULL && clock_mono_us() < h->next_check_us)
+        return 0;
+    rc = policystore_active_version(conn, &version, err, errlen);
+    if (rc == POLICYSTORE_NONE && h->file != NULL && h->file[0] != '\0') {
+        if (policystore_import_file(conn, h->file, err, errlen) < 0)
+            return h->policy != NULL ? 0 : -1;
+        rc = policystore_active_version(conn, &version, err, errlen);
+    }
+    if (rc == POLICYSTORE_NONE) {
+        snprintf(err, errlen,
+                 "no policy: load one with `recobroctl policy load FILE` or set "
+                 "RECOBRO_POLICY_FILE");
+        return h->policy != NULL ? 0 : -1;
+    }
+    if (rc != 0)
+        return POLICYSTORE_TRANSIENT; /* the statement failed: the transaction is gone */
+    h->next_check_us = clock_mono_us() + h->period_us;
+    if (h->policy != NULL && h->policy->version == version)
+        return 0;
+    policy_t *p = NULL;
+    rc = policystore_load_active(conn, &p, NULL, err, errlen);
+    if (rc == POLICYSTORE_TRANSIENT)
+        return rc;
+    if (rc != 0) {
+        char esc[700];
+        LOG_WARN("policy.refresh_failed", "\"error\":\"%s\"",
+                 log_json_escape(err, esc, sizeof(esc)));
+        return h->policy != NULL ? 0 : -1;
+    }
+    if (h->policy != NULL)
+        LOG_INFO("policy.changed", "\"from\":%d,\"to\":%d", h->policy->version, p->version);
+    else
+        LOG_INFO("policy.active", "\"version\":%d", p->version);
+    policy_free(h->policy);
+    h->policy = p;
+    return 0;
+}
+
+void policystore_holder_clear(policy_holder_t *h)
+{
+    policy_free(h->policy);
+    h->policy = NULL;
 }

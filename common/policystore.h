@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "policy.h"
 
@@ -35,5 +36,29 @@ __attribute__((warn_unused_result)) int policystore_add(PGconn *conn, const char
 
 /* Reads the whole file at `path` into a new malloc'd NUL-terminated string, or NULL with err. */
 char *policystore_read_file(const char *path, char *err, size_t errlen);
+
+/* Loads the policy file at `path` into an EMPTY policy table (a service's first start with
+ * RECOBRO_POLICY_FILE, so a fresh stack needs no separate `policy load`). Does nothing when a
+ * policy is already active. Returns 0 or -1 with err. */
+int policystore_import_file(PGconn *conn, const char *path, char *err, size_t errlen);
+
+/* The policy a service works with, kept current: the active version, swapped for a newer one
+ * that `recobroctl policy load` adds, checked at most every `period_us`. */
+typedef struct policy_holder {
+    policy_t *policy; /* owned; NULL until the first policystore_refresh() succeeds */
+    int64_t period_us;
+    int64_t next_check_us;
+    const char *file; /* RECOBRO_POLICY_FILE, imported into an empty table; "" for none */
+} policy_holder_t;
+
+/* Makes sure h->policy is the active policy (on `conn`, which may be inside the caller's
+ * transaction). Returns 0 with a policy in hand; POLICYSTORE_TRANSIENT when the database failed
+ * (a statement failed: the caller's transaction must be retried); -1 when there is no policy at
+ * all (err: "no policy: ..."), or the file to import was refused. A policy once held is never
+ * dropped for a later failure. */
+int policystore_refresh(policy_holder_t *h, PGconn *conn, char *err, size_t errlen);
+
+/* Frees the policy held. */
+void policystore_holder_clear(policy_holder_t *h);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "casefile.h"
 #include "casestore.h"
+#include "caseworker.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -73,8 +74,6 @@ static void rollback(PGconn *conn)
 /* Adds what one planning produced to the stats and the metrics. */
 static void count(const casefile_plan_t *plan, sweep_stats_t *stats)
 {
-    char labels[128];
-
     for (size_t i = 0; i < plan->n_outputs; i++) {
         const char *type = json_string_value(json_object_get(plan->outputs[i].event, "type"));
         if (plan->outputs[i].topic == CASEFILE_TOPIC_CASE_EVENTS) {
@@ -89,20 +88,7 @@ static void count(const casefile_plan_t *plan, sweep_stats_t *stats)
         }
     }
     stats->tasks_created += (long)plan->n_created;
-    for (size_t i = 0; i < plan->n_created; i++) {
-        snprintf(labels, sizeof(labels), "action=\"%s\"", plan->created[i]);
-        metrics_inc("recobro_tasks_created_total", "Tasks created, by action", labels, 1);
-    }
-    for (size_t i = 0; i < plan->n_deferred; i++) {
-        snprintf(labels, sizeof(labels), "reason=\"%s\"", plan->deferred[i]);
-        metrics_inc("recobro_tasks_deferred_total", "Tasks deferred by the contact rules", labels,
-                    1);
-    }
-    for (size_t i = 0; i < plan->n_suppressed; i++) {
-        snprintf(labels, sizeof(labels), "reason=\"%s\"", plan->suppressed[i]);
-        metrics_inc("recobro_tasks_suppressed_total", "Tasks suppressed by the contact rules",
-                    labels, 1);
-    }
+    caseworker_count_plan(plan);
 }
 
 /* Sets a case that failed permanently aside for SWEEP_RETRY_S, in its own statement. */

@@ -6,26 +6,11 @@
 #ifndef RECOBRO_INTERACTIONS_H
 #define RECOBRO_INTERACTIONS_H
 
-#include <stddef.h>
+#include "caseworker.h"
 
-#include "config.h"
-#include "worker.h"
-
-/* How often, at most, apply() checks whether a newer policy version was loaded. */
-#define INTERACTIONS_POLICY_CHECK_US (3 * 1000000LL)
-
-/* The CloudEvents source of what this service emits through paystore.h. */
 #define INTERACTIONS_SOURCE "recobro/interactions"
 
-typedef struct interactions interactions_t;
-
-/* Prepares the worker: connects to PostgreSQL once to read the active policy (importing
- * RECOBRO_POLICY_FILE into an empty policy table first, like the overdue worker). Returns a new
- * interactions_t (interactions_free() it), or NULL with a one-line reason in err. */
-interactions_t *interactions_new(const config_t *cfg, char *err, size_t errlen);
-void interactions_free(interactions_t *it);
-
-/* Fills *h with the handler for wk_run(); `it` is borrowed and must outlive the run. */
-void interactions_handler(interactions_t *it, wk_handler_t *h);
+/* Fills *spec with the interactions worker's part of caseworker_new(). */
+void interactions_spec(caseworker_spec_t *spec);
 
 #endif

@@ -8,6 +8,7 @@
 int main(int argc, char **argv)
 {
     config_t cfg;
+    caseworker_spec_t spec;
     char err[600];
     wk_handler_t h;
     int rc = service_init(&cfg, "interactions",
@@ -16,14 +17,15 @@ int main(int argc, char **argv)
                           argc, argv);
     if (rc >= 0)
         return rc;
-    interactions_t *it = interactions_new(&cfg, err, sizeof(err));
-    if (it == NULL) {
+    interactions_spec(&spec);
+    caseworker_t *cw = caseworker_new(&cfg, &spec, err, sizeof(err));
+    if (cw == NULL) {
         fprintf(stderr, "recobro-interactions: %s\n", err);
         return EXIT_FAIL;
     }
-    interactions_handler(it, &h);
+    caseworker_handler(cw, &h);
     const char *topics[] = {cfg.topic_interactions};
     rc = wk_run(&cfg, topics, 1, &h);
-    interactions_free(it);
+    caseworker_free(cw);
     return rc;
 }

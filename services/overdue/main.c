@@ -7,6 +7,7 @@
 int main(int argc, char **argv)
 {
     config_t cfg;
+    caseworker_spec_t spec;
     char err[600];
     wk_handler_t h;
     int rc = service_init(&cfg, "overdue",
@@ -15,14 +16,15 @@ int main(int argc, char **argv)
                           argc, argv);
     if (rc >= 0)
         return rc;
-    overdue_t *od = overdue_new(&cfg, err, sizeof(err));
-    if (od == NULL) {
+    overdue_spec(&spec);
+    caseworker_t *cw = caseworker_new(&cfg, &spec, err, sizeof(err));
+    if (cw == NULL) {
         fprintf(stderr, "recobro-overdue: %s\n", err);
         return EXIT_FAIL;
     }
-    overdue_handler(od, &h);
+    caseworker_handler(cw, &h);
     const char *topics[] = {cfg.topic_invoices};
     rc = wk_run(&cfg, topics, 1, &h);
-    overdue_free(od);
+    caseworker_free(cw);
     return rc;
 }

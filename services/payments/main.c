@@ -8,6 +8,7 @@
 int main(int argc, char **argv)
 {
     config_t cfg;
+    caseworker_spec_t spec;
     char err[600];
     wk_handler_t h;
     int rc =
@@ -17,14 +18,15 @@ int main(int argc, char **argv)
                      argc, argv);
     if (rc >= 0)
         return rc;
-    payments_t *ps = payments_new(&cfg, err, sizeof(err));
-    if (ps == NULL) {
+    payments_spec(&spec);
+    caseworker_t *cw = caseworker_new(&cfg, &spec, err, sizeof(err));
+    if (cw == NULL) {
         fprintf(stderr, "recobro-payments: %s\n", err);
         return EXIT_FAIL;
     }
-    payments_handler(ps, &h);
+    caseworker_handler(cw, &h);
     const char *topics[] = {cfg.topic_payments};
     rc = wk_run(&cfg, topics, 1, &h);
-    payments_free(ps);
+    caseworker_free(cw);
     return rc;
 }

@@ -21,14 +21,15 @@
 
 typedef struct scheduler {
     const config_t *cfg; /* borrowed */
-    PGconn *conn;        /* owned; NULL while disconnected */
-    policy_t *policy;    /* owned: the active policy; NULL until one is loaded */
-    cache_t *cache;      /* owned */
-    http_server_t *http; /* owned */
+    pg_session_t db;
+    PGconn *conn;           /* db.conn while connected, NULL otherwise */
+    policy_holder_t policy; /* the active policy, kept current */
+    cache_t *cache;         /* owned */
+    http_server_t *http;    /* owned */
     backoff_t backoff;
     volatile sig_atomic_t *stop;
     atomic_int ready;
-    int64_t next_policy_check_us, next_log_us;
+    int64_t next_log_us;
 } scheduler_t;
 
 static int is_ready(void *ud)
@@ -45,89 +46,23 @@ static void log_error(const char *event, const char *err)
 
 static void pg_drop(scheduler_t *s)
 {
-    if (s->conn != NULL)
-        PQfinish(s->conn);
+    pg_session_drop(&s->db);
     s->conn = NULL;
     atomic_store(&s->ready, 0);
 }
 
-/* Loads RECOBRO_POLICY_FILE into an empty policy table (the overdue worker does the same), so a
- * fresh stack needs no separate `policy load`. Returns 0 or -1 with err. */
-static int import_policy_file(PGconn *conn, const char *path, char *err, size_t errlen)
+static int on_connect(void *ud, PGconn *conn, char *err, size_t errlen)
 {
-    char perr[POLICY_ERR_MAX + 600];
-    char *text = policystore_read_file(path, err, errlen);
-    if (text == NULL)
-        return -1;
-    policy_t *p = policy_parse(text, perr, sizeof(perr));
-    int rc = -1;
-    if (p == NULL)
-        snprintf(err, errlen, "RECOBRO_POLICY_FILE %s: %s", path, perr);
-    else
-        rc = policystore_add(conn, text, p, 1, err, errlen) < 0 ? -1 : 0;
-    policy_free(p);
-    free(text);
-    return rc;
-}
-
-/* Picks up the active policy, or a newer one, at most every SCHEDULER_POLICY_CHECK_US. Returns 0
- * when a policy is in hand, -1 when none could be had (err filled). A failed refresh keeps the
- * current policy. */
-static int refresh_policy(scheduler_t *s, char *err, size_t errlen)
-{
-    int version, rc;
-
-    if (s->policy != NULL && clock_mono_us() < s->next_policy_check_us)
-        return 0;
-    s->next_policy_check_us = clock_mono_us() + SCHEDULER_POLICY_CHECK_US;
-    rc = policystore_active_version(s->conn, &version, err, errlen);
-    if (rc == POLICYSTORE_NONE && s->cfg->policy_file[0] != '\0') {
-        if (import_policy_file(s->conn, s->cfg->policy_file, err, errlen) < 0)
-            return s->policy != NULL ? 0 : -1;
-        rc = policystore_active_version(s->conn, &version, err, errlen);
-    }
-    if (rc == POLICYSTORE_NONE)
-        snprintf(err, errlen,
-                 "no policy: load one with `recobroctl policy load FILE` or set "
-                 "RECOBRO_POLICY_FILE");
-    if (rc != 0)
-        return s->policy != NULL ? 0 : -1;
-    if (s->policy != NULL && s->policy->version == version)
-        return 0;
-    policy_t *p = NULL;
-    if (policystore_load_active(s->conn, &p, NULL, err, errlen) != 0)
-        return s->policy != NULL ? 0 : -1;
-    if (s->policy != NULL)
-        LOG_INFO("policy.changed", "\"from\":%d,\"to\":%d", s->policy->version, p->version);
-    else
-        LOG_INFO("policy.active", "\"version\":%d", p->version);
-    policy_free(s->policy);
-    s->policy = p;
-    return 0;
+    (void)ud;
+    return sweep_prepare(conn, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Connects and prepares when needed. Returns 0 when connected, -1 otherwise (logged at most
  * every 5 s). */
 static int pg_ensure(scheduler_t *s)
 {
-    char err[600];
-
-    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
-        return 0;
-    pg_drop(s);
-    s->conn = pg_connect(s->cfg->pg_dsn, "recobro-scheduler", err, sizeof(err));
-    if (s->conn != NULL && sweep_prepare(s->conn, err, sizeof(err)) != 0)
-        pg_drop(s);
-    if (s->conn == NULL) {
-        metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"connect\"", 1);
-        if (clock_mono_us() >= s->next_log_us) {
-            log_error("db.unavailable", err);
-            s->next_log_us = clock_mono_us() + 5000000;
-        }
-        return -1;
-    }
-    LOG_INFO("db.connected", NULL);
-    return 0;
+    s->conn = pg_session_conn(&s->db, NULL);
+    return s->conn != NULL ? 0 : -1;
 }
 
 /* Sleeps up to ms, waking early on a signal. */
@@ -145,7 +80,10 @@ static int one_period(scheduler_t *s)
     sweep_stats_t st = SWEEP_STATS_INIT;
     sweep_opts_t opts = {s->cfg->topic_tasks, s->cfg->topic_case_events, s->cache, 0, s->stop};
 
-    if (refresh_policy(s, err, sizeof(err)) < 0) {
+    int prc = policystore_refresh(&s->policy, s->conn, err, sizeof(err));
+    if (prc == POLICYSTORE_TRANSIENT)
+        pg_drop(s);
+    if (prc != 0 && s->policy.policy == NULL) {
         atomic_store(&s->ready, 0);
         if (clock_mono_us() >= s->next_log_us) {
             log_error("policy.unavailable", err);
@@ -155,7 +93,9 @@ static int one_period(scheduler_t *s)
     }
     atomic_store(&s->ready, 1);
     int64_t now = clock_now(), t0 = clock_mono_us();
-    int rc = sweep_run(s->conn, s->policy, now, &opts, &st, err, sizeof(err));
+    if (s->conn == NULL)
+        return -1;
+    int rc = sweep_run(s->conn, s->policy.policy, now, &opts, &st, err, sizeof(err));
     metrics_observe("recobro_scheduler_sweep_seconds", "Duration of one sweep", NULL,
                     (double)(clock_mono_us() - t0) / 1e6);
     metrics_inc("recobro_scheduler_tasks_released_total",
@@ -195,6 +135,8 @@ int scheduler_run(const config_t *cfg)
 
     memset(&s, 0, sizeof(s));
     s.cfg = cfg;
+    s.db = (pg_session_t){cfg->pg_dsn, "recobro-scheduler", on_connect, NULL, NULL, 0};
+    s.policy = (policy_holder_t){NULL, SCHEDULER_POLICY_CHECK_US, 0, cfg->policy_file};
     s.stop = wk_install_signals();
     backoff_init(&s.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
     s.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
@@ -228,7 +170,7 @@ int scheduler_run(const config_t *cfg)
 out:
     http_server_free(s.http);
     pg_drop(&s);
-    policy_free(s.policy);
+    policystore_holder_clear(&s.policy);
     cache_free(s.cache);
     LOG_INFO("scheduler.stopped", NULL);
     return status;
