@@ -330,6 +330,7 @@ static const ctl_command_t commands[] = {
     {{"case", "show", NULL}, 2, cmd_case_show},
     {{"scheduler", "tick", NULL}, 2, cmd_scheduler_tick},
     {{"dlq", "replay", NULL}, 2, ctl_dlq_replay},
+    {{"report", NULL, NULL}, 1, ctl_report},
 };
 
 const ctl_command_t *ctl_find(int argc, char **argv)

@@ -13,6 +13,7 @@ typedef struct ctl_command {
 
 /* `dlq replay` (dlq.c). */
 int ctl_dlq_replay(const config_t *cfg, int argc, char **argv);
+int ctl_report(const config_t *cfg, int argc, char **argv); /* `report` (report.c) */
 
 /* The command whose words start argv, the longest match first; NULL when none. */
 const ctl_command_t *ctl_find(int argc, char **argv);

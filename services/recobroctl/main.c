@@ -23,6 +23,8 @@ static void usage(FILE *out)
                  "                       an offset; default now), print a JSON summary\n"
                  "  dlq replay [--reason CODE] [--source-topic TOPIC] [--limit N] [--dry-run]\n"
                  "                       send rejected messages back to their topic\n"
+                 "  report [--creditor ID] [--from DATE] [--to DATE] [--format json|text]\n"
+                 "                       print the business measures (JSON by default)\n"
                  "  version              print the version\n"
                  "  help                 this text, and the configuration variables\n"
                  "\n"
