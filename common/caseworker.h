@@ -23,20 +23,19 @@ typedef struct caseworker caseworker_t;
 /* The service's part: apply event `m` to the loaded, locked case `cf` (and the service's own
  * tables on `conn`), adding to `plan` what it emits itself. Returns WK_OK (m may have been
  * rejected with wk_reject(), before anything was written), WK_TRANSIENT or WK_PERMANENT. */
-typedef int (*caseworker_apply_fn)(void *ud, const policy_t *policy, PGconn *conn,
-                                   casefile_t *cf, wk_msg_t *m, int64_t now,
-                                   casefile_plan_t *plan);
+typedef int (*caseworker_apply_fn)(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
+                                   wk_msg_t *m, int64_t now, casefile_plan_t *plan);
 
 /* The service's extra statements to prepare on a new connection (besides casestore's); may be
  * NULL. Returns 0 or -1 with err. */
 typedef int (*caseworker_prepare_fn)(PGconn *conn, char *err, size_t errlen);
 
 typedef struct caseworker_spec {
-    const char *service;             /* "payments" */
-    const char *source;              /* "recobro/payments": output events' source */
-    const char *const *types;        /* the event types consumed */
+    const char *service;      /* "payments" */
+    const char *source;       /* "recobro/payments": output events' source */
+    const char *const *types; /* the event types consumed */
     size_t ntypes;
-    caseworker_prepare_fn prepare;   /* may be NULL */
+    caseworker_prepare_fn prepare; /* may be NULL */
     caseworker_apply_fn apply;
     void *ud;
 } caseworker_spec_t;

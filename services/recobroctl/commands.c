@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "migrate.h"
+#include "money.h"
 #include "pg.h"
 #include "policy.h"
 #include "policystore.h"
@@ -179,14 +180,109 @@ static int cmd_policy_show(const config_t *cfg, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* A money column of row r as a decimal string in its currency (a new reference). */
+static json_t *money_col(PGresult *res, int r, const char *name, const char *currency)
+{
+    char buf[MONEY_FMT_MAX];
+    int64_t minor = strtoll(PQgetvalue(res, r, PQfnumber(res, name)), NULL, 10);
+    if (money_format(minor, currency, buf, sizeof(buf)) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+/* A text column of row r, or null. */
+static json_t *text_col(PGresult *res, int r, const char *name)
+{
+    int f = PQfnumber(res, name);
+    return PQgetisnull(res, r, f) ? json_null() : json_string(PQgetvalue(res, r, f));
+}
+
+/* The case's promises (newest first, at most 20) into *promises, and its latest plan with its
+ * instalments (or null) into *plan: new references. Returns 0, or -1 with err. */
+static int case_agreements(PGconn *conn, const char *creditor_id, const char *debtor_id,
+                           json_t **promises, json_t **plan, char *err, size_t errlen)
+{
+    const char *p2[2] = {creditor_id, debtor_id};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT promise_id, amount, currency, due_on::text AS due_on, made_on::text AS made_on, "
+        "paid_toward, state, pending_approval, approved_by, agent_id, cancel_reason "
+        "FROM promise WHERE creditor_id = $1 AND debtor_id = $2 "
+        "ORDER BY made_on DESC, created_at DESC LIMIT 20",
+        2, NULL, p2, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_TUPLES_OK, "case.promises", err, errlen) < 0)
+        return -1;
+    *promises = json_array();
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *cur = PQgetvalue(res, r, PQfnumber(res, "currency"));
+        json_array_append_new(
+            *promises,
+            json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}", "promise_id",
+                      text_col(res, r, "promise_id"), "amount", money_col(res, r, "amount", cur),
+                      "currency", cur, "due_on", text_col(res, r, "due_on"), "made_on",
+                      text_col(res, r, "made_on"), "paid", money_col(res, r, "paid_toward", cur),
+                      "state", text_col(res, r, "state"), "pending_approval",
+                      strcmp(PQgetvalue(res, r, PQfnumber(res, "pending_approval")), "t") == 0,
+                      "approved_by", text_col(res, r, "approved_by"), "agent_id",
+                      text_col(res, r, "agent_id"), "cancel_reason",
+                      text_col(res, r, "cancel_reason")));
+    }
+    PQclear(res);
+    *plan = json_null();
+    res =
+        PQexecParams(conn,
+                     "SELECT plan_id, currency, agreed_on::text AS agreed_on, total, paid, missed, "
+                     "state, pending_approval FROM plan WHERE creditor_id = $1 AND "
+                     "debtor_id = $2 ORDER BY created_at DESC LIMIT 1",
+                     2, NULL, p2, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_TUPLES_OK, "case.plan", err, errlen) < 0)
+        return -1;
+    if (PQntuples(res) == 1) {
+        char cur[8];
+        snprintf(cur, sizeof(cur), "%s", PQgetvalue(res, 0, PQfnumber(res, "currency")));
+        const char *p3[3] = {creditor_id, debtor_id, PQgetvalue(res, 0, PQfnumber(res, "plan_id"))};
+        json_decref(*plan);
+        *plan = json_pack("{s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:b}", "plan_id",
+                          text_col(res, 0, "plan_id"), "currency", cur, "agreed_on",
+                          text_col(res, 0, "agreed_on"), "total", money_col(res, 0, "total", cur),
+                          "paid", money_col(res, 0, "paid", cur), "missed",
+                          atoi(PQgetvalue(res, 0, PQfnumber(res, "missed"))), "state",
+                          text_col(res, 0, "state"), "pending_approval",
+                          strcmp(PQgetvalue(res, 0, PQfnumber(res, "pending_approval")), "t") == 0);
+        PGresult *ins = PQexecParams(conn,
+                                     "SELECT slot, due_on::text AS due_on, amount, paid, state, "
+                                     "missed FROM plan_installment WHERE creditor_id = $1 AND "
+                                     "debtor_id = $2 AND plan_id = $3 ORDER BY slot",
+                                     3, NULL, p3, NULL, NULL, 0);
+        PQclear(res);
+        if (pg_expect(ins, PGRES_TUPLES_OK, "case.installments", err, errlen) < 0)
+            return -1;
+        json_t *list = json_array();
+        for (int r = 0; r < PQntuples(ins); r++)
+            json_array_append_new(
+                list,
+                json_pack("{s:i, s:o, s:o, s:o, s:o, s:b}", "slot",
+                          atoi(PQgetvalue(ins, r, PQfnumber(ins, "slot"))), "due_on",
+                          text_col(ins, r, "due_on"), "amount", money_col(ins, r, "amount", cur),
+                          "paid", money_col(ins, r, "paid", cur), "state",
+                          text_col(ins, r, "state"), "missed",
+                          strcmp(PQgetvalue(ins, r, PQfnumber(ins, "missed")), "t") == 0));
+        PQclear(ins);
+        json_object_set_new(*plan, "installments", list);
+        return 0;
+    }
+    PQclear(res);
+    return 0;
+}
+
 /* The case as an agent wants it: the hot cache's fields, open invoices, promises, plan, recent
- * contacts and tasks. Promises, plan and contacts belong to later services: empty for now. */
+ * contacts and tasks. */
 static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *debtor_id, int *rc,
                              char *err, size_t errlen)
 {
     casefile_t cf;
     policy_t *p = NULL;
-    json_t *tasks = NULL, *out = NULL, *contacts = NULL;
+    json_t *tasks = NULL, *out = NULL, *contacts = NULL, *promises = NULL, *plan = NULL;
 
     *rc = casestore_prepare(conn, err, errlen);
     if (*rc == 0) /* interactions */
@@ -200,6 +296,8 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
     if (*rc == 0) /* interactions: calls_left_7d and next_allowed come with the cache fields */
         *rc =
             interactstore_recent_contacts(conn, creditor_id, debtor_id, 20, &contacts, err, errlen);
+    if (*rc == 0)
+        *rc = case_agreements(conn, creditor_id, debtor_id, &promises, &plan, err, errlen);
     if (*rc == 0 && policystore_load_active(conn, &p, NULL, err, errlen) != 0)
         p = NULL; /* calls_left_7d then uses the default contact rules */
     if (*rc == 0) {
@@ -218,14 +316,16 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
             json_object_set_new(out, "strategy", json_string(cf.strategy));
             json_object_set_new(out, "variant", json_string(cf.variant));
             json_object_set_new(out, "invoices", casefile_invoices_new(&cf));
-            json_object_set_new(out, "promises", json_array());
-            json_object_set_new(out, "plan", json_null());
+            json_object_set(out, "promises", promises);
+            json_object_set(out, "plan", plan);
             json_object_set(out, "recent_contacts", contacts);
             json_object_set(out, "tasks", tasks);
         }
     }
     json_decref(tasks);
     json_decref(contacts);
+    json_decref(promises);
+    json_decref(plan);
     policy_free(p);
     casefile_clear(&cf);
     return out;

@@ -271,6 +271,9 @@ def test_promise_grace_boundaries_kept_broken_partial(pr, services):
     assert promise_events(pr, "D-kept", settle=1)[-1]["type"] == "promise.kept"
     shown = case_show(pr, "D-none")
     assert shown["open_promise"] is None and shown["segment"] == "evasive"
+    # The agent sees the promise's history, not only the open one.
+    assert [(p["promise_id"], p["state"], p["paid"]) for p in shown["promises"]] == \
+        [("PR-D-none", "broken", "0.00")]
     shown = case_show(pr, "D-part")
     assert shown["balance"] == "260.00" and shown["invoices"][0]["open_amount"] == "260.00"
 
@@ -371,6 +374,9 @@ def test_plan_completed_and_plan_defaulted(pr, services):
     assert dft[0]["source"] == "recobro/scheduler"
     f = features(pr, bad)
     assert (f["plan_defaulted_count"], f["plan_active"]) == (1, False)
+    shown = case_show(pr, bad)  # the agent sees the plan and which instalments were missed
+    assert shown["plan"]["state"] == "defaulted" and shown["plan"]["missed"] == 2
+    assert [i["missed"] for i in shown["plan"]["installments"]] == [False, True, True, False]
     assert wait_cache(pr, bad, lambda c: c["active_plan"] is None, "no active plan")
     missed = [e for e in promise_events(pr, bad) if e["type"] == "promise.broken"]
     assert [(e["data"]["plan_id"], e["data"]["installment"]) for e in missed] == \
