@@ -102,7 +102,40 @@ def bench_overdue(rid):
            "RECOBRO_TOPIC_CASE_EVENTS": topics["cases"], "RECOBRO_TOPIC_DLQ": topics["dlq"],
            "RECOBRO_GROUP_ID": group, "RECOBRO_LOG_LEVEL": "warn"}
     rate = time_worker("recobro-overdue", env, group, len(msgs))
-    return len(msgs), floor, rate
+    rows = [("recobro-overdue", "cases, segments, tasks", len(msgs), floor, rate)]
+
+    # The same cases' next events: a contact attempt each (interactions), then a partial
+    # payment each (payments). Every event loads, changes, re-plans and saves a case.
+    book = []
+    portfolio.build(N_OVERDUE_DEBTORS, dt.date.today(), random.Random(7), tag=rid + "-",
+                    book=book)
+    today = dt.date.today().isoformat()
+    book = [e for e in book if e["clean"]]
+    phases = {
+        "interactions": [
+            (e["key"], su.event("crm/bench", "c-" + e["debtor"], "contact.attempted",
+                                {"creditor_id": e["creditor"], "debtor_id": e["debtor"],
+                                 "channel": "phone", "outcome": "no_answer",
+                                 "at": today + "T09:00:00Z"})) for e in book],
+        "payments": [
+            (e["key"], su.event("psp/bench", "p-" + e["debtor"], "payment.received",
+                                {"creditor_id": e["creditor"], "debtor_id": e["debtor"],
+                                 "payment_id": "P-" + e["debtor"], "currency": e["currency"],
+                                 "amount": portfolio.money(1, e["currency"]),
+                                 "received_at": today + "T10:00:00Z"})) for e in book],
+    }
+    for svc, events in phases.items():
+        topic = "bench.%s.%s" % (rid, svc)
+        su.create_topics([topic])
+        su.produce(topic, ((k, v, None) for k, v in events))
+        floor_svc = run_floor(topic, len(events), rid + svc)
+        g = "bench-%s-%s" % (svc, rid)
+        env_svc = dict(env, RECOBRO_GROUP_ID=g, **{"RECOBRO_TOPIC_" + svc.upper(): topic})
+        rate_svc = time_worker("recobro-" + svc, env_svc, g, len(events))
+        what = "contacts, features, re-plan" if svc == "interactions" else \
+            "allocation, settlement, re-plan"
+        rows.append(("recobro-" + svc, what, len(events), floor_svc, rate_svc))
+    return rows
 
 
 def own_database(rid):
@@ -224,12 +257,13 @@ def run(rid):
     print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
 
     if os.environ.get("BENCH_OVERDUE", "1") != "0":
-        n, floor_ov, rate = bench_overdue(rid)
-        print("\nrecobro-overdue on a sample portfolio (%d messages, %d debtors, 6 partitions)" %
-              (n, N_OVERDUE_DEBTORS))
-        print("  floor (plain librdkafka + one bulk COPY)       %9.0f events/s" % floor_ov)
-        print("  recobro-overdue (cases, segments, tasks)       %9.0f events/s   ratio %.3f" %
-              (rate, rate / floor_ov))
+        rows = bench_overdue(rid)
+        print("\nthe case workers on a sample portfolio (%d debtors, 6 partitions, one worker "
+              "each; floor: the same messages, plain librdkafka + one bulk COPY)" %
+              N_OVERDUE_DEBTORS)
+        for name, what, n, floor_w, rate in rows:
+            print("  %-21s %-32s %6d events %7.0f events/s  floor %7.0f  ratio %.3f" %
+                  (name, "(" + what + ")", n, rate, floor_w, rate / floor_w))
 
 
 if __name__ == "__main__":
