@@ -597,6 +597,35 @@ static const char *resolved_reason(const casefile_t *cf)
     return "paid";
 }
 
+/* Withdraws the pending tasks the contact rules no longer allow, given what is known now: a
+ * right-party call or a call that reached the cap after the task was planned, an opt-out, a
+ * pause. A task stays live only while the rules would still allow its window from its start
+ * (or from now, once it has started) to its end; otherwise a notifier respecting the window
+ * could break a rule, so it is withdrawn with the rule's reason. */
+static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
+                           casefile_plan_t *plan)
+{
+    contact_state_t cs;
+
+    casefile_contact_state(cf, &cs);
+    for (size_t i = 0; i < cf->n_tasks; i++) {
+        casefile_task_t *t = &cf->tasks[i];
+        contact_channel_t ch;
+        contact_decision_t d;
+        if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now ||
+            contact_channel_parse(t->channel, &ch) < 0 || ch == CONTACT_CHANNEL_INTERNAL)
+            continue;
+        int64_t from = t->not_before > now ? t->not_before : now;
+        if (contact_decide(&policy->contact, &cs, t->action, ch, from, cf->timezone, &d) < 0)
+            continue;
+        if (d.verdict == CONTACT_ALLOW && d.not_before <= from && d.not_after >= t->not_after)
+            continue;
+        if (casefile_cancel_task(cf, plan, t, now, d.reason) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Records the segment change in the case and the plan (events, withdrawals). */
 static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
                          casefile_plan_t *plan)
@@ -815,6 +844,10 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         casefile_contact_state(cf, &cs);
         if (cs.cease_communication || (cs.forbearance_from <= now && now < cs.forbearance_until))
             cf->status = CASEFILE_PAUSED;
+    }
+    if (recheck_pending(cf, policy, now, plan) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     return plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen);
 }

@@ -164,6 +164,22 @@ def test_right_party_call_defers_the_next_call_seven_days(it, services):
     assert t["reason"].endswith("deferred (quiet_after_rpc)")
 
 
+def test_right_party_call_withdraws_a_call_already_planned(it, services):
+    """Regression (found by the compliance checker): a call planned before a right-party phone
+    conversation must not stay live inside the quiet days that conversation starts."""
+    d = "D-late-rpc"
+    start(services, it, it_now=T7)
+    evasive_case(it, d)
+    call = due_call(it, d)
+    assert call["not_before"] == "2026-12-02T11:00:00+01:00"
+    send(it, "in", d, contact(it, "rpc", d, "phone", "right_party", at="2026-12-02T10:00:00Z"))
+    cancels = read(it, "out", 1, d, "task.cancelled")
+    assert [(c["data"]["task_id"], c["data"]["reason"]) for c in cancels] == \
+        [(call["task_id"], "quiet_after_rpc")]
+    assert su.query("SELECT status, reason FROM task WHERE creditor_id = %s AND task_id = %s",
+                    it["creditor"], call["task_id"]) == [("cancelled", "quiet_after_rpc")]
+
+
 def test_opt_out_of_calls_withdraws_the_pending_call(it, services):
     d = "D-optout"
     _, ia = start(services, it, it_now=T7)
