@@ -333,10 +333,9 @@ int casefile_apply_event(casefile_t *cf, const ce_event_t *ev, ce_error_t *err)
 
 /* ---- Time and ids ---------------------------------------------------------------------------- */
 
-/* The local calendar day number (days since 1970-01-01) of instant t in zone. */
-static int local_day(const char *zone, int64_t t, int64_t *day)
+int casefile_local_day(const char *zone, int64_t t, int64_t *day)
 {
-    GTimeZone *tz = g_time_zone_new_identifier(zone);
+    GTimeZone *tz = zone && zone[0] ? g_time_zone_new_identifier(zone) : g_time_zone_new_utc();
     if (tz == NULL)
         return -1;
     GDateTime *utc = g_date_time_new_from_unix_utc(t);
@@ -359,7 +358,7 @@ static int local_day(const char *zone, int64_t t, int64_t *day)
 int casefile_local_days_between(const char *zone, int64_t a, int64_t b, int32_t *days)
 {
     int64_t da, db;
-    if (local_day(zone, a, &da) < 0 || local_day(zone, b, &db) < 0)
+    if (casefile_local_day(zone, a, &da) < 0 || casefile_local_day(zone, b, &db) < 0)
         return -1;
     *days = (int32_t)(db - da);
     return 0;
@@ -519,7 +518,7 @@ static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *
                 oldest = due;
         }
     }
-    if (local_day(cf->timezone, now, &today) < 0) {
+    if (casefile_local_day(cf->timezone, now, &today) < 0) {
         snprintf(err, errlen, "unknown time zone");
         return -1;
     }

@@ -194,6 +194,11 @@ typedef struct casefile {
 __attribute__((warn_unused_result)) int casefile_init(casefile_t *cf, const char *creditor_id,
                                                       const char *debtor_id);
 
+/* The local calendar day number (days since 1970-01-01) of instant `t` in `zone` (UTC when zone
+ * is NULL or ""). Returns 0, or -1 for an unknown zone. */
+__attribute__((warn_unused_result)) int casefile_local_day(const char *zone, int64_t t,
+                                                           int64_t *day);
+
 /* Frees what *cf owns (invoices, tasks and their data, features). NULL is a no-op. */
 void casefile_clear(casefile_t *cf);
 

@@ -14,28 +14,6 @@
 
 /* ---- Small helpers --------------------------------------------------------------------------- */
 
-int casepay_local_day(const char *zone, int64_t t, int64_t *day)
-{
-    GTimeZone *tz = zone && zone[0] ? g_time_zone_new_identifier(zone) : g_time_zone_new_utc();
-    if (tz == NULL)
-        return -1;
-    GDateTime *utc = g_date_time_new_from_unix_utc(t);
-    GDateTime *local = utc ? g_date_time_to_timezone(utc, tz) : NULL;
-    int rc = -1;
-    if (local != NULL) {
-        int y, m, d;
-        g_date_time_get_ymd(local, &y, &m, &d);
-        *day = validate_days_from_civil(y, m, d);
-        rc = 0;
-    }
-    if (local)
-        g_date_time_unref(local);
-    if (utc)
-        g_date_time_unref(utc);
-    g_time_zone_unref(tz);
-    return rc;
-}
-
 static int grow(void **arr, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)

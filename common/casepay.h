@@ -159,9 +159,4 @@ __attribute__((warn_unused_result)) int casepay_feature_add(casefile_t *cf, cons
 __attribute__((warn_unused_result)) int casepay_feature_set_bool(casefile_t *cf, const char *name,
                                                                  bool value);
 
-/* The local day number of instant `t` in `zone` (UTC when zone is NULL or ""). Returns 0, or -1
- * for an unknown zone. */
-__attribute__((warn_unused_result)) int casepay_local_day(const char *zone, int64_t t,
-                                                          int64_t *day);
-
 #endif

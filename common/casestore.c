@@ -114,16 +114,6 @@ static const struct {
      "  ORDER BY created_at DESC, step DESC LIMIT $3) x"},
 };
 
-/* Fills err from a failed result, clears it, and classifies. */
-static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
-{
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg && msg[0] ? msg : PQerrorMessage(conn)));
-    PQclear(res);
-    return transient ? CASESTORE_TRANSIENT : -1;
-}
-
 int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 {
     int prc = paystore_prepare(conn, err, errlen); /* payments: its statements too */
@@ -136,43 +126,21 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
             /* A second, locking variant of the load. */
             PGresult *res = PQprepare(conn, "cs_load", text, 0, NULL);
             if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                return fail(conn, res, "prepare cs_load", err, errlen);
+                return pg_fail(conn, res, "prepare cs_load", err, errlen);
             PQclear(res);
             snprintf(sql, sizeof(sql), "%s FOR UPDATE OF c", text);
             res = PQprepare(conn, "cs_load_lock", sql, 0, NULL);
             if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                return fail(conn, res, "prepare cs_load_lock", err, errlen);
+                return pg_fail(conn, res, "prepare cs_load_lock", err, errlen);
             PQclear(res);
             continue;
         }
         PGresult *res = PQprepare(conn, statements[i].name, text, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return fail(conn, res, statements[i].name, err, errlen);
+            return pg_fail(conn, res, statements[i].name, err, errlen);
         PQclear(res);
     }
     return 0;
-}
-
-/* Runs a prepared statement expecting `want`; on success returns the result (caller clears). */
-static PGresult *run(PGconn *conn, const char *name, int n, const char *const *params,
-                     ExecStatusType want, int *rc, char *err, size_t errlen)
-{
-    PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != want) {
-        *rc = fail(conn, res, name, err, errlen);
-        return NULL;
-    }
-    *rc = 0;
-    return res;
-}
-
-static int run_cmd(PGconn *conn, const char *name, int n, const char *const *params, char *err,
-                   size_t errlen)
-{
-    int rc;
-    PGresult *res = run(conn, name, n, params, PGRES_COMMAND_OK, &rc, err, errlen);
-    PQclear(res);
-    return rc;
 }
 
 /* ---- Loading --------------------------------------------------------------------------------- */
@@ -284,10 +252,10 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
         snprintf(err, errlen, "case ids too long, or out of memory");
         return -1;
     }
-    if (lock && (rc = run_cmd(conn, "cs_touch", 2, params, err, errlen)) != 0)
+    if (lock && (rc = pg_run_cmd(conn, "cs_touch", 2, params, err, errlen)) != 0)
         return rc;
-    PGresult *res =
-        run(conn, lock ? "cs_load_lock" : "cs_load", 2, params, PGRES_TUPLES_OK, &rc, err, errlen);
+    PGresult *res = pg_run(conn, lock ? "cs_load_lock" : "cs_load", 2, params, PGRES_TUPLES_OK, &rc,
+                           err, errlen);
     if (res == NULL)
         return rc;
     if (PQntuples(res) == 0) {
@@ -363,12 +331,12 @@ static const char *opt(const char *s)
 static int save_parties(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
     const char *cp[2] = {cf->creditor_id, cf->creditor_name};
-    int rc = run_cmd(conn, "cs_creditor", 2, cp, err, errlen);
+    int rc = pg_run_cmd(conn, "cs_creditor", 2, cp, err, errlen);
     if (rc != 0)
         return rc;
     const char *dp[8] = {cf->creditor_id,  cf->debtor_id,   opt(cf->debtor_name), cf->timezone,
                          opt(cf->country), opt(cf->locale), opt(cf->phone),       opt(cf->email)};
-    return run_cmd(conn, "cs_debtor", 8, dp, err, errlen);
+    return pg_run_cmd(conn, "cs_debtor", 8, dp, err, errlen);
 }
 
 static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
@@ -407,7 +375,7 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
         version,
         updated,
     };
-    return run_cmd(conn, "cs_case", 21, p, err, errlen);
+    return pg_run_cmd(conn, "cs_case", 21, p, err, errlen);
 }
 
 static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoice_t *inv,
@@ -427,7 +395,7 @@ static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoi
                          opt(inv->issued_on),
                          casefile_invoice_status_name(inv->status),
                          inv->adjusted ? "true" : "false"};
-    return run_cmd(conn, "cs_invoice", 11, p, err, errlen);
+    return pg_run_cmd(conn, "cs_invoice", 11, p, err, errlen);
 }
 
 static int save_task(PGconn *conn, const casefile_t *cf, const casefile_task_t *t, char *err,
@@ -456,7 +424,7 @@ static int save_task(PGconn *conn, const casefile_t *cf, const casefile_task_t *
                          casefile_task_status_name(t->status),
                          opt(t->reason),
                          payload};
-    int rc = run_cmd(conn, "cs_task_new", 15, p, err, errlen);
+    int rc = pg_run_cmd(conn, "cs_task_new", 15, p, err, errlen);
     free(payload);
     return rc;
 }
@@ -483,7 +451,7 @@ static int save_history(PGconn *conn, const casefile_t *cf, const casefile_plan_
                          dpd,
                          bal,
                          at};
-    return run_cmd(conn, "cs_history", 13, p, err, errlen);
+    return pg_run_cmd(conn, "cs_history", 13, p, err, errlen);
 }
 
 int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
@@ -501,7 +469,7 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
     if (cf->features_dirty) { /* interactions */
         char *features = json_dumps(cf->features, JSON_COMPACT);
         const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
-        rc = features ? run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
+        rc = features ? pg_run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
         free(features);
         if (rc != 0) {
             if (features == NULL)
@@ -527,7 +495,7 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
         if (t->status_dirty) {
             const char *p[5] = {cf->creditor_id, cf->debtor_id, t->task_id,
                                 casefile_task_status_name(t->status), opt(t->reason)};
-            if ((rc = run_cmd(conn, "cs_task_status", 5, p, err, errlen)) != 0)
+            if ((rc = pg_run_cmd(conn, "cs_task_status", 5, p, err, errlen)) != 0)
                 return rc;
             t->status_dirty = false;
         }
@@ -546,7 +514,7 @@ int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debt
     int rc;
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[3] = {creditor_id, debtor_id, lim};
-    PGresult *res = run(conn, "cs_tasks", 3, p, PGRES_TUPLES_OK, &rc, err, errlen);
+    PGresult *res = pg_run(conn, "cs_tasks", 3, p, PGRES_TUPLES_OK, &rc, err, errlen);
     if (res == NULL)
         return rc;
     json_error_t jerr;

@@ -7,10 +7,7 @@
 
 #include "pg.h"
 
-static const struct {
-    const char *name;
-    const char *sql;
-} statements[] = {
+static const pg_statement_t statements[] = {
     {"is_log",
      "INSERT INTO contact_log (creditor_id, debtor_id, event_source, event_id, channel, at, "
      "outcome, agent_id, stage, techniques, objections, task_id) "
@@ -56,45 +53,10 @@ static const struct {
      " ORDER BY at DESC LIMIT $3) x"},
 };
 
-static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
-{
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg && msg[0] ? msg : PQerrorMessage(conn)));
-    PQclear(res);
-    return transient ? INTERACTSTORE_TRANSIENT : -1;
-}
-
 int interactstore_prepare(PGconn *conn, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return fail(conn, res, statements[i].name, err, errlen);
-        PQclear(res);
-    }
-    return 0;
-}
-
-/* Runs a prepared statement expecting `want`; returns the result (caller clears) or NULL. */
-static PGresult *run(PGconn *conn, const char *name, int n, const char *const *params,
-                     ExecStatusType want, int *rc, char *err, size_t errlen)
-{
-    PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != want) {
-        *rc = fail(conn, res, name, err, errlen);
-        return NULL;
-    }
-    *rc = 0;
-    return res;
-}
-
-static int run_cmd(PGconn *conn, const char *name, int n, const char *const *params, char *err,
-                   size_t errlen)
-{
-    int rc;
-    PQclear(run(conn, name, n, params, PGRES_COMMAND_OK, &rc, err, errlen));
-    return rc;
+    return pg_prepare_all(conn, statements, sizeof(statements) / sizeof(statements[0]), err,
+                          errlen);
 }
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -128,7 +90,7 @@ int interactstore_log_contact(PGconn *conn, const char *creditor_id, const char 
                          techs,
                          objs,
                          str_at(d, "task_id")};
-    int rc = run_cmd(conn, "is_log", 12, p, err, errlen);
+    int rc = pg_run_cmd(conn, "is_log", 12, p, err, errlen);
     free(techs);
     free(objs);
     return rc;
@@ -145,7 +107,7 @@ int interactstore_open_dispute(PGconn *conn, const char *creditor_id, const char
                         str_at(d, "at"),
                         str_at(d, "reason"),
                         str_at(d, "invoice_id")};
-    return run_cmd(conn, "is_dispute_open", 7, p, err, errlen);
+    return pg_run_cmd(conn, "is_dispute_open", 7, p, err, errlen);
 }
 
 int interactstore_resolve_disputes(PGconn *conn, const char *creditor_id, const char *debtor_id,
@@ -157,7 +119,7 @@ int interactstore_resolve_disputes(PGconn *conn, const char *creditor_id, const 
                         str_at(d, "invoice_id")};
     int rc;
     *invoices = NULL;
-    PGresult *res = run(conn, "is_dispute_resolve", 5, p, PGRES_TUPLES_OK, &rc, err, errlen);
+    PGresult *res = pg_run(conn, "is_dispute_resolve", 5, p, PGRES_TUPLES_OK, &rc, err, errlen);
     if (res == NULL)
         return rc;
     int fi = PQfnumber(res, "invoices"), fo = PQfnumber(res, "still_open");
@@ -190,7 +152,7 @@ int interactstore_save_preferences(PGconn *conn, const char *creditor_id, const 
                         bool_at(d, "do_not_email"),
                         bool_at(d, "cease_communication"),
                         str_at(d, "timezone")};
-    return run_cmd(conn, "is_prefs", 7, p, err, errlen);
+    return pg_run_cmd(conn, "is_prefs", 7, p, err, errlen);
 }
 
 int interactstore_add_forbearance(PGconn *conn, const char *creditor_id, const char *debtor_id,
@@ -200,7 +162,7 @@ int interactstore_add_forbearance(PGconn *conn, const char *creditor_id, const c
     const char *p[8] = {
         creditor_id,       debtor_id,          ev->source,          ev->id,
         str_at(d, "from"), str_at(d, "until"), str_at(d, "reason"), str_at(d, "agent_id")};
-    return run_cmd(conn, "is_forbearance", 8, p, err, errlen);
+    return pg_run_cmd(conn, "is_forbearance", 8, p, err, errlen);
 }
 
 int interactstore_recent_contacts(PGconn *conn, const char *creditor_id, const char *debtor_id,
@@ -211,7 +173,7 @@ int interactstore_recent_contacts(PGconn *conn, const char *creditor_id, const c
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[3] = {creditor_id, debtor_id, lim};
     *out = NULL;
-    PGresult *res = run(conn, "is_contacts", 3, p, PGRES_TUPLES_OK, &rc, err, errlen);
+    PGresult *res = pg_run(conn, "is_contacts", 3, p, PGRES_TUPLES_OK, &rc, err, errlen);
     if (res == NULL)
         return rc;
     int f = PQfnumber(res, "contacts");

@@ -30,10 +30,7 @@
     "  WHERE i.creditor_id = pl.creditor_id AND i.debtor_id = pl.debtor_id "                       \
     "  AND i.plan_id = pl.plan_id) AS installments "
 
-static const struct {
-    const char *name;
-    const char *sql;
-} statements[] = {
+static const pg_statement_t statements[] = {
     {"ps_case",
      "SELECT (SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, "
      "  'currency', currency, 'unallocated', unallocated, "
@@ -120,24 +117,10 @@ static const struct {
                       "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
 };
 
-static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
-{
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg && msg[0] ? msg : PQerrorMessage(conn)));
-    PQclear(res);
-    return transient ? PAYSTORE_TRANSIENT : -1;
-}
-
 int paystore_prepare(PGconn *conn, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return fail(conn, res, statements[i].name, err, errlen);
-        PQclear(res);
-    }
-    return 0;
+    return pg_prepare_all(conn, statements, sizeof(statements) / sizeof(statements[0]), err,
+                          errlen);
 }
 
 /* Runs a prepared statement. With `text` (may be NULL), expects one row and copies column
@@ -148,7 +131,7 @@ static int run(PGconn *conn, const char *name, int n, const char *const *params,
     PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
     ExecStatusType want = column ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
     if (PQresultStatus(res) != want)
-        return fail(conn, res, name, err, errlen);
+        return pg_fail(conn, res, name, err, errlen);
     if (column != NULL) {
         int f = PQfnumber(res, column);
         *text = NULL;
@@ -418,7 +401,7 @@ int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     json_t *o;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        return fail(conn, res, "ps_case", err, errlen);
+        return pg_fail(conn, res, "ps_case", err, errlen);
     int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
     json_t *credits = json_loads(PQgetvalue(res, 0, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
@@ -499,7 +482,7 @@ static int day_of_date(const char *s, int64_t *day)
 
 static int today_of(const casefile_t *cf, int64_t now, int64_t *today, char *err, size_t errlen)
 {
-    if (casepay_local_day(cf->timezone, now, today) < 0) {
+    if (casefile_local_day(cf->timezone, now, today) < 0) {
         snprintf(err, errlen, "unknown time zone of the case");
         return -1;
     }
@@ -566,7 +549,7 @@ int paystore_payment_received(PGconn *conn, casefile_t *cf, const policy_t *poli
         free(text); /* known: a repeat, or reversed before it arrived: no second effect */
         return 0;
     }
-    if (casepay_local_day(cf->timezone, pay.received_at, &pay.day) < 0) {
+    if (casefile_local_day(cf->timezone, pay.received_at, &pay.day) < 0) {
         snprintf(err, errlen, "unknown time zone of the case");
         return -1;
     }
@@ -672,7 +655,7 @@ int paystore_payment_reversed(PGconn *conn, casefile_t *cf, const policy_t *poli
     const char *gp[5] = {cf->creditor_id, cf->debtor_id, payment_id, at, dstr(ev, "reason")};
     PGresult *res = PQexecPrepared(conn, "ps_payment_get", 3, gp, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return fail(conn, res, "ps_payment_get", err, errlen);
+        return pg_fail(conn, res, "ps_payment_get", err, errlen);
     if (PQntuples(res) == 0) {
         PQclear(res);
         return run(conn, "ps_payment_stub", 5, gp, NULL, NULL, err, errlen);
@@ -794,7 +777,7 @@ static int cancel_pending_promises(PGconn *conn, casefile_t *cf, const char *kee
     const char *params[2] = {cf->creditor_id, cf->debtor_id};
     PGresult *res = PQexecPrepared(conn, "ps_promise_pending", 2, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return fail(conn, res, "ps_promise_pending", err, errlen);
+        return pg_fail(conn, res, "ps_promise_pending", err, errlen);
     int f = PQfnumber(res, "doc"), rc = 0;
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
         stored_promise_t sp;

@@ -124,6 +124,46 @@ bool pg_is_transient(PGconn *conn, const PGresult *res)
            strncmp(state, "57P", 3) == 0 || strcmp(state, "55P03") == 0;
 }
 
+int pg_fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    int transient = pg_is_transient(conn, res);
+    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg && msg[0] ? msg : PQerrorMessage(conn)));
+    PQclear(res);
+    return transient ? PG_TRANSIENT : -1;
+}
+
+int pg_prepare_all(PGconn *conn, const pg_statement_t *st, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = PQprepare(conn, st[i].name, st[i].sql, 0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return pg_fail(conn, res, st[i].name, err, errlen);
+        PQclear(res);
+    }
+    return 0;
+}
+
+PGresult *pg_run(PGconn *conn, const char *name, int n, const char *const *params,
+                 ExecStatusType want, int *rc, char *err, size_t errlen)
+{
+    PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != want) {
+        *rc = pg_fail(conn, res, name, err, errlen);
+        return NULL;
+    }
+    *rc = 0;
+    return res;
+}
+
+int pg_run_cmd(PGconn *conn, const char *name, int n, const char *const *params, char *err,
+               size_t errlen)
+{
+    int rc;
+    PQclear(pg_run(conn, name, n, params, PGRES_COMMAND_OK, &rc, err, errlen));
+    return rc;
+}
+
 void pgarr_init(pgarr_t *a)
 {
     a->cap = 256;

@@ -49,6 +49,34 @@ const char *pg_oneline(const char *msg);
  * `res` may be NULL (connection-level failure). */
 bool pg_is_transient(PGconn *conn, const PGresult *res);
 
+/* ---- Prepared statements, as the stores (casestore, paystore, interactstore) use them ---- */
+
+/* What the statement helpers return for a failure worth retrying as is (pg_is_transient()); the
+ * stores' own *_TRANSIENT codes have the same value. */
+#define PG_TRANSIENT (-2)
+
+/* A named statement to prepare on every new connection. */
+typedef struct pg_statement {
+    const char *name;
+    const char *sql;
+} pg_statement_t;
+
+/* A failed statement: fills err with "<what>: <server message>", clears `res` (may be NULL), and
+ * returns PG_TRANSIENT when retrying may work, -1 otherwise. */
+int pg_fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen);
+
+/* Prepares the `n` statements. Returns 0, or pg_fail()'s code for the first that failed. */
+int pg_prepare_all(PGconn *conn, const pg_statement_t *st, size_t n, char *err, size_t errlen);
+
+/* Runs prepared statement `name` expecting status `want`: returns the result (the caller clears
+ * it) with *rc 0, or NULL with *rc = pg_fail()'s code. */
+PGresult *pg_run(PGconn *conn, const char *name, int n, const char *const *params,
+                 ExecStatusType want, int *rc, char *err, size_t errlen);
+
+/* pg_run() for a command: the result is cleared. Returns 0 or pg_fail()'s code. */
+int pg_run_cmd(PGconn *conn, const char *name, int n, const char *const *params, char *err,
+               size_t errlen);
+
 /* Builds a PostgreSQL array literal ("{"a","b",NULL}") element by element. `buf` is never NULL
  * after pgarr_init(); pgarr_free() releases it. Out of memory is sticky and reported by
  * pgarr_str(). */
