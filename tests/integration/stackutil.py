@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 import redis
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(os.environ.get("RECOBRO_SOURCE_DIR", Path(__file__).resolve().parents[2]))
@@ -136,6 +136,23 @@ def dsn_for(dbname):
     """The stack's DSN pointed at another database of the same server."""
     return " ".join("dbname=" + dbname if part.startswith("dbname=") else part
                     for part in DSN.split())
+
+
+def create_database(name, migrate=True):
+    """A database of a test's own on the stack's server (migrated unless told otherwise), so its
+    counts are exact and nothing it does reaches other tests. Returns its DSN; drop it with
+    drop_database() once nothing is connected."""
+    with pg() as conn:
+        conn.execute('CREATE DATABASE "%s"' % name)
+    dsn = dsn_for(name)
+    if migrate:
+        recobroctl("migrate", env={"RECOBRO_PG_DSN": dsn})
+    return dsn
+
+
+def drop_database(name):
+    with pg() as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
 def pg():

@@ -167,12 +167,8 @@ def cm(names):
     names["events"] = "it.%s.events" % names["rid"]
     su.create_topics([names["inv"], names["events"]])
     names["creditor"] = "cr-" + names["rid"]
-    db = "recobro_cmp_" + names["rid"]
-    with psycopg.connect(su.DSN, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE %s" % db)
-    names["db"] = db
-    names["dsn"] = su.dsn_for(db)
-    su.recobroctl("migrate", env={"RECOBRO_PG_DSN": names["dsn"]})
+    names["db"] = "recobro_cmp_" + names["rid"]
+    names["dsn"] = su.create_database(names["db"])
     yield names
 
 
@@ -181,8 +177,7 @@ def _drop_private_db(request):
     yield
     names = request.node.funcargs.get("cm")
     if names and names.get("db"):
-        with psycopg.connect(su.DSN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % names["db"])
+        su.drop_database(names["db"])
 
 
 def envs(n, now, group, policy):

@@ -5,11 +5,9 @@ with RECOBRO_NOW and moved by restarting the worker (its offsets live in Postgre
 import json
 import subprocess
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jsonschema
-import psycopg
 import pytest
 import referencing
 import referencing.jsonschema
@@ -394,12 +392,9 @@ def test_policy_commands_and_live_reload(ov, services, tmp_path):
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
 
     db = "recobro_it_" + ov["rid"]
-    with psycopg.connect(su.DSN, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE %s" % db)
+    dsn = su.create_database(db)
     ov["drop_db"] = db  # dropped after the services are stopped (_drop_private_db)
-    dsn = su.dsn_for(db)
     env = {"RECOBRO_PG_DSN": dsn}
-    su.recobroctl("migrate", env=env)
     # No policy anywhere: the worker refuses to start, with one line.
     e = envs(ov, "2026-11-25T10:00:00Z", RECOBRO_PG_DSN=dsn, RECOBRO_POLICY_FILE="")
     p = subprocess.run([str(su.BIN / "recobro-overdue")], env={**su.ENV, **e},
@@ -436,5 +431,4 @@ def _drop_private_db(request):
     names = request.node.funcargs.get("ov")
     if names and names.get("drop_db"):
         # The services fixture tears down before this one: nothing is connected any more.
-        with psycopg.connect(su.DSN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % names["drop_db"])
+        su.drop_database(names["drop_db"])

@@ -35,16 +35,11 @@ def pr(names):
     names["events"] = "it.%s.events" % names["rid"]
     su.create_topics([names["inv"], names["pay"], names["events"]])
     names["creditor"] = "cr-" + names["rid"]
-    db = "recobro_prm_" + names["rid"]
-    with psycopg.connect(su.DSN, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE %s" % db)
-    names["db"] = db
-    names["dsn"] = su.dsn_for(db)
-    su.recobroctl("migrate", env={"RECOBRO_PG_DSN": names["dsn"]})
+    names["db"] = db = "recobro_prm_" + names["rid"]
+    names["dsn"] = su.create_database(db)
     yield names
     # `services` was set up after this fixture, so it is torn down before: nothing connected.
-    with psycopg.connect(su.DSN, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+    su.drop_database(db)
 
 
 def envs(n, now, group):

@@ -2,7 +2,6 @@
 order; the relay keeps rows until the broker acknowledges them; migrations are idempotent and
 refuse a database newer than the build; recobroctl's usage errors exit 2."""
 import json
-import subprocess
 
 import psycopg
 
@@ -61,16 +60,9 @@ def test_relay_keeps_rows_for_an_unknown_topic(names, services):
         conn.execute("DELETE FROM outbox WHERE event_id LIKE %s", (rid + "-%",))
 
 
-def scratch_db(rid):
-    name = "scratch_%s" % rid
-    with su.pg() as conn:
-        conn.execute('CREATE DATABASE "%s"' % name)
-    base = su.dsn_for(name)
-    return name, base
-
-
 def test_migrate_is_idempotent_and_refuses_newer(names):
-    name, dsn = scratch_db(names["rid"])
+    name = "scratch_%s" % names["rid"]
+    dsn = su.create_database(name, migrate=False)  # the test migrates it itself
     try:
         r = su.recobroctl("migrate", env={"RECOBRO_PG_DSN": dsn})
         assert "migrated from version 0" in r.stdout
@@ -83,8 +75,7 @@ def test_migrate_is_idempotent_and_refuses_newer(names):
         assert "newer than this build" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     finally:
-        with su.pg() as conn:
-            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        su.drop_database(name)
 
 
 def test_recobroctl_usage_and_errors():

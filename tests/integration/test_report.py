@@ -23,15 +23,10 @@ NOW = "2026-11-25T10:00:00Z"
 def db():
     """A fresh database of this test's own, migrated; dropped at the end. Yields its DSN."""
     name = "report_%s" % su.run_id()
-    with su.pg() as conn:
-        conn.execute('CREATE DATABASE "%s"' % name)
-    dsn = su.dsn_for(name)
     try:
-        su.recobroctl("migrate", env={"RECOBRO_PG_DSN": dsn})
-        yield dsn
+        yield su.create_database(name)
     finally:
-        with su.pg() as conn:
-            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        su.drop_database(name)
 
 
 def report(dsn, *args, check=True):

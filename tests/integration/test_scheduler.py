@@ -29,12 +29,8 @@ def sc(names):
     names["events"] = "it.%s.events" % names["rid"]
     su.create_topics([names["events"]])
     names["creditor"] = "cr-" + names["rid"]
-    db = "recobro_sch_" + names["rid"]
-    with psycopg.connect(su.DSN, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE %s" % db)
-    names["db"] = db
-    names["dsn"] = su.dsn_for(db)
-    su.recobroctl("migrate", env={"RECOBRO_PG_DSN": names["dsn"]})
+    names["db"] = "recobro_sch_" + names["rid"]
+    names["dsn"] = su.create_database(names["db"])
     yield names
 
 
@@ -44,8 +40,7 @@ def _drop_private_db(request):
     names = request.node.funcargs.get("sc")
     if names and names.get("db"):
         # The services fixture tears down before this one: nothing is connected any more.
-        with psycopg.connect(su.DSN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % names["db"])
+        su.drop_database(names["db"])
 
 
 def envs(n, now=CREATED, **extra):
