@@ -30,13 +30,13 @@ static void count_task_outcome(caseinteract_task_t t)
 }
 
 /* Applies the interaction itself to the locked case: the pure decision and its rows. Returns
- * WK_OK (maybe with m rejected), WK_TRANSIENT or WK_PERMANENT. */
+ * RESULT_OK (maybe with m rejected), RESULT_TRANSIENT or RESULT_PERMANENT. */
 static int interactions_apply(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
                               wk_msg_t *m, int64_t now, casefile_plan_t *plan)
 {
     const ce_event_t *ev = &m->ev;
     const contact_rules_t *rules = &policy->contact;
-    ce_error_t cerr;
+    reason_t cerr;
     char err[600];
     int rc = 0;
 
@@ -46,13 +46,13 @@ static int interactions_apply(void *ud, const policy_t *policy, PGconn *conn, ca
         caseinteract_task_t task;
         if (caseinteract_contact(cf, ev->data, &task, &cerr) < 0) {
             wk_reject(m, cerr.code, "%s", cerr.detail);
-            return WK_OK;
+            return RESULT_OK;
         }
         count_task_outcome(task);
         rc = interactstore_log_contact(conn, cf->creditor_id, cf->debtor_id, ev, err, sizeof(err));
     } else if (strcmp(ev->type, "debt.disputed") == 0) {
         if (caseinteract_dispute_opened(cf, now, plan) < 0)
-            return WK_PERMANENT;
+            return RESULT_PERMANENT;
         rc = interactstore_open_dispute(conn, cf->creditor_id, cf->debtor_id, ev, err, sizeof(err));
     } else if (strcmp(ev->type, "dispute.resolved") == 0) {
         json_t *invoices = NULL;
@@ -76,12 +76,12 @@ static int interactions_apply(void *ud, const policy_t *policy, PGconn *conn, ca
             json_decref(invoices);
             if (r < 0) {
                 LOG_WARN("dispute.resolve_failed", "\"code\":\"%s\"", cerr.code);
-                return WK_PERMANENT;
+                return RESULT_PERMANENT;
             }
         }
     } else if (strcmp(ev->type, "contact.preferences") == 0) {
         if (caseinteract_preferences(cf, ev->data, rules, now, plan) < 0)
-            return WK_PERMANENT;
+            return RESULT_PERMANENT;
         rc = interactstore_save_preferences(conn, cf->creditor_id, cf->debtor_id, ev, err,
                                             sizeof(err));
     } else if (strcmp(ev->type, "forbearance.granted") == 0) {
@@ -89,7 +89,7 @@ static int interactions_apply(void *ud, const policy_t *policy, PGconn *conn, ca
                                      json_string_value(json_object_get(ev->data, "until")), rules,
                                      now, plan, &cerr) < 0) {
             wk_reject(m, cerr.code, "%s", cerr.detail);
-            return WK_OK;
+            return RESULT_OK;
         }
         rc = interactstore_add_forbearance(conn, cf->creditor_id, cf->debtor_id, ev, err,
                                            sizeof(err));
@@ -101,14 +101,14 @@ static int interactions_apply(void *ud, const policy_t *policy, PGconn *conn, ca
                                                &cerr, err, sizeof(err))
                      : paystore_record_plan(conn, cf, policy, ev, now, INTERACTIONS_SOURCE, plan,
                                             &cerr, err, sizeof(err));
-        if (rc == PAYSTORE_REJECTED) {
+        if (rc == RESULT_REJECTED) {
             wk_reject(m, cerr.code, "%s", cerr.detail);
-            return WK_OK;
+            return RESULT_OK;
         }
-        if (rc == PAYSTORE_TRANSIENT)
-            rc = CASESTORE_TRANSIENT;
+        if (rc == RESULT_TRANSIENT)
+            rc = RESULT_TRANSIENT;
     }
-    return rc == 0 ? WK_OK : caseworker_store_error(rc, ev->type, err);
+    return rc == 0 ? RESULT_OK : caseworker_store_error(rc, ev->type, err);
 }
 
 void interactions_spec(caseworker_spec_t *spec)

@@ -7,16 +7,16 @@ static const char *const consumed_types[] = {"invoice.overdue", "invoice.adjuste
 static int overdue_apply(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
                          wk_msg_t *m, int64_t now, casefile_plan_t *plan)
 {
-    ce_error_t cerr;
+    reason_t cerr;
 
     (void)ud;
     (void)policy;
     (void)conn;
     (void)now;
     (void)plan;
-    if (casefile_apply_event(cf, &m->ev, &cerr) < 0)
+    if (casefile_apply_event(cf, m->ev.type, m->ev.data, &cerr) < 0)
         wk_reject(m, cerr.code, "%s", cerr.detail);
-    return WK_OK;
+    return RESULT_OK;
 }
 
 void overdue_spec(caseworker_spec_t *spec)

@@ -13,7 +13,7 @@ static const char *const consumed_types[] = {"payment.received", "payment.revers
 static int payments_apply(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
                           wk_msg_t *m, int64_t now, casefile_plan_t *plan)
 {
-    ce_error_t cerr;
+    reason_t cerr;
     char err[600];
     int rc;
 
@@ -24,16 +24,16 @@ static int payments_apply(void *ud, const policy_t *policy, PGconn *conn, casefi
     else
         rc = paystore_payment_reversed(conn, cf, policy, &m->ev, now, PAYMENTS_SOURCE, plan, &cerr,
                                        err, sizeof(err));
-    if (rc == PAYSTORE_REJECTED) {
+    if (rc == RESULT_REJECTED) {
         /* Nothing of it was written: the decision refused it first. */
         wk_reject(m, cerr.code, "%s", cerr.detail);
-        return WK_OK;
+        return RESULT_OK;
     }
     if (rc != 0)
-        return caseworker_store_error(rc == PAYSTORE_TRANSIENT ? CASESTORE_TRANSIENT : rc,
-                                      "payment", err);
+        return caseworker_store_error(rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : rc, "payment",
+                                      err);
     snprintf(cf->last_event, sizeof(cf->last_event), "%s", m->ev.type);
-    return WK_OK;
+    return RESULT_OK;
 }
 
 void payments_spec(caseworker_spec_t *spec)

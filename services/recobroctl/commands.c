@@ -18,6 +18,7 @@
 #include "policystore.h"
 #include "service.h"
 #include "sweep.h"
+#include "calendar.h"
 
 static int cmd_migrate(const config_t *cfg, int argc, char **argv)
 {
@@ -383,7 +384,7 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
             v = argv[++i];
         else if (strncmp(argv[i], "--now=", 6) == 0)
             v = argv[i] + 6;
-        if (v == NULL || clock_parse_rfc3339(v, &now) < 0) {
+        if (v == NULL || cal_parse_instant(v, &now, NULL) < 0) {
             fputs(usage, stderr);
             return EXIT_USAGE;
         }
@@ -410,7 +411,7 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
     if (summary != NULL)
         printf("%s\n", summary);
     free(summary);
-    if (rc != SWEEP_OK)
+    if (rc != RESULT_OK)
         fprintf(stderr, "recobroctl: %s\n", err);
     else if (st.failed > 0)
         fprintf(stderr, "recobroctl: %ld due case(s) could not be planned (see the log)\n",
@@ -418,7 +419,7 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
     cache_free(cache);
     policy_free(p);
     PQfinish(conn);
-    return rc == SWEEP_OK && st.failed == 0 ? EXIT_OK : EXIT_FAIL;
+    return rc == RESULT_OK && st.failed == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 static const ctl_command_t commands[] = {

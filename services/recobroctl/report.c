@@ -44,6 +44,7 @@
 #include "money.h"
 #include "pg.h"
 #include "service.h"
+#include "calendar.h"
 
 static const char *const usage_text =
     "recobroctl: usage: recobroctl report [--creditor ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] "
@@ -570,7 +571,7 @@ static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_
                     "from", o->from ? json_string(o->from) : json_null(), "to",
                     o->to ? json_string(o->to) : json_null(), "cohort",
                     "cases whose earliest documented invoice fell due in the period",
-                    "generated_at", clock_format_utc(clock_now(), at, sizeof(at)));
+                    "generated_at", cal_format_utc(clock_now(), at, sizeof(at)));
     if (doc == NULL)
         goto oom;
     for (int d = 0; d < N_DIMS; d++) {

@@ -81,7 +81,7 @@ static int one_period(scheduler_t *s)
     sweep_opts_t opts = {s->cfg->topic_tasks, s->cfg->topic_case_events, s->cache, 0, s->stop};
 
     int prc = policystore_refresh(&s->policy, s->conn, err, sizeof(err));
-    if (prc == POLICYSTORE_TRANSIENT)
+    if (prc == RESULT_TRANSIENT)
         pg_drop(s);
     if (prc != 0 && s->policy.policy == NULL) {
         atomic_store(&s->ready, 0);
@@ -108,13 +108,13 @@ static int one_period(scheduler_t *s)
                 "Segment changes found by the scheduler as days passed", NULL,
                 (double)st.segment_changes);
     metrics_inc("recobro_scheduler_sweeps_total", "Sweeps, by result",
-                rc == SWEEP_OK ? "result=\"ok\"" : "result=\"error\"", 1);
+                rc == RESULT_OK ? "result=\"ok\"" : "result=\"error\"", 1);
     if (st.cases > 0 || st.failed > 0)
         LOG_INFO("sweep.done",
                  "\"cases\":%ld,\"failed\":%ld,\"tasks_created\":%ld,\"tasks_cancelled\":%ld,"
                  "\"segment_changes\":%ld",
                  st.cases, st.failed, st.tasks_created, st.tasks_cancelled, st.segment_changes);
-    if (rc != SWEEP_OK) {
+    if (rc != RESULT_OK) {
         log_error("sweep.failed", err);
         metrics_inc("recobro_db_retries_total", "Sweeps retried after a database failure", NULL, 1);
         if (PQstatus(s->conn) != CONNECTION_OK)

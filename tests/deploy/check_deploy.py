@@ -7,10 +7,10 @@ deploy/kafka-topics.md and checks them against what the code says:
 - every binary a container runs (compose, Kubernetes, the Dockerfile's CMD) is built from a
   services/<name>/ directory with sources (CMakeLists.txt: recobro-<name>, recobroctl) and is in
   the list of binaries the Dockerfile builds and copies; every worker of services/ is deployed;
-- every RECOBRO_* variable set anywhere is in common/config.c's settings table, or is a
+- every RECOBRO_* variable set anywhere is in common/base/config.c's settings table, or is a
   RECOBRO_KAFKA_<PROPERTY> pass-through naming a real librdkafka property (when librdkafka's
   CONFIGURATION.md is installed);
-- every worker listens on 0.0.0.0:<its port of common/config.c> (RECOBRO_HTTP_ADDR), and its
+- every worker listens on 0.0.0.0:<its port of common/base/config.c> (RECOBRO_HTTP_ADDR), and its
   liveness probe is /healthz and readiness probe /readyz on that port (compose healthchecks and
   Prometheus annotations too);
 - Kubernetes workloads: terminationGracePeriodSeconds longer than the drain
@@ -63,7 +63,7 @@ def read_inputs(root: Path) -> dict:
             }
     topics_md = root / "deploy" / "kafka-topics.md"
     return {
-        "config.c": (root / "common" / "config.c").read_text(),
+        "config.c": (root / "common" / "base" / "config.c").read_text(),
         "commands.c": (root / "services" / "recobroctl" / "commands.c").read_text(),
         "CMakeLists.txt": (root / "CMakeLists.txt").read_text(),
         "services": services,
@@ -75,14 +75,14 @@ def read_inputs(root: Path) -> dict:
 
 
 def config_names(config_c: str) -> set[str]:
-    """The RECOBRO_* names of common/config.c's table."""
+    """The RECOBRO_* names of common/base/config.c's table."""
     m = re.search(r"config_table\[\]\s*=\s*\{(.*?)\n\};", config_c, re.S)
     table = m.group(1) if m else ""
     return set(re.findall(r'\{\s*"(RECOBRO_[A-Z0-9_]+)"', table))
 
 
 def service_ports(config_c: str) -> dict[str, int]:
-    """common/config.c's default port per service ({"overdue", "127.0.0.1:9101"})."""
+    """common/base/config.c's default port per service ({"overdue", "127.0.0.1:9101"})."""
     return {s: int(p) for s, p in re.findall(r'\{"([a-z]+)",\s*"[0-9.]+:(\d+)"\}', config_c)}
 
 
@@ -160,7 +160,7 @@ class Checker:
             if self.kprops is not None and prop not in self.kprops:
                 self.bad(where, f"{name}: '{prop}' is not a librdkafka property")
             return
-        self.bad(where, f"{name} is not a setting of common/config.c")
+        self.bad(where, f"{name} is not a setting of common/base/config.c")
 
     def check_binary(self, where: str, binary: str) -> None:
         svc = binary_service(binary)
@@ -318,7 +318,7 @@ class Checker:
             self.bad(where, f"RECOBRO_HTTP_ADDR '{value}' is not reachable from outside the container")
         if svc in self.ports and port != self.ports[svc]:
             self.bad(where, f"RECOBRO_HTTP_ADDR port {port} is not {svc}'s port {self.ports[svc]} "
-                            "(common/config.c)")
+                            "(common/base/config.c)")
         return port
 
     # -- Kubernetes --
@@ -449,7 +449,7 @@ class Checker:
 
     def run(self) -> list[str]:
         if not self.known:
-            self.bad("common/config.c", "settings table not found (parser out of date)")
+            self.bad("common/base/config.c", "settings table not found (parser out of date)")
         self.check_dockerfile()
         if self.host:
             self.check_debian_packages()

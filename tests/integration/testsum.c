@@ -16,20 +16,20 @@
 #include "service.h"
 #include "worker.h"
 
-static int testsum_validate(void *ud, const ce_event_t *ev, ce_error_t *err)
+static int testsum_validate(void *ud, const ce_event_t *ev, reason_t *err)
 {
     (void)ud;
     if (strcmp(ev->type, "test.add") != 0)
-        return ce_fail(err, "unknown_type", "type is not one this service consumes");
+        return reason_set(err, "unknown_type", "type is not one this service consumes");
     const char *key = json_string_value(json_object_get(ev->data, "key"));
     json_t *amount = json_object_get(ev->data, "amount");
     if (key == NULL || strlen(key) == 0 || strlen(key) > 64)
-        return ce_fail(err, "schema_violation", "data.key must be a string of 1-64 characters");
+        return reason_set(err, "schema_violation", "data.key must be a string of 1-64 characters");
     if (!json_is_string(amount))
-        return ce_fail(err, "invalid_amount", "data.amount must be a string");
+        return reason_set(err, "invalid_amount", "data.amount must be a string");
     const char *a = json_string_value(amount);
     if (a[0] == '\0' || strspn(a, "0123456789") != strlen(a) || strlen(a) > 15)
-        return ce_fail(err, "invalid_amount", "data.amount must hold a whole number");
+        return reason_set(err, "invalid_amount", "data.amount must hold a whole number");
     return 0;
 }
 
@@ -46,7 +46,7 @@ static int testsum_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
 {
     const config_t *cfg = wk_tx_config(tx);
     pgarr_t keys, amounts;
-    int rc = WK_OK;
+    int rc = RESULT_OK;
 
     (void)ud;
     pgarr_init(&keys);
@@ -67,10 +67,10 @@ static int testsum_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
             id, "recobro/testsum", "test.added", NULL, key,
             json_pack("{s:s, s:s, s:s}", "key", key, "amount", amount, "input_id", m->ev.id));
         if (out == NULL || outbox_add_event(wk_tx_outbox(tx), cfg->topic_tasks, key, out) < 0)
-            rc = WK_TRANSIENT;
+            rc = RESULT_TRANSIENT;
         json_decref(out);
     }
-    if (rc != WK_OK || keys.count == 0)
+    if (rc != RESULT_OK || keys.count == 0)
         goto out;
     const char *params[2] = {pgarr_str(&keys), pgarr_str(&amounts)};
     PGresult *res = PQexecParams(
@@ -91,7 +91,7 @@ static int testsum_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
         snprintf(json, sizeof(json), "{\"total\":%s,\"version\":%s}", PQgetvalue(res, r, ft),
                  PQgetvalue(res, r, fe));
         if (wk_tx_cache(tx, ckey, json, strtoll(PQgetvalue(res, r, fe), NULL, 10)) < 0)
-            rc = WK_TRANSIENT;
+            rc = RESULT_TRANSIENT;
     }
     PQclear(res);
 out:

@@ -7,9 +7,9 @@ Run with the project's virtualenv (`.local/venv/bin/python tests/proto/check_pol
   (b) every deploy/policy/*.json (or every FILE given) and every policy.json of the
       segmentation vectors validates against it;
   (c) a set of broken variants of deploy/policy/default.json is rejected by it (the same kinds
-      of mistakes tests/unit/test_policy.c expects common/policy.c to refuse);
+      of mistakes tests/unit/test_policy.c expects common/domain/policy.c to refuse);
   (d) the schema agrees with the C code: the features a condition may test and their types
-      with the table of common/segment.c, the actions and channels with common/strategy.c.
+      with the table of common/domain/segment.c, the actions and channels with common/domain/strategy.c.
 
 Prints one line per problem and a closing "N passed, N failed" line; exits 0 only when all
 passed.
@@ -97,12 +97,12 @@ BROKEN = [
 
 
 def c_features():
-    text = (ROOT / "common" / "segment.c").read_text()
+    text = (ROOT / "common" / "domain" / "segment.c").read_text()
     return dict(re.findall(r"^\s*F\((\w+), (INT|BOOL|MONEY|STAGE),", text, re.M))
 
 
 def c_names(array):
-    text = (ROOT / "common" / "strategy.c").read_text()
+    text = (ROOT / "common" / "domain" / "strategy.c").read_text()
     body = re.search(r"%s\[[^]]*\] = \{(.*?)\};" % array, text, re.S).group(1)
     return re.findall(r'= "(\w+)"', body)
 
@@ -133,15 +133,15 @@ def main(argv):
     when = schema["$defs"]["when"]["properties"]
     kinds = {"INT": "intTest", "BOOL": "boolTest", "MONEY": "moneyTest", "STAGE": "stageTest"}
     feats = c_features()
-    ok(len(feats) >= 20, "could not read the feature table of common/segment.c")
+    ok(len(feats) >= 20, "could not read the feature table of common/domain/segment.c")
     ok(set(feats) == set(when), f"features: C has {sorted(set(feats) - set(when))} more, "
        f"the schema {sorted(set(when) - set(feats))} more")
     for name, kind in feats.items():
         if name in when:
             ok(when[name]["$ref"].endswith(kinds[kind]), f"feature {name}: C type {kind}, schema {when[name]}")
     step = schema["$defs"]["step"]["properties"]
-    ok(step["action"]["enum"] == c_names("action_names"), "actions differ from common/strategy.c")
-    ok(step["channel"]["enum"] == c_names("channel_names"), "channels differ from common/strategy.c")
+    ok(step["action"]["enum"] == c_names("action_names"), "actions differ from common/domain/strategy.c")
+    ok(step["channel"]["enum"] == c_names("channel_names"), "channels differ from common/domain/strategy.c")
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

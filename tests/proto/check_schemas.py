@@ -13,7 +13,7 @@ Run by ctest as `proto.schemas` with the project's virtualenv (tests/requirement
       script; RECOBRO_ASYNCAPI_SCHEMA may point at 3.0.0.json instead), every local $ref in it
       resolves, and it describes every event type;
   (d) the schemas agree with the C code: the currency enum and its minor-unit digit groups
-      with common/money.c's table, the input types with common/validate.c's rules table.
+      with common/domain/money.c's table, the input types with common/wire/validate.c's rules table.
 
 Formats ("date", "date-time") are annotations in 2020-12 and are not asserted here: what a
 pattern cannot say (a date that does not exist, a zone that is not in the tz database) is the
@@ -302,7 +302,7 @@ def check_asyncapi():
 
 # ---- (d) the schemas agree with the C code ---------------------------------------------------
 def check_against_c(schemas):
-    money_c = (ROOT / "common/money.c").read_text()
+    money_c = (ROOT / "common/domain/money.c").read_text()
     table = {c: int(d) for c, d in re.findall(r'\{"([A-Z]{3})", (\d)\}', money_c)}
     common = schemas.get(SCHEMAS / "common.schema.json", {})
     defs = common.get("$defs", {})
@@ -310,7 +310,7 @@ def check_against_c(schemas):
     if enum == set(table):
         ok("currency enum")
     else:
-        fail(f"common.schema.json currency enum differs from common/money.c: "
+        fail(f"common.schema.json currency enum differs from common/domain/money.c: "
              f"only in schema {sorted(enum - set(table))}, only in C {sorted(set(table) - enum)}")
     groups = {}
     for branch in defs.get("moneyDigits", {}).get("allOf", []):
@@ -319,12 +319,12 @@ def check_against_c(schemas):
         digits = int(m.group(1)) if m else 0
         for c in codes:
             groups[c] = digits
-    (ok if groups == table else fail)("moneyDigits groups agree with common/money.c digits")
+    (ok if groups == table else fail)("moneyDigits groups agree with common/domain/money.c digits")
 
-    validate_c = (ROOT / "common/validate.c").read_text()
+    validate_c = (ROOT / "common/wire/validate.c").read_text()
     c_types = re.findall(r'^\s*\{"([a-z_]+\.[a-z_]+)", [a-z_]+, ', validate_c, re.M)
     (ok if c_types == INPUT_TYPES else fail)(
-        f"common/validate.c rules table lists the input types in CONTRACT.md's order ({c_types})")
+        f"common/wire/validate.c rules table lists the input types in CONTRACT.md's order ({c_types})")
     envelope = schemas.get(SCHEMAS / "cloudevent.schema.json", {})
     types = envelope.get("properties", {}).get("type", {}).get("enum", [])
     (ok if types == INPUT_TYPES + OUTPUT_TYPES else fail)("envelope type enum lists every type")

@@ -13,11 +13,12 @@
 #include "clock.h"
 #include "policy.h"
 #include "policystore.h"
+#include "calendar.h"
 
 static int64_t at(const char *s)
 {
     int64_t t = 0;
-    assert_int_equal(clock_parse_rfc3339(s, &t), 0);
+    assert_int_equal(cal_parse_instant(s, &t, NULL), 0);
     return t;
 }
 
@@ -31,7 +32,7 @@ static json_t *js(const char *text)
 
 static void contact(casefile_t *cf, const char *json, caseinteract_task_t *task)
 {
-    ce_error_t err;
+    reason_t err;
     caseinteract_task_t t;
     json_t *d = js(json);
     assert_int_equal(caseinteract_contact(cf, d, task ? task : &t, &err), 0);
@@ -181,7 +182,7 @@ static void add_invoice(casefile_t *cf, const char *id, int64_t open)
 static void test_dispute_resolutions(void **state)
 {
     casefile_t cf;
-    ce_error_t err;
+    reason_t err;
     const char *named[] = {"INV-2"};
     (void)state;
     assert_int_equal(casefile_init(&cf, "acme", "D-4"), 0);
@@ -212,7 +213,7 @@ static void test_preferences_and_forbearance(void **state)
     casefile_t cf;
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
     contact_rules_t rules;
-    ce_error_t err;
+    reason_t err;
     int64_t now = at("2026-11-25T10:00:00Z");
     (void)state;
     contact_rules_default(&rules);

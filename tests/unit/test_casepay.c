@@ -40,7 +40,7 @@ static void test_overpayment_becomes_credit_and_pays_later_invoice(void **state)
     casefile_t cf;
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
     casepay_effect_t eff;
-    ce_error_t err;
+    reason_t err;
     (void)state;
     init_case(&cf);
     add_invoice(&cf, "INV-2", 5000, "2026-11-01");
@@ -71,7 +71,7 @@ static void test_currency_mismatch_changes_nothing(void **state)
     casefile_t cf;
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
     casepay_effect_t eff;
-    ce_error_t err;
+    reason_t err;
     (void)state;
     init_case(&cf);
     add_invoice(&cf, "INV-1", 10000, "2026-10-01");
@@ -89,7 +89,7 @@ static void test_partial_payment_keeps_promise_then_reversal_breaks_it(void **st
     casefile_t cf;
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
     casepay_effect_t eff;
-    ce_error_t err;
+    reason_t err;
     promise_t pr;
     (void)state;
     init_case(&cf);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "pg.h"
 
 /* A fake environment: NULL-terminated "NAME=value" strings. */
 static const char *fake_getenv(const char *name, void *ud)
@@ -22,6 +23,7 @@ static const char *fake_getenv(const char *name, void *ud)
 
 static int load(config_t *cfg, char **env, char *err)
 {
+    config_dsn_check = pg_check_dsn; /* as service_init() sets it */
     return config_load(cfg, "overdue", fake_getenv, env, env, err, 512);
 }
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "contact.h"
+#include "calendar.h"
 
 /* An RFC 3339 instant with an offset, as Unix seconds. */
 static int64_t at(const char *s)

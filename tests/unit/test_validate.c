@@ -8,48 +8,49 @@
 #include <cmocka.h>
 
 #include "validate.h"
+#include "calendar.h"
 
 static void test_date(void **state)
 {
     int y = 0, m = 0, d = 0;
 
     (void)state;
-    assert_int_equal(validate_date("2026-11-25", &y, &m, &d), 0);
+    assert_int_equal(cal_parse_date("2026-11-25", &y, &m, &d), 0);
     assert_int_equal(y, 2026);
     assert_int_equal(m, 11);
     assert_int_equal(d, 25);
-    assert_int_equal(validate_date("2024-02-29", NULL, NULL, NULL), 0); /* leap year */
-    assert_int_equal(validate_date("2000-02-29", NULL, NULL, NULL), 0); /* 400-year rule */
-    assert_int_equal(validate_date("0001-01-01", NULL, NULL, NULL), 0);
-    assert_int_equal(validate_date("9999-12-31", NULL, NULL, NULL), 0);
+    assert_int_equal(cal_parse_date("2024-02-29", NULL, NULL, NULL), 0); /* leap year */
+    assert_int_equal(cal_parse_date("2000-02-29", NULL, NULL, NULL), 0); /* 400-year rule */
+    assert_int_equal(cal_parse_date("0001-01-01", NULL, NULL, NULL), 0);
+    assert_int_equal(cal_parse_date("9999-12-31", NULL, NULL, NULL), 0);
 
     y = 7;
-    assert_int_equal(validate_date("2026-02-29", &y, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-02-29", &y, NULL, NULL), -1);
     assert_int_equal(y, 7); /* untouched */
-    assert_int_equal(validate_date("2026-02-30", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("1900-02-29", NULL, NULL, NULL), -1); /* 100-year rule */
-    assert_int_equal(validate_date("2026-04-31", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026-13-01", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026-00-10", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026-01-00", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("0000-01-01", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026-2-03", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026/02/03", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("2026-02-03T00:00:00Z", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date(" 2026-02-03", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("+2026-02-03", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date("", NULL, NULL, NULL), -1);
-    assert_int_equal(validate_date(NULL, NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-02-30", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("1900-02-29", NULL, NULL, NULL), -1); /* 100-year rule */
+    assert_int_equal(cal_parse_date("2026-04-31", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-13-01", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-00-10", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-01-00", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("0000-01-01", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-2-03", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026/02/03", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("2026-02-03T00:00:00Z", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date(" 2026-02-03", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("+2026-02-03", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date("", NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_date(NULL, NULL, NULL, NULL), -1);
 }
 
 static void test_days_from_civil(void **state)
 {
     (void)state;
-    assert_true(validate_days_from_civil(1970, 1, 1) == 0);
-    assert_true(validate_days_from_civil(1969, 12, 31) == -1);
-    assert_true(validate_days_from_civil(2000, 3, 1) == 11017);
-    assert_true(validate_days_from_civil(2026, 11, 25) == 20782);
-    assert_true(validate_days_from_civil(1, 1, 1) == -719162);
+    assert_true(cal_days_from_civil(1970, 1, 1) == 0);
+    assert_true(cal_days_from_civil(1969, 12, 31) == -1);
+    assert_true(cal_days_from_civil(2000, 3, 1) == 11017);
+    assert_true(cal_days_from_civil(2026, 11, 25) == 20782);
+    assert_true(cal_days_from_civil(1, 1, 1) == -719162);
 }
 
 static void test_instant(void **state)
@@ -58,48 +59,48 @@ static void test_instant(void **state)
     int off = 99;
 
     (void)state;
-    assert_int_equal(validate_instant("2026-11-20T10:00:00Z", &t, &off), 0);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00Z", &t, &off), 0);
     assert_true(t == 1795168800);
     assert_int_equal(off, 0);
     /* The same instant, written in Madrid's winter offset and in New York's. */
-    assert_int_equal(validate_instant("2026-11-20T11:00:00+01:00", &t, &off), 0);
+    assert_int_equal(cal_parse_instant("2026-11-20T11:00:00+01:00", &t, &off), 0);
     assert_true(t == 1795168800);
     assert_int_equal(off, 3600);
-    assert_int_equal(validate_instant("2026-11-20T05:00:00-05:00", &t, &off), 0);
+    assert_int_equal(cal_parse_instant("2026-11-20T05:00:00-05:00", &t, &off), 0);
     assert_true(t == 1795168800);
     assert_int_equal(off, -18000);
-    assert_int_equal(validate_instant("2026-11-20T15:45:00+05:45", &t, NULL), 0);
+    assert_int_equal(cal_parse_instant("2026-11-20T15:45:00+05:45", &t, NULL), 0);
     assert_true(t == 1795168800);
     /* Fractions are dropped, towards the past. */
-    assert_int_equal(validate_instant("2026-11-20T10:00:00.999999999Z", &t, NULL), 0);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00.999999999Z", &t, NULL), 0);
     assert_true(t == 1795168800);
-    assert_int_equal(validate_instant("1970-01-01T00:00:00Z", &t, NULL), 0);
+    assert_int_equal(cal_parse_instant("1970-01-01T00:00:00Z", &t, NULL), 0);
     assert_true(t == 0);
-    assert_int_equal(validate_instant("1969-12-31T23:59:59Z", &t, NULL), 0);
+    assert_int_equal(cal_parse_instant("1969-12-31T23:59:59Z", &t, NULL), 0);
     assert_true(t == -1);
     /* Crossing a day and a leap day through the offset. */
-    assert_int_equal(validate_instant("2024-03-01T00:30:00+01:00", &t, NULL), 0);
-    assert_true(t == validate_days_from_civil(2024, 2, 29) * 86400 + 23 * 3600 + 30 * 60);
+    assert_int_equal(cal_parse_instant("2024-03-01T00:30:00+01:00", &t, NULL), 0);
+    assert_true(t == cal_days_from_civil(2024, 2, 29) * 86400 + 23 * 3600 + 30 * 60);
 
     t = 42;
-    assert_int_equal(validate_instant("2026-11-20T10:00:00", &t, NULL), -1); /* no offset */
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00", &t, NULL), -1); /* no offset */
     assert_true(t == 42);
-    assert_int_equal(validate_instant("2026-11-20 10:00:00Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20t10:00:00z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T24:00:00Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:60:00Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-06-30T23:59:60Z", NULL, NULL), -1); /* leap second */
-    assert_int_equal(validate_instant("2026-02-30T10:00:00Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00.Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00.1234567890Z", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00+0100", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00+01", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00+24:00", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20T10:00:00Z ", NULL, NULL), -1);
-    assert_int_equal(validate_instant("2026-11-20", NULL, NULL), -1);
-    assert_int_equal(validate_instant("", NULL, NULL), -1);
-    assert_int_equal(validate_instant(NULL, NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20 10:00:00Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20t10:00:00z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T24:00:00Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:60:00Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-06-30T23:59:60Z", NULL, NULL), -1); /* leap second */
+    assert_int_equal(cal_parse_instant("2026-02-30T10:00:00Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00.Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00.1234567890Z", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00+0100", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00+01", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00+24:00", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20T10:00:00Z ", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("2026-11-20", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant("", NULL, NULL), -1);
+    assert_int_equal(cal_parse_instant(NULL, NULL, NULL), -1);
 }
 
 static void test_timezone(void **state)
@@ -186,7 +187,7 @@ static void test_input_types(void **state)
 /* Parses `json` as an envelope and validates it. Returns the error code, or "ok". */
 static const char *check(const char *json, char *detail, size_t size)
 {
-    static ce_error_t err;
+    static reason_t err;
     ce_event_t ev = CE_EVENT_INIT;
     const char *code = "ok";
 
@@ -278,7 +279,7 @@ static void test_case_ids(void **state)
                            "\"invoice\":{\"id\":\"I-1\",\"currency\":\"JPY\",\"amount\":\"100\","
                            "\"open_amount\":\"100\",\"due_on\":\"2026-10-01\"}}");
     ce_event_t ev = CE_EVENT_INIT;
-    ce_error_t err;
+    reason_t err;
     const char *c = NULL, *d = NULL;
 
     (void)state;

@@ -18,6 +18,7 @@
 
 #include "cloudevent.h"
 #include "validate.h"
+#include "calendar.h"
 
 /* Reads the whole file at `path` into a new malloc'd buffer (*len bytes, plus a NUL). Returns
  * NULL when it cannot be read. The caller frees. */
@@ -75,7 +76,7 @@ static bool is_output_type(const char *type)
 /* Runs the example as an input consumer would: ce_parse() then validate_event(). Returns 0
  * when accepted, -1 with *err filled when rejected. *output tells whether the envelope parsed
  * and its type is one of recobro's output types. */
-static int run(const char *buf, size_t len, ce_error_t *err, bool *output)
+static int run(const char *buf, size_t len, reason_t *err, bool *output)
 {
     ce_event_t ev = CE_EVENT_INIT;
     int rc;
@@ -89,9 +90,9 @@ static int run(const char *buf, size_t len, ce_error_t *err, bool *output)
         const char *creditor, *debtor;
 
         if (validate_case_ids(&ev, &creditor, &debtor) < 0)
-            rc = ce_fail(err, "internal", "validate_case_ids failed on a valid event");
-    } else if (*output && ev.time != NULL && validate_instant(ev.time, NULL, NULL) < 0) {
-        rc = ce_fail(err, "invalid_date", "time: not an RFC 3339 instant");
+            rc = reason_set(err, "internal", "validate_case_ids failed on a valid event");
+    } else if (*output && ev.time != NULL && cal_parse_instant(ev.time, NULL, NULL) < 0) {
+        rc = reason_set(err, "invalid_date", "time: not an RFC 3339 instant");
         *output = false; /* a broken envelope, whatever its type */
     }
     ce_event_clear(&ev);
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
 {
     char *path_copy, *dir_copy, *base, *kind, *sep;
     char expected[64];
-    ce_error_t err = {NULL, ""};
+    reason_t err = {NULL, ""};
     bool output;
     size_t len = 0;
     char *buf;

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "policy.h"
 #include "validate.h"
+#include "calendar.h"
 
 static int failures;
 
@@ -120,29 +121,27 @@ int main(int argc, char **argv)
                 fail("steps[%zu].features: not an object", i);
             continue;
         }
-        if (clock_parse_rfc3339(json_string_value(json_object_get(step, "now")), &now) < 0) {
+        if (cal_parse_instant(json_string_value(json_object_get(step, "now")), &now, NULL) < 0) {
             fail("steps[%zu].now: not an RFC 3339 instant", i);
             continue;
         }
         char *raw = json_dumps(json_object_get(step, "event"), JSON_COMPACT);
         ce_event_t ev = CE_EVENT_INIT;
-        ce_error_t cerr;
+        reason_t cerr;
         if (raw == NULL || ce_parse(raw, strlen(raw), &ev, &cerr) < 0 ||
-            validate_event(&ev, &cerr) < 0 || casefile_apply_event(&cf, &ev, &cerr) < 0) {
+            validate_event(&ev, &cerr) < 0 ||
+            casefile_apply_event(&cf, ev.type, ev.data, &cerr) < 0) {
             json_array_append_new(rejections, json_string(cerr.code));
         } else {
             casefile_plan_t plan = CASEFILE_PLAN_INIT;
             if (casefile_plan(&cf, policy, now, &plan, err, sizeof(err)) < 0)
                 fail("steps[%zu]: plan failed: %s", i, err);
             for (size_t k = 0; k < plan.n_outputs; k++) {
-                json_t *o = plan.outputs[k].event;
+                const casefile_output_t *o = &plan.outputs[k];
                 json_array_append_new(
-                    outputs,
-                    json_pack("{s:s, s:O, s:O, s:O}", "topic",
-                              plan.outputs[k].topic == CASEFILE_TOPIC_TASKS ? "tasks"
-                                                                            : "case-events",
-                              "type", json_object_get(o, "type"), "id", json_object_get(o, "id"),
-                              "data", json_object_get(o, "data")));
+                    outputs, json_pack("{s:s, s:s, s:s, s:O}", "topic",
+                                       o->topic == CASEFILE_TOPIC_TASKS ? "tasks" : "case-events",
+                                       "type", o->type, "id", o->id, "data", o->data));
             }
             casefile_plan_clear(&plan);
             /* What casestore_save() and the next load would do: new tasks become loaded ones. */

@@ -45,6 +45,7 @@
 #include "policy.h"
 #include "promise.h"
 #include "validate.h"
+#include "calendar.h"
 
 #define MAX_PAYMENTS 64
 
@@ -87,9 +88,9 @@ static int get_day(const json_t *obj, const char *key, int64_t *out)
 {
     int y, m, d;
 
-    if (validate_date(json_string_value(json_object_get(obj, key)), &y, &m, &d) != 0)
+    if (cal_parse_date(json_string_value(json_object_get(obj, key)), &y, &m, &d) != 0)
         return fail("\"%s\" must be a YYYY-MM-DD date", key);
-    *out = validate_days_from_civil(y, m, d);
+    *out = cal_days_from_civil(y, m, d);
     return 0;
 }
 

@@ -1,0 +1,278 @@
+/* calendar.c - civil days, RFC 3339 and cached time zones (see calendar.h). */
+#include "calendar.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Floor division (C's '/' truncates towards zero). */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* ==== Civil days ============================================================================== */
+
+int64_t cal_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + doe - 719468;
+}
+
+void cal_civil_from_days(int64_t day, int64_t *y, int *m, int *d)
+{
+    int64_t z = day + 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int cal_weekday(int64_t day)
+{
+    return (int)(((day + 3) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Reads exactly `n` decimal digits at s into *out. Returns false when one is not a digit. */
+static bool read_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!is_digit(s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* Parses "YYYY-MM-DD" at the start of s (s may go on). Returns true for a real date. */
+static bool parse_date_prefix(const char *s, int *y, int *m, int *d)
+{
+    int yy, mm, dd;
+
+    if (!read_digits(s, 4, &yy) || s[4] != '-' || !read_digits(s + 5, 2, &mm) || s[7] != '-' ||
+        !read_digits(s + 8, 2, &dd))
+        return false;
+    if (yy < 1 || mm < 1 || mm > 12 || dd < 1 || dd > days_in_month(yy, mm))
+        return false;
+    *y = yy;
+    *m = mm;
+    *d = dd;
+    return true;
+}
+
+int cal_parse_date(const char *s, int *y, int *m, int *d)
+{
+    int yy, mm, dd;
+
+    if (s == NULL || strlen(s) != 10 || !parse_date_prefix(s, &yy, &mm, &dd))
+        return -1;
+    if (y)
+        *y = yy;
+    if (m)
+        *m = mm;
+    if (d)
+        *d = dd;
+    return 0;
+}
+
+int cal_parse_day(const char *s, int64_t *day)
+{
+    int y, m, d;
+
+    if (cal_parse_date(s, &y, &m, &d) < 0)
+        return -1;
+    *day = cal_days_from_civil(y, m, d);
+    return 0;
+}
+
+char *cal_format_day(int64_t day, char *buf, size_t size)
+{
+    int64_t y;
+    int m, d;
+
+    if (buf == NULL || size == 0)
+        return buf;
+    buf[0] = '\0';
+    cal_civil_from_days(day, &y, &m, &d);
+    if (y >= 1 && y <= 9999 && size >= CAL_DATE_MAX)
+        snprintf(buf, size, "%04d-%02d-%02d", (int)y, m, d);
+    return buf;
+}
+
+/* ==== Instants ================================================================================ */
+
+/* Reads "HH:MM:SS" at s. */
+static bool parse_clock(const char *s, int *h, int *mi, int *sec)
+{
+    return read_digits(s, 2, h) && s[2] == ':' && read_digits(s + 3, 2, mi) && s[5] == ':' &&
+           read_digits(s + 6, 2, sec) && *h <= 23 && *mi <= 59 && *sec <= 59;
+}
+
+/* Reads the offset at p ("Z" or "+HH:MM" / "-HH:MM", then the end) into seconds east. */
+static bool parse_offset(const char *p, int *offset_s)
+{
+    int oh, om;
+
+    if (p[0] == 'Z' && p[1] == '\0') {
+        *offset_s = 0;
+        return true;
+    }
+    if ((p[0] != '+' && p[0] != '-') || strlen(p) != 6 || !read_digits(p + 1, 2, &oh) ||
+        p[3] != ':' || !read_digits(p + 4, 2, &om) || oh > 23 || om > 59)
+        return false;
+    *offset_s = (p[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    return true;
+}
+
+int cal_parse_instant(const char *s, int64_t *epoch, int *offset_s)
+{
+    int y, mo, d, h, mi, sec, off;
+    const char *p;
+
+    if (s == NULL || strlen(s) < 20 || !parse_date_prefix(s, &y, &mo, &d) || s[10] != 'T' ||
+        !parse_clock(s + 11, &h, &mi, &sec))
+        return -1;
+    p = s + 19;
+    if (*p == '.') {
+        const char *frac = ++p;
+
+        while (is_digit(*p))
+            p++;
+        if (p == frac || p - frac > 9)
+            return -1;
+    }
+    if (!parse_offset(p, &off))
+        return -1;
+    if (epoch)
+        *epoch = cal_days_from_civil(y, mo, d) * CAL_SECS_PER_DAY + h * 3600 + mi * 60 + sec - off;
+    if (offset_s)
+        *offset_s = off;
+    return 0;
+}
+
+char *cal_format_utc(int64_t t, char *buf, size_t size)
+{
+    int64_t day = floor_div(t, CAL_SECS_PER_DAY), secs = t - day * CAL_SECS_PER_DAY, y;
+    int m, d;
+
+    cal_civil_from_days(day, &y, &m, &d);
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
+    return buf;
+}
+
+/* ==== Time zones ============================================================================== */
+
+/* Zones by name, each holding one reference; GTimeZone is immutable and refcounted, so a
+ * cached zone may be used by any thread. Bounded: past ZONE_CACHE_MAX names, zones are made
+ * and dropped per call. */
+#define ZONE_CACHE_MAX 512
+static GMutex zone_lock;
+static GHashTable *zone_cache; /* char* (owned) -> GTimeZone* (one reference) */
+
+/* An IANA name's shape: letters first, then letters, digits, '_', '-', '+', '/', no "..".
+ * Keeps offsets ("+01:00") and POSIX rules ("CET-1CEST,M3.5.0") out, which GLib would accept. */
+static bool zone_name_ok(const char *zone)
+{
+    size_t n;
+
+    if (zone == NULL || !g_ascii_isalpha(zone[0]))
+        return false;
+    n = strlen(zone);
+    if (n > 64 || strstr(zone, "..") != NULL || zone[n - 1] == '/')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = zone[i];
+        if (!g_ascii_isalnum(c) && c != '_' && c != '-' && c != '+' && c != '/')
+            return false;
+    }
+    return true;
+}
+
+GTimeZone *cal_zone_get(const char *name)
+{
+    GTimeZone *tz;
+
+    if (name == NULL || name[0] == '\0')
+        return g_time_zone_new_utc();
+    if (!zone_name_ok(name))
+        return NULL;
+    g_mutex_lock(&zone_lock);
+    if (zone_cache == NULL)
+        zone_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify)g_time_zone_unref);
+    tz = g_hash_table_lookup(zone_cache, name);
+    if (tz != NULL) {
+        g_time_zone_ref(tz);
+        g_mutex_unlock(&zone_lock);
+        return tz;
+    }
+    g_mutex_unlock(&zone_lock);
+
+    /* Reads tzdata: outside the lock. The _identifier variant returns NULL for a name it cannot
+     * load (g_time_zone_new() would fall back to UTC), which is what tells a real zone. */
+    tz = g_time_zone_new_identifier(name);
+    if (tz == NULL)
+        return NULL;
+
+    g_mutex_lock(&zone_lock);
+    if (g_hash_table_size(zone_cache) < ZONE_CACHE_MAX && !g_hash_table_contains(zone_cache, name))
+        g_hash_table_insert(zone_cache, g_strdup(name), g_time_zone_ref(tz));
+    g_mutex_unlock(&zone_lock);
+    return tz;
+}
+
+int64_t cal_offset_at(GTimeZone *tz, int64_t t)
+{
+    int i = g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, t);
+
+    return g_time_zone_get_offset(tz, i);
+}
+
+int cal_local_day(const char *zone, int64_t t, int64_t *day)
+{
+    GTimeZone *tz = cal_zone_get(zone);
+
+    if (tz == NULL)
+        return -1;
+    *day = floor_div(t + cal_offset_at(tz, t), CAL_SECS_PER_DAY);
+    g_time_zone_unref(tz);
+    return 0;
+}
+
+int cal_local_days_between(const char *zone, int64_t a, int64_t b, int32_t *days)
+{
+    int64_t da, db;
+
+    if (cal_local_day(zone, a, &da) < 0 || cal_local_day(zone, b, &db) < 0)
+        return -1;
+    *days = (int32_t)(db - da);
+    return 0;
+}

@@ -1,0 +1,416 @@
+/* config.c - the settings table and its parser (see config.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "calendar.h"
+
+config_check_fn config_dsn_check;
+
+typedef enum {
+    CT_STRING,
+    CT_INT,
+    CT_LOGLEVEL,
+    CT_ADDR,
+    CT_REDIS_URL,
+    CT_DSN,
+    CT_INSTANT,
+    CT_TOPIC
+} config_type_t;
+
+typedef struct config_entry {
+    const char *name;
+    config_type_t type;
+    const char *def; /* NULL: computed per service (see default_for) */
+    size_t offset;
+    size_t size; /* of the target, for strings */
+    long min, max;
+    const char *desc;
+} config_entry_t;
+
+#define STR(field) offsetof(config_t, field), sizeof(((config_t *)0)->field)
+#define NUM(field) offsetof(config_t, field), sizeof(int)
+
+/* The one table: every variable, its type, default and meaning. */
+static const config_entry_t config_table[] = {
+    {"RECOBRO_KAFKA_BROKERS", CT_STRING, "127.0.0.1:19092", STR(kafka_brokers), 0, 0,
+     "Kafka bootstrap servers"},
+    {"RECOBRO_PG_DSN", CT_DSN, "host=127.0.0.1 port=15432 dbname=recobro user=recobro", STR(pg_dsn),
+     0, 0, "libpq connection string"},
+    {"RECOBRO_REDIS_URL", CT_REDIS_URL, "redis://127.0.0.1:16379/0", STR(redis_url), 0, 0,
+     "Redis for the hot case cache: redis://[:password@]host:port[/db]"},
+    {"RECOBRO_GROUP_ID", CT_STRING, NULL, STR(group_id), 0, 0,
+     "Kafka consumer group (default recobro-<service>)"},
+    {"RECOBRO_HTTP_ADDR", CT_ADDR, NULL, STR(http_addr), 0, 0,
+     "host:port of /metrics, /healthz, /readyz"},
+    {"RECOBRO_LOG_LEVEL", CT_LOGLEVEL, "info", offsetof(config_t, log_level), 0, 0, 0,
+     "debug, info, warn or error"},
+    {"RECOBRO_NOW", CT_INSTANT, "", STR(now), 0, 0,
+     "a fixed clock (RFC 3339) for tests and replays; unset: the real clock"},
+    {"RECOBRO_TOPIC_INVOICES", CT_TOPIC, "recobro.invoices", STR(topic_invoices), 0, 0,
+     "topic of invoice events"},
+    {"RECOBRO_TOPIC_PAYMENTS", CT_TOPIC, "recobro.payments", STR(topic_payments), 0, 0,
+     "topic of payment events"},
+    {"RECOBRO_TOPIC_INTERACTIONS", CT_TOPIC, "recobro.interactions", STR(topic_interactions), 0, 0,
+     "topic of interaction events"},
+    {"RECOBRO_TOPIC_TASKS", CT_TOPIC, "recobro.tasks", STR(topic_tasks), 0, 0,
+     "topic of follow-up tasks (out)"},
+    {"RECOBRO_TOPIC_CASE_EVENTS", CT_TOPIC, "recobro.case-events", STR(topic_case_events), 0, 0,
+     "topic of case events (out)"},
+    {"RECOBRO_TOPIC_DLQ", CT_TOPIC, "recobro.dlq", STR(topic_dlq), 0, 0,
+     "topic of rejected input messages (out)"},
+    {"RECOBRO_TOPIC_PARTITIONS", CT_INT, "6", NUM(topic_partitions), 1, 10000,
+     "partitions per topic for `recobroctl topics ensure`"},
+    {"RECOBRO_TOPIC_REPLICATION", CT_INT, "1", NUM(topic_replication), 1, 32,
+     "replication factor for `recobroctl topics ensure`"},
+    {"RECOBRO_BATCH_MAX", CT_INT, "500", NUM(batch_max), 1, 100000,
+     "most messages applied in one transaction"},
+    {"RECOBRO_BATCH_MS", CT_INT, "20", NUM(batch_ms), 1, 60000,
+     "longest wait in milliseconds to fill a batch"},
+    {"RECOBRO_BACKOFF_INITIAL_MS", CT_INT, "100", NUM(backoff_initial_ms), 1, 600000,
+     "first retry delay after a transient failure"},
+    {"RECOBRO_BACKOFF_MAX_MS", CT_INT, "10000", NUM(backoff_max_ms), 1, 3600000,
+     "longest retry delay after repeated transient failures"},
+    {"RECOBRO_CACHE_TTL", CT_INT, "604800", NUM(cache_ttl_s), 1, INT_MAX,
+     "seconds a hot case stays in Redis"},
+    {"RECOBRO_DEDUPE_RETENTION", CT_INT, "2592000", NUM(dedupe_retention_s), 0, INT_MAX,
+     "seconds an applied event's (source, id) is remembered against re-sends (0: forever)"},
+    {"RECOBRO_SHUTDOWN_TIMEOUT_MS", CT_INT, "8000", NUM(shutdown_timeout_ms), 100, 600000,
+     "longest graceful shutdown before giving up on the batch in hand"},
+    {"RECOBRO_RELAY_BATCH", CT_INT, "1000", NUM(relay_batch), 1, 100000,
+     "outbox rows the relay publishes per transaction"},
+    {"RECOBRO_RELAY_POLL_MS", CT_INT, "500", NUM(relay_poll_ms), 1, 60000,
+     "relay poll period when no notification arrives"},
+    {"RECOBRO_OUTBOX_RETENTION", CT_INT, "3600", NUM(outbox_retention_s), 0, INT_MAX,
+     "seconds a published outbox row is kept for audit"},
+    {"RECOBRO_SCHEDULER_PERIOD_MS", CT_INT, "60000", NUM(scheduler_period_ms), 10, 86400000,
+     "scheduler: milliseconds between two sweeps for due work"},
+    {"RECOBRO_POLICY_FILE", CT_STRING, "", STR(policy_file), 0, 0,
+     "policy to load when the database has none (default: none)"},
+};
+
+static const struct {
+    const char *service;
+    const char *http_addr;
+} service_ports[] = {
+    {"overdue", "127.0.0.1:9101"},      {"payments", "127.0.0.1:9102"},
+    {"interactions", "127.0.0.1:9103"}, {"scheduler", "127.0.0.1:9104"},
+    {"relay", "127.0.0.1:9105"},        {"recobroctl", "127.0.0.1:9106"},
+    {"testsum", "127.0.0.1:9109"},
+};
+
+const char *config_default_http_addr(const char *service)
+{
+    for (size_t i = 0; i < sizeof(service_ports) / sizeof(service_ports[0]); i++)
+        if (strcmp(service_ports[i].service, service) == 0)
+            return service_ports[i].http_addr;
+    return "127.0.0.1:9100";
+}
+
+static const char *default_for(const config_entry_t *e, const char *service, char *buf, size_t len)
+{
+    if (e->def != NULL)
+        return e->def;
+    if (strcmp(e->name, "RECOBRO_GROUP_ID") == 0) {
+        snprintf(buf, len, "recobro-%s", service);
+        return buf;
+    }
+    return config_default_http_addr(service);
+}
+
+int config_parse_addr(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    char *end;
+    long p;
+    size_t hl;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        hl = (size_t)(close - s - 1);
+        if (hl + 1 > hostlen)
+            return -1;
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -1;
+        hl = (size_t)(colon - s);
+        if (hl + 1 > hostlen)
+            return -1;
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        if (strcmp(host, "*") == 0)
+            host[0] = '\0';
+    }
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+int config_parse_redis_url(const char *s, char *host, size_t hostlen, int *port, char *password,
+                           size_t passlen, int *db)
+{
+    const char *p, *at, *slash;
+    char hostport[256];
+    char pw[256] = "";
+    int d = 0, prt;
+    char h[256];
+
+    if (s == NULL || strncmp(s, "redis://", 8) != 0)
+        return -1;
+    p = s + 8;
+    at = strrchr(p, '@');
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        /* redis://:password@host or redis://user:password@host (user ignored) */
+        const char *pw_start = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw_start);
+        if (n >= sizeof(pw))
+            return -1;
+        memcpy(pw, pw_start, n);
+        pw[n] = '\0';
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    size_t hp = slash ? (size_t)(slash - p) : strlen(p);
+    if (hp == 0 || hp >= sizeof(hostport))
+        return -1;
+    memcpy(hostport, p, hp);
+    hostport[hp] = '\0';
+    if (strchr(hostport, ':') == NULL) {
+        snprintf(h, sizeof(h), "%s", hostport);
+        prt = 6379;
+    } else if (config_parse_addr(hostport, h, sizeof(h), &prt) < 0 || h[0] == '\0' || prt == 0) {
+        return -1;
+    }
+    if (slash != NULL && slash[1] != '\0') {
+        char *end;
+        errno = 0;
+        long v = strtol(slash + 1, &end, 10);
+        if (errno != 0 || *end != '\0' || v < 0 || v > 1000)
+            return -1;
+        d = (int)v;
+    }
+    if (strlen(h) + 1 > hostlen || strlen(pw) + 1 > passlen)
+        return -1;
+    strcpy(host, h);
+    strcpy(password, pw);
+    *port = prt;
+    *db = d;
+    return 0;
+}
+
+/* A Kafka topic name: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
+static int valid_topic(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 249 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* Applies one value to its target. Returns 0 or -1 with err filled. */
+static int config_apply(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                        size_t errlen)
+{
+    char *target = (char *)cfg + e->offset;
+
+    switch (e->type) {
+    case CT_STRING:
+    case CT_TOPIC:
+    case CT_ADDR:
+    case CT_REDIS_URL:
+    case CT_DSN:
+    case CT_INSTANT:
+        if (strlen(v) + 1 > e->size) {
+            snprintf(err, errlen, "%s: value is too long (at most %zu characters)", e->name,
+                     e->size - 1);
+            return -1;
+        }
+        break;
+    default:
+        break;
+    }
+
+    switch (e->type) {
+    case CT_STRING:
+        break;
+    case CT_TOPIC:
+        if (!valid_topic(v)) {
+            snprintf(err, errlen, "%s: \"%s\" is not a valid Kafka topic name", e->name, v);
+            return -1;
+        }
+        break;
+    case CT_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || n < e->min || n > e->max) {
+            snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", e->name, v,
+                     e->min, e->max);
+            return -1;
+        }
+        *(int *)target = (int)n;
+        return 0;
+    }
+    case CT_LOGLEVEL:
+        if (log_level_parse(v, (log_level_t *)target) < 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", e->name, v);
+            return -1;
+        }
+        return 0;
+    case CT_ADDR: {
+        char host[256];
+        int port;
+        if (config_parse_addr(v, host, sizeof(host), &port) < 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not host:port", e->name, v);
+            return -1;
+        }
+        break;
+    }
+    case CT_REDIS_URL: {
+        char host[256], pw[256];
+        int port, db;
+        if (config_parse_redis_url(v, host, sizeof(host), &port, pw, sizeof(pw), &db) < 0) {
+            /* Never echo the value: it may hold a password. */
+            snprintf(err, errlen, "%s: not a URL of the form redis://[:password@]host:port[/db]",
+                     e->name);
+            return -1;
+        }
+        break;
+    }
+    case CT_DSN: {
+        char why[400];
+        /* libpq judges a connection string; base may not link it, so the store lends its
+         * check (config_dsn_check). Its text never holds the password. */
+        if (config_dsn_check != NULL && config_dsn_check(v, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s: not a valid libpq connection string (%s)", e->name, why);
+            return -1;
+        }
+        break;
+    }
+    case CT_INSTANT:
+        if (v[0] != '\0' && cal_parse_instant(v, &cfg->now_unix, NULL) < 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 instant with an offset", e->name,
+                     v);
+            return -1;
+        }
+        break;
+    }
+    strcpy(target, v);
+    return 0;
+}
+
+static const char *config_getenv_default(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+/* Turns RECOBRO_KAFKA_SECURITY_PROTOCOL into security.protocol. */
+static int kafka_prop_name(const char *suffix, char *out, size_t len)
+{
+    size_t i;
+    for (i = 0; suffix[i] != '\0'; i++) {
+        if (i + 1 >= len)
+            return -1;
+        char c = suffix[i];
+        if (c == '_')
+            out[i] = '.';
+        else if (isalnum((unsigned char)c))
+            out[i] = (char)tolower((unsigned char)c);
+        else
+            return -1;
+    }
+    out[i] = '\0';
+    return i > 0 ? 0 : -1;
+}
+
+int config_load(config_t *cfg, const char *service, config_getenv_fn get, void *ud,
+                char *const *environ_list, char *err, size_t errlen)
+{
+    char buf[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->service, sizeof(cfg->service), "%s", service);
+    if (get == NULL)
+        get = config_getenv_default;
+    for (size_t i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++) {
+        const config_entry_t *e = &config_table[i];
+        const char *v = get(e->name, ud);
+        if (v == NULL) {
+            v = default_for(e, service, buf, sizeof(buf));
+        } else if (v[0] == '\0' && e->type != CT_INSTANT && e->type != CT_STRING) {
+            snprintf(err, errlen, "%s: is set but empty", e->name);
+            return -1;
+        } else if (v[0] == '\0' && strcmp(e->name, "RECOBRO_KAFKA_BROKERS") == 0) {
+            snprintf(err, errlen, "%s: is set but empty", e->name);
+            return -1;
+        }
+        if (config_apply(cfg, e, v, err, errlen) < 0)
+            return -1;
+    }
+    for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++) {
+        const char *kv = environ_list[i];
+        const char *eq = strchr(kv, '=');
+        config_kafka_prop_t *p;
+        if (strncmp(kv, "RECOBRO_KAFKA_", 14) != 0 || eq == NULL)
+            continue;
+        size_t nl = (size_t)(eq - kv);
+        if (nl == strlen("RECOBRO_KAFKA_BROKERS") && strncmp(kv, "RECOBRO_KAFKA_BROKERS", nl) == 0)
+            continue;
+        if (cfg->n_kafka_props == CONFIG_MAX_KAFKA_PROPS) {
+            snprintf(err, errlen, "RECOBRO_KAFKA_*: more than %d properties",
+                     CONFIG_MAX_KAFKA_PROPS);
+            return -1;
+        }
+        p = &cfg->kafka_props[cfg->n_kafka_props];
+        if (nl >= sizeof(p->env) || strlen(eq + 1) >= sizeof(p->value)) {
+            snprintf(err, errlen, "%.*s: name or value too long", (int)(nl > 100 ? 100 : nl), kv);
+            return -1;
+        }
+        memcpy(p->env, kv, nl);
+        p->env[nl] = '\0';
+        if (kafka_prop_name(p->env + 14, p->name, sizeof(p->name)) < 0) {
+            snprintf(err, errlen, "%s: not a librdkafka property name", p->env);
+            return -1;
+        }
+        strcpy(p->value, eq + 1);
+        cfg->n_kafka_props++;
+    }
+    return 0;
+}
+
+void config_print_help(FILE *out, const char *service)
+{
+    char buf[256];
+
+    fprintf(out, "Configuration (environment variables):\n");
+    for (size_t i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++) {
+        const config_entry_t *e = &config_table[i];
+        const char *def = default_for(e, service, buf, sizeof(buf));
+        fprintf(out, "  %-28s %s (default: %s)\n", e->name, e->desc, def[0] ? def : "unset");
+    }
+    fprintf(out,
+            "  %-28s any librdkafka property, '_' for '.' (e.g. "
+            "RECOBRO_KAFKA_SECURITY_PROTOCOL)\n",
+            "RECOBRO_KAFKA_<PROPERTY>");
+}

@@ -1,0 +1,296 @@
+/* casefile.h - one collections case in memory, and the pure decisions over it: apply an invoice
+ * event, recompute balance and days past due, re-segment, plan the strategy's next steps, and
+ * render the task, case-event and hot-cache documents.
+ *
+ * A casefile_t is the whole state the overdue worker needs about one case (creditor, debtor,
+ * invoices, pending tasks, segment, ladder position). The PostgreSQL side (casestore.h) loads it
+ * and saves what changed; everything here is pure: no I/O, no clock read (`now` is an argument),
+ * so the scenario vectors (tests/vectors/overdue/) run exactly the code the worker runs.
+ *
+ * The rules written down here (DOMAIN.md leaves them to us):
+ *  - A case is (creditor_id, debtor_id) and has one currency, fixed by its first amount; an
+ *    amount in another currency is rejected as "currency_mismatch".
+ *  - An invoice counts in the documented balance once it is documented (an invoice.overdue gave
+ *    its amount and due date) and while it is open. invoice.cancelled is terminal: a re-sent
+ *    overdue does not reopen it. An adjusted or cancelled event for an invoice not yet known is
+ *    kept as a stub; when the overdue arrives, a stub's adjusted open amount wins over the
+ *    overdue's (the overdue's snapshot is older), later re-sends update it normally.
+ *  - Nothing is segmented or planned until the case is complete (a creditor name, a debtor time
+ *    zone and a currency are known: an invoice.overdue arrived) and has owed something: a case
+ *    whose only invoices were cancelled before they were documented is never segmented (no
+ *    thank-you to someone who never owed).
+ *  - Days past due: local days, in the debtor's zone, from the oldest open documented invoice's
+ *    due date to today; never below 0.
+ *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day). Entries are
+ *    numbered per case (segment_seq), and a task's id is a UUIDv5 of (creditor, debtor,
+ *    segment_seq, segment, step): the same step of the same entry always has the same id, and
+ *    the ladder position (last_step) is saved with the case, so a step is never emitted twice.
+ *  - Each planning emits the next step when due, then the steps after it that are due on the same
+ *    ladder day (the day-0 letter and e-mail go out together); a step for a later day waits for
+ *    the next planning (the next event or the scheduler), so a late case never gets a burst.
+ *  - A step the contact rules suppress is recorded as suppressed and the ladder moves on; a
+ *    deferred one is emitted with its later window.
+ *  - On a segment change the pending tasks whose window has not ended are withdrawn
+ *    (task.cancelled, "superseded"): collection tasks only, documentation stays; entering
+ *    `resolved` withdraws all of them ("resolved") and emits case.resolved.
+ *
+ * Ownership follows jansson's words: functions named _new return new references. */
+#ifndef RECOBRO_CASEFILE_H
+#define RECOBRO_CASEFILE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+#include "contact.h"
+#include "policy.h"
+#include "segment.h"
+
+#define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
+#define CASEFILE_NAME_MAX 257 /* names: 1-256 characters + NUL */
+#define CASEFILE_UUID_MAX 37  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+/* interactions: phone attempts kept for the call cap (policies cap at most this many). */
+#define CASEFILE_MAX_CALLS 64
+
+typedef enum {
+    CASEFILE_INVOICE_OPEN = 0,
+    CASEFILE_INVOICE_CANCELLED,
+    CASEFILE_INVOICE_PAID,
+} casefile_invoice_status_t;
+
+typedef enum {
+    CASEFILE_TASK_PENDING = 0,
+    CASEFILE_TASK_CANCELLED,
+    CASEFILE_TASK_DONE,
+    CASEFILE_TASK_SUPPRESSED,
+    CASEFILE_TASK_FAILED, /* interactions: reported delivery_failed by its notifier */
+} casefile_task_status_t;
+
+typedef enum {
+    CASEFILE_OPEN = 0,
+    CASEFILE_PAUSED,
+    CASEFILE_RESOLVED,
+} casefile_status_t;
+
+typedef struct casefile_invoice {
+    char id[CASEFILE_ID_MAX];
+    char number[CASEFILE_ID_MAX]; /* "" when not given */
+    char currency[4];             /* "" when not known yet (a cancelled stub) */
+    int64_t amount;               /* minor units; -1 when not known yet */
+    int64_t open_amount;          /* minor units; -1 when not known yet */
+    char due_on[11];              /* "" until documented */
+    char issued_on[11];           /* "" when not given */
+    casefile_invoice_status_t status;
+    bool adjusted; /* an adjustment arrived while it was a stub */
+    bool dirty;    /* changed since loaded: casestore saves it */
+} casefile_invoice_t;
+
+typedef struct casefile_task {
+    char task_id[CASEFILE_UUID_MAX];
+    char action[24];
+    char channel[12];
+    char segment[24];
+    int segment_seq;
+    int step;
+    int64_t not_before, not_after; /* Unix seconds; 0 for a suppressed step */
+    casefile_task_status_t status;
+    char reason[64]; /* suppression or cancellation reason, "" otherwise */
+    char template_name[129];
+    int priority;
+    json_t *data;      /* owned: the task.created data of a task planned now; NULL if loaded */
+    bool is_new;       /* planned now: casestore inserts it */
+    bool status_dirty; /* cancelled now: casestore updates it */
+} casefile_task_t;
+
+/* payments: one received payment's over-payment credit (casepay.h), and a line of an invoice
+ * paid out of it since the case was loaded (paystore.h saves both). */
+typedef struct casefile_credit {
+    char payment_id[CASEFILE_ID_MAX];
+    char currency[4];
+    int64_t unallocated; /* minor units still unused */
+    int64_t received_at; /* Unix seconds: the oldest credit is used first */
+    bool dirty;
+} casefile_credit_t;
+
+typedef struct casefile_credit_line {
+    char payment_id[CASEFILE_ID_MAX];
+    char invoice_id[CASEFILE_ID_MAX];
+    int64_t amount;
+} casefile_credit_line_t;
+
+typedef struct casefile {
+    /* Who. */
+    char creditor_id[CASEFILE_ID_MAX];
+    char debtor_id[CASEFILE_ID_MAX];
+    char creditor_name[CASEFILE_NAME_MAX]; /* "" until known; never logged */
+    char debtor_name[CASEFILE_NAME_MAX];   /* personal data: stored, never logged */
+    char phone[40], email[CASEFILE_NAME_MAX], locale[40];
+    char timezone[72];  /* IANA; "" until known */
+    char country[3];    /* "" when not given */
+    bool parties_dirty; /* creditor or debtor changed: casestore upserts them */
+    /* What is owed. */
+    char currency[4]; /* "" until the first amount */
+    int64_t balance;
+    int32_t days_past_due;
+    casefile_invoice_t *invoices; /* owned, n_invoices of them */
+    size_t n_invoices, cap_invoices;
+    /* Where it stands. */
+    bool segmented; /* a segment was assigned (complete cases only) */
+    segment_id_t segment;
+    char rule[129];
+    char strategy[32];
+    char variant[65];
+    int policy_version;
+    bool high_value;
+    int64_t segment_since; /* Unix seconds of the current segment's entry */
+    int segment_seq;       /* entries so far, 1 for the first */
+    int last_step;         /* ladder steps done in the current entry */
+    char stage[16];        /* "none" ... (from features) */
+    casefile_status_t status;
+    json_t *features; /* owned object: counters kept by the other services (segment.h names) */
+    /* The next action (the cache's next_action); has_next false when none. */
+    bool has_next;
+    char next_action[24], next_channel[12];
+    int64_t next_not_before;
+    /* Tasks: the pending ones loaded, plus those planned now. */
+    casefile_task_t *tasks; /* owned */
+    size_t n_tasks, cap_tasks;
+    int64_t version;    /* grows with every applied event */
+    int64_t updated_at; /* Unix seconds */
+    /* What the last applied event did (planning reads it). */
+    char last_event[24]; /* its type */
+    /* payments (casepay.h, paystore.h): the over-payment credits and the lines made out of them
+     * since loading; the open promise and active plan as the cache shows them (owned, NULL when
+     * none or not loaded: the cache then shows null). */
+    casefile_credit_t *credits;
+    size_t n_credits, cap_credits;
+    casefile_credit_line_t *credit_lines;
+    size_t n_credit_lines, cap_credit_lines;
+    json_t *open_promise, *active_plan;
+    /* interactions (caseinteract.h, interactstore.h): the contact state every planning obeys,
+     * loaded by casestore_load() from the interactions tables (0004_interactions.sql) and moved
+     * by caseinteract.c when an interaction applies. Planning feeds it to contact_decide(). */
+    int64_t call_attempts[CASEFILE_MAX_CALLS]; /* the newest phone attempts, newest first */
+    size_t n_call_attempts;
+    int64_t last_rpc_at;     /* last right-party phone conversation; 0 = none */
+    int64_t last_contact_at; /* last contact attempt of any kind; 0 = none */
+    bool do_not_call, do_not_sms, do_not_email, cease_communication;
+    char tz_override[72];                             /* contact.preferences' zone; "" = none */
+    char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
+    bool features_dirty; /* features changed: casestore_save() writes them */
+} casefile_t;
+
+/* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage
+ * "none", status open, features {}, version 0. Returns 0, or -1 when out of memory or an id is
+ * too long. Release with casefile_clear(). */
+__attribute__((warn_unused_result)) int casefile_init(casefile_t *cf, const char *creditor_id,
+                                                      const char *debtor_id);
+
+/* Frees what *cf owns (invoices, tasks and their data, features). NULL is a no-op. */
+void casefile_clear(casefile_t *cf);
+
+/* Appends an invoice or a task (copied; the task's data is stolen). Return a pointer to the new
+ * element (valid until the next append), or NULL when out of memory. */
+casefile_invoice_t *casefile_add_invoice(casefile_t *cf, const casefile_invoice_t *inv);
+casefile_task_t *casefile_add_task(casefile_t *cf, const casefile_task_t *task);
+
+/* The invoice with `id`, or NULL. */
+casefile_invoice_t *casefile_find_invoice(casefile_t *cf, const char *id);
+
+/* Applies one validated invoice event (invoice.overdue, invoice.adjusted, invoice.cancelled) to
+ * the case. Returns 0, or -1 with *err filled ("currency_mismatch", or "unknown_type" for
+ * another type) and *cf unchanged. Does not plan (casefile_plan() does). */
+__attribute__((warn_unused_result)) int casefile_apply_event(casefile_t *cf, const char *type,
+                                                             const json_t *data, reason_t *err);
+
+/* Replaces the counters other services keep (segment features: promises_broken,
+ * ever_contacted, stage...). Borrows `features` (copied). Returns 0 or -1 (not an object, OOM). */
+__attribute__((warn_unused_result)) int casefile_set_features(casefile_t *cf,
+                                                              const json_t *features);
+
+/* What one planning produced for the outbox and the metrics. */
+typedef enum { CASEFILE_TOPIC_TASKS = 0, CASEFILE_TOPIC_CASE_EVENTS } casefile_topic_t;
+
+/* One document to publish. The domain decides what (type, id, when, data); the pipeline wraps
+ * it in the CloudEvents envelope with the acting service's source (cloudevent.h). */
+typedef struct casefile_output {
+    casefile_topic_t topic;
+    const char *type;           /* static: "task.created", "case.resolved", ... */
+    char id[CASEFILE_UUID_MAX]; /* the event's stable id (a task's task_id) */
+    int64_t at;                 /* the event's time, Unix seconds */
+    json_t *data;               /* owned: the event's data */
+} casefile_output_t;
+
+typedef struct casefile_plan {
+    casefile_output_t *outputs; /* owned, in the order to publish */
+    size_t n_outputs, cap_outputs;
+    bool segment_changed; /* a segment_history row: from `from_segment` to cf->segment */
+    bool from_segmented;
+    segment_id_t from_segment;
+    /* Metric increments: task actions created, deferral and suppression reasons (static). */
+    const char *created[16], *deferred[16], *suppressed[16];
+    size_t n_created, n_deferred, n_suppressed;
+} casefile_plan_t;
+
+#define CASEFILE_PLAN_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    }
+
+/* Appends an output to the plan; steals `data` (NULL fails). `type` is borrowed and must be
+ * static. Returns 0, or -1 when out of memory (data released). */
+__attribute__((warn_unused_result)) int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic,
+                                                      const char *type, const char *id, int64_t at,
+                                                      json_t *data);
+
+/* Frees what *plan owns and zeroes it. */
+void casefile_plan_clear(casefile_plan_t *plan);
+
+/* Recomputes balance, days past due and status at `now`, re-segments with `policy` and plans the
+ * next steps (see the top of this file), updating *cf and appending to *plan. Call it once after
+ * each applied event; it increments cf->version. Returns 0, or -1 with a reason in err (out of
+ * memory; a policy that cannot segment the case's currency). */
+__attribute__((warn_unused_result)) int casefile_plan(casefile_t *cf, const policy_t *policy,
+                                                      int64_t now, casefile_plan_t *plan, char *err,
+                                                      size_t errlen);
+
+/* The hot-cache document of the case (proto/schemas/cache.case.schema.json), as of `now` for
+ * calls_left_7d. Returns a new reference, or NULL for a case not yet complete or out of memory. */
+json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t now);
+
+/* The open documented invoices as the task's `invoices` array, oldest due date first. Returns a
+ * new reference, or NULL when out of memory. */
+json_t *casefile_invoices_new(const casefile_t *cf);
+
+/* A UUIDv5 (SHA-1, recobro's namespace) of `name` into out (CASEFILE_UUID_MAX bytes). */
+void casefile_uuid5(const char *name, char out[CASEFILE_UUID_MAX]);
+
+/* Stable names for the enums ("open", "pending", ...). */
+/* ---- interactions: contact state and task withdrawals (caseinteract.h uses them) ---------- */
+
+/* Fills *out with the case's contact state (call attempts, last right-party call, opt-outs,
+ * cease, open dispute from the features, the forbearance as instants in the debtor's zone).
+ * Borrows from *cf: valid while cf is unchanged. */
+void casefile_contact_state(const casefile_t *cf, contact_state_t *out);
+
+/* Withdraws one pending task: status cancelled with `reason`, and a task.cancelled appended to
+ * the plan. Returns 0 or -1 (out of memory). */
+__attribute__((warn_unused_result)) int casefile_cancel_task(casefile_t *cf, casefile_plan_t *plan,
+                                                             casefile_task_t *t, int64_t now,
+                                                             const char *reason);
+
+/* Withdraws the pending tasks whose window has not ended: all of them, or (all false) the
+ * collection ones only (documentation stays). Returns 0 or -1 (out of memory). */
+__attribute__((warn_unused_result)) int
+casefile_withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all, const char *reason);
+
+const char *casefile_status_name(casefile_status_t s);
+const char *casefile_invoice_status_name(casefile_invoice_status_t s);
+const char *casefile_task_status_name(casefile_task_status_t s);
+int casefile_invoice_status_from_name(const char *name, casefile_invoice_status_t *out);
+int casefile_task_status_from_name(const char *name, casefile_task_status_t *out);
+int casefile_status_from_name(const char *name, casefile_status_t *out);
+
+#endif

@@ -1,0 +1,82 @@
+/* sweep.h - one due-work sweep of the scheduler (DESIGN.md, "Services"): finds the cases whose
+ * time has come in PostgreSQL and re-plans each of them as of `now`, in its own short
+ * transaction. Shared by recobro-scheduler (every period) and `recobroctl scheduler tick`.
+ *
+ * How due work is found: debt_case.next_due_at (deploy/migrations/0005_scheduler.sql) is the next
+ * local midnight after a case's last planning, kept by a trigger on every save; the sweep takes
+ * `next_due_at <= now` cases one at a time with `FOR UPDATE SKIP LOCKED` (index debt_case_due),
+ * so several schedulers share the work and never hold one case at once. Each case is loaded,
+ * planned (casefile_plan(): days past due in the debtor's zone, re-segmentation, the ladder
+ * steps whose day has come) after its promise and plan are settled as of `now` (paystore.h:
+ * due date plus grace passed), saved, and its tasks and case events written to the outbox in the
+ * same transaction; the hot case is written to Redis after the commit. Planning saves the
+ * ladder position and task ids are stable, so a case planned twice never emits a step twice.
+ *
+ * Deferred tasks need no release: the contact rules emit a deferred task at once with its later
+ * window (casefile.h), and the notifier acts inside it. A forbearance needs no resume either:
+ * while it lasts, planning defers or suppresses the steps (caseinteract.h); the first sweep after
+ * its last day plans the ladder again. */
+#ifndef RECOBRO_SWEEP_H
+#define RECOBRO_SWEEP_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+
+#include "cache.h"
+#include "policy.h"
+
+/* What a case that could not be planned (a permanent failure) waits before its next try. */
+#define SWEEP_RETRY_S 3600
+
+#define SWEEP_SOURCE "recobro/scheduler"
+
+/* Where the outputs go and how far one sweep goes. */
+typedef struct sweep_opts {
+    const char *topic_tasks;       /* outbox topic of task.created / task.cancelled */
+    const char *topic_case_events; /* outbox topic of case events */
+    cache_t *cache;                /* hot case cache, borrowed; NULL: not written */
+    int max_cases;                 /* most cases one sweep plans; 0: until none is due */
+    volatile sig_atomic_t *stop;   /* when set (may be NULL), the sweep ends after its case */
+} sweep_opts_t;
+
+/* What one sweep did (added to, so a caller may total several sweeps). */
+typedef struct sweep_stats {
+    long cases;            /* cases planned and committed */
+    long failed;           /* cases that could not be planned (retried after SWEEP_RETRY_S) */
+    long tasks_created;    /* task.created emitted ("released": their day came) */
+    long tasks_cancelled;  /* task.cancelled emitted */
+    long segment_changes;  /* case.segment_changed emitted */
+    long case_events;      /* every case event emitted */
+    long promises_settled; /* promise.kept / promise.broken / plan.* events emitted */
+    long cache_failed;     /* hot-case writes that failed (remembered in cache_pending) */
+} sweep_stats_t;
+
+#define SWEEP_STATS_INIT                                                                           \
+    {                                                                                              \
+        0                                                                                          \
+    }
+
+/* Prepares casestore's and the sweep's statements on `conn` (after each connection). Returns 0,
+ * RESULT_PERMANENT or RESULT_TRANSIENT with err filled. */
+__attribute__((warn_unused_result)) int sweep_prepare(PGconn *conn, char *err, size_t errlen);
+
+/* Plans every case due at `now` (Unix seconds) with `policy` (borrowed), one transaction per
+ * case, adding to *stats. `conn` must be idle (no transaction open) and prepared. A case whose
+ * planning fails permanently is logged, counted in stats->failed and set aside for
+ * SWEEP_RETRY_S; the sweep goes on. Returns RESULT_OK when no due case is left (or max_cases /
+ * stop ended it), or RESULT_TRANSIENT / RESULT_PERMANENT with err filled when the database failed
+ * (the case in hand was rolled back; the cases before it stay committed). */
+__attribute__((warn_unused_result)) int sweep_run(PGconn *conn, const policy_t *policy, int64_t now,
+                                                  const sweep_opts_t *opts, sweep_stats_t *stats,
+                                                  char *err, size_t errlen);
+
+/* The stats as a one-line JSON object (a new malloc'd string, free() it; NULL when out of
+ * memory): {"now": RFC 3339 UTC, "cases", "failed", "tasks_created", "tasks_cancelled",
+ * "segment_changes", "case_events", "promises_settled", "cache_failed"}. */
+char *sweep_stats_json(const sweep_stats_t *stats, int64_t now);
+
+#endif

@@ -1,0 +1,1044 @@
+/* worker.c - the consume loop with exactly-once effects (see worker.h). */
+#include "worker.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "cache.h"
+#include "clock.h"
+#include "http.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_requested)
+        _exit(1); /* second signal: the operator wants out now */
+    stop_requested = 1;
+}
+
+volatile sig_atomic_t *wk_install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return &stop_requested;
+}
+
+typedef struct cache_write {
+    char *key, *json;
+    int64_t version;
+} cache_write_t;
+
+typedef struct worker {
+    const config_t *cfg;
+    const wk_handler_t *h;
+    const char *const *topics;
+    size_t ntopics;
+    rd_kafka_t *rk;
+    pg_session_t db;
+    PGconn *conn; /* db.conn while connected, NULL otherwise */
+    cache_t *cache;
+    outbox_t *outbox;
+    http_server_t *http;
+    backoff_t backoff;
+    wk_msg_t *batch;
+    size_t n, cap;
+    cache_write_t *writes;
+    size_t nwrites, capwrites;
+    int cache_backlog; /* cache_pending may hold rows */
+    int64_t next_drain_us, next_lag_us, next_forget_us;
+    atomic_int ready;
+    atomic_int pg_ok;
+    atomic_int rebalanced;
+} worker_t;
+
+struct wk_tx {
+    worker_t *w;
+};
+
+PGconn *wk_tx_conn(wk_tx_t *tx)
+{
+    return tx->w->conn;
+}
+
+outbox_t *wk_tx_outbox(wk_tx_t *tx)
+{
+    return tx->w->outbox;
+}
+
+const config_t *wk_tx_config(wk_tx_t *tx)
+{
+    return tx->w->cfg;
+}
+
+int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version)
+{
+    worker_t *w = tx->w;
+
+    if (w->nwrites == w->capwrites) {
+        size_t ncap = w->capwrites ? w->capwrites * 2 : 64;
+        cache_write_t *nw = realloc(w->writes, ncap * sizeof(*nw));
+        if (nw == NULL)
+            return -1;
+        w->writes = nw;
+        w->capwrites = ncap;
+    }
+    cache_write_t *cw = &w->writes[w->nwrites];
+    cw->key = strdup(key);
+    cw->json = strdup(json);
+    cw->version = version;
+    if (cw->key == NULL || cw->json == NULL) {
+        free(cw->key);
+        free(cw->json);
+        return -1;
+    }
+    w->nwrites++;
+    return 0;
+}
+
+static void clear_cache_writes(worker_t *w)
+{
+    for (size_t i = 0; i < w->nwrites; i++) {
+        free(w->writes[i].key);
+        free(w->writes[i].json);
+    }
+    w->nwrites = 0;
+}
+
+int wk_tx_sql_error(wk_tx_t *tx, PGresult *res, const char *what)
+{
+    char err[600];
+    int transient = pg_is_transient(tx->w->conn, res);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    snprintf(err, sizeof(err), "%s",
+             res ? pg_oneline(PQresultErrorMessage(res)) : pg_oneline(PQerrorMessage(tx->w->conn)));
+    LOG_WARN("db.statement_failed", "\"what\":\"%s\",\"sqlstate\":\"%s\",\"transient\":%s", what,
+             state ? state : "", transient ? "true" : "false");
+    LOG_DEBUG("db.statement_error", "\"what\":\"%s\",\"error\":\"%s\"", what,
+              log_json_escape(err, (char[600]){0}, 600));
+    PQclear(res);
+    return transient ? RESULT_TRANSIENT : RESULT_PERMANENT;
+}
+
+void wk_reject(wk_msg_t *m, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    m->state = WK_MSG_REJECTED;
+    m->reject.code = code;
+    va_start(ap, fmt);
+    vsnprintf(m->reject.detail, sizeof(m->reject.detail), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- Connections ---------------------------------------------------------------------------*/
+
+/* Drops the database connection (after a failure); the next batch reconnects. */
+static void pg_drop(worker_t *w)
+{
+    pg_session_drop(&w->db);
+    w->conn = NULL;
+    atomic_store(&w->pg_ok, 0);
+    atomic_store(&w->ready, 0);
+}
+
+/* Makes sure a healthy connection exists (w->conn). Returns 0 or -1 (logged, rate-limited). */
+static int pg_ensure(worker_t *w)
+{
+    w->conn = pg_session_conn(&w->db, NULL);
+    if (w->conn == NULL) {
+        pg_drop(w);
+        return -1;
+    }
+    atomic_store(&w->pg_ok, 1);
+    if (atomic_load(&w->rebalanced))
+        atomic_store(&w->ready, 1);
+    return 0;
+}
+
+static int is_ready(void *ud)
+{
+    worker_t *w = ud;
+    return atomic_load(&w->ready);
+}
+
+/* ---- Messages and the batch ----------------------------------------------------------------*/
+
+static void msg_free(wk_msg_t *m)
+{
+    ce_event_clear(&m->ev);
+    if (m->rkm != NULL)
+        rd_kafka_message_destroy(m->rkm);
+    m->rkm = NULL;
+}
+
+/* Takes ownership of rkm: parses and validates it into a new batch slot. */
+static int batch_add(worker_t *w, rd_kafka_message_t *rkm)
+{
+    if (w->n == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 256;
+        wk_msg_t *nb = realloc(w->batch, ncap * sizeof(*nb));
+        if (nb == NULL)
+            return -1;
+        w->batch = nb;
+        w->cap = ncap;
+    }
+    wk_msg_t *m = &w->batch[w->n++];
+    memset(m, 0, sizeof(*m));
+    m->rkm = rkm;
+    m->ev = (ce_event_t)CE_EVENT_INIT;
+    if (ce_parse(rkm->payload, rkm->len, &m->ev, &m->reject) < 0 ||
+        w->h->validate(w->h->ud, &m->ev, &m->reject) < 0) {
+        m->state = WK_MSG_REJECTED;
+        m->pre_rejected = 1;
+    }
+    return 0;
+}
+
+static void batch_clear(worker_t *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        msg_free(&w->batch[i]);
+    w->n = 0;
+}
+
+/* Removes from the batch the messages of partitions we no longer own, or (when `committed` is
+ * set) those at offsets below what PostgreSQL already has: after an unknown commit outcome, or
+ * messages of a partition handed back to us. */
+static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *parts, int committed)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(parts, topic, m->rkm->partition);
+        int drop = committed ? (p != NULL && m->rkm->offset < p->offset) : (p != NULL);
+        if (drop)
+            msg_free(m);
+        else
+            w->batch[o++] = *m;
+    }
+    w->n = o;
+}
+
+/* ---- Offsets in PostgreSQL -----------------------------------------------------------------*/
+
+/* Reads the stored next offsets of `parts` into their .offset (RD_KAFKA_OFFSET_INVALID when
+ * none is stored, so Kafka's committed offset, then auto.offset.reset, decide). */
+static int offsets_load(worker_t *w, rd_kafka_topic_partition_list_t *parts)
+{
+    pgarr_t topics, partitions;
+    char err[512];
+    int rc = -1;
+
+    if (pg_ensure(w) < 0)
+        return -1;
+    pgarr_init(&topics);
+    pgarr_init(&partitions);
+    for (int i = 0; i < parts->cnt; i++) {
+        pgarr_add_cstr(&topics, parts->elems[i].topic);
+        pgarr_add_int64(&partitions, parts->elems[i].partition);
+        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    }
+    const char *params[3] = {w->cfg->group_id, pgarr_str(&topics), pgarr_str(&partitions)};
+    PGresult *res = PQexecParams(w->conn,
+                                 "SELECT o.topic, o.kafka_partition, o.next_offset "
+                                 "FROM consumer_offset o "
+                                 "JOIN unnest($2::text[], $3::int[]) AS u(topic, kafka_partition) "
+                                 "  USING (topic, kafka_partition) "
+                                 "WHERE o.group_id = $1",
+                                 3, NULL, params, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_TUPLES_OK, "offsets.load", err, sizeof(err)) < 0) {
+        LOG_WARN("offsets.load_failed", NULL);
+        pg_drop(w);
+        goto out;
+    }
+    int ft = PQfnumber(res, "topic"), fp = PQfnumber(res, "kafka_partition"),
+        fo = PQfnumber(res, "next_offset");
+    for (int r = 0; r < PQntuples(res); r++) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            parts, PQgetvalue(res, r, ft), atoi(PQgetvalue(res, r, fp)));
+        if (p != NULL)
+            p->offset = strtoll(PQgetvalue(res, r, fo), NULL, 10);
+    }
+    PQclear(res);
+    rc = 0;
+out:
+    pgarr_free(&topics);
+    pgarr_free(&partitions);
+    return rc;
+}
+
+/* Sleeps up to ms in short slices, returning early when a stop is requested. */
+static void nap(int ms)
+{
+    while (ms > 0 && !stop_requested) {
+        int slice = ms > 100 ? 100 : ms;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    worker_t *w = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* PostgreSQL holds the truth about progress: wait for it rather than guess. */
+        backoff_t b;
+        backoff_init(&b, w->cfg->backoff_initial_ms, w->cfg->backoff_max_ms, (uint64_t)getpid());
+        while (offsets_load(w, parts) < 0 && !stop_requested)
+            nap(backoff_next_ms(&b));
+        for (int i = 0; i < parts->cnt; i++)
+            LOG_INFO("partition.assigned", "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64,
+                     parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
+        rd_kafka_error_t *e = NULL;
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (e != NULL) {
+            LOG_ERROR("partition.assign_failed", "\"error\":\"%s\"", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        /* Revoked or lost: the new owner starts from PostgreSQL's offsets, so messages of these
+         * partitions still in hand are simply dropped. */
+        batch_drop_if(w, parts, 0);
+        for (int i = 0; i < parts->cnt; i++)
+            LOG_INFO("partition.revoked", "\"topic\":\"%s\",\"partition\":%d",
+                     parts->elems[i].topic, parts->elems[i].partition);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+            if (e != NULL)
+                rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, NULL);
+        }
+    }
+    atomic_store(&w->rebalanced, 1);
+    if (atomic_load(&w->pg_ok))
+        atomic_store(&w->ready, 1);
+}
+
+/* ---- Applying a batch ----------------------------------------------------------------------*/
+
+static char *pair_key(const char *source, const char *id)
+{
+    return g_strconcat(source, "\x1f", id, NULL);
+}
+
+/* Records every candidate's (source, id); those already present are duplicates. */
+static int dedupe(worker_t *w, wk_tx_t *tx)
+{
+    pgarr_t sources, ids, topics, partitions, offsets;
+    int rc = RESULT_OK;
+    size_t candidates = 0;
+
+    pgarr_init(&sources);
+    pgarr_init(&ids);
+    pgarr_init(&topics);
+    pgarr_init(&partitions);
+    pgarr_init(&offsets);
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        if (m->state != WK_MSG_NEW)
+            continue;
+        pgarr_add_cstr(&sources, m->ev.source);
+        pgarr_add_cstr(&ids, m->ev.id);
+        pgarr_add_cstr(&topics, rd_kafka_topic_name(m->rkm->rkt));
+        pgarr_add_int64(&partitions, m->rkm->partition);
+        pgarr_add_int64(&offsets, m->rkm->offset);
+        candidates++;
+    }
+    if (candidates == 0)
+        goto out;
+    const char *params[6] = {pgarr_str(&sources), pgarr_str(&ids),        w->cfg->service,
+                             pgarr_str(&topics),  pgarr_str(&partitions), pgarr_str(&offsets)};
+    if (params[0] == NULL || params[1] == NULL || params[3] == NULL || params[4] == NULL ||
+        params[5] == NULL) {
+        rc = RESULT_TRANSIENT;
+        goto out;
+    }
+    PGresult *res = PQexecParams(
+        w->conn,
+        "INSERT INTO processed_event (source, event_id, service, topic, kafka_partition, "
+        "kafka_offset) "
+        "SELECT s, i, $3, t, p, o FROM unnest($1::text[], $2::text[], $4::text[], $5::int[], "
+        "$6::bigint[]) AS u(s, i, t, p, o) "
+        "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+        6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = wk_tx_sql_error(tx, res, "dedupe");
+        goto out;
+    }
+    /* The rows inserted are the first sighting of each pair; every other message with the same
+     * pair (earlier in PostgreSQL, or earlier in this batch) is a duplicate. */
+    GHashTable *fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int fs = PQfnumber(res, "source"), fi = PQfnumber(res, "event_id");
+    for (int r = 0; r < PQntuples(res); r++)
+        g_hash_table_add(fresh, pair_key(PQgetvalue(res, r, fs), PQgetvalue(res, r, fi)));
+    PQclear(res);
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        if (m->state != WK_MSG_NEW)
+            continue;
+        char *k = pair_key(m->ev.source, m->ev.id);
+        if (!g_hash_table_remove(fresh, k))
+            m->state = WK_MSG_DUPLICATE;
+        g_free(k);
+    }
+    g_hash_table_destroy(fresh);
+out:
+    pgarr_free(&sources);
+    pgarr_free(&ids);
+    pgarr_free(&topics);
+    pgarr_free(&partitions);
+    pgarr_free(&offsets);
+    return rc;
+}
+
+/* Forgets the (source, id) of events apply() rejected, so a corrected re-send is applied. */
+static int forget_rejected(worker_t *w, wk_tx_t *tx)
+{
+    pgarr_t sources, ids;
+    size_t count = 0;
+    int rc = RESULT_OK;
+
+    pgarr_init(&sources);
+    pgarr_init(&ids);
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        if (m->state == WK_MSG_REJECTED && !m->pre_rejected) {
+            pgarr_add_cstr(&sources, m->ev.source);
+            pgarr_add_cstr(&ids, m->ev.id);
+            count++;
+        }
+    }
+    if (count > 0) {
+        const char *params[2] = {pgarr_str(&sources), pgarr_str(&ids)};
+        PGresult *res = PQexecParams(w->conn,
+                                     "DELETE FROM processed_event p USING unnest($1::text[], "
+                                     "$2::text[]) AS u(s, i) WHERE p.source = u.s AND "
+                                     "p.event_id = u.i",
+                                     2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = wk_tx_sql_error(tx, res, "forget_rejected");
+        else
+            PQclear(res);
+    }
+    pgarr_free(&sources);
+    pgarr_free(&ids);
+    return rc;
+}
+
+/* Copies each rejected message to the DLQ, through the outbox, with the contract's headers. */
+static int dlq_copy(worker_t *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        if (m->state != WK_MSG_REJECTED)
+            continue;
+        rd_kafka_headers_t *orig = NULL;
+        size_t norig = 0;
+        if (rd_kafka_message_headers(m->rkm, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            norig = rd_kafka_header_cnt(orig);
+        outbox_header_t *hs = calloc(norig + 6, sizeof(*hs));
+        if (hs == NULL)
+            return -1;
+        size_t nh = 0;
+        for (size_t k = 0; k < norig; k++) {
+            const char *name;
+            const void *val;
+            size_t len;
+            if (rd_kafka_header_get_all(orig, k, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                hs[nh++] = (outbox_header_t){name, val, len};
+        }
+        char part[16], off[24];
+        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
+        snprintf(part, sizeof(part), "%" PRId32, m->rkm->partition);
+        snprintf(off, sizeof(off), "%" PRId64, m->rkm->offset);
+        hs[nh++] = (outbox_header_t){"recobro-error", m->reject.code, strlen(m->reject.code)};
+        hs[nh++] =
+            (outbox_header_t){"recobro-error-detail", m->reject.detail, strlen(m->reject.detail)};
+        hs[nh++] = (outbox_header_t){"recobro-source-topic", topic, strlen(topic)};
+        hs[nh++] = (outbox_header_t){"recobro-source-partition", part, strlen(part)};
+        hs[nh++] = (outbox_header_t){"recobro-source-offset", off, strlen(off)};
+        hs[nh++] = (outbox_header_t){"recobro-service", w->cfg->service, strlen(w->cfg->service)};
+        int rc = outbox_add(w->outbox, w->cfg->topic_dlq, m->rkm->key, m->rkm->key_len,
+                            m->rkm->payload ? m->rkm->payload : "", m->rkm->len, NULL, hs, nh);
+        free(hs);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Stores each partition's next offset (the highest offset in the batch + 1). */
+static int offsets_store(worker_t *w, wk_tx_t *tx)
+{
+    pgarr_t topics, partitions, offsets;
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int rc = RESULT_OK;
+
+    pgarr_init(&topics);
+    pgarr_init(&partitions);
+    pgarr_init(&offsets);
+    /* Walk backwards so the first sighting of a partition is its highest offset. */
+    for (size_t i = w->n; i-- > 0;) {
+        wk_msg_t *m = &w->batch[i];
+        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
+        char *k = g_strdup_printf("%s/%" PRId32, topic, m->rkm->partition);
+        if (!g_hash_table_add(seen, k))
+            continue;
+        pgarr_add_cstr(&topics, topic);
+        pgarr_add_int64(&partitions, m->rkm->partition);
+        pgarr_add_int64(&offsets, m->rkm->offset + 1);
+    }
+    const char *params[4] = {w->cfg->group_id, pgarr_str(&topics), pgarr_str(&partitions),
+                             pgarr_str(&offsets)};
+    PGresult *res = PQexecParams(
+        w->conn,
+        "INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset) "
+        "SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o) "
+        "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE "
+        "SET next_offset = GREATEST(consumer_offset.next_offset, EXCLUDED.next_offset), "
+        "updated_at = now()",
+        4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = wk_tx_sql_error(tx, res, "offsets.store");
+    else
+        PQclear(res);
+    pgarr_free(&topics);
+    pgarr_free(&partitions);
+    pgarr_free(&offsets);
+    g_hash_table_destroy(seen);
+    return rc;
+}
+
+/* Writes the outbox buffer; maps its failure onto RESULT_TRANSIENT / RESULT_PERMANENT. */
+static int flush_outbox(worker_t *w)
+{
+    char err[512];
+    int rc = outbox_flush(w->outbox, w->conn, err, sizeof(err));
+
+    if (rc == 0)
+        return RESULT_OK;
+    char esc[600];
+    LOG_WARN("outbox.write_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+}
+
+/* Calls apply() on every new event; in `isolate` mode one at a time under a savepoint, with its
+ * outbox rows written inside it, so an event that fails permanently is rejected alone (its
+ * effects, rows and cache writes undone) and the others go through. */
+static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
+{
+    wk_msg_t **todo = malloc((w->n ? w->n : 1) * sizeof(*todo));
+    size_t nt = 0;
+    int rc = RESULT_OK;
+
+    if (todo == NULL)
+        return RESULT_TRANSIENT;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->batch[i].state == WK_MSG_NEW)
+            todo[nt++] = &w->batch[i];
+    if (nt > 0 && !isolate) {
+        rc = w->h->apply(w->h->ud, tx, todo, nt);
+    } else {
+        for (size_t i = 0; i < nt && rc == RESULT_OK; i++) {
+            char err[512];
+            if (pg_exec_ok(w->conn, "SAVEPOINT wk_event", PGRES_COMMAND_OK, err, sizeof(err)) < 0) {
+                rc = RESULT_TRANSIENT;
+                break;
+            }
+            size_t writes_before = w->nwrites;
+            int r = w->h->apply(w->h->ud, tx, &todo[i], 1);
+            if (r == RESULT_OK)
+                r = flush_outbox(w);
+            if (r == RESULT_PERMANENT) {
+                if (pg_exec_ok(w->conn, "ROLLBACK TO SAVEPOINT wk_event", PGRES_COMMAND_OK, err,
+                               sizeof(err)) < 0) {
+                    rc = RESULT_TRANSIENT;
+                    break;
+                }
+                outbox_clear(w->outbox);
+                while (w->nwrites > writes_before) {
+                    w->nwrites--;
+                    free(w->writes[w->nwrites].key);
+                    free(w->writes[w->nwrites].json);
+                }
+                wk_reject(todo[i], "processing_error",
+                          "the event could not be applied (database refused it); see logs");
+            } else if (r != RESULT_OK) {
+                rc = r;
+            } else if (pg_exec_ok(w->conn, "RELEASE SAVEPOINT wk_event", PGRES_COMMAND_OK, err,
+                                  sizeof(err)) < 0) {
+                rc = RESULT_TRANSIENT;
+            }
+        }
+    }
+    free(todo);
+    return rc;
+}
+
+/* One attempt at the whole batch in one transaction. Returns RESULT_OK, RESULT_TRANSIENT or
+ * RESULT_PERMANENT; on anything but RESULT_OK the transaction is rolled back. */
+static int apply_batch(worker_t *w, int isolate)
+{
+    wk_tx_t tx = {w};
+    char err[512] = "";
+    int rc;
+
+    for (size_t i = 0; i < w->n; i++)
+        if (!w->batch[i].pre_rejected)
+            w->batch[i].state = WK_MSG_NEW;
+    outbox_clear(w->outbox);
+    clear_cache_writes(w);
+    if (pg_exec_ok(w->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
+        return RESULT_TRANSIENT;
+    if ((rc = dedupe(w, &tx)) != RESULT_OK)
+        goto fail;
+    if ((rc = apply_events(w, &tx, isolate)) != RESULT_OK)
+        goto fail;
+    if ((rc = forget_rejected(w, &tx)) != RESULT_OK)
+        goto fail;
+    if (dlq_copy(w) < 0) {
+        rc = RESULT_TRANSIENT;
+        goto fail;
+    }
+    if ((rc = flush_outbox(w)) != RESULT_OK)
+        goto fail;
+    if ((rc = offsets_store(w, &tx)) != RESULT_OK)
+        goto fail;
+    PGresult *res = PQexec(w->conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        /* The outcome is unknown if the connection died; the retry re-reads the offsets. */
+        rc = wk_tx_sql_error(&tx, res, "commit");
+        if (rc == RESULT_PERMANENT)
+            rc = RESULT_TRANSIENT;
+        pg_drop(w);
+        return rc;
+    }
+    PQclear(res);
+    return RESULT_OK;
+fail:
+    if (err[0] != '\0') {
+        char esc[600];
+        LOG_WARN("batch.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    }
+    if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+        PQclear(PQexec(w->conn, "ROLLBACK"));
+    if (rc == RESULT_TRANSIENT)
+        pg_drop(w);
+    return rc;
+}
+
+/* After a failed attempt whose commit may have happened, drops the messages PostgreSQL
+ * already has. Returns 0, or -1 when the offsets cannot be read now. */
+static int batch_drop_committed(worker_t *w)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+
+    for (size_t i = 0; i < w->n; i++) {
+        const char *topic = rd_kafka_topic_name(w->batch[i].rkm->rkt);
+        if (!rd_kafka_topic_partition_list_find(parts, topic, w->batch[i].rkm->partition))
+            rd_kafka_topic_partition_list_add(parts, topic, w->batch[i].rkm->partition);
+    }
+    int rc = offsets_load(w, parts);
+    if (rc == 0)
+        batch_drop_if(w, parts, 1);
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
+/* Waits out a backoff delay with consumption paused, still polling so that the group session
+ * and rebalances are served. Messages that arrive anyway join the batch (in order). */
+static void wait_paused(worker_t *w, int ms)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    int64_t until = clock_mono_us() + (int64_t)ms * 1000;
+
+    if (rd_kafka_assignment(w->rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_pause_partitions(w->rk, assigned);
+    while (!stop_requested && clock_mono_us() < until) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, 100);
+        if (rkm == NULL)
+            continue;
+        if (rkm->err || batch_add(w, rkm) < 0)
+            rd_kafka_message_destroy(rkm);
+    }
+    if (assigned != NULL) {
+        /* Resume what we still own (a rebalance may have changed it meanwhile). */
+        rd_kafka_topic_partition_list_t *now = NULL;
+        if (rd_kafka_assignment(w->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_resume_partitions(w->rk, now);
+            rd_kafka_topic_partition_list_destroy(now);
+        }
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+}
+
+/* After a commit: cache writes (remembered in PostgreSQL when Redis fails), the Kafka offset
+ * hint, metrics. */
+static void after_commit(worker_t *w, int64_t started_us)
+{
+    char err[512];
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(8);
+    int64_t now_ms = (int64_t)time(NULL) * 1000;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    cache_entry_t *entries = calloc(w->nwrites ? w->nwrites : 1, sizeof(*entries));
+    for (size_t i = 0; entries != NULL && i < w->nwrites; i++)
+        entries[i] = (cache_entry_t){w->writes[i].key, w->writes[i].json, w->writes[i].version, -1};
+    if (entries != NULL)
+        cache_put_many(w->cache, entries, w->nwrites);
+    for (size_t i = 0; i < w->nwrites; i++) {
+        cache_write_t *cw = &w->writes[i];
+        if (entries != NULL && entries[i].result >= 0)
+            continue;
+        metrics_inc("recobro_cache_errors_total", "Cache writes that failed", NULL, 1);
+        if (w->conn != NULL &&
+            cache_remember(w->conn, cw->key, cw->json, cw->version, err, sizeof(err)) == 0)
+            w->cache_backlog = 1;
+        else
+            metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"cache_backlog\"", 1);
+    }
+    free(entries);
+    if (w->nwrites > 0 && cache_errstr(w->cache)[0] != '\0')
+        LOG_DEBUG("cache.unavailable", NULL);
+    clear_cache_writes(w);
+
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        char labels[200];
+        const char *result = m->state == WK_MSG_NEW         ? "applied"
+                             : m->state == WK_MSG_DUPLICATE ? "duplicate"
+                                                            : "rejected";
+        /* Types outside the contract are not labels: an attacker could mint any number. */
+        const char *type = (m->ev.type != NULL &&
+                            strcmp(m->reject.code ? m->reject.code : "", "unknown_type") != 0 &&
+                            strlen(m->ev.type) < 64)
+                               ? m->ev.type
+                               : "unknown";
+        snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type, result);
+        metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
+        if (m->state == WK_MSG_REJECTED) {
+            snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
+            metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
+            LOG_INFO("event.rejected",
+                     "\"topic\":\"%s\",\"partition\":%" PRId32 ",\"offset\":%" PRId64
+                     ",\"code\":\"%s\"",
+                     rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset,
+                     m->reject.code);
+        }
+        rd_kafka_timestamp_type_t tstype;
+        int64_t produced_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
+        if (produced_ms > 0 && now_ms >= produced_ms)
+            metrics_observe("recobro_processing_seconds",
+                            "From an event's production to its commit", NULL,
+                            (double)(now_ms - produced_ms) / 1000.0);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            offs, rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition);
+        if (p == NULL)
+            p = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkm->rkt),
+                                                  m->rkm->partition);
+        p->offset = m->rkm->offset + 1;
+    }
+    /* Kafka's committed offsets are only a hint for tools; PostgreSQL has the truth. */
+    rd_kafka_commit(w->rk, offs, 1);
+    rd_kafka_topic_partition_list_destroy(offs);
+    metrics_inc("recobro_batches_total", "Batches committed", NULL, 1);
+    metrics_observe("recobro_batch_seconds", "Time to apply and commit one batch", NULL,
+                    (double)(clock_mono_us() - started_us) / 1e6);
+    LOG_DEBUG("batch.committed", "\"messages\":%zu,\"ms\":%.1f", w->n,
+              (double)(clock_mono_us() - started_us) / 1000.0);
+}
+
+/* Applies the batch in hand until it commits. Gives up only when a stop was requested and the
+ * shutdown timeout passed (nothing committed then: the next owner redoes it). */
+static void process_batch(worker_t *w)
+{
+    int64_t started = clock_mono_us(), stop_deadline = 0;
+    int failed = 0, isolate = 0;
+
+    while (w->n > 0) {
+        if (stop_requested) {
+            if (stop_deadline == 0)
+                stop_deadline = clock_mono_us() + (int64_t)w->cfg->shutdown_timeout_ms * 1000;
+            else if (clock_mono_us() > stop_deadline) {
+                LOG_WARN("batch.abandoned", "\"messages\":%zu", w->n);
+                return;
+            }
+        }
+        int rc = RESULT_TRANSIENT;
+        if (pg_ensure(w) == 0 && (!failed || batch_drop_committed(w) == 0)) {
+            if (w->n == 0)
+                break;
+            rc = apply_batch(w, isolate);
+        }
+        if (rc == RESULT_OK) {
+            after_commit(w, started);
+            backoff_reset(&w->backoff);
+            break;
+        }
+        failed = 1;
+        if (rc == RESULT_PERMANENT) {
+            if (isolate) /* the isolation itself failed: treat as transient */
+                rc = RESULT_TRANSIENT;
+            isolate = 1;
+            LOG_WARN("batch.isolating", "\"messages\":%zu", w->n);
+            if (rc == RESULT_PERMANENT)
+                continue;
+        }
+        metrics_inc("recobro_db_retries_total", "Batches retried after a transient failure", NULL,
+                    1);
+        int delay = backoff_next_ms(&w->backoff);
+        LOG_WARN("batch.retry", "\"messages\":%zu,\"delay_ms\":%d", w->n, delay);
+        wait_paused(w, delay);
+    }
+    batch_clear(w);
+}
+
+/* ---- Housekeeping ----------------------------------------------------------------------------*/
+
+static void drain_cache_backlog(worker_t *w)
+{
+    char err[512];
+
+    if (clock_mono_us() < w->next_drain_us || w->conn == NULL)
+        return;
+    w->next_drain_us = clock_mono_us() + 2000000;
+    int n = cache_drain(w->cache, w->conn, 500, err, sizeof(err));
+    if (n > 0)
+        LOG_INFO("cache.backlog_written", "\"entries\":%d", n);
+    if (n == 0)
+        w->cache_backlog = 0;
+    else if (n < 0)
+        w->cache_backlog = 1; /* Redis or PostgreSQL away: try again later */
+}
+
+/* Forgets the (source, id) of this service's events applied longer ago than the retention, a
+ * bounded number at a time. The retention outlives the input topics' (7 days by default), so a
+ * duplicate still in Kafka is always recognised. */
+static void forget_old_events(worker_t *w)
+{
+    char err[512], ret[24];
+    const char *params[2] = {w->cfg->service, ret};
+
+    if (w->cfg->dedupe_retention_s == 0 || w->conn == NULL || clock_mono_us() < w->next_forget_us)
+        return;
+    w->next_forget_us = clock_mono_us() + 600 * 1000000LL;
+    snprintf(ret, sizeof(ret), "%d", w->cfg->dedupe_retention_s);
+    PGresult *res = PQexecParams(w->conn,
+                                 "DELETE FROM processed_event WHERE ctid IN (SELECT ctid FROM "
+                                 "processed_event WHERE service = $1 AND processed_at < now() - "
+                                 "make_interval(secs => $2::int) LIMIT 50000)",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_COMMAND_OK, "dedupe.forget", err, sizeof(err)) == 0) {
+        if (atoi(PQcmdTuples(res)) > 0)
+            LOG_INFO("dedupe.forgotten", "\"events\":%s", PQcmdTuples(res));
+        PQclear(res);
+    }
+}
+
+static void report_lag(worker_t *w)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+
+    if (clock_mono_us() < w->next_lag_us)
+        return;
+    w->next_lag_us = clock_mono_us() + 5000000;
+    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_position(w->rk, assigned);
+    for (int i = 0; i < assigned->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &assigned->elems[i];
+        int64_t lo, hi;
+        char labels[300];
+        if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            p->offset < 0)
+            continue;
+        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"", p->topic,
+                 p->partition);
+        metrics_set("recobro_consumer_lag", "Messages behind the partition's end", labels,
+                    (double)(hi > p->offset ? hi - p->offset : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+/* ---- The loop --------------------------------------------------------------------------------*/
+
+static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(w->cfg, err, errlen);
+    char why[512];
+
+    if (conf == NULL)
+        return NULL;
+    /* Our defaults first; an explicit RECOBRO_KAFKA_* (applied by kafka_conf_new) would have
+     * been overwritten, so re-apply them after. */
+    if (kafka_conf_set(conf, "group.id", w->cfg->group_id, err, errlen) < 0 ||
+        kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) <
+            0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) < 0 ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) < 0 ||
+        kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    for (int i = 0; i < w->cfg->n_kafka_props; i++) {
+        const config_kafka_prop_t *p = &w->cfg->kafka_props[i];
+        if (rd_kafka_conf_set(conf, p->name, p->value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "%s: %s", p->env, why);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (rk == NULL) {
+        snprintf(err, errlen, "kafka: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    conf = NULL; /* now owned by rk */
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_handler_t *h)
+{
+    worker_t w;
+    char err[600], app[64];
+    int status = 1;
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.h = h;
+    w.topics = topics;
+    w.ntopics = n;
+    snprintf(app, sizeof(app), "recobro-%s", cfg->service);
+    w.db = (pg_session_t){cfg->pg_dsn, app, h->on_connect, h->ud, NULL, 0};
+    backoff_init(&w.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
+                 (uint64_t)getpid() * 2654435761u);
+    w.outbox = outbox_new();
+    w.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
+    if (w.outbox == NULL || w.cache == NULL) {
+        fprintf(stderr, "recobro-%s: %s\n", cfg->service, w.cache ? "out of memory" : err);
+        goto out;
+    }
+    w.rk = consumer_new(&w, err, sizeof(err));
+    if (w.rk == NULL) {
+        fprintf(stderr, "recobro-%s: %s\n", cfg->service, err);
+        goto out;
+    }
+    w.http = http_server_new(cfg->http_addr, is_ready, &w, err, sizeof(err));
+    if (w.http == NULL) {
+        fprintf(stderr, "recobro-%s: %s\n", cfg->service, err);
+        goto out;
+    }
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(w.rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "recobro-%s: cannot subscribe: %s\n", cfg->service, rd_kafka_err2str(e));
+        goto out;
+    }
+    LOG_INFO("worker.started", "\"group\":\"%s\",\"http\":\"%s\",\"batch_max\":%d", cfg->group_id,
+             cfg->http_addr, cfg->batch_max);
+    pg_ensure(&w);
+
+    while (!stop_requested) {
+        int64_t deadline = 0;
+        while (!stop_requested && w.n < (size_t)cfg->batch_max) {
+            int timeout = 100;
+            if (deadline != 0) {
+                int64_t left = (deadline - clock_mono_us()) / 1000;
+                if (left <= 0)
+                    break;
+                timeout = (int)left;
+            }
+            rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w.rk, timeout);
+            if (rkm == NULL) {
+                if (deadline == 0)
+                    break; /* idle: go do housekeeping */
+                continue;
+            }
+            if (rkm->err) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    LOG_WARN("kafka.error", "\"error\":\"%s\"", rd_kafka_message_errstr(rkm));
+                rd_kafka_message_destroy(rkm);
+                continue;
+            }
+            if (batch_add(&w, rkm) < 0) {
+                rd_kafka_message_destroy(rkm);
+                LOG_ERROR("worker.oom", NULL);
+                break;
+            }
+            if (deadline == 0)
+                deadline = clock_mono_us() + (int64_t)cfg->batch_ms * 1000;
+        }
+        if (w.n > 0)
+            process_batch(&w);
+        else if (w.conn == NULL)
+            pg_ensure(&w); /* keep /readyz honest while idle */
+        if (w.cache_backlog || w.next_drain_us == 0)
+            drain_cache_backlog(&w);
+        forget_old_events(&w);
+        report_lag(&w);
+    }
+    /* Graceful shutdown: the batch in hand (if any) is committed by process_batch above before
+     * the loop ends; now leave the group cleanly. */
+    if (w.n > 0)
+        process_batch(&w);
+    LOG_INFO("worker.stopping", NULL);
+    status = 0;
+out:
+    if (w.rk != NULL) {
+        rd_kafka_consumer_close(w.rk);
+        rd_kafka_destroy(w.rk);
+    }
+    batch_clear(&w);
+    free(w.batch);
+    clear_cache_writes(&w);
+    free(w.writes);
+    http_server_free(w.http);
+    cache_free(w.cache);
+    outbox_free(w.outbox);
+    pg_session_drop(&w.db);
+    if (status == 0)
+        LOG_INFO("worker.stopped", NULL);
+    return status;
+}
