@@ -4,7 +4,7 @@ STACK   := deploy/local/stack
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DRECOBRO_WERROR=ON
 
-.PHONY: all deps build test unit demo bench stack-up stack-down stack-status format format-check sanitize clean
+.PHONY: all deps build test unit fuzz demo bench stack-up stack-down stack-status format format-check sanitize clean
 
 all: build
 
@@ -22,6 +22,11 @@ unit: build
 # Everything: unit tests, then the integration suites against the real local stack.
 test: build
 	@tests/run-all $(BUILD)
+
+# The libFuzzer harnesses of tests/fuzz, built with clang, FUZZ_SECONDS each (make test: 10).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@tests/fuzz/run --seconds $(FUZZ_SECONDS)
 
 sanitize:
 	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DRECOBRO_WERROR=ON -DRECOBRO_SANITIZE=ON" unit
@@ -48,4 +53,4 @@ format-check: deps
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) build-asan
+	@rm -rf $(BUILD) build-asan build-fuzz
