@@ -4,12 +4,24 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
+#include "log.h"
 #include "metrics.h"
+
+/* Connections the endpoints hold at most, all peers together, and from one peer address. Probes
+ * and scrapes need a handful; the limits keep a flood of idle connections (a misbehaving client,
+ * a port scan) from exhausting the process's descriptors, which Kafka and PostgreSQL need too.
+ * epoll has no FD_SETSIZE ceiling, so a descriptor above 1024 is served like any other. */
+#define HTTP_MAX_CONNECTIONS 4096
+#define HTTP_MAX_PER_PEER    256
+#define HTTP_FD_RESERVE      256 /* descriptors kept for Kafka, PostgreSQL, Redis and logs */
+#define HTTP_IDLE_TIMEOUT_S  10
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -63,6 +75,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10, MHD_RESPMEM_PERSISTENT);
 }
 
+/* libmicrohttpd's own messages (a refused connection, a socket error) as JSON log lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], esc[1100];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    LOG_WARN("http.server", "\"message\":\"%s\"", log_json_escape(msg, esc, sizeof(esc)));
+}
+
+/* How many connections the endpoints may hold: HTTP_MAX_CONNECTIONS, or fewer when the
+ * process's descriptor limit is lower. The soft limit is first raised to the hard one (allowed
+ * without privileges), since a default soft limit of 1024 is meant for select(), not epoll. */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 512;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
+        struct rlimit up = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > HTTP_MAX_CONNECTIONS + HTTP_FD_RESERVE)
+        return HTTP_MAX_CONNECTIONS;
+    return rl.rlim_cur > 2 * HTTP_FD_RESERVE ? (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE)
+                                             : (unsigned)(rl.rlim_cur / 2);
+}
+
 http_server_t *http_server_new(const char *addr, http_ready_fn ready, void *ud, char *err,
                                unsigned errlen)
 {
@@ -93,10 +140,14 @@ http_server_t *http_server_new(const char *addr, http_ready_fn ready, void *ud, 
     }
     s->ready = ready;
     s->ud = ud;
-    s->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                         NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* One internal thread on epoll; idle connections are closed after HTTP_IDLE_TIMEOUT_S. */
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(), MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_PEER,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "RECOBRO_HTTP_ADDR: cannot listen on %s (in use or not allowed)",
                  addr);
