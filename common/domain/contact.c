@@ -18,54 +18,22 @@
 
 /* ---- Names --------------------------------------------------------------------------------- */
 
-/* CONTRACT.md's task actions; the index is the bit in the exempt sets. */
-static const char *const action_names[] = {
-    "reminder",         "call",         "validation_notice", "invoice_copy", "plan_offer",
-    "promise_reminder", "final_notice", "restrict_service",  "legal_review", "supervisor_review",
-    "thank_you",
-};
-#define N_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-
-static const char *const channel_names[] = {"phone", "sms", "email", "letter", "visit", "internal"};
-#define N_CHANNELS (sizeof(channel_names) / sizeof(channel_names[0]))
-
 static const char *const weekday_names[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
-int contact_action_index(const char *action)
+/* The exempt sets are bit sets of vocab_action_t in a uint32_t. */
+_Static_assert(VOCAB_ACTION_COUNT <= 32, "task actions no longer fit the exempt bit sets");
+
+uint32_t contact_action_bit(vocab_action_t action)
 {
-    if (action == NULL)
-        return -1;
-    for (size_t i = 0; i < N_ACTIONS; i++)
-        if (strcmp(action, action_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return (unsigned)action < VOCAB_ACTION_COUNT ? 1u << action : 0u;
 }
 
-static uint32_t action_bit(const char *action)
+/* The bit of the action called `name`; 0 for NULL or an unknown name (exempt from nothing). */
+static uint32_t action_bit(const char *name)
 {
-    int i = contact_action_index(action);
+    vocab_action_t a;
 
-    return i < 0 ? 0u : (1u << i);
-}
-
-int contact_channel_parse(const char *name, contact_channel_t *out)
-{
-    if (name == NULL)
-        return -1;
-    for (size_t i = 0; i < N_CHANNELS; i++) {
-        if (strcmp(name, channel_names[i]) == 0) {
-            *out = (contact_channel_t)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *contact_channel_name(contact_channel_t ch)
-{
-    if ((unsigned)ch >= N_CHANNELS)
-        return "unknown";
-    return channel_names[ch];
+    return vocab_action_from_name(name, &a) == 0 ? contact_action_bit(a) : 0u;
 }
 
 const char *contact_verdict_name(contact_verdict_t v)
@@ -287,10 +255,12 @@ void contact_rules_default(contact_rules_t *out)
     out->call_cap_days = 7;
     out->quiet_days_after_rpc = 7;
     out->defer_horizon_days = 30;
-    out->cease_exempt =
-        action_bit("validation_notice") | action_bit("invoice_copy") | action_bit("final_notice");
-    out->dispute_exempt = action_bit("validation_notice") | action_bit("invoice_copy") |
-                          action_bit("supervisor_review");
+    out->cease_exempt = contact_action_bit(VOCAB_ACTION_VALIDATION_NOTICE) |
+                        contact_action_bit(VOCAB_ACTION_INVOICE_COPY) |
+                        contact_action_bit(VOCAB_ACTION_FINAL_NOTICE);
+    out->dispute_exempt = contact_action_bit(VOCAB_ACTION_VALIDATION_NOTICE) |
+                          contact_action_bit(VOCAB_ACTION_INVOICE_COPY) |
+                          contact_action_bit(VOCAB_ACTION_SUPERVISOR_REVIEW);
     out->forbearance_exempt = out->dispute_exempt;
 }
 
@@ -434,6 +404,7 @@ static int parse_actions(const json_t *v, const char *path, uint32_t *mask, char
     size_t i;
     json_t *item;
     uint32_t m = 0;
+    vocab_action_t a;
 
     if (!json_is_array(v))
         return fail(err, errlen, path, "must be an array of task actions");
@@ -442,10 +413,10 @@ static int parse_actions(const json_t *v, const char *path, uint32_t *mask, char
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(item))
             return fail(err, errlen, sub, "must be a string");
-        if (contact_action_index(json_string_value(item)) < 0)
+        if (vocab_action_from_name(json_string_value(item), &a) != 0)
             return fail(err, errlen, sub, "\"%.40s\" is not a task action",
                         json_string_value(item));
-        m |= action_bit(json_string_value(item));
+        m |= contact_action_bit(a);
     }
     *mask = m;
     return 0;
@@ -650,12 +621,12 @@ typedef struct blackout {
 
 typedef enum { KIND_HOURS, KIND_DAY, KIND_ANY_DAY } window_kind_t;
 
-static window_kind_t window_kind(contact_channel_t ch)
+static window_kind_t window_kind(vocab_channel_t ch)
 {
     switch (ch) {
-    case CONTACT_CHANNEL_LETTER:
+    case VOCAB_CHANNEL_LETTER:
         return KIND_DAY;
-    case CONTACT_CHANNEL_INTERNAL:
+    case VOCAB_CHANNEL_INTERNAL:
         return KIND_ANY_DAY;
     default:
         return KIND_HOURS;
@@ -720,8 +691,7 @@ static void set_suppress(contact_decision_t *out, const char *reason)
 }
 
 int contact_decide(const contact_rules_t *rules, const contact_state_t *state, const char *action,
-                   contact_channel_t channel, int64_t now, const char *zone,
-                   contact_decision_t *out)
+                   vocab_channel_t channel, int64_t now, const char *zone, contact_decision_t *out)
 {
     contact_state_t none = CONTACT_STATE_INIT;
     blackout_t blackouts[3];
@@ -735,7 +705,7 @@ int contact_decide(const contact_rules_t *rules, const contact_state_t *state, c
     if (out == NULL)
         return -1;
     set_suppress(out, CONTACT_REASON_NO_ALLOWED_MOMENT);
-    if (rules == NULL || (unsigned)channel >= N_CHANNELS)
+    if (rules == NULL || (unsigned)channel >= VOCAB_CHANNEL_COUNT)
         return -1;
     if (state == NULL)
         state = &none;
@@ -746,15 +716,15 @@ int contact_decide(const contact_rules_t *rules, const contact_state_t *state, c
 
     /* Never allowed, whatever the time. Internal tasks are not communications. */
     if (kind != KIND_ANY_DAY) {
-        if (channel == CONTACT_CHANNEL_PHONE && state->do_not_call) {
+        if (channel == VOCAB_CHANNEL_PHONE && state->do_not_call) {
             set_suppress(out, CONTACT_REASON_OPT_OUT_CALL);
             goto ok;
         }
-        if (channel == CONTACT_CHANNEL_SMS && state->do_not_sms) {
+        if (channel == VOCAB_CHANNEL_SMS && state->do_not_sms) {
             set_suppress(out, CONTACT_REASON_OPT_OUT_SMS);
             goto ok;
         }
-        if (channel == CONTACT_CHANNEL_EMAIL && state->do_not_email) {
+        if (channel == VOCAB_CHANNEL_EMAIL && state->do_not_email) {
             set_suppress(out, CONTACT_REASON_OPT_OUT_EMAIL);
             goto ok;
         }
@@ -773,7 +743,7 @@ int contact_decide(const contact_rules_t *rules, const contact_state_t *state, c
         (rules->forbearance_exempt & bit) == 0)
         blackouts[n_black++] = (blackout_t){state->forbearance_from, state->forbearance_until,
                                             CONTACT_REASON_FORBEARANCE};
-    if (channel == CONTACT_CHANNEL_PHONE) {
+    if (channel == VOCAB_CHANNEL_PHONE) {
         if (state->last_rpc_at != 0 && rules->quiet_days_after_rpc > 0)
             blackouts[n_black++] = (blackout_t){
                 state->last_rpc_at,
@@ -839,7 +809,7 @@ ok:
 }
 
 int contact_next_allowed(const contact_rules_t *rules, const contact_state_t *state,
-                         contact_channel_t channel, int64_t now, const char *zone,
+                         vocab_channel_t channel, int64_t now, const char *zone,
                          contact_decision_t *out)
 {
     return contact_decide(rules, state, NULL, channel, now, zone, out);
