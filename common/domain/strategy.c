@@ -150,37 +150,85 @@ static int ladder_from_json(const json_t *obj, const char *path, strategy_varian
     return 0;
 }
 
-static int parse_strategy(const json_t *obj, const char *path, segment_id_t seg, strategy_t *out,
-                          char *err, size_t errlen)
+/* The plain form {"steps": [...], "repeat_every_days": n}: one variant, the champion. */
+static int parse_plain(const json_t *obj, const char *path, strategy_t *out, char *err,
+                       size_t errlen)
 {
     static const char *const plain_keys[] = {"steps", "repeat_every_days", "description", NULL};
-    static const char *const variants_keys[] = {"variants", "description", NULL};
+
+    if (jsonfield_expect_keys(obj, path, plain_keys, err, errlen) != 0)
+        return -1;
+    out->variants = calloc(1, sizeof(*out->variants));
+    if (out->variants == NULL)
+        return jsonfield_error(err, errlen, path, "out of memory");
+    out->nvariants = 1;
+    out->variants[0].weight = 1;
+    out->variants[0].name = strdup("champion");
+    if (out->variants[0].name == NULL)
+        return jsonfield_error(err, errlen, path, "out of memory");
+    out->total_weight = 1;
+    return ladder_from_json(obj, path, &out->variants[0], err, errlen);
+}
+
+/* The name of variant `i` of `out` (at `vpath`): valid, and not one of the variants before it.
+ * Copied into v->name. */
+static int variant_name(const json_t *vj, const char *vpath, const strategy_t *out, size_t i,
+                        strategy_variant_t *v, char *err, size_t errlen)
+{
+    const char *name;
+    char sub[JSONFIELD_PATH_MAX + 32];
+
+    if (jsonfield_string(vj, vpath, "name", &name, err, errlen) != 0)
+        return -1;
+    jsonfield_path(sub, sizeof(sub), vpath, "name");
+    if (!valid_name(name, false))
+        return jsonfield_error(err, errlen, sub, "\"%s\" is not a variant name ([a-z0-9_]{1,64})",
+                               name);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(out->variants[j].name, name) == 0)
+            return jsonfield_error(err, errlen, sub, "duplicate variant \"%s\"", name);
+    v->name = strdup(name);
+    if (v->name == NULL)
+        return jsonfield_error(err, errlen, vpath, "out of memory");
+    return 0;
+}
+
+/* Variant `i` {"name", "weight", "steps", "repeat_every_days"} of `out`, at `vpath`. */
+static int variant_from_json(const json_t *vj, const char *vpath, strategy_t *out, size_t i,
+                             char *err, size_t errlen)
+{
     static const char *const variant_keys[] = {
         "name", "weight", "steps", "repeat_every_days", "description", NULL};
-    json_t *variants;
-    char sub[320], vpath[352];
+    strategy_variant_t *v = &out->variants[i];
+    char sub[JSONFIELD_PATH_MAX + 32];
+    json_t *w;
 
-    memset(out, 0, sizeof(*out));
-    out->segment = seg;
-    out->name = segment_name(seg);
-    if (!json_is_object(obj))
-        return jsonfield_error(err, errlen, path, "must be an object");
-    variants = json_object_get(obj, "variants");
-    if (variants == NULL) {
-        /* One ladder: a single variant, the champion. */
-        if (jsonfield_expect_keys(obj, path, plain_keys, err, errlen) != 0)
-            return -1;
-        out->variants = calloc(1, sizeof(*out->variants));
-        if (out->variants == NULL)
-            return jsonfield_error(err, errlen, path, "out of memory");
-        out->nvariants = 1;
-        out->variants[0].weight = 1;
-        out->variants[0].name = strdup("champion");
-        if (out->variants[0].name == NULL)
-            return jsonfield_error(err, errlen, path, "out of memory");
-        out->total_weight = 1;
-        return ladder_from_json(obj, path, &out->variants[0], err, errlen);
-    }
+    if (!json_is_object(vj))
+        return jsonfield_error(err, errlen, vpath, "must be an object");
+    if (jsonfield_expect_keys(vj, vpath, variant_keys, err, errlen) != 0)
+        return -1;
+    out->nvariants++;
+    if (variant_name(vj, vpath, out, i, v, err, errlen) != 0)
+        return -1;
+    w = json_object_get(vj, "weight");
+    if (w == NULL)
+        return jsonfield_error(err, errlen, vpath, "missing \"weight\"");
+    if (!json_is_integer(w) || json_integer_value(w) <= 0 ||
+        json_integer_value(w) > STRATEGY_MAX_WEIGHT)
+        return jsonfield_error(err, errlen, jsonfield_path(sub, sizeof(sub), vpath, "weight"),
+                               "must be an integer from 1 to %d", STRATEGY_MAX_WEIGHT);
+    v->weight = (int)json_integer_value(w);
+    out->total_weight += v->weight;
+    return ladder_from_json(vj, vpath, v, err, errlen);
+}
+
+/* The champion/challenger form {"variants": [...]}. */
+static int parse_variants(const json_t *obj, const char *path, strategy_t *out, char *err,
+                          size_t errlen)
+{
+    static const char *const variants_keys[] = {"variants", "description", NULL};
+    json_t *variants = json_object_get(obj, "variants");
+    char sub[JSONFIELD_PATH_MAX], vpath[JSONFIELD_PATH_MAX + 32];
 
     if (jsonfield_expect_keys(obj, path, variants_keys, err, errlen) != 0)
         return -1;
@@ -193,47 +241,24 @@ static int parse_strategy(const json_t *obj, const char *path, segment_id_t seg,
     if (out->variants == NULL)
         return jsonfield_error(err, errlen, sub, "out of memory");
     for (size_t i = 0; i < json_array_size(variants); i++) {
-        json_t *vj = json_array_get(variants, i), *w;
-        strategy_variant_t *v = &out->variants[i];
-        const char *name;
-
         snprintf(vpath, sizeof(vpath), "%s[%zu]", sub, i);
-        if (!json_is_object(vj))
-            return jsonfield_error(err, errlen, vpath, "must be an object");
-        if (jsonfield_expect_keys(vj, vpath, variant_keys, err, errlen) != 0)
-            return -1;
-        out->nvariants++;
-        if (jsonfield_string(vj, vpath, "name", &name, err, errlen) != 0)
-            return -1;
-        if (!valid_name(name, false)) {
-            snprintf(vpath, sizeof(vpath), "%s[%zu].name", sub, i);
-            return jsonfield_error(err, errlen, vpath,
-                                   "\"%s\" is not a variant name ([a-z0-9_]{1,64})", name);
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out->variants[j].name, name) == 0) {
-                snprintf(vpath, sizeof(vpath), "%s[%zu].name", sub, i);
-                return jsonfield_error(err, errlen, vpath, "duplicate variant \"%s\"", name);
-            }
-        }
-        v->name = strdup(name);
-        if (v->name == NULL)
-            return jsonfield_error(err, errlen, vpath, "out of memory");
-        w = json_object_get(vj, "weight");
-        if (w == NULL)
-            return jsonfield_error(err, errlen, vpath, "missing \"weight\"");
-        if (!json_is_integer(w) || json_integer_value(w) <= 0 ||
-            json_integer_value(w) > STRATEGY_MAX_WEIGHT) {
-            snprintf(vpath, sizeof(vpath), "%s[%zu].weight", sub, i);
-            return jsonfield_error(err, errlen, vpath, "must be an integer from 1 to %d",
-                                   STRATEGY_MAX_WEIGHT);
-        }
-        v->weight = (int)json_integer_value(w);
-        out->total_weight += v->weight;
-        if (ladder_from_json(vj, vpath, v, err, errlen) != 0)
+        if (variant_from_json(json_array_get(variants, i), vpath, out, i, err, errlen) != 0)
             return -1;
     }
     return 0;
+}
+
+static int parse_strategy(const json_t *obj, const char *path, segment_id_t seg, strategy_t *out,
+                          char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->segment = seg;
+    out->name = segment_name(seg);
+    if (!json_is_object(obj))
+        return jsonfield_error(err, errlen, path, "must be an object");
+    if (json_object_get(obj, "variants") == NULL)
+        return parse_plain(obj, path, out, err, errlen);
+    return parse_variants(obj, path, out, err, errlen);
 }
 
 int strategy_from_json(const json_t *obj, const char *path, segment_id_t seg, strategy_t *out,
