@@ -676,6 +676,12 @@ const char *policy_limit_name(policy_limit_t limit)
     return limit_names[limit];
 }
 
+static void vfill(policy_check_t *out, policy_limit_t limit, const char *fmt, va_list ap)
+{
+    out->limit = limit;
+    vsnprintf(out->detail, sizeof(out->detail), fmt, ap);
+}
+
 /* Fills *out with `limit` and a detail sentence. Returns 0 (the check itself succeeded). */
 static int verdict(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -684,11 +690,24 @@ static int verdict(policy_check_t *out, policy_limit_t limit, const char *fmt, .
 {
     va_list ap;
 
-    out->limit = limit;
     va_start(ap, fmt);
-    vsnprintf(out->detail, sizeof(out->detail), fmt, ap);
+    vfill(out, limit, fmt, ap);
     va_end(ap);
     return 0;
+}
+
+/* Fills *out as verdict() does and returns true: a limit is broken, stop checking. */
+static bool broken(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool broken(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfill(out, limit, fmt, ap);
+    va_end(ap);
+    return true;
 }
 
 /* `amount` in `currency` as text ("25.00 EUR") into buf, for details. */
@@ -763,72 +782,131 @@ int policy_check_promise(const policy_t *p, segment_id_t seg, const char *curren
     return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", name);
 }
 
+/* An instalment plan under check, and the limits it is checked against. */
+typedef struct plan_check {
+    const policy_limits_t *l;
+    const char *name; /* the segment's */
+    const char *currency;
+    int64_t balance;
+    int64_t down_payment;
+    const policy_installment_t *inst;
+    size_t n;
+    int32_t today;
+} plan_check_t;
+
+/* The terms the segment allows at all: no supervisor_only, 1..max_installments instalments.
+ * True when one is broken (and *out says which). */
+static bool plan_terms_broken(const plan_check_t *pc, policy_check_t *out)
+{
+    if (pc->l->supervisor_only)
+        return broken(out, POLICY_LIMIT_SUPERVISOR_ONLY,
+                      "segment %s takes no agreement without a supervisor", pc->name);
+    if (pc->n == 0)
+        return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "a plan needs at least one instalment");
+    if (pc->n > (size_t)pc->l->max_installments)
+        return broken(out, POLICY_LIMIT_MAX_INSTALLMENTS,
+                      "%zu instalments exceed the maximum of %d for segment %s", pc->n,
+                      pc->l->max_installments, pc->name);
+    return false;
+}
+
+/* The amounts: a down payment >= 0, instalments > 0, a total that fits and does not exceed the
+ * balance (into *total). True when one is broken. */
+static bool plan_amounts_broken(const plan_check_t *pc, int64_t *total, policy_check_t *out)
+{
+    char a[64], b[64];
+
+    if (pc->down_payment < 0)
+        return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "the down payment must not be negative");
+    *total = pc->down_payment;
+    for (size_t i = 0; i < pc->n; i++) {
+        if (pc->inst[i].amount <= 0)
+            return broken(out, POLICY_LIMIT_INVALID_AMOUNT,
+                          "instalment %zu must be a positive amount", i + 1);
+        if (!money_add(*total, pc->inst[i].amount, total))
+            return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "the plan's total overflows");
+    }
+    if (*total > pc->balance)
+        return broken(out, POLICY_LIMIT_EXCEEDS_BALANCE,
+                      "plan total of %s exceeds the balance of %s",
+                      fmt_money(*total, pc->currency, a, sizeof(a)),
+                      fmt_money(pc->balance, pc->currency, b, sizeof(b)));
+    return false;
+}
+
+/* The dates: none in the past, strictly increasing, the last within max_plan_days. True when
+ * one is broken. */
+static bool plan_dates_broken(const plan_check_t *pc, policy_check_t *out)
+{
+    const policy_installment_t *inst = pc->inst;
+    int64_t days = (int64_t)inst[pc->n - 1].due_day - pc->today;
+
+    for (size_t i = 0; i < pc->n; i++) {
+        if (inst[i].due_day < pc->today)
+            return broken(out, POLICY_LIMIT_INVALID_DATE, "instalment %zu is due in the past",
+                          i + 1);
+        if (i > 0 && inst[i].due_day <= inst[i - 1].due_day)
+            return broken(out, POLICY_LIMIT_INVALID_DATE,
+                          "instalment %zu is not due after instalment %zu", i + 1, i);
+    }
+    if (days > pc->l->max_plan_days)
+        return broken(out, POLICY_LIMIT_MAX_PLAN_DAYS,
+                      "the plan ends in %" PRId64 " days, beyond the maximum of %d for segment %s",
+                      days, pc->l->max_plan_days, pc->name);
+    return false;
+}
+
+/* The shares of the balance: every instalment but the last >= min_installment, the down
+ * payment >= min_down_payment_pct, what is left unpaid <= max_settlement_discount_pct. True when
+ * one is broken. */
+static bool plan_shares_broken(const plan_check_t *pc, int64_t total, policy_check_t *out)
+{
+    const policy_limits_t *l = pc->l;
+    int64_t min, least = pct_ceil(pc->balance, l->min_down_payment_pct);
+    int64_t unpaid = pc->balance - total;
+    char a[64], b[64];
+
+    if (min_installment(l, pc->name, pc->currency, &min, out) != 0)
+        return true;
+    for (size_t i = 0; i + 1 < pc->n; i++)
+        if (pc->inst[i].amount < min)
+            return broken(out, POLICY_LIMIT_MIN_INSTALLMENT,
+                          "instalment %zu of %s is below the minimum of %s for segment %s", i + 1,
+                          fmt_money(pc->inst[i].amount, pc->currency, a, sizeof(a)),
+                          fmt_money(min, pc->currency, b, sizeof(b)), pc->name);
+    if (pc->down_payment < least)
+        return broken(out, POLICY_LIMIT_MIN_DOWN_PAYMENT,
+                      "down payment of %s is below %d%% of the balance (%s) for segment %s",
+                      fmt_money(pc->down_payment, pc->currency, a, sizeof(a)),
+                      l->min_down_payment_pct, fmt_money(least, pc->currency, b, sizeof(b)),
+                      pc->name);
+    if (unpaid > pct_floor(pc->balance, l->max_settlement_discount_pct))
+        return broken(out, POLICY_LIMIT_MAX_DISCOUNT,
+                      "the plan leaves %s unpaid, more than the %d%% discount allowed for "
+                      "segment %s",
+                      fmt_money(unpaid, pc->currency, a, sizeof(a)), l->max_settlement_discount_pct,
+                      pc->name);
+    return false;
+}
+
 int policy_check_plan(const policy_t *p, segment_id_t seg, const char *currency, int64_t balance,
                       int64_t down_payment, const policy_installment_t *inst, size_t n,
                       int32_t today, policy_check_t *out)
 {
-    const policy_limits_t *l = policy_limits_for(p, seg);
-    const char *name = segment_name(seg);
-    int64_t total, min, unpaid;
-    char a[64], b[64];
+    plan_check_t pc = {policy_limits_for(p, seg),
+                       segment_name(seg),
+                       currency,
+                       balance,
+                       down_payment,
+                       inst,
+                       n,
+                       today};
+    int64_t total = 0;
 
-    if (l == NULL || currency == NULL || out == NULL || (n > 0 && inst == NULL) || balance < 0)
+    if (pc.l == NULL || currency == NULL || out == NULL || (n > 0 && inst == NULL) || balance < 0)
         return -1;
-    if (l->supervisor_only)
-        return verdict(out, POLICY_LIMIT_SUPERVISOR_ONLY,
-                       "segment %s takes no agreement without a supervisor", name);
-    if (n == 0)
-        return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "a plan needs at least one instalment");
-    if (n > (size_t)l->max_installments)
-        return verdict(out, POLICY_LIMIT_MAX_INSTALLMENTS,
-                       "%zu instalments exceed the maximum of %d for segment %s", n,
-                       l->max_installments, name);
-    if (down_payment < 0)
-        return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "the down payment must not be negative");
-    total = down_payment;
-    for (size_t i = 0; i < n; i++) {
-        if (inst[i].amount <= 0)
-            return verdict(out, POLICY_LIMIT_INVALID_AMOUNT,
-                           "instalment %zu must be a positive amount", i + 1);
-        if (!money_add(total, inst[i].amount, &total))
-            return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "the plan's total overflows");
-    }
-    if (total > balance)
-        return verdict(
-            out, POLICY_LIMIT_EXCEEDS_BALANCE, "plan total of %s exceeds the balance of %s",
-            fmt_money(total, currency, a, sizeof(a)), fmt_money(balance, currency, b, sizeof(b)));
-    for (size_t i = 0; i < n; i++) {
-        if (inst[i].due_day < today)
-            return verdict(out, POLICY_LIMIT_INVALID_DATE, "instalment %zu is due in the past",
-                           i + 1);
-        if (i > 0 && inst[i].due_day <= inst[i - 1].due_day)
-            return verdict(out, POLICY_LIMIT_INVALID_DATE,
-                           "instalment %zu is not due after instalment %zu", i + 1, i);
-    }
-    if ((int64_t)inst[n - 1].due_day - today > l->max_plan_days)
-        return verdict(out, POLICY_LIMIT_MAX_PLAN_DAYS,
-                       "the plan ends in %" PRId64 " days, beyond the maximum of %d for segment %s",
-                       (int64_t)inst[n - 1].due_day - today, l->max_plan_days, name);
-    if (min_installment(l, name, currency, &min, out) != 0)
+    if (plan_terms_broken(&pc, out) || plan_amounts_broken(&pc, &total, out) ||
+        plan_dates_broken(&pc, out) || plan_shares_broken(&pc, total, out))
         return 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (inst[i].amount < min)
-            return verdict(out, POLICY_LIMIT_MIN_INSTALLMENT,
-                           "instalment %zu of %s is below the minimum of %s for segment %s", i + 1,
-                           fmt_money(inst[i].amount, currency, a, sizeof(a)),
-                           fmt_money(min, currency, b, sizeof(b)), name);
-    if (down_payment < pct_ceil(balance, l->min_down_payment_pct))
-        return verdict(
-            out, POLICY_LIMIT_MIN_DOWN_PAYMENT,
-            "down payment of %s is below %d%% of the balance (%s) for segment %s",
-            fmt_money(down_payment, currency, a, sizeof(a)), l->min_down_payment_pct,
-            fmt_money(pct_ceil(balance, l->min_down_payment_pct), currency, b, sizeof(b)), name);
-    unpaid = balance - total;
-    if (unpaid > pct_floor(balance, l->max_settlement_discount_pct))
-        return verdict(out, POLICY_LIMIT_MAX_DISCOUNT,
-                       "the plan leaves %s unpaid, more than the %d%% discount allowed for "
-                       "segment %s",
-                       fmt_money(unpaid, currency, a, sizeof(a)), l->max_settlement_discount_pct,
-                       name);
-    return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", name);
+    return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", pc.name);
 }
