@@ -151,6 +151,55 @@ static void feature_store(const segment_feature_t *f, segment_features_t *featur
     }
 }
 
+/* Reads the value `v` of feature `feat` (its key `key`) into *f. A money feature is only
+ * checked to be a string, kept in *money_text: its currency may come later in the object. */
+static int feature_from_json(const segment_feature_t *feat, const char *key, const json_t *v,
+                             segment_features_t *f, const char **money_text, char *err,
+                             size_t errlen)
+{
+    vocab_stage_t st;
+
+    switch (feat->type) {
+    case SEGMENT_FEATURE_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+            json_integer_value(v) > INT32_MAX)
+            return jsonfield_error(err, errlen, key, "must be a 32-bit integer");
+        feature_store(feat, f, json_integer_value(v));
+        return 0;
+    case SEGMENT_FEATURE_BOOL:
+        if (!json_is_boolean(v))
+            return jsonfield_error(err, errlen, key, "must be true or false");
+        feature_store(feat, f, json_is_true(v));
+        return 0;
+    case SEGMENT_FEATURE_STAGE:
+        if (!json_is_string(v) || vocab_stage_from_name(json_string_value(v), &st) != 0)
+            return jsonfield_error(err, errlen, key, "must be a stage name");
+        feature_store(feat, f, st);
+        return 0;
+    case SEGMENT_FEATURE_MONEY:
+        if (!json_is_string(v))
+            return jsonfield_error(err, errlen, key, "must be a decimal string");
+        *money_text = json_string_value(v);
+        return 0;
+    }
+    return jsonfield_error(err, errlen, key, "unsupported feature type");
+}
+
+/* Reads the balance `text` in the currency of *f (which must have one) into f->balance. */
+static int balance_from_text(const char *text, segment_features_t *f, char *err, size_t errlen)
+{
+    money_err_t merr;
+    int64_t minor;
+
+    if (f->currency[0] == '\0')
+        return jsonfield_error(err, errlen, "currency", "required with balance");
+    merr = money_parse(text, f->currency, MONEY_ALLOW_NEGATIVE, &minor);
+    if (merr != MONEY_OK)
+        return jsonfield_error(err, errlen, "balance", "\"%s\": %s", text, money_strerror(merr));
+    f->balance = minor;
+    return 0;
+}
+
 int segment_features_from_json(const json_t *obj, segment_features_t *out, char *err, size_t errlen)
 {
     segment_features_t f = SEGMENT_FEATURES_INIT;
@@ -172,44 +221,11 @@ int segment_features_from_json(const json_t *obj, segment_features_t *out, char 
         feat = segment_feature_find(key);
         if (feat == NULL)
             return jsonfield_error(err, errlen, key, "unknown feature");
-        switch (feat->type) {
-        case SEGMENT_FEATURE_INT:
-            if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
-                json_integer_value(v) > INT32_MAX)
-                return jsonfield_error(err, errlen, key, "must be a 32-bit integer");
-            feature_store(feat, &f, json_integer_value(v));
-            break;
-        case SEGMENT_FEATURE_BOOL:
-            if (!json_is_boolean(v))
-                return jsonfield_error(err, errlen, key, "must be true or false");
-            feature_store(feat, &f, json_is_true(v));
-            break;
-        case SEGMENT_FEATURE_STAGE: {
-            vocab_stage_t st;
-            if (!json_is_string(v) || vocab_stage_from_name(json_string_value(v), &st) != 0)
-                return jsonfield_error(err, errlen, key, "must be a stage name");
-            feature_store(feat, &f, st);
-            break;
-        }
-        case SEGMENT_FEATURE_MONEY:
-            if (!json_is_string(v))
-                return jsonfield_error(err, errlen, key, "must be a decimal string");
-            balance_text = json_string_value(v);
-            break;
-        }
+        if (feature_from_json(feat, key, v, &f, &balance_text, err, errlen) != 0)
+            return -1;
     }
-    if (balance_text != NULL) {
-        money_err_t merr;
-        int64_t minor;
-
-        if (f.currency[0] == '\0')
-            return jsonfield_error(err, errlen, "currency", "required with balance");
-        merr = money_parse(balance_text, f.currency, MONEY_ALLOW_NEGATIVE, &minor);
-        if (merr != MONEY_OK)
-            return jsonfield_error(err, errlen, "balance", "\"%s\": %s", balance_text,
-                                   money_strerror(merr));
-        f.balance = minor;
-    }
+    if (balance_text != NULL && balance_from_text(balance_text, &f, err, errlen) != 0)
+        return -1;
     *out = f;
     return 0;
 }
