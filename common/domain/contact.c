@@ -7,13 +7,13 @@
 #include "contact.h"
 
 #include <glib.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calendar.h"
+#include "jsonfield.h"
 
 #define SECS_PER_DAY 86400
 
@@ -265,24 +265,6 @@ void contact_rules_default(contact_rules_t *out)
     out->forbearance_exempt = out->dispute_exempt;
 }
 
-/* Fills err with "<path>: <message>" and returns -1. */
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[CONTACT_ERR_MAX];
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
-}
-
 /* Parses "HH:MM" (two digits each; "24:00" only when allow_24) into minutes. */
 static bool parse_hhmm(const char *s, bool allow_24, int *minutes)
 {
@@ -311,9 +293,10 @@ static int parse_time_value(const json_t *v, const char *path, bool is_end, int 
                             size_t errlen)
 {
     if (!json_is_string(v))
-        return fail(err, errlen, path, "must be a string \"HH:MM\"");
+        return jsonfield_error(err, errlen, path, "must be a string \"HH:MM\"");
     if (!parse_hhmm(json_string_value(v), is_end, minutes))
-        return fail(err, errlen, path, "\"%.40s\" is not a time HH:MM", json_string_value(v));
+        return jsonfield_error(err, errlen, path, "\"%.40s\" is not a time HH:MM",
+                               json_string_value(v));
     return 0;
 }
 
@@ -328,7 +311,7 @@ static int parse_window(const json_t *v, const char *path, contact_window_t *w, 
 
     if (json_is_array(v)) {
         if (json_array_size(v) != 2)
-            return fail(err, errlen, path, WINDOW_SHAPE);
+            return jsonfield_error(err, errlen, path, WINDOW_SHAPE);
         snprintf(sub, sizeof(sub), "%s[0]", path);
         if (parse_time_value(json_array_get(v, 0), sub, false, &start, err, errlen) < 0)
             return -1;
@@ -343,18 +326,18 @@ static int parse_window(const json_t *v, const char *path, contact_window_t *w, 
             bool is_end = strcmp(key, "end") == 0;
             snprintf(sub, sizeof(sub), "%s.%.40s", path, key);
             if (!is_end && strcmp(key, "start") != 0)
-                return fail(err, errlen, sub, "unknown key");
+                return jsonfield_error(err, errlen, sub, "unknown key");
             if (parse_time_value(val, sub, is_end, is_end ? &end : &start, err, errlen) < 0)
                 return -1;
         }
     } else {
-        return fail(err, errlen, path, WINDOW_SHAPE);
+        return jsonfield_error(err, errlen, path, WINDOW_SHAPE);
     }
     if (end <= start) {
         char s1[8], s2[8];
         format_hhmm(start, s1);
         format_hhmm(end, s2);
-        return fail(err, errlen, path, "end \"%s\" is not after start \"%s\"", s2, s1);
+        return jsonfield_error(err, errlen, path, "end \"%s\" is not after start \"%s\"", s2, s1);
     }
     w->open = true;
     w->start_min = (int16_t)start;
@@ -366,7 +349,7 @@ static int parse_int(const json_t *v, const char *path, int lo, int hi, int *out
                      size_t errlen)
 {
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return fail(err, errlen, path, "must be an integer from %d to %d", lo, hi);
+        return jsonfield_error(err, errlen, path, "must be an integer from %d to %d", lo, hi);
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -379,18 +362,19 @@ static int parse_dates(const json_t *v, const char *path, const char *country, c
     json_t *item;
 
     if (!json_is_array(v))
-        return fail(err, errlen, path, "must be an array of \"YYYY-MM-DD\"");
+        return jsonfield_error(err, errlen, path, "must be an array of \"YYYY-MM-DD\"");
     json_array_foreach((json_t *)v, i, item)
     {
         int32_t ymd;
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(item))
-            return fail(err, errlen, sub, "must be a string \"YYYY-MM-DD\"");
+            return jsonfield_error(err, errlen, sub, "must be a string \"YYYY-MM-DD\"");
         if (!parse_date(json_string_value(item), &ymd))
-            return fail(err, errlen, sub, "\"%.40s\" is not a date YYYY-MM-DD",
-                        json_string_value(item));
+            return jsonfield_error(err, errlen, sub, "\"%.40s\" is not a date YYYY-MM-DD",
+                                   json_string_value(item));
         if (r->n_no_contact >= CONTACT_MAX_DATES)
-            return fail(err, errlen, sub, "more than %d no-contact dates", CONTACT_MAX_DATES);
+            return jsonfield_error(err, errlen, sub, "more than %d no-contact dates",
+                                   CONTACT_MAX_DATES);
         r->no_contact[r->n_no_contact].ymd = ymd;
         snprintf(r->no_contact[r->n_no_contact].country, 3, "%s", country);
         r->n_no_contact++;
@@ -408,15 +392,15 @@ static int parse_actions(const json_t *v, const char *path, uint32_t *mask, char
     vocab_action_t a;
 
     if (!json_is_array(v))
-        return fail(err, errlen, path, "must be an array of task actions");
+        return jsonfield_error(err, errlen, path, "must be an array of task actions");
     json_array_foreach((json_t *)v, i, item)
     {
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(item))
-            return fail(err, errlen, sub, "must be a string");
+            return jsonfield_error(err, errlen, sub, "must be a string");
         if (vocab_action_from_name(json_string_value(item), &a) != 0)
-            return fail(err, errlen, sub, "\"%.40s\" is not a task action",
-                        json_string_value(item));
+            return jsonfield_error(err, errlen, sub, "\"%.40s\" is not a task action",
+                                   json_string_value(item));
         m |= contact_action_bit(a);
     }
     *mask = m;
@@ -437,12 +421,13 @@ static int parse_dates_by_country(const json_t *v, const char *path, contact_rul
     char sub[256];
 
     if (!json_is_object(v))
-        return fail(err, errlen, path, "must be an object of country codes");
+        return jsonfield_error(err, errlen, path, "must be an object of country codes");
     json_object_foreach((json_t *)v, cc, list)
     {
         snprintf(sub, sizeof(sub), "%s.%.40s", path, cc);
         if (!country_ok(cc))
-            return fail(err, errlen, sub, "not an ISO 3166-1 alpha-2 code (two capitals)");
+            return jsonfield_error(err, errlen, sub,
+                                   "not an ISO 3166-1 alpha-2 code (two capitals)");
         if (parse_dates(list, sub, cc, r, err, errlen) < 0)
             return -1;
     }
@@ -458,7 +443,7 @@ static int parse_call_cap(const json_t *v, const char *path, contact_rules_t *r,
     char sub[256];
 
     if (!json_is_object(v))
-        return fail(err, errlen, path, "must be {\"max_calls\": N, \"days\": N}");
+        return jsonfield_error(err, errlen, path, "must be {\"max_calls\": N, \"days\": N}");
     json_object_foreach((json_t *)v, k, item)
     {
         snprintf(sub, sizeof(sub), "%s.%.40s", path, k);
@@ -469,7 +454,7 @@ static int parse_call_cap(const json_t *v, const char *path, contact_rules_t *r,
             if (parse_int(item, sub, 1, 366, &r->call_cap_days, err, errlen) < 0)
                 return -1;
         } else {
-            return fail(err, errlen, sub, "unknown key");
+            return jsonfield_error(err, errlen, sub, "unknown key");
         }
     }
     return 0;
@@ -485,7 +470,7 @@ static int parse_weekdays(const json_t *v, const contact_window_t *base, contact
     char path[128];
 
     if (!json_is_object(v))
-        return fail(err, errlen, "contact.weekdays", "must be an object of mon..sun");
+        return jsonfield_error(err, errlen, "contact.weekdays", "must be an object of mon..sun");
     json_object_foreach((json_t *)v, wd, w)
     {
         int i;
@@ -496,7 +481,8 @@ static int parse_weekdays(const json_t *v, const contact_window_t *base, contact
             if (strcmp(wd, weekday_names[i]) == 0)
                 break;
         if (i == 7)
-            return fail(err, errlen, path, "unknown weekday (mon, tue, wed, thu, fri, sat, sun)");
+            return jsonfield_error(err, errlen, path,
+                                   "unknown weekday (mon, tue, wed, thu, fri, sat, sun)");
         if (json_is_null(w)) {
             r->weekday[i].open = false;
             continue;
@@ -539,7 +525,7 @@ static int parse_key(const char *key, const json_t *v, const char *path, contact
         if (strcmp(key, section_keys[i].name) == 0)
             k = &section_keys[i];
     if (k == NULL)
-        return fail(err, errlen, path, "unknown key");
+        return jsonfield_error(err, errlen, path, "unknown key");
     switch (k->kind) {
     case KEY_DATES:
         return parse_dates(v, path, "", r, err, errlen);
@@ -552,7 +538,7 @@ static int parse_key(const char *key, const json_t *v, const char *path, contact
     case KEY_ACTIONS:
         return parse_actions(v, path, (uint32_t *)((char *)r + k->offset), err, errlen);
     }
-    return fail(err, errlen, path, "unknown key");
+    return jsonfield_error(err, errlen, path, "unknown key");
 }
 
 /* Reads the section `obj` over the defaults in *r. The general window comes first, so that the
@@ -567,7 +553,7 @@ static int parse_section(const json_t *obj, contact_rules_t *r, char *err, size_
     char path[128];
 
     if (!json_is_object(obj))
-        return fail(err, errlen, "contact", "must be an object");
+        return jsonfield_error(err, errlen, "contact", "must be an object");
     if (json_object_get(obj, "window") != NULL &&
         parse_window(json_object_get(obj, "window"), "contact.window", &base, err, errlen) < 0)
         return -1;
@@ -595,7 +581,7 @@ int contact_rules_from_json(const json_t *obj, contact_rules_t *out, char *err, 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (out == NULL)
-        return fail(err, errlen, "contact", "no output");
+        return jsonfield_error(err, errlen, "contact", "no output");
     r = g_new(contact_rules_t, 1); /* about 6 KiB: kept off the stack */
     contact_rules_default(r);
     if (obj != NULL)
