@@ -25,7 +25,7 @@
  * A window may also be written as a pair ["09:00", "14:00"]. Times are "HH:MM", 24-hour; "24:00"
  * is allowed as an end (the next local midnight); the end must be after the start (a window
  * never crosses midnight). Weekday keys are mon, tue, wed, thu, fri, sat, sun. Country codes are
- * ISO 3166-1 alpha-2 in capitals. Action names are CONTRACT.md's task actions. Limits:
+ * ISO 3166-1 alpha-2 in capitals. Action and channel names are vocab.h's (CONTRACT.md's). Limits:
  * max_calls 1..1000, days 1..366, quiet_days_after_rpc 0..366 (0 = no quiet period),
  * defer_horizon_days 1..366, at most CONTACT_MAX_DATES dates in all.
  *

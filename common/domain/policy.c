@@ -1,4 +1,5 @@
-/* policy.c - loading and checking the collections policy; negotiation-limit checks. */
+/* policy.c - loading and checking the collections policy; segmenting a case under it;
+ * negotiation-limit checks. */
 #include "policy.h"
 
 #include <errno.h>

@@ -44,6 +44,13 @@
  * "description" is allowed in every object outside "contact" and when-conditions, and "$schema"
  * at the top.
  *
+ * Who does what: this module owns the document, its sections and the negotiation limits, and
+ * evaluates a case against the whole policy (policy_segment(): the rules, the high_value
+ * overlay, the strategy variant). segment.h owns the features and the condition language,
+ * strategy.h the ladders and the next step, contact.h the "contact" section, vocab.h the names
+ * of actions, channels and stages, jsonfield.h the "<path>: <problem>" readers all of them
+ * share. policy includes those; none of them includes policy.h.
+ *
  * A loaded policy is immutable: share it between threads freely, free it once. Everything but
  * policy_load_file() is pure. */
 #ifndef RECOBRO_POLICY_H

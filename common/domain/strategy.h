@@ -3,7 +3,8 @@
  * Each segment of a policy has one strategy. A strategy is one ladder of steps, or several
  * variants (champion/challenger), each its own ladder, with integer weights. A step is due on a
  * `day` counted from the day the case entered the segment (day 0) and says what to do: an
- * `action` on a `channel` with a `template`, at a `priority` (1 most urgent .. 5 least).
+ * `action` on a `channel` (vocab.h's) with a `template`, at a `priority` (1 most urgent .. 5
+ * least).
  *
  * Steps run in order and none is skipped: step N+1 is next after step N, even when the case is
  * late on the ladder (the scheduler was down, the contact rules deferred a step); the caller
