@@ -92,7 +92,7 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
     if (copy_str(cf->creditor_id, sizeof(cf->creditor_id), creditor_id) < 0 ||
         copy_str(cf->debtor_id, sizeof(cf->debtor_id), debtor_id) < 0)
         return -1;
-    strcpy(cf->stage, "none");
+    strcpy(cf->stage, vocab_stage_name(VOCAB_STAGE_NONE));
     cf->status = CASEFILE_OPEN;
     cf->features = json_object();
     return cf->features ? 0 : -1;
@@ -514,11 +514,10 @@ static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all
 {
     for (size_t i = 0; i < cf->n_tasks; i++) {
         casefile_task_t *t = &cf->tasks[i];
-        strategy_action_t a;
+        vocab_action_t a;
         if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now)
             continue;
-        if (!all && strategy_action_from_name(t->action, &a) == 0 &&
-            !strategy_action_is_collection(a))
+        if (!all && vocab_action_from_name(t->action, &a) == 0 && !vocab_action_is_collection(a))
             continue;
         if (casefile_cancel_task(cf, plan, t, now, reason) < 0)
             return -1;
@@ -574,10 +573,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
     casefile_contact_state(cf, &cs);
     for (size_t i = 0; i < cf->n_tasks; i++) {
         casefile_task_t *t = &cf->tasks[i];
-        contact_channel_t ch;
+        vocab_channel_t ch;
         contact_decision_t d;
         if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now ||
-            contact_channel_parse(t->channel, &ch) < 0 || ch == CONTACT_CHANNEL_INTERNAL)
+            vocab_channel_from_name(t->channel, &ch) < 0 || ch == VOCAB_CHANNEL_INTERNAL)
             continue;
         int64_t from = t->not_before > now ? t->not_before : now;
         if (contact_decide(&policy->contact, &cs, t->action, ch, from, cf->timezone, &d) < 0)
@@ -666,20 +665,17 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
     for (int k = 0; k < 32; k++) {
         strategy_next_t nx;
         contact_decision_t d;
-        contact_channel_t ch;
-        strategy_status_t st = strategy_next_step(policy, r, days_in_segment, cf->last_step, &nx);
+        strategy_status_t st = strategy_next_step(policy_strategy_for(policy, r->segment), r,
+                                                  days_in_segment, cf->last_step, &nx);
         if (st == STRATEGY_NONE)
             return 0;
         if (st != STRATEGY_STEP) {
             snprintf(err, errlen, "no strategy step for segment %s", segment_name(r->segment));
             return -1;
         }
-        const char *action = strategy_action_name(nx.action);
-        const char *channel = strategy_channel_name(nx.channel);
-        if (contact_channel_parse(channel, &ch) < 0) {
-            snprintf(err, errlen, "unknown channel %s", channel);
-            return -1;
-        }
+        const char *action = vocab_action_name(nx.action);
+        const char *channel = vocab_channel_name(nx.channel);
+        vocab_channel_t ch = nx.channel;
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
             /* Not for now: the next action, at the first allowed moment from its day. */
             int64_t when =
@@ -781,7 +777,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     if (days_in_segment < 0)
         days_in_segment = 0;
     f.days_in_segment = days_in_segment;
-    segment_err_t se = segment_evaluate(policy, &f, cf->creditor_id, cf->debtor_id, &r);
+    segment_err_t se = policy_segment(policy, &f, cf->creditor_id, cf->debtor_id, &r);
     if (se != SEGMENT_OK) {
         snprintf(err, errlen, "segmentation: %s", segment_strerror(se));
         return -1;
@@ -798,8 +794,8 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         }
         days_in_segment = 0;
     }
-    const char *stage = segment_stage_name(f.stage);
-    copy_str(cf->stage, sizeof(cf->stage), stage ? stage : "none");
+    const char *stage = vocab_stage_name(f.stage);
+    copy_str(cf->stage, sizeof(cf->stage), stage ? stage : vocab_stage_name(VOCAB_STAGE_NONE));
     cf->status = r.segment == SEGMENT_RESOLVED ? CASEFILE_RESOLVED
                  : f.open_dispute              ? CASEFILE_PAUSED
                                                : CASEFILE_OPEN;
@@ -854,10 +850,10 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
      * whatever the reader's clock), and the end of a forbearance pause. */
     json_t *allowed = doc ? json_object() : NULL;
     int64_t asof = cf->updated_at ? cf->updated_at : now;
-    for (int ch = CONTACT_CHANNEL_PHONE; allowed && ch <= CONTACT_CHANNEL_VISIT; ch++) {
+    for (int ch = VOCAB_CHANNEL_PHONE; allowed && ch <= VOCAB_CHANNEL_VISIT; ch++) {
         contact_decision_t d;
-        int rc = contact_next_allowed(rules, &state, (contact_channel_t)ch, asof, cf->timezone, &d);
-        json_object_set_new(allowed, contact_channel_name((contact_channel_t)ch),
+        int rc = contact_next_allowed(rules, &state, (vocab_channel_t)ch, asof, cf->timezone, &d);
+        json_object_set_new(allowed, vocab_channel_name((vocab_channel_t)ch),
                             rc == 0 && d.verdict != CONTACT_SUPPRESS
                                 ? instant_json(d.not_before, cf->timezone)
                                 : json_null());

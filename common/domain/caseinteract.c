@@ -94,7 +94,7 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
         rc |= feature_add(cf, "right_party_contacts", 1);
         rc |= feature_set_int(cf, "attempts_without_answer", 0);
         rc |= feature_set_bool(cf, "ever_contacted", true);
-        if (strcmp(channel, "phone") == 0 && at > cf->last_rpc_at)
+        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at)
             cf->last_rpc_at = at;
     } else if (strcmp(outcome, "no_answer") == 0 || strcmp(outcome, "voicemail") == 0) {
         rc |= feature_add(cf, "attempts_without_answer", 1);
@@ -114,16 +114,16 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
             break;
         }
     }
-    segment_stage_t have, got;
-    if (stage != NULL && segment_stage_from_name(stage, &got) == 0) {
-        if (segment_stage_from_name(str_at(cf->features, "stage"), &have) != 0)
-            have = SEGMENT_STAGE_NONE;
+    vocab_stage_t have, got;
+    if (stage != NULL && vocab_stage_from_name(stage, &got) == 0) {
+        if (vocab_stage_from_name(str_at(cf->features, "stage"), &have) != 0)
+            have = VOCAB_STAGE_NONE;
         if (got > have) {
             cf->features_dirty = true;
             rc |= json_object_set_new(cf->features, "stage", json_string(stage));
         }
     }
-    if (strcmp(channel, "phone") == 0)
+    if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0)
         add_call(cf, at);
     if (at > cf->last_contact_at)
         cf->last_contact_at = at;
@@ -219,10 +219,10 @@ int caseinteract_preferences(casefile_t *cf, const json_t *data, const contact_r
     casefile_contact_state(cf, &st);
     for (size_t i = 0; i < cf->n_tasks; i++) {
         casefile_task_t *t = &cf->tasks[i];
-        contact_channel_t ch;
+        vocab_channel_t ch;
         contact_decision_t d;
         if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now ||
-            contact_channel_parse(t->channel, &ch) < 0)
+            vocab_channel_from_name(t->channel, &ch) < 0)
             continue;
         int64_t at = t->not_before > now ? t->not_before : now;
         if (contact_decide(rules, &st, t->action, ch, at, cf->timezone, &d) < 0 ||
@@ -252,10 +252,11 @@ int caseinteract_forbearance(casefile_t *cf, const char *from, const char *until
         return 0; /* nothing planned yet, or a pause that is already over */
     for (size_t i = 0; i < cf->n_tasks; i++) {
         casefile_task_t *t = &cf->tasks[i];
-        int idx = contact_action_index(t->action);
+        vocab_action_t a;
         if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now)
             continue;
-        if (idx >= 0 && (rules->forbearance_exempt & (1u << idx)) != 0)
+        if (vocab_action_from_name(t->action, &a) == 0 &&
+            (rules->forbearance_exempt & contact_action_bit(a)) != 0)
             continue;
         if (t->not_after <= ff || t->not_before >= fu)
             continue; /* its window does not meet the pause */

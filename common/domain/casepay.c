@@ -541,8 +541,8 @@ int casepay_supervisor_task(casefile_t *cf, const char *kind, const char *id,
     }
     memset(&t, 0, sizeof(t));
     id_of(t.task_id, "supervisor_review", cf, kind, id);
-    snprintf(t.action, sizeof(t.action), "supervisor_review");
-    snprintf(t.channel, sizeof(t.channel), "internal");
+    snprintf(t.action, sizeof(t.action), "%s", vocab_action_name(VOCAB_ACTION_SUPERVISOR_REVIEW));
+    snprintf(t.channel, sizeof(t.channel), "%s", vocab_channel_name(VOCAB_CHANNEL_INTERNAL));
     snprintf(t.segment, sizeof(t.segment), "%s", cf->segmented ? segment_name(cf->segment) : "");
     snprintf(t.template_name, sizeof(t.template_name), "%s.supervisor_review", kind);
     t.segment_seq = cf->segment_seq;

@@ -7,65 +7,34 @@
 #include "contact.h"
 
 #include <glib.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calendar.h"
+#include "jsonfield.h"
 
 #define SECS_PER_DAY 86400
 
 /* ---- Names --------------------------------------------------------------------------------- */
 
-/* CONTRACT.md's task actions; the index is the bit in the exempt sets. */
-static const char *const action_names[] = {
-    "reminder",         "call",         "validation_notice", "invoice_copy", "plan_offer",
-    "promise_reminder", "final_notice", "restrict_service",  "legal_review", "supervisor_review",
-    "thank_you",
-};
-#define N_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-
-static const char *const channel_names[] = {"phone", "sms", "email", "letter", "visit", "internal"};
-#define N_CHANNELS (sizeof(channel_names) / sizeof(channel_names[0]))
-
 static const char *const weekday_names[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
-int contact_action_index(const char *action)
+/* The exempt sets are bit sets of vocab_action_t in a uint32_t. */
+_Static_assert(VOCAB_ACTION_COUNT <= 32, "task actions no longer fit the exempt bit sets");
+
+uint32_t contact_action_bit(vocab_action_t action)
 {
-    if (action == NULL)
-        return -1;
-    for (size_t i = 0; i < N_ACTIONS; i++)
-        if (strcmp(action, action_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return (unsigned)action < VOCAB_ACTION_COUNT ? 1u << action : 0u;
 }
 
-static uint32_t action_bit(const char *action)
+/* The bit of the action called `name`; 0 for NULL or an unknown name (exempt from nothing). */
+static uint32_t action_bit(const char *name)
 {
-    int i = contact_action_index(action);
+    vocab_action_t a;
 
-    return i < 0 ? 0u : (1u << i);
-}
-
-int contact_channel_parse(const char *name, contact_channel_t *out)
-{
-    if (name == NULL)
-        return -1;
-    for (size_t i = 0; i < N_CHANNELS; i++) {
-        if (strcmp(name, channel_names[i]) == 0) {
-            *out = (contact_channel_t)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *contact_channel_name(contact_channel_t ch)
-{
-    if ((unsigned)ch >= N_CHANNELS)
-        return "unknown";
-    return channel_names[ch];
+    return vocab_action_from_name(name, &a) == 0 ? contact_action_bit(a) : 0u;
 }
 
 const char *contact_verdict_name(contact_verdict_t v)
@@ -287,29 +256,13 @@ void contact_rules_default(contact_rules_t *out)
     out->call_cap_days = 7;
     out->quiet_days_after_rpc = 7;
     out->defer_horizon_days = 30;
-    out->cease_exempt =
-        action_bit("validation_notice") | action_bit("invoice_copy") | action_bit("final_notice");
-    out->dispute_exempt = action_bit("validation_notice") | action_bit("invoice_copy") |
-                          action_bit("supervisor_review");
+    out->cease_exempt = contact_action_bit(VOCAB_ACTION_VALIDATION_NOTICE) |
+                        contact_action_bit(VOCAB_ACTION_INVOICE_COPY) |
+                        contact_action_bit(VOCAB_ACTION_FINAL_NOTICE);
+    out->dispute_exempt = contact_action_bit(VOCAB_ACTION_VALIDATION_NOTICE) |
+                          contact_action_bit(VOCAB_ACTION_INVOICE_COPY) |
+                          contact_action_bit(VOCAB_ACTION_SUPERVISOR_REVIEW);
     out->forbearance_exempt = out->dispute_exempt;
-}
-
-/* Fills err with "<path>: <message>" and returns -1. */
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[CONTACT_ERR_MAX];
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
 }
 
 /* Parses "HH:MM" (two digits each; "24:00" only when allow_24) into minutes. */
@@ -340,9 +293,10 @@ static int parse_time_value(const json_t *v, const char *path, bool is_end, int 
                             size_t errlen)
 {
     if (!json_is_string(v))
-        return fail(err, errlen, path, "must be a string \"HH:MM\"");
+        return jsonfield_error(err, errlen, path, "must be a string \"HH:MM\"");
     if (!parse_hhmm(json_string_value(v), is_end, minutes))
-        return fail(err, errlen, path, "\"%.40s\" is not a time HH:MM", json_string_value(v));
+        return jsonfield_error(err, errlen, path, "\"%.40s\" is not a time HH:MM",
+                               json_string_value(v));
     return 0;
 }
 
@@ -357,7 +311,7 @@ static int parse_window(const json_t *v, const char *path, contact_window_t *w, 
 
     if (json_is_array(v)) {
         if (json_array_size(v) != 2)
-            return fail(err, errlen, path, WINDOW_SHAPE);
+            return jsonfield_error(err, errlen, path, WINDOW_SHAPE);
         snprintf(sub, sizeof(sub), "%s[0]", path);
         if (parse_time_value(json_array_get(v, 0), sub, false, &start, err, errlen) < 0)
             return -1;
@@ -372,18 +326,18 @@ static int parse_window(const json_t *v, const char *path, contact_window_t *w, 
             bool is_end = strcmp(key, "end") == 0;
             snprintf(sub, sizeof(sub), "%s.%.40s", path, key);
             if (!is_end && strcmp(key, "start") != 0)
-                return fail(err, errlen, sub, "unknown key");
+                return jsonfield_error(err, errlen, sub, "unknown key");
             if (parse_time_value(val, sub, is_end, is_end ? &end : &start, err, errlen) < 0)
                 return -1;
         }
     } else {
-        return fail(err, errlen, path, WINDOW_SHAPE);
+        return jsonfield_error(err, errlen, path, WINDOW_SHAPE);
     }
     if (end <= start) {
         char s1[8], s2[8];
         format_hhmm(start, s1);
         format_hhmm(end, s2);
-        return fail(err, errlen, path, "end \"%s\" is not after start \"%s\"", s2, s1);
+        return jsonfield_error(err, errlen, path, "end \"%s\" is not after start \"%s\"", s2, s1);
     }
     w->open = true;
     w->start_min = (int16_t)start;
@@ -395,7 +349,7 @@ static int parse_int(const json_t *v, const char *path, int lo, int hi, int *out
                      size_t errlen)
 {
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return fail(err, errlen, path, "must be an integer from %d to %d", lo, hi);
+        return jsonfield_error(err, errlen, path, "must be an integer from %d to %d", lo, hi);
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -408,18 +362,19 @@ static int parse_dates(const json_t *v, const char *path, const char *country, c
     json_t *item;
 
     if (!json_is_array(v))
-        return fail(err, errlen, path, "must be an array of \"YYYY-MM-DD\"");
+        return jsonfield_error(err, errlen, path, "must be an array of \"YYYY-MM-DD\"");
     json_array_foreach((json_t *)v, i, item)
     {
         int32_t ymd;
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(item))
-            return fail(err, errlen, sub, "must be a string \"YYYY-MM-DD\"");
+            return jsonfield_error(err, errlen, sub, "must be a string \"YYYY-MM-DD\"");
         if (!parse_date(json_string_value(item), &ymd))
-            return fail(err, errlen, sub, "\"%.40s\" is not a date YYYY-MM-DD",
-                        json_string_value(item));
+            return jsonfield_error(err, errlen, sub, "\"%.40s\" is not a date YYYY-MM-DD",
+                                   json_string_value(item));
         if (r->n_no_contact >= CONTACT_MAX_DATES)
-            return fail(err, errlen, sub, "more than %d no-contact dates", CONTACT_MAX_DATES);
+            return jsonfield_error(err, errlen, sub, "more than %d no-contact dates",
+                                   CONTACT_MAX_DATES);
         r->no_contact[r->n_no_contact].ymd = ymd;
         snprintf(r->no_contact[r->n_no_contact].country, 3, "%s", country);
         r->n_no_contact++;
@@ -434,18 +389,19 @@ static int parse_actions(const json_t *v, const char *path, uint32_t *mask, char
     size_t i;
     json_t *item;
     uint32_t m = 0;
+    vocab_action_t a;
 
     if (!json_is_array(v))
-        return fail(err, errlen, path, "must be an array of task actions");
+        return jsonfield_error(err, errlen, path, "must be an array of task actions");
     json_array_foreach((json_t *)v, i, item)
     {
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (!json_is_string(item))
-            return fail(err, errlen, sub, "must be a string");
-        if (contact_action_index(json_string_value(item)) < 0)
-            return fail(err, errlen, sub, "\"%.40s\" is not a task action",
-                        json_string_value(item));
-        m |= action_bit(json_string_value(item));
+            return jsonfield_error(err, errlen, sub, "must be a string");
+        if (vocab_action_from_name(json_string_value(item), &a) != 0)
+            return jsonfield_error(err, errlen, sub, "\"%.40s\" is not a task action",
+                                   json_string_value(item));
+        m |= contact_action_bit(a);
     }
     *mask = m;
     return 0;
@@ -456,143 +412,184 @@ static bool country_ok(const char *c)
     return strlen(c) == 2 && g_ascii_isupper(c[0]) && g_ascii_isupper(c[1]);
 }
 
-int contact_rules_from_json(const json_t *obj, contact_rules_t *out, char *err, size_t errlen)
+/* "no_contact_dates_by_country": {"ES": [dates], ...} at `path`. */
+static int parse_dates_by_country(const json_t *v, const char *path, contact_rules_t *r, char *err,
+                                  size_t errlen)
 {
-    contact_rules_t *r;
-    contact_window_t base;
+    const char *cc;
+    json_t *list;
+    char sub[256];
+
+    if (!json_is_object(v))
+        return jsonfield_error(err, errlen, path, "must be an object of country codes");
+    json_object_foreach((json_t *)v, cc, list)
+    {
+        snprintf(sub, sizeof(sub), "%s.%.40s", path, cc);
+        if (!country_ok(cc))
+            return jsonfield_error(err, errlen, sub,
+                                   "not an ISO 3166-1 alpha-2 code (two capitals)");
+        if (parse_dates(list, sub, cc, r, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "call_cap": {"max_calls": N, "days": N} at `path`; a missing key keeps its value. */
+static int parse_call_cap(const json_t *v, const char *path, contact_rules_t *r, char *err,
+                          size_t errlen)
+{
+    const char *k;
+    json_t *item;
+    char sub[256];
+
+    if (!json_is_object(v))
+        return jsonfield_error(err, errlen, path, "must be {\"max_calls\": N, \"days\": N}");
+    json_object_foreach((json_t *)v, k, item)
+    {
+        snprintf(sub, sizeof(sub), "%s.%.40s", path, k);
+        if (strcmp(k, "max_calls") == 0) {
+            if (parse_int(item, sub, 1, 1000, &r->call_cap_max, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(k, "days") == 0) {
+            if (parse_int(item, sub, 1, 366, &r->call_cap_days, err, errlen) < 0)
+                return -1;
+        } else {
+            return jsonfield_error(err, errlen, sub, "unknown key");
+        }
+    }
+    return 0;
+}
+
+/* "weekdays": {"sat": window, "sun": null, ...}: a window over the general one `base`, or null
+ * for no contact that weekday. */
+static int parse_weekdays(const json_t *v, const contact_window_t *base, contact_rules_t *r,
+                          char *err, size_t errlen)
+{
+    const char *wd;
+    json_t *w;
+    char path[128];
+
+    if (!json_is_object(v))
+        return jsonfield_error(err, errlen, "contact.weekdays", "must be an object of mon..sun");
+    json_object_foreach((json_t *)v, wd, w)
+    {
+        int i;
+        contact_window_t day = *base;
+
+        snprintf(path, sizeof(path), "contact.weekdays.%.40s", wd);
+        for (i = 0; i < 7; i++)
+            if (strcmp(wd, weekday_names[i]) == 0)
+                break;
+        if (i == 7)
+            return jsonfield_error(err, errlen, path,
+                                   "unknown weekday (mon, tue, wed, thu, fri, sat, sun)");
+        if (json_is_null(w)) {
+            r->weekday[i].open = false;
+            continue;
+        }
+        if (parse_window(w, path, &day, err, errlen) < 0)
+            return -1;
+        r->weekday[i] = day;
+    }
+    return 0;
+}
+
+/* The keys of the section other than "window" and "weekdays", which parse_section() reads
+ * first and last: how each is read and where it goes. */
+typedef enum { KEY_DATES, KEY_DATES_BY_COUNTRY, KEY_CALL_CAP, KEY_DAYS, KEY_ACTIONS } key_kind_t;
+
+static const struct section_key {
+    const char *name;
+    key_kind_t kind;
+    size_t offset; /* KEY_DAYS: an int of contact_rules_t; KEY_ACTIONS: a uint32_t set */
+    int lo, hi;    /* KEY_DAYS: the range */
+} section_keys[] = {
+    {"no_contact_dates", KEY_DATES, 0, 0, 0},
+    {"no_contact_dates_by_country", KEY_DATES_BY_COUNTRY, 0, 0, 0},
+    {"call_cap", KEY_CALL_CAP, 0, 0, 0},
+    {"quiet_days_after_rpc", KEY_DAYS, offsetof(contact_rules_t, quiet_days_after_rpc), 0, 366},
+    {"defer_horizon_days", KEY_DAYS, offsetof(contact_rules_t, defer_horizon_days), 1, 366},
+    {"cease_exempt_actions", KEY_ACTIONS, offsetof(contact_rules_t, cease_exempt), 0, 0},
+    {"dispute_exempt_actions", KEY_ACTIONS, offsetof(contact_rules_t, dispute_exempt), 0, 0},
+    {"forbearance_exempt_actions", KEY_ACTIONS, offsetof(contact_rules_t, forbearance_exempt), 0,
+     0},
+};
+
+/* Reads the value `v` of section key `key` (at `path`) into *r; an unknown key is refused. */
+static int parse_key(const char *key, const json_t *v, const char *path, contact_rules_t *r,
+                     char *err, size_t errlen)
+{
+    const struct section_key *k = NULL;
+
+    for (size_t i = 0; i < sizeof(section_keys) / sizeof(section_keys[0]); i++)
+        if (strcmp(key, section_keys[i].name) == 0)
+            k = &section_keys[i];
+    if (k == NULL)
+        return jsonfield_error(err, errlen, path, "unknown key");
+    switch (k->kind) {
+    case KEY_DATES:
+        return parse_dates(v, path, "", r, err, errlen);
+    case KEY_DATES_BY_COUNTRY:
+        return parse_dates_by_country(v, path, r, err, errlen);
+    case KEY_CALL_CAP:
+        return parse_call_cap(v, path, r, err, errlen);
+    case KEY_DAYS:
+        return parse_int(v, path, k->lo, k->hi, (int *)((char *)r + k->offset), err, errlen);
+    case KEY_ACTIONS:
+        return parse_actions(v, path, (uint32_t *)((char *)r + k->offset), err, errlen);
+    }
+    return jsonfield_error(err, errlen, path, "unknown key");
+}
+
+/* Reads the section `obj` over the defaults in *r. The general window comes first, so that the
+ * weekday overrides inherit from it whatever the key order, and the weekdays last; the other
+ * keys in document order, so the first problem reported is the first met. */
+static int parse_section(const json_t *obj, contact_rules_t *r, char *err, size_t errlen)
+{
+    contact_window_t base = r->weekday[0];
     const json_t *weekdays = NULL;
     const char *key;
     json_t *val;
     char path[128];
-    int rc = -1;
 
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (out == NULL)
-        return fail(err, errlen, "contact", "no output");
-    r = g_new(contact_rules_t, 1); /* about 6 KiB: kept off the stack */
-    contact_rules_default(r);
-    if (obj == NULL)
-        goto ok;
-    if (!json_is_object(obj)) {
-        fail(err, errlen, "contact", "must be an object");
-        goto done;
-    }
-
-    /* The general window first: weekday overrides inherit from it whatever the key order. */
-    base = r->weekday[0];
+    if (!json_is_object(obj))
+        return jsonfield_error(err, errlen, "contact", "must be an object");
     if (json_object_get(obj, "window") != NULL &&
         parse_window(json_object_get(obj, "window"), "contact.window", &base, err, errlen) < 0)
-        goto done;
+        return -1;
     for (int i = 0; i < 7; i++)
         r->weekday[i] = base;
 
     json_object_foreach((json_t *)obj, key, val)
     {
         snprintf(path, sizeof(path), "contact.%.60s", key);
-        if (strcmp(key, "window") == 0) {
+        if (strcmp(key, "window") == 0)
             continue;
-        } else if (strcmp(key, "weekdays") == 0) {
+        if (strcmp(key, "weekdays") == 0)
             weekdays = val;
-        } else if (strcmp(key, "no_contact_dates") == 0) {
-            if (parse_dates(val, path, "", r, err, errlen) < 0)
-                goto done;
-        } else if (strcmp(key, "no_contact_dates_by_country") == 0) {
-            const char *cc;
-            json_t *list;
-            if (!json_is_object(val)) {
-                fail(err, errlen, path, "must be an object of country codes");
-                goto done;
-            }
-            json_object_foreach(val, cc, list)
-            {
-                char sub[256];
-                snprintf(sub, sizeof(sub), "%s.%.40s", path, cc);
-                if (!country_ok(cc)) {
-                    fail(err, errlen, sub, "not an ISO 3166-1 alpha-2 code (two capitals)");
-                    goto done;
-                }
-                if (parse_dates(list, sub, cc, r, err, errlen) < 0)
-                    goto done;
-            }
-        } else if (strcmp(key, "call_cap") == 0) {
-            const char *k;
-            json_t *v;
-            if (!json_is_object(val)) {
-                fail(err, errlen, path, "must be {\"max_calls\": N, \"days\": N}");
-                goto done;
-            }
-            json_object_foreach(val, k, v)
-            {
-                char sub[256];
-                snprintf(sub, sizeof(sub), "%s.%.40s", path, k);
-                if (strcmp(k, "max_calls") == 0) {
-                    if (parse_int(v, sub, 1, 1000, &r->call_cap_max, err, errlen) < 0)
-                        goto done;
-                } else if (strcmp(k, "days") == 0) {
-                    if (parse_int(v, sub, 1, 366, &r->call_cap_days, err, errlen) < 0)
-                        goto done;
-                } else {
-                    fail(err, errlen, sub, "unknown key");
-                    goto done;
-                }
-            }
-        } else if (strcmp(key, "quiet_days_after_rpc") == 0) {
-            if (parse_int(val, path, 0, 366, &r->quiet_days_after_rpc, err, errlen) < 0)
-                goto done;
-        } else if (strcmp(key, "defer_horizon_days") == 0) {
-            if (parse_int(val, path, 1, 366, &r->defer_horizon_days, err, errlen) < 0)
-                goto done;
-        } else if (strcmp(key, "cease_exempt_actions") == 0) {
-            if (parse_actions(val, path, &r->cease_exempt, err, errlen) < 0)
-                goto done;
-        } else if (strcmp(key, "dispute_exempt_actions") == 0) {
-            if (parse_actions(val, path, &r->dispute_exempt, err, errlen) < 0)
-                goto done;
-        } else if (strcmp(key, "forbearance_exempt_actions") == 0) {
-            if (parse_actions(val, path, &r->forbearance_exempt, err, errlen) < 0)
-                goto done;
-        } else {
-            fail(err, errlen, path, "unknown key");
-            goto done;
-        }
+        else if (parse_key(key, val, path, r, err, errlen) < 0)
+            return -1;
     }
+    return weekdays == NULL ? 0 : parse_weekdays(weekdays, &base, r, err, errlen);
+}
 
-    if (weekdays != NULL) {
-        const char *wd;
-        json_t *w;
-        if (!json_is_object(weekdays)) {
-            fail(err, errlen, "contact.weekdays", "must be an object of mon..sun");
-            goto done;
-        }
-        json_object_foreach((json_t *)weekdays, wd, w)
-        {
-            int i;
-            snprintf(path, sizeof(path), "contact.weekdays.%.40s", wd);
-            for (i = 0; i < 7; i++)
-                if (strcmp(wd, weekday_names[i]) == 0)
-                    break;
-            if (i == 7) {
-                fail(err, errlen, path, "unknown weekday (mon, tue, wed, thu, fri, sat, sun)");
-                goto done;
-            }
-            if (json_is_null(w)) {
-                r->weekday[i].open = false;
-                continue;
-            }
-            contact_window_t day = base;
-            if (parse_window(w, path, &day, err, errlen) < 0)
-                goto done;
-            r->weekday[i] = day;
-        }
-    }
+int contact_rules_from_json(const json_t *obj, contact_rules_t *out, char *err, size_t errlen)
+{
+    contact_rules_t *r;
+    int rc = 0;
 
-ok:
-    *out = *r;
-    rc = 0;
-done:
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (out == NULL)
+        return jsonfield_error(err, errlen, "contact", "no output");
+    r = g_new(contact_rules_t, 1); /* about 6 KiB: kept off the stack */
+    contact_rules_default(r);
+    if (obj != NULL)
+        rc = parse_section(obj, r, err, errlen);
+    if (rc == 0)
+        *out = *r;
     g_free(r);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- Decisions ------------------------------------------------------------------------------ */
@@ -650,12 +647,12 @@ typedef struct blackout {
 
 typedef enum { KIND_HOURS, KIND_DAY, KIND_ANY_DAY } window_kind_t;
 
-static window_kind_t window_kind(contact_channel_t ch)
+static window_kind_t window_kind(vocab_channel_t ch)
 {
     switch (ch) {
-    case CONTACT_CHANNEL_LETTER:
+    case VOCAB_CHANNEL_LETTER:
         return KIND_DAY;
-    case CONTACT_CHANNEL_INTERNAL:
+    case VOCAB_CHANNEL_INTERNAL:
         return KIND_ANY_DAY;
     default:
         return KIND_HOURS;
@@ -719,109 +716,101 @@ static void set_suppress(contact_decision_t *out, const char *reason)
     out->not_after = 0;
 }
 
-int contact_decide(const contact_rules_t *rules, const contact_state_t *state, const char *action,
-                   contact_channel_t channel, int64_t now, const char *zone,
-                   contact_decision_t *out)
+/* Why the task may never go out on `channel`, whatever the time: an opt-out of that channel,
+ * cease_communication, an open dispute (the last two unless the action is exempt: `bit` is its
+ * bit, 0 for none). NULL when nothing forbids it. Internal tasks are not communications: no
+ * opt-out or cease applies to them, a dispute does. */
+static const char *refusal(const contact_rules_t *rules, const contact_state_t *state,
+                           vocab_channel_t channel, uint32_t bit)
 {
-    contact_state_t none = CONTACT_STATE_INIT;
-    blackout_t blackouts[3];
-    size_t n_black = 0;
-    window_kind_t kind;
-    uint32_t bit = action_bit(action);
-    const char *reason = NULL;
-    GTimeZone *tz;
-    int64_t limit, t;
-
-    if (out == NULL)
-        return -1;
-    set_suppress(out, CONTACT_REASON_NO_ALLOWED_MOMENT);
-    if (rules == NULL || (unsigned)channel >= N_CHANNELS)
-        return -1;
-    if (state == NULL)
-        state = &none;
-    kind = window_kind(channel);
-    tz = zone_get(zone);
-    if (tz == NULL)
-        return -1;
-
-    /* Never allowed, whatever the time. Internal tasks are not communications. */
-    if (kind != KIND_ANY_DAY) {
-        if (channel == CONTACT_CHANNEL_PHONE && state->do_not_call) {
-            set_suppress(out, CONTACT_REASON_OPT_OUT_CALL);
-            goto ok;
-        }
-        if (channel == CONTACT_CHANNEL_SMS && state->do_not_sms) {
-            set_suppress(out, CONTACT_REASON_OPT_OUT_SMS);
-            goto ok;
-        }
-        if (channel == CONTACT_CHANNEL_EMAIL && state->do_not_email) {
-            set_suppress(out, CONTACT_REASON_OPT_OUT_EMAIL);
-            goto ok;
-        }
-        if (state->cease_communication && (rules->cease_exempt & bit) == 0) {
-            set_suppress(out, CONTACT_REASON_CEASE);
-            goto ok;
-        }
+    if (window_kind(channel) != KIND_ANY_DAY) {
+        if (channel == VOCAB_CHANNEL_PHONE && state->do_not_call)
+            return CONTACT_REASON_OPT_OUT_CALL;
+        if (channel == VOCAB_CHANNEL_SMS && state->do_not_sms)
+            return CONTACT_REASON_OPT_OUT_SMS;
+        if (channel == VOCAB_CHANNEL_EMAIL && state->do_not_email)
+            return CONTACT_REASON_OPT_OUT_EMAIL;
+        if (state->cease_communication && (rules->cease_exempt & bit) == 0)
+            return CONTACT_REASON_CEASE;
     }
-    if (state->dispute_open && (rules->dispute_exempt & bit) == 0) {
-        set_suppress(out, CONTACT_REASON_DISPUTE);
-        goto ok;
-    }
+    if (state->dispute_open && (rules->dispute_exempt & bit) == 0)
+        return CONTACT_REASON_DISPUTE;
+    return NULL;
+}
 
-    /* Spans in which the task may not go out; the order is the order of reasons. */
+/* Most blackouts one decision has: a forbearance, the quiet period, the call cap. */
+#define MAX_BLACKOUTS 3
+
+/* Fills b with the spans in which the task may not go out, in the order of their reasons: a
+ * forbearance (unless the action is exempt), and for phone the quiet period after a
+ * right-party call and the call cap. Returns how many. */
+static size_t blackouts_of(const contact_rules_t *rules, const contact_state_t *state,
+                           vocab_channel_t channel, uint32_t bit, int64_t now,
+                           blackout_t b[MAX_BLACKOUTS])
+{
+    size_t n = 0;
+
     if (state->forbearance_until > state->forbearance_from &&
         (rules->forbearance_exempt & bit) == 0)
-        blackouts[n_black++] = (blackout_t){state->forbearance_from, state->forbearance_until,
-                                            CONTACT_REASON_FORBEARANCE};
-    if (channel == CONTACT_CHANNEL_PHONE) {
-        if (state->last_rpc_at != 0 && rules->quiet_days_after_rpc > 0)
-            blackouts[n_black++] = (blackout_t){
-                state->last_rpc_at,
-                state->last_rpc_at + (int64_t)rules->quiet_days_after_rpc * SECS_PER_DAY,
-                CONTACT_REASON_QUIET_AFTER_RPC};
-        int64_t cap_until = call_cap_until(rules, state, now);
-        if (cap_until > now)
-            blackouts[n_black++] = (blackout_t){INT64_MIN, cap_until, CONTACT_REASON_CALL_CAP};
-    }
+        b[n++] = (blackout_t){state->forbearance_from, state->forbearance_until,
+                              CONTACT_REASON_FORBEARANCE};
+    if (channel != VOCAB_CHANNEL_PHONE)
+        return n;
+    if (state->last_rpc_at != 0 && rules->quiet_days_after_rpc > 0)
+        b[n++] =
+            (blackout_t){state->last_rpc_at,
+                         state->last_rpc_at + (int64_t)rules->quiet_days_after_rpc * SECS_PER_DAY,
+                         CONTACT_REASON_QUIET_AFTER_RPC};
+    int64_t cap_until = call_cap_until(rules, state, now);
+    if (cap_until > now)
+        b[n++] = (blackout_t){INT64_MIN, cap_until, CONTACT_REASON_CALL_CAP};
+    return n;
+}
 
-    limit = now + (int64_t)rules->defer_horizon_days * SECS_PER_DAY;
-    t = now;
+/* The first window [*ws, *we) of a local day from t's on (up to the horizon) that ends after
+ * t. False when there is none. */
+static bool next_window(GTimeZone *tz, const contact_rules_t *rules, window_kind_t kind,
+                        const char *country, int64_t t, int64_t *ws, int64_t *we)
+{
+    int64_t day = local_day(tz, t);
+
+    for (int64_t d = day; d <= day + rules->defer_horizon_days + 2; d++)
+        if (day_window(tz, rules, kind, d, country, ws, we) && *we > t)
+            return true;
+    return false;
+}
+
+/* The search for the first allowed moment >= now: inside a window of the channel's kind, out
+ * of every blackout, no later than the horizon. Fills *out (ALLOW, DEFER with the reason that
+ * first pushed the moment from now, or SUPPRESS no_allowed_moment). */
+static void first_moment(GTimeZone *tz, const contact_rules_t *rules, const contact_state_t *state,
+                         window_kind_t kind, const blackout_t *blackouts, size_t n_black,
+                         int64_t now, contact_decision_t *out)
+{
+    int64_t limit = now + (int64_t)rules->defer_horizon_days * SECS_PER_DAY, t = now;
+    const char *reason = NULL;
+
     /* Each pass moves t forward to the end of a blackout or to the next window; the number of
      * passes is bounded by the blackouts plus the days up to the horizon. */
-    for (int pass = 0; pass < 4 * (rules->defer_horizon_days + 8); pass++) {
-        const blackout_t *b;
-        int64_t ws = 0, we = 0, day;
-        bool have = false;
+    for (int pass = 0; pass < 4 * (rules->defer_horizon_days + 8) && t <= limit; pass++) {
+        const blackout_t *b = blackout_at(blackouts, n_black, t);
+        int64_t ws = 0, we = 0;
 
-        if (t > limit)
-            break;
-        b = blackout_at(blackouts, n_black, t);
         if (b != NULL) {
-            if (reason == NULL)
-                reason = b->reason;
+            reason = reason != NULL ? reason : b->reason;
             t = b->until;
             continue;
         }
-
-        /* The first window of a local day from t's on that ends after t. */
-        day = local_day(tz, t);
-        for (int64_t d = day; d <= day + rules->defer_horizon_days + 2; d++) {
-            if (day_window(tz, rules, kind, d, state->country, &ws, &we) && we > t) {
-                have = true;
-                break;
-            }
-        }
-        if (!have)
+        if (!next_window(tz, rules, kind, state->country, t, &ws, &we))
             break;
         if (ws > t) {
             if (reason == NULL)
-                reason = day_allowed(rules, kind, day, state->country)
+                reason = day_allowed(rules, kind, local_day(tz, t), state->country)
                              ? CONTACT_REASON_OUTSIDE_WINDOW
                              : CONTACT_REASON_NO_CONTACT_DAY;
             t = ws;
             continue; /* t may now sit in a blackout, or beyond the horizon */
         }
-
         /* t is inside a window and in no blackout: end before the next blackout begins. */
         for (size_t i = 0; i < n_black; i++)
             if (blackouts[i].from > t && blackouts[i].from < we)
@@ -830,16 +819,42 @@ int contact_decide(const contact_rules_t *rules, const contact_state_t *state, c
         out->reason = t == now ? CONTACT_REASON_ALLOWED : reason;
         out->not_before = t;
         out->not_after = we;
-        goto ok;
+        return;
     }
     set_suppress(out, CONTACT_REASON_NO_ALLOWED_MOMENT);
-ok:
+}
+
+int contact_decide(const contact_rules_t *rules, const contact_state_t *state, const char *action,
+                   vocab_channel_t channel, int64_t now, const char *zone, contact_decision_t *out)
+{
+    contact_state_t none = CONTACT_STATE_INIT;
+    blackout_t blackouts[MAX_BLACKOUTS];
+    uint32_t bit = action_bit(action);
+    const char *refused;
+    GTimeZone *tz;
+
+    if (out == NULL)
+        return -1;
+    set_suppress(out, CONTACT_REASON_NO_ALLOWED_MOMENT);
+    if (rules == NULL || (unsigned)channel >= VOCAB_CHANNEL_COUNT)
+        return -1;
+    if (state == NULL)
+        state = &none;
+    tz = zone_get(zone);
+    if (tz == NULL)
+        return -1;
+    refused = refusal(rules, state, channel, bit);
+    if (refused != NULL)
+        set_suppress(out, refused);
+    else
+        first_moment(tz, rules, state, window_kind(channel), blackouts,
+                     blackouts_of(rules, state, channel, bit, now, blackouts), now, out);
     g_time_zone_unref(tz);
     return 0;
 }
 
 int contact_next_allowed(const contact_rules_t *rules, const contact_state_t *state,
-                         contact_channel_t channel, int64_t now, const char *zone,
+                         vocab_channel_t channel, int64_t now, const char *zone,
                          contact_decision_t *out)
 {
     return contact_decide(rules, state, NULL, channel, now, zone, out);

@@ -25,7 +25,7 @@
  * A window may also be written as a pair ["09:00", "14:00"]. Times are "HH:MM", 24-hour; "24:00"
  * is allowed as an end (the next local midnight); the end must be after the start (a window
  * never crosses midnight). Weekday keys are mon, tue, wed, thu, fri, sat, sun. Country codes are
- * ISO 3166-1 alpha-2 in capitals. Action names are CONTRACT.md's task actions. Limits:
+ * ISO 3166-1 alpha-2 in capitals. Action and channel names are vocab.h's (CONTRACT.md's). Limits:
  * max_calls 1..1000, days 1..366, quiet_days_after_rpc 0..366 (0 = no quiet period),
  * defer_horizon_days 1..366, at most CONTACT_MAX_DATES dates in all.
  *
@@ -65,6 +65,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vocab.h"
+
 /* Most no-contact dates a policy may list (all countries together). */
 #define CONTACT_MAX_DATES 512
 
@@ -73,15 +75,6 @@
 
 /* A buffer of this size always holds a contact_rules_from_json() error text whole. */
 #define CONTACT_ERR_MAX 256
-
-typedef enum {
-    CONTACT_CHANNEL_PHONE = 0,
-    CONTACT_CHANNEL_SMS,
-    CONTACT_CHANNEL_EMAIL,
-    CONTACT_CHANNEL_LETTER,
-    CONTACT_CHANNEL_VISIT,
-    CONTACT_CHANNEL_INTERNAL,
-} contact_channel_t;
 
 /* The hourly window of one weekday, in minutes after local midnight. */
 typedef struct contact_window {
@@ -106,7 +99,7 @@ typedef struct contact_rules {
     int call_cap_days; /* the rolling period, in days of 86400 s */
     int quiet_days_after_rpc;
     int defer_horizon_days;
-    /* Sets of actions, bit (1u << contact_action_index(name)): */
+    /* Sets of actions, bit contact_action_bit(action): */
     uint32_t cease_exempt;       /* still allowed under cease_communication */
     uint32_t dispute_exempt;     /* still allowed while a dispute is open */
     uint32_t forbearance_exempt; /* still allowed during a forbearance */
@@ -178,17 +171,9 @@ void contact_rules_default(contact_rules_t *out);
 __attribute__((warn_unused_result)) int
 contact_rules_from_json(const json_t *obj, contact_rules_t *out, char *err, size_t errlen);
 
-/* Index of a CONTRACT.md task action ("call", "validation_notice", ...) in the exempt bit
- * sets, or -1 when `action` is NULL or unknown. */
-int contact_action_index(const char *action);
-
-/* Parses a channel name ("phone", "sms", "email", "letter", "visit", "internal"). Returns 0,
- * or -1 when unknown (*out untouched). */
-__attribute__((warn_unused_result)) int contact_channel_parse(const char *name,
-                                                              contact_channel_t *out);
-
-/* The channel's name; "unknown" for a value outside the enum. */
-const char *contact_channel_name(contact_channel_t ch);
+/* The bit of task action `action` in the exempt sets of contact_rules_t (1u << action), or 0
+ * for a value out of range. Channels and actions are vocab.h's. */
+uint32_t contact_action_bit(vocab_action_t action);
 
 /* "allow", "defer" or "suppress". */
 const char *contact_verdict_name(contact_verdict_t v);
@@ -212,14 +197,14 @@ const char *contact_verdict_name(contact_verdict_t v);
  * or `zone` is not a known IANA zone. */
 __attribute__((warn_unused_result)) int
 contact_decide(const contact_rules_t *rules, const contact_state_t *state, const char *action,
-               contact_channel_t channel, int64_t now, const char *zone, contact_decision_t *out);
+               vocab_channel_t channel, int64_t now, const char *zone, contact_decision_t *out);
 
 /* The next allowed interval on `channel` for an ordinary collection action (contact_decide()
  * with action NULL): what the cache's next_action and a notifier's planning need. Same returns
  * as contact_decide(). */
 __attribute__((warn_unused_result)) int contact_next_allowed(const contact_rules_t *rules,
                                                              const contact_state_t *state,
-                                                             contact_channel_t channel, int64_t now,
+                                                             vocab_channel_t channel, int64_t now,
                                                              const char *zone,
                                                              contact_decision_t *out);
 

@@ -1,4 +1,5 @@
-/* policy.c - loading and checking the collections policy; negotiation-limit checks. */
+/* policy.c - loading and checking the collections policy; segmenting a case under it;
+ * negotiation-limit checks. */
 #include "policy.h"
 
 #include <errno.h>
@@ -8,95 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonfield.h"
 #include "money.h"
 
 /* Largest policy file read: a policy is a page of rules, never megabytes. */
 #define POLICY_FILE_MAX (4 * 1024 * 1024)
-
-/* Room for the longest JSON path a policy produces (ids and names are at most 64 bytes). */
-#define PATH_MAX_LEN 320
-
-/* ---- Helpers shared by the parsers ---------------------------------------------------------- */
-
-int policy_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (err == NULL || errlen == 0)
-        return -1;
-    n = snprintf(err, errlen, "%s: ", (path != NULL && path[0] != '\0') ? path : "(root)");
-    if (n >= 0 && (size_t)n < errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-char *policy_path_join(char *buf, size_t size, const char *path, const char *key)
-{
-    if (path == NULL || path[0] == '\0')
-        snprintf(buf, size, "%s", key);
-    else
-        snprintf(buf, size, "%s.%s", path, key);
-    return buf;
-}
-
-int policy_expect_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,
-                       size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    char sub[PATH_MAX_LEN];
-
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        size_t i;
-
-        for (i = 0; allowed[i] != NULL; i++)
-            if (strcmp(allowed[i], key) == 0)
-                break;
-        if (allowed[i] == NULL)
-            return policy_error(err, errlen, policy_path_join(sub, sizeof(sub), path, key),
-                                "unknown key");
-    }
-    return 0;
-}
-
-int policy_int_member(const json_t *obj, const char *path, const char *key, int min, int max,
-                      int *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    char sub[PATH_MAX_LEN];
-
-    if (v == NULL)
-        return policy_error(err, errlen, path, "missing \"%s\"", key);
-    policy_path_join(sub, sizeof(sub), path, key);
-    if (!json_is_integer(v))
-        return policy_error(err, errlen, sub, "must be an integer");
-    if (json_integer_value(v) < min || json_integer_value(v) > max)
-        return policy_error(err, errlen, sub, "%" JSON_INTEGER_FORMAT " is out of range %d..%d",
-                            json_integer_value(v), min, max);
-    *out = (int)json_integer_value(v);
-    return 0;
-}
-
-/* Reads the optional boolean member `key` of `obj` into *out (left alone when absent). */
-static int bool_member(const json_t *obj, const char *path, const char *key, bool *out, char *err,
-                       size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    char sub[PATH_MAX_LEN];
-
-    if (v == NULL)
-        return 0;
-    if (!json_is_boolean(v))
-        return policy_error(err, errlen, policy_path_join(sub, sizeof(sub), path, key),
-                            "must be true or false");
-    *out = json_is_true(v);
-    return 0;
-}
 
 /* True when `s` is a rule id: 1..64 of [a-z0-9_.-]. */
 static bool valid_id(const char *s)
@@ -118,13 +35,15 @@ static int segment_member(const char *name, const char *path, segment_id_t *out,
                           size_t errlen)
 {
     if (strcmp(name, SEGMENT_OVERLAY_HIGH_VALUE) == 0)
-        return policy_error(err, errlen, path,
-                            "\"%s\" is an overlay (segmentation.high_value), not a segment", name);
+        return jsonfield_error(err, errlen, path,
+                               "\"%s\" is an overlay (segmentation.high_value), not a segment",
+                               name);
     if (segment_from_name(name, out) != 0)
-        return policy_error(err, errlen, path,
-                            "unknown segment \"%s\" (unaware, forgetful, willing_unable, evasive, "
-                            "chronic, disputed, resolved)",
-                            name);
+        return jsonfield_error(
+            err, errlen, path,
+            "unknown segment \"%s\" (unaware, forgetful, willing_unable, evasive, "
+            "chronic, disputed, resolved)",
+            name);
     return 0;
 }
 
@@ -152,48 +71,48 @@ static int amount_from_json(const json_t *v, const char *path, policy_amount_t *
 {
     const char *key;
     json_t *item;
-    char sub[PATH_MAX_LEN];
+    char sub[JSONFIELD_PATH_MAX];
 
     memset(a, 0, sizeof(*a));
     if (json_is_string(v)) {
         if (!segment_amount_is_whole(json_string_value(v)))
-            return policy_error(err, errlen, path,
-                                "\"%s\" is not a whole amount; write \"5000\", or give amounts "
-                                "by currency {\"EUR\": \"49.50\"}",
-                                json_string_value(v));
+            return jsonfield_error(err, errlen, path,
+                                   "\"%s\" is not a whole amount; write \"5000\", or give amounts "
+                                   "by currency {\"EUR\": \"49.50\"}",
+                                   json_string_value(v));
         a->has_default = true;
         snprintf(a->default_text, sizeof(a->default_text), "%s", json_string_value(v));
         return 0;
     }
     if (!json_is_object(v))
-        return policy_error(err, errlen, path,
-                            "must be an amount as a decimal string or an object of them by "
-                            "currency");
+        return jsonfield_error(err, errlen, path,
+                               "must be an amount as a decimal string or an object of them by "
+                               "currency");
     if (json_object_size(v) == 0)
-        return policy_error(err, errlen, path, "needs at least one amount");
+        return jsonfield_error(err, errlen, path, "needs at least one amount");
     json_object_foreach((json_t *)v, key, item)
     {
-        policy_path_join(sub, sizeof(sub), path, key);
+        jsonfield_path(sub, sizeof(sub), path, key);
         if (strcmp(key, "default") == 0) {
             if (!json_is_string(item) || !segment_amount_is_whole(json_string_value(item)))
-                return policy_error(err, errlen, sub,
-                                    "must be a whole amount as a decimal string, e.g. \"5000\"");
+                return jsonfield_error(err, errlen, sub,
+                                       "must be a whole amount as a decimal string, e.g. \"5000\"");
             a->has_default = true;
             snprintf(a->default_text, sizeof(a->default_text), "%s", json_string_value(item));
             continue;
         }
         if (!money_currency_known(key))
-            return policy_error(err, errlen, sub, "unknown currency \"%s\"", key);
+            return jsonfield_error(err, errlen, sub, "unknown currency \"%s\"", key);
         if (!json_is_string(item))
-            return policy_error(err, errlen, sub, "must be a decimal string");
+            return jsonfield_error(err, errlen, sub, "must be a decimal string");
         if (a->n == POLICY_AMOUNT_MAX_CURRENCIES)
-            return policy_error(err, errlen, path, "more than %d currencies",
-                                POLICY_AMOUNT_MAX_CURRENCIES);
+            return jsonfield_error(err, errlen, path, "more than %d currencies",
+                                   POLICY_AMOUNT_MAX_CURRENCIES);
         money_err_t merr =
             money_parse(json_string_value(item), key, 0, &a->by_currency[a->n].minor);
         if (merr != MONEY_OK)
-            return policy_error(err, errlen, sub, "\"%s\": %s", json_string_value(item),
-                                money_strerror(merr));
+            return jsonfield_error(err, errlen, sub, "\"%s\": %s", json_string_value(item),
+                                   money_strerror(merr));
         memcpy(a->by_currency[a->n].currency, key, 4);
         a->n++;
     }
@@ -218,26 +137,25 @@ static void step_path(char *buf, size_t size, const json_t *sj, const char *name
 static int check_ladder_for_segment(const policy_t *p, const strategy_t *s, const json_t *sj,
                                     char *err, size_t errlen)
 {
-    char path[PATH_MAX_LEN];
+    char path[JSONFIELD_PATH_MAX];
 
     if (s->segment != SEGMENT_DISPUTED && s->segment != SEGMENT_RESOLVED)
         return 0;
     for (size_t vi = 0; vi < s->nvariants; vi++) {
         const strategy_variant_t *v = &s->variants[vi];
         for (size_t i = 0; i < v->nsteps; i++) {
-            const char *action = strategy_action_name(v->steps[i].action);
+            const char *action = vocab_action_name(v->steps[i].action);
             step_path(path, sizeof(path), sj, s->name, vi, i);
             if (s->segment == SEGMENT_DISPUTED) {
-                int bit = contact_action_index(action);
-                if (bit < 0 || (p->contact.dispute_exempt & (1u << bit)) == 0)
-                    return policy_error(err, errlen, path,
-                                        "\"%s\" is not allowed while a dispute is open "
-                                        "(contact.dispute_exempt_actions)",
-                                        action);
-            } else if (strategy_action_is_collection(v->steps[i].action)) {
-                return policy_error(err, errlen, path,
-                                    "\"%s\" presses for payment; a resolved case gets none",
-                                    action);
+                if ((p->contact.dispute_exempt & contact_action_bit(v->steps[i].action)) == 0)
+                    return jsonfield_error(err, errlen, path,
+                                           "\"%s\" is not allowed while a dispute is open "
+                                           "(contact.dispute_exempt_actions)",
+                                           action);
+            } else if (vocab_action_is_collection(v->steps[i].action)) {
+                return jsonfield_error(err, errlen, path,
+                                       "\"%s\" presses for payment; a resolved case gets none",
+                                       action);
             }
         }
     }
@@ -248,17 +166,17 @@ static int parse_strategies(policy_t *p, const json_t *obj, char *err, size_t er
 {
     const char *key;
     json_t *sj;
-    char path[PATH_MAX_LEN];
+    char path[JSONFIELD_PATH_MAX];
 
     if (obj == NULL)
-        return policy_error(err, errlen, "", "missing \"strategies\"");
+        return jsonfield_error(err, errlen, "", "missing \"strategies\"");
     if (!json_is_object(obj))
-        return policy_error(err, errlen, "strategies", "must be an object by segment");
+        return jsonfield_error(err, errlen, "strategies", "must be an object by segment");
     json_object_foreach((json_t *)obj, key, sj)
     {
         segment_id_t seg;
 
-        policy_path_join(path, sizeof(path), "strategies", key);
+        jsonfield_path(path, sizeof(path), "strategies", key);
         if (segment_member(key, path, &seg, err, errlen) != 0)
             return -1;
         if (strategy_from_json(sj, path, seg, &p->strategies[seg], err, errlen) != 0)
@@ -273,61 +191,61 @@ static int parse_rule(policy_t *p, const json_t *rj, size_t i, size_t last, poli
                       char *err, size_t errlen)
 {
     static const char *const keys[] = {"id", "segment", "when", "default", "description", NULL};
-    char path[64], sub[PATH_MAX_LEN];
+    char path[64], sub[JSONFIELD_PATH_MAX];
     json_t *id, *seg, *when;
     bool is_default = false;
 
     snprintf(path, sizeof(path), "segmentation.rules[%zu]", i);
     if (!json_is_object(rj))
-        return policy_error(err, errlen, path, "must be an object");
-    if (policy_expect_keys(rj, path, keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, path, "must be an object");
+    if (jsonfield_expect_keys(rj, path, keys, err, errlen) != 0)
         return -1;
 
     id = json_object_get(rj, "id");
     if (id == NULL)
-        return policy_error(err, errlen, path, "missing \"id\"");
-    policy_path_join(sub, sizeof(sub), path, "id");
+        return jsonfield_error(err, errlen, path, "missing \"id\"");
+    jsonfield_path(sub, sizeof(sub), path, "id");
     if (!json_is_string(id) || !valid_id(json_string_value(id)))
-        return policy_error(err, errlen, sub, "must be a rule id ([a-z0-9_.-]{1,64})");
+        return jsonfield_error(err, errlen, sub, "must be a rule id ([a-z0-9_.-]{1,64})");
     for (size_t j = 0; j < i; j++)
         if (strcmp(p->rules[j].id, json_string_value(id)) == 0)
-            return policy_error(err, errlen, sub, "duplicate rule id \"%s\" (also rules[%zu])",
-                                json_string_value(id), j);
+            return jsonfield_error(err, errlen, sub, "duplicate rule id \"%s\" (also rules[%zu])",
+                                   json_string_value(id), j);
     r->id = strdup(json_string_value(id));
     if (r->id == NULL)
-        return policy_error(err, errlen, path, "out of memory");
+        return jsonfield_error(err, errlen, path, "out of memory");
 
     seg = json_object_get(rj, "segment");
     if (seg == NULL)
-        return policy_error(err, errlen, path, "missing \"segment\"");
-    policy_path_join(sub, sizeof(sub), path, "segment");
+        return jsonfield_error(err, errlen, path, "missing \"segment\"");
+    jsonfield_path(sub, sizeof(sub), path, "segment");
     if (!json_is_string(seg))
-        return policy_error(err, errlen, sub, "must be a string");
+        return jsonfield_error(err, errlen, sub, "must be a string");
     if (segment_member(json_string_value(seg), sub, &r->segment, err, errlen) != 0)
         return -1;
     if (p->strategies[r->segment].nvariants == 0)
-        return policy_error(err, errlen, sub, "no strategy for segment \"%s\"",
-                            json_string_value(seg));
+        return jsonfield_error(err, errlen, sub, "no strategy for segment \"%s\"",
+                               json_string_value(seg));
 
-    if (bool_member(rj, path, "default", &is_default, err, errlen) != 0)
+    if (jsonfield_bool(rj, path, "default", &is_default, err, errlen) != 0)
         return -1;
     when = json_object_get(rj, "when");
     if (is_default) {
         if (i != last)
-            return policy_error(err, errlen, path,
-                                "only the last rule may be the default (rules after it could "
-                                "never match)");
+            return jsonfield_error(err, errlen, path,
+                                   "only the last rule may be the default (rules after it could "
+                                   "never match)");
         if (when != NULL)
-            return policy_error(err, errlen, path, "the default rule has no \"when\"");
+            return jsonfield_error(err, errlen, path, "the default rule has no \"when\"");
         r->is_default = true;
         return 0;
     }
     if (when == NULL)
-        return policy_error(err, errlen, path,
-                            "missing \"when\" (only the last rule, the default, has none)");
-    policy_path_join(sub, sizeof(sub), path, "when");
+        return jsonfield_error(err, errlen, path,
+                               "missing \"when\" (only the last rule, the default, has none)");
+    jsonfield_path(sub, sizeof(sub), path, "when");
     if (json_is_object(when) && json_object_size(when) == 0)
-        return policy_error(err, errlen, sub, "needs at least one condition");
+        return jsonfield_error(err, errlen, sub, "needs at least one condition");
     return segment_conds_from_json(when, sub, &r->conds, &r->nconds, err, errlen);
 }
 
@@ -340,18 +258,18 @@ static int parse_high_value(policy_t *p, const json_t *obj, char *err, size_t er
     json_t *t;
 
     if (!json_is_object(obj))
-        return policy_error(err, errlen, path, "must be an object");
-    if (policy_expect_keys(obj, path, keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, path, "must be an object");
+    if (jsonfield_expect_keys(obj, path, keys, err, errlen) != 0)
         return -1;
     t = json_object_get(obj, "threshold");
     if (t == NULL)
-        return policy_error(err, errlen, path, "missing \"threshold\"");
+        return jsonfield_error(err, errlen, path, "missing \"threshold\"");
     if (amount_from_json(t, "segmentation.high_value.threshold", &hv->threshold, err, errlen) != 0)
         return -1;
-    if (policy_int_member(obj, path, "priority", STRATEGY_PRIORITY_MIN, STRATEGY_PRIORITY_MAX,
-                          &hv->priority, err, errlen) != 0)
+    if (jsonfield_int(obj, path, "priority", STRATEGY_PRIORITY_MIN, STRATEGY_PRIORITY_MAX,
+                      &hv->priority, err, errlen) != 0)
         return -1;
-    if (bool_member(obj, path, "senior_agent", &hv->senior_agent, err, errlen) != 0)
+    if (jsonfield_bool(obj, path, "senior_agent", &hv->senior_agent, err, errlen) != 0)
         return -1;
     hv->enabled = true;
     return 0;
@@ -364,29 +282,29 @@ static int parse_segmentation(policy_t *p, const json_t *obj, char *err, size_t 
     size_t n;
 
     if (obj == NULL)
-        return policy_error(err, errlen, "", "missing \"segmentation\"");
+        return jsonfield_error(err, errlen, "", "missing \"segmentation\"");
     if (!json_is_object(obj))
-        return policy_error(err, errlen, "segmentation", "must be an object");
-    if (policy_expect_keys(obj, "segmentation", keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, "segmentation", "must be an object");
+    if (jsonfield_expect_keys(obj, "segmentation", keys, err, errlen) != 0)
         return -1;
     rules = json_object_get(obj, "rules");
     if (rules == NULL)
-        return policy_error(err, errlen, "segmentation", "missing \"rules\"");
+        return jsonfield_error(err, errlen, "segmentation", "missing \"rules\"");
     if (!json_is_array(rules) || json_array_size(rules) == 0)
-        return policy_error(err, errlen, "segmentation.rules", "must be a non-empty array");
+        return jsonfield_error(err, errlen, "segmentation.rules", "must be a non-empty array");
     n = json_array_size(rules);
     p->rules = calloc(n, sizeof(*p->rules));
     if (p->rules == NULL)
-        return policy_error(err, errlen, "segmentation.rules", "out of memory");
+        return jsonfield_error(err, errlen, "segmentation.rules", "out of memory");
     for (size_t i = 0; i < n; i++) {
         p->nrules = i + 1; /* so that policy_free() releases what this rule got */
         if (parse_rule(p, json_array_get(rules, i), i, n - 1, &p->rules[i], err, errlen) != 0)
             return -1;
     }
     if (!p->rules[n - 1].is_default)
-        return policy_error(err, errlen, "segmentation.rules",
-                            "the last rule must be the default: {\"id\": ..., \"segment\": ..., "
-                            "\"default\": true}");
+        return jsonfield_error(err, errlen, "segmentation.rules",
+                               "the last rule must be the default: {\"id\": ..., \"segment\": ..., "
+                               "\"default\": true}");
     hv = json_object_get(obj, "high_value");
     if (hv != NULL && parse_high_value(p, hv, err, errlen) != 0)
         return -1;
@@ -418,28 +336,28 @@ static int parse_limits(const json_t *obj, const char *path, bool full, policy_l
          offsetof(policy_limits_t, max_settlement_discount_pct)},
         {"max_promise_days", 365, offsetof(policy_limits_t, max_promise_days)},
     };
-    char sub[PATH_MAX_LEN];
+    char sub[JSONFIELD_PATH_MAX];
     json_t *mi;
 
     if (!json_is_object(obj))
-        return policy_error(err, errlen, path, "must be an object");
-    if (policy_expect_keys(obj, path, keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, path, "must be an object");
+    if (jsonfield_expect_keys(obj, path, keys, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         int *target = (int *)(void *)((char *)l + ints[i].offset);
         if (!full && json_object_get(obj, ints[i].key) == NULL)
             continue;
-        if (policy_int_member(obj, path, ints[i].key, 0, ints[i].max, target, err, errlen) != 0)
+        if (jsonfield_int(obj, path, ints[i].key, 0, ints[i].max, target, err, errlen) != 0)
             return -1;
     }
     mi = json_object_get(obj, "min_installment");
     if (mi == NULL && full)
-        return policy_error(err, errlen, path, "missing \"min_installment\"");
+        return jsonfield_error(err, errlen, path, "missing \"min_installment\"");
     if (mi != NULL &&
-        amount_from_json(mi, policy_path_join(sub, sizeof(sub), path, "min_installment"),
+        amount_from_json(mi, jsonfield_path(sub, sizeof(sub), path, "min_installment"),
                          &l->min_installment, err, errlen) != 0)
         return -1;
-    return bool_member(obj, path, "supervisor_only", &l->supervisor_only, err, errlen);
+    return jsonfield_bool(obj, path, "supervisor_only", &l->supervisor_only, err, errlen);
 }
 
 static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t errlen)
@@ -449,28 +367,28 @@ static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t e
     json_t *limits, *def, *entry;
     policy_limits_t defaults;
     const char *key;
-    char path[PATH_MAX_LEN];
+    char path[JSONFIELD_PATH_MAX];
 
     if (obj == NULL)
-        return policy_error(err, errlen, "", "missing \"negotiation\"");
+        return jsonfield_error(err, errlen, "", "missing \"negotiation\"");
     if (!json_is_object(obj))
-        return policy_error(err, errlen, "negotiation", "must be an object");
-    if (policy_expect_keys(obj, "negotiation", keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, "negotiation", "must be an object");
+    if (jsonfield_expect_keys(obj, "negotiation", keys, err, errlen) != 0)
         return -1;
-    if (policy_int_member(obj, "negotiation", "promise_grace_days", 0, 60, &p->promise_grace_days,
-                          err, errlen) != 0)
+    if (jsonfield_int(obj, "negotiation", "promise_grace_days", 0, 60, &p->promise_grace_days, err,
+                      errlen) != 0)
         return -1;
-    if (policy_int_member(obj, "negotiation", "plan_default_missed_installments", 1, 24,
-                          &p->plan_default_missed_installments, err, errlen) != 0)
+    if (jsonfield_int(obj, "negotiation", "plan_default_missed_installments", 1, 24,
+                      &p->plan_default_missed_installments, err, errlen) != 0)
         return -1;
     limits = json_object_get(obj, "limits");
     if (limits == NULL)
-        return policy_error(err, errlen, "negotiation", "missing \"limits\"");
+        return jsonfield_error(err, errlen, "negotiation", "missing \"limits\"");
     if (!json_is_object(limits))
-        return policy_error(err, errlen, "negotiation.limits", "must be an object by segment");
+        return jsonfield_error(err, errlen, "negotiation.limits", "must be an object by segment");
     def = json_object_get(limits, "default");
     if (def == NULL)
-        return policy_error(err, errlen, "negotiation.limits", "missing \"default\"");
+        return jsonfield_error(err, errlen, "negotiation.limits", "missing \"default\"");
     memset(&defaults, 0, sizeof(defaults));
     if (parse_limits(def, "negotiation.limits.default", true, &defaults, err, errlen) != 0)
         return -1;
@@ -482,7 +400,7 @@ static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t e
 
         if (strcmp(key, "default") == 0)
             continue;
-        policy_path_join(path, sizeof(path), "negotiation.limits", key);
+        jsonfield_path(path, sizeof(path), "negotiation.limits", key);
         if (segment_member(key, path, &seg, err, errlen) != 0)
             return -1;
         /* Starts from the defaults, so the entry overrides only what it gives. */
@@ -504,25 +422,25 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
     json_t *v;
 
     if (!json_is_object(root))
-        return policy_error(err, errlen, "", "a policy must be a JSON object");
-    if (policy_expect_keys(root, "", keys, err, errlen) != 0)
+        return jsonfield_error(err, errlen, "", "a policy must be a JSON object");
+    if (jsonfield_expect_keys(root, "", keys, err, errlen) != 0)
         return -1;
     v = json_object_get(root, "$schema");
     if (v != NULL && !json_is_string(v))
-        return policy_error(err, errlen, "$schema", "must be a string");
+        return jsonfield_error(err, errlen, "$schema", "must be a string");
     v = json_object_get(root, "description");
     if (v != NULL && !json_is_string(v))
-        return policy_error(err, errlen, "description", "must be a string");
-    if (policy_int_member(root, "", "version", 1, INT32_MAX, &p->version, err, errlen) != 0)
+        return jsonfield_error(err, errlen, "description", "must be a string");
+    if (jsonfield_int(root, "", "version", 1, INT32_MAX, &p->version, err, errlen) != 0)
         return -1;
     v = json_object_get(root, "name");
     if (v == NULL)
-        return policy_error(err, errlen, "", "missing \"name\"");
+        return jsonfield_error(err, errlen, "", "missing \"name\"");
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64)
-        return policy_error(err, errlen, "name", "must be a string of 1 to 64 characters");
+        return jsonfield_error(err, errlen, "name", "must be a string of 1 to 64 characters");
     p->name = strdup(json_string_value(v));
     if (p->name == NULL)
-        return policy_error(err, errlen, "name", "out of memory");
+        return jsonfield_error(err, errlen, "name", "out of memory");
 
     /* Contact first: the disputed ladder is checked against its dispute exemptions. Strategies
      * before rules: every rule's segment needs one. */
@@ -544,7 +462,7 @@ policy_t *policy_parse(const char *json, char *err, size_t errlen)
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (json == NULL) {
-        policy_error(err, errlen, "", "no policy text");
+        jsonfield_error(err, errlen, "", "no policy text");
         return NULL;
     }
     /* A key given twice would silently keep one value: refuse it. */
@@ -557,7 +475,7 @@ policy_t *policy_parse(const char *json, char *err, size_t errlen)
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         json_decref(root);
-        policy_error(err, errlen, "", "out of memory");
+        jsonfield_error(err, errlen, "", "out of memory");
         return NULL;
     }
     contact_rules_default(&p->contact);
@@ -578,7 +496,7 @@ policy_t *policy_load_file(const char *path, char *err, size_t errlen)
     FILE *f;
 
     if (path == NULL) {
-        policy_error(err, errlen, "", "no policy file given");
+        jsonfield_error(err, errlen, "", "no policy file given");
         return NULL;
     }
     f = fopen(path, "rb");
@@ -646,6 +564,95 @@ const policy_limits_t *policy_limits_for(const policy_t *p, segment_id_t seg)
     return &p->limits[seg];
 }
 
+/* ---- Segmentation -------------------------------------------------------------------------- */
+
+/* 1 when every condition of `rule` holds, 0 when one does not, -1 on a currency problem. */
+static int rule_matches(const policy_rule_t *rule, const segment_features_t *features)
+{
+    for (size_t i = 0; i < rule->nconds; i++) {
+        int r = segment_cond_test(&rule->conds[i], features);
+        if (r != 1)
+            return r;
+    }
+    return 1;
+}
+
+/* The first rule of `p` that matches into *index: SEGMENT_OK, SEGMENT_ERR_CURRENCY, or
+ * SEGMENT_ERR_NO_RULE. */
+static segment_err_t first_rule(const policy_t *p, const segment_features_t *features,
+                                size_t *index)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        int m = rule_matches(&p->rules[i], features);
+        if (m < 0)
+            return SEGMENT_ERR_CURRENCY;
+        if (m == 1) {
+            *index = i;
+            return SEGMENT_OK;
+        }
+    }
+    return SEGMENT_ERR_NO_RULE;
+}
+
+/* Marks *r with the high_value overlay when the case's balance reaches the policy's threshold
+ * in its currency. Returns SEGMENT_OK or SEGMENT_ERR_CURRENCY. */
+static segment_err_t apply_overlay(const policy_t *p, const segment_features_t *features,
+                                   segment_result_t *r)
+{
+    int64_t threshold;
+    int got;
+
+    if (!p->high_value.enabled || features->balance <= 0)
+        return SEGMENT_OK;
+    got = policy_amount_in(&p->high_value.threshold, features->currency, &threshold);
+    /* -2: the policy sets no threshold for this currency, so the overlay cannot apply. */
+    if (got == -1)
+        return SEGMENT_ERR_CURRENCY;
+    if (got == 0 && features->balance >= threshold) {
+        r->high_value = true;
+        r->senior_agent = p->high_value.senior_agent;
+        r->priority_cap = p->high_value.priority;
+    }
+    return SEGMENT_OK;
+}
+
+segment_err_t policy_segment(const policy_t *p, const segment_features_t *features,
+                             const char *creditor_id, const char *debtor_id, segment_result_t *out)
+{
+    segment_result_t r;
+    const policy_rule_t *rule;
+    const strategy_t *s;
+    const strategy_variant_t *v;
+    segment_err_t e;
+    size_t i = 0;
+
+    if (p == NULL || features == NULL || creditor_id == NULL || debtor_id == NULL || out == NULL)
+        return SEGMENT_ERR_ARG;
+    e = first_rule(p, features, &i);
+    if (e != SEGMENT_OK)
+        return e;
+    rule = &p->rules[i];
+
+    memset(&r, 0, sizeof(r));
+    r.segment = rule->segment;
+    r.rule_id = rule->id;
+    r.rule_index = i;
+    r.priority_cap = STRATEGY_PRIORITY_MAX;
+    r.policy_version = p->version;
+    e = apply_overlay(p, features, &r);
+    if (e != SEGMENT_OK)
+        return e;
+
+    s = policy_strategy_for(p, rule->segment);
+    if (s == NULL)
+        return SEGMENT_ERR_NO_RULE; /* a loaded policy has a strategy for every rule */
+    v = strategy_pick_variant(s, creditor_id, debtor_id, &r.variant_index);
+    r.strategy = s->name;
+    r.variant = v->name;
+    *out = r;
+    return SEGMENT_OK;
+}
+
 /* ---- Negotiation limits --------------------------------------------------------------------- */
 
 static const char *const limit_names[] = {
@@ -670,6 +677,12 @@ const char *policy_limit_name(policy_limit_t limit)
     return limit_names[limit];
 }
 
+static void vfill(policy_check_t *out, policy_limit_t limit, const char *fmt, va_list ap)
+{
+    out->limit = limit;
+    vsnprintf(out->detail, sizeof(out->detail), fmt, ap);
+}
+
 /* Fills *out with `limit` and a detail sentence. Returns 0 (the check itself succeeded). */
 static int verdict(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -678,11 +691,24 @@ static int verdict(policy_check_t *out, policy_limit_t limit, const char *fmt, .
 {
     va_list ap;
 
-    out->limit = limit;
     va_start(ap, fmt);
-    vsnprintf(out->detail, sizeof(out->detail), fmt, ap);
+    vfill(out, limit, fmt, ap);
     va_end(ap);
     return 0;
+}
+
+/* Fills *out as verdict() does and returns true: a limit is broken, stop checking. */
+static bool broken(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool broken(policy_check_t *out, policy_limit_t limit, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfill(out, limit, fmt, ap);
+    va_end(ap);
+    return true;
 }
 
 /* `amount` in `currency` as text ("25.00 EUR") into buf, for details. */
@@ -757,72 +783,131 @@ int policy_check_promise(const policy_t *p, segment_id_t seg, const char *curren
     return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", name);
 }
 
+/* An instalment plan under check, and the limits it is checked against. */
+typedef struct plan_check {
+    const policy_limits_t *l;
+    const char *name; /* the segment's */
+    const char *currency;
+    int64_t balance;
+    int64_t down_payment;
+    const policy_installment_t *inst;
+    size_t n;
+    int32_t today;
+} plan_check_t;
+
+/* The terms the segment allows at all: no supervisor_only, 1..max_installments instalments.
+ * True when one is broken (and *out says which). */
+static bool plan_terms_broken(const plan_check_t *pc, policy_check_t *out)
+{
+    if (pc->l->supervisor_only)
+        return broken(out, POLICY_LIMIT_SUPERVISOR_ONLY,
+                      "segment %s takes no agreement without a supervisor", pc->name);
+    if (pc->n == 0)
+        return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "a plan needs at least one instalment");
+    if (pc->n > (size_t)pc->l->max_installments)
+        return broken(out, POLICY_LIMIT_MAX_INSTALLMENTS,
+                      "%zu instalments exceed the maximum of %d for segment %s", pc->n,
+                      pc->l->max_installments, pc->name);
+    return false;
+}
+
+/* The amounts: a down payment >= 0, instalments > 0, a total that fits and does not exceed the
+ * balance (into *total). True when one is broken. */
+static bool plan_amounts_broken(const plan_check_t *pc, int64_t *total, policy_check_t *out)
+{
+    char a[64], b[64];
+
+    if (pc->down_payment < 0)
+        return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "the down payment must not be negative");
+    *total = pc->down_payment;
+    for (size_t i = 0; i < pc->n; i++) {
+        if (pc->inst[i].amount <= 0)
+            return broken(out, POLICY_LIMIT_INVALID_AMOUNT,
+                          "instalment %zu must be a positive amount", i + 1);
+        if (!money_add(*total, pc->inst[i].amount, total))
+            return broken(out, POLICY_LIMIT_INVALID_AMOUNT, "the plan's total overflows");
+    }
+    if (*total > pc->balance)
+        return broken(out, POLICY_LIMIT_EXCEEDS_BALANCE,
+                      "plan total of %s exceeds the balance of %s",
+                      fmt_money(*total, pc->currency, a, sizeof(a)),
+                      fmt_money(pc->balance, pc->currency, b, sizeof(b)));
+    return false;
+}
+
+/* The dates: none in the past, strictly increasing, the last within max_plan_days. True when
+ * one is broken. */
+static bool plan_dates_broken(const plan_check_t *pc, policy_check_t *out)
+{
+    const policy_installment_t *inst = pc->inst;
+    int64_t days = (int64_t)inst[pc->n - 1].due_day - pc->today;
+
+    for (size_t i = 0; i < pc->n; i++) {
+        if (inst[i].due_day < pc->today)
+            return broken(out, POLICY_LIMIT_INVALID_DATE, "instalment %zu is due in the past",
+                          i + 1);
+        if (i > 0 && inst[i].due_day <= inst[i - 1].due_day)
+            return broken(out, POLICY_LIMIT_INVALID_DATE,
+                          "instalment %zu is not due after instalment %zu", i + 1, i);
+    }
+    if (days > pc->l->max_plan_days)
+        return broken(out, POLICY_LIMIT_MAX_PLAN_DAYS,
+                      "the plan ends in %" PRId64 " days, beyond the maximum of %d for segment %s",
+                      days, pc->l->max_plan_days, pc->name);
+    return false;
+}
+
+/* The shares of the balance: every instalment but the last >= min_installment, the down
+ * payment >= min_down_payment_pct, what is left unpaid <= max_settlement_discount_pct. True when
+ * one is broken. */
+static bool plan_shares_broken(const plan_check_t *pc, int64_t total, policy_check_t *out)
+{
+    const policy_limits_t *l = pc->l;
+    int64_t min, least = pct_ceil(pc->balance, l->min_down_payment_pct);
+    int64_t unpaid = pc->balance - total;
+    char a[64], b[64];
+
+    if (min_installment(l, pc->name, pc->currency, &min, out) != 0)
+        return true;
+    for (size_t i = 0; i + 1 < pc->n; i++)
+        if (pc->inst[i].amount < min)
+            return broken(out, POLICY_LIMIT_MIN_INSTALLMENT,
+                          "instalment %zu of %s is below the minimum of %s for segment %s", i + 1,
+                          fmt_money(pc->inst[i].amount, pc->currency, a, sizeof(a)),
+                          fmt_money(min, pc->currency, b, sizeof(b)), pc->name);
+    if (pc->down_payment < least)
+        return broken(out, POLICY_LIMIT_MIN_DOWN_PAYMENT,
+                      "down payment of %s is below %d%% of the balance (%s) for segment %s",
+                      fmt_money(pc->down_payment, pc->currency, a, sizeof(a)),
+                      l->min_down_payment_pct, fmt_money(least, pc->currency, b, sizeof(b)),
+                      pc->name);
+    if (unpaid > pct_floor(pc->balance, l->max_settlement_discount_pct))
+        return broken(out, POLICY_LIMIT_MAX_DISCOUNT,
+                      "the plan leaves %s unpaid, more than the %d%% discount allowed for "
+                      "segment %s",
+                      fmt_money(unpaid, pc->currency, a, sizeof(a)), l->max_settlement_discount_pct,
+                      pc->name);
+    return false;
+}
+
 int policy_check_plan(const policy_t *p, segment_id_t seg, const char *currency, int64_t balance,
                       int64_t down_payment, const policy_installment_t *inst, size_t n,
                       int32_t today, policy_check_t *out)
 {
-    const policy_limits_t *l = policy_limits_for(p, seg);
-    const char *name = segment_name(seg);
-    int64_t total, min, unpaid;
-    char a[64], b[64];
+    plan_check_t pc = {policy_limits_for(p, seg),
+                       segment_name(seg),
+                       currency,
+                       balance,
+                       down_payment,
+                       inst,
+                       n,
+                       today};
+    int64_t total = 0;
 
-    if (l == NULL || currency == NULL || out == NULL || (n > 0 && inst == NULL) || balance < 0)
+    if (pc.l == NULL || currency == NULL || out == NULL || (n > 0 && inst == NULL) || balance < 0)
         return -1;
-    if (l->supervisor_only)
-        return verdict(out, POLICY_LIMIT_SUPERVISOR_ONLY,
-                       "segment %s takes no agreement without a supervisor", name);
-    if (n == 0)
-        return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "a plan needs at least one instalment");
-    if (n > (size_t)l->max_installments)
-        return verdict(out, POLICY_LIMIT_MAX_INSTALLMENTS,
-                       "%zu instalments exceed the maximum of %d for segment %s", n,
-                       l->max_installments, name);
-    if (down_payment < 0)
-        return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "the down payment must not be negative");
-    total = down_payment;
-    for (size_t i = 0; i < n; i++) {
-        if (inst[i].amount <= 0)
-            return verdict(out, POLICY_LIMIT_INVALID_AMOUNT,
-                           "instalment %zu must be a positive amount", i + 1);
-        if (!money_add(total, inst[i].amount, &total))
-            return verdict(out, POLICY_LIMIT_INVALID_AMOUNT, "the plan's total overflows");
-    }
-    if (total > balance)
-        return verdict(
-            out, POLICY_LIMIT_EXCEEDS_BALANCE, "plan total of %s exceeds the balance of %s",
-            fmt_money(total, currency, a, sizeof(a)), fmt_money(balance, currency, b, sizeof(b)));
-    for (size_t i = 0; i < n; i++) {
-        if (inst[i].due_day < today)
-            return verdict(out, POLICY_LIMIT_INVALID_DATE, "instalment %zu is due in the past",
-                           i + 1);
-        if (i > 0 && inst[i].due_day <= inst[i - 1].due_day)
-            return verdict(out, POLICY_LIMIT_INVALID_DATE,
-                           "instalment %zu is not due after instalment %zu", i + 1, i);
-    }
-    if ((int64_t)inst[n - 1].due_day - today > l->max_plan_days)
-        return verdict(out, POLICY_LIMIT_MAX_PLAN_DAYS,
-                       "the plan ends in %" PRId64 " days, beyond the maximum of %d for segment %s",
-                       (int64_t)inst[n - 1].due_day - today, l->max_plan_days, name);
-    if (min_installment(l, name, currency, &min, out) != 0)
+    if (plan_terms_broken(&pc, out) || plan_amounts_broken(&pc, &total, out) ||
+        plan_dates_broken(&pc, out) || plan_shares_broken(&pc, total, out))
         return 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (inst[i].amount < min)
-            return verdict(out, POLICY_LIMIT_MIN_INSTALLMENT,
-                           "instalment %zu of %s is below the minimum of %s for segment %s", i + 1,
-                           fmt_money(inst[i].amount, currency, a, sizeof(a)),
-                           fmt_money(min, currency, b, sizeof(b)), name);
-    if (down_payment < pct_ceil(balance, l->min_down_payment_pct))
-        return verdict(
-            out, POLICY_LIMIT_MIN_DOWN_PAYMENT,
-            "down payment of %s is below %d%% of the balance (%s) for segment %s",
-            fmt_money(down_payment, currency, a, sizeof(a)), l->min_down_payment_pct,
-            fmt_money(pct_ceil(balance, l->min_down_payment_pct), currency, b, sizeof(b)), name);
-    unpaid = balance - total;
-    if (unpaid > pct_floor(balance, l->max_settlement_discount_pct))
-        return verdict(out, POLICY_LIMIT_MAX_DISCOUNT,
-                       "the plan leaves %s unpaid, more than the %d%% discount allowed for "
-                       "segment %s",
-                       fmt_money(unpaid, currency, a, sizeof(a)), l->max_settlement_discount_pct,
-                       name);
-    return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", name);
+    return verdict(out, POLICY_LIMIT_OK, "within the limits of segment %s", pc.name);
 }

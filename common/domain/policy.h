@@ -44,6 +44,13 @@
  * "description" is allowed in every object outside "contact" and when-conditions, and "$schema"
  * at the top.
  *
+ * Who does what: this module owns the document, its sections and the negotiation limits, and
+ * evaluates a case against the whole policy (policy_segment(): the rules, the high_value
+ * overlay, the strategy variant). segment.h owns the features and the condition language,
+ * strategy.h the ladders and the next step, contact.h the "contact" section, vocab.h the names
+ * of actions, channels and stages, jsonfield.h the "<path>: <problem>" readers all of them
+ * share. policy includes those; none of them includes policy.h.
+ *
  * A loaded policy is immutable: share it between threads freely, free it once. Everything but
  * policy_load_file() is pure. */
 #ifndef RECOBRO_POLICY_H
@@ -142,28 +149,16 @@ const strategy_t *policy_strategy_for(const policy_t *policy, segment_id_t seg);
  * `policy` is NULL or `seg` is out of range. */
 const policy_limits_t *policy_limits_for(const policy_t *policy, segment_id_t seg);
 
-/* ---- Helpers shared by the parsers of policy.c, segment.c and strategy.c ------------------- */
+/* ---- Segmentation -------------------------------------------------------------------------- */
 
-/* Writes "<path>: <printf text>" into err (NULL is fine; an empty path reads "(root)") and
- * returns -1, so that parsers can `return policy_error(...)`. */
-int policy_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Refuses a key of object `obj` (at `path`) that is not in the NULL-terminated list `allowed`:
- * returns 0, or -1 with err = "<path>.<key>: unknown key". */
-__attribute__((warn_unused_result)) int policy_expect_keys(const json_t *obj, const char *path,
-                                                           const char *const *allowed, char *err,
-                                                           size_t errlen);
-
-/* Reads the integer member `key` of `obj` (at `path`) into *out, within [min, max]. Returns 0,
- * or -1 with err = "<path>: missing "<key>"", "<path>.<key>: must be an integer" or
- * "<path>.<key>: <v> is out of range <min>..<max>". */
-__attribute__((warn_unused_result)) int policy_int_member(const json_t *obj, const char *path,
-                                                          const char *key, int min, int max,
-                                                          int *out, char *err, size_t errlen);
-
-/* Writes `path` + "." + `key` (or just `key` when path is empty) into buf. Returns buf. */
-char *policy_path_join(char *buf, size_t size, const char *path, const char *key);
+/* Segments one case: the first rule of `policy` whose conditions hold (segment.h), the
+ * high_value overlay, and the variant of the segment's strategy assigned to (creditor_id,
+ * debtor_id) (strategy_pick_variant()). Pure. Returns SEGMENT_OK with *out filled, or a
+ * negative segment_err_t (and *out untouched). No argument may be NULL. The next step of the
+ * ladder is then strategy_next_step(policy_strategy_for(policy, out->segment), out, ...). */
+__attribute__((warn_unused_result)) segment_err_t
+policy_segment(const policy_t *policy, const segment_features_t *features, const char *creditor_id,
+               const char *debtor_id, segment_result_t *out);
 
 /* ---- Negotiation limits --------------------------------------------------------------------- */
 

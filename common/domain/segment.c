@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonfield.h"
 #include "money.h"
-#include "policy.h"
-#include "strategy.h"
 
 static const char *const segment_names[SEGMENT_COUNT] = {
     [SEGMENT_UNAWARE] = "unaware",
@@ -18,14 +17,6 @@ static const char *const segment_names[SEGMENT_COUNT] = {
     [SEGMENT_CHRONIC] = "chronic",
     [SEGMENT_DISPUTED] = "disputed",
     [SEGMENT_RESOLVED] = "resolved",
-};
-
-static const char *const stage_names[SEGMENT_STAGE_COUNT] = {
-    [SEGMENT_STAGE_NONE] = "none",
-    [SEGMENT_STAGE_RECOGNIZED] = "recognized",
-    [SEGMENT_STAGE_ACCEPTED] = "accepted",
-    [SEGMENT_STAGE_AMOUNT_AGREED] = "amount_agreed",
-    [SEGMENT_STAGE_DATE_AGREED] = "date_agreed",
 };
 
 const char *segment_name(segment_id_t seg)
@@ -42,26 +33,6 @@ int segment_from_name(const char *name, segment_id_t *out)
     for (int i = 0; i < SEGMENT_COUNT; i++) {
         if (strcmp(segment_names[i], name) == 0) {
             *out = (segment_id_t)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *segment_stage_name(segment_stage_t stage)
-{
-    if ((int)stage < 0 || stage >= SEGMENT_STAGE_COUNT)
-        return NULL;
-    return stage_names[stage];
-}
-
-int segment_stage_from_name(const char *name, segment_stage_t *out)
-{
-    if (name == NULL)
-        return -1;
-    for (int i = 0; i < SEGMENT_STAGE_COUNT; i++) {
-        if (strcmp(stage_names[i], name) == 0) {
-            *out = (segment_stage_t)i;
             return 0;
         }
     }
@@ -145,7 +116,7 @@ int64_t segment_feature_value(const segment_feature_t *f, const segment_features
         return v;
     }
     case SEGMENT_FEATURE_STAGE: {
-        segment_stage_t v;
+        vocab_stage_t v;
         memcpy(&v, p, sizeof(v));
         return (int64_t)v;
     }
@@ -173,11 +144,60 @@ static void feature_store(const segment_feature_t *f, segment_features_t *featur
         memcpy(p, &v, sizeof(v));
         break;
     case SEGMENT_FEATURE_STAGE: {
-        segment_stage_t x = (segment_stage_t)v;
+        vocab_stage_t x = (vocab_stage_t)v;
         memcpy(p, &x, sizeof(x));
         break;
     }
     }
+}
+
+/* Reads the value `v` of feature `feat` (its key `key`) into *f. A money feature is only
+ * checked to be a string, kept in *money_text: its currency may come later in the object. */
+static int feature_from_json(const segment_feature_t *feat, const char *key, const json_t *v,
+                             segment_features_t *f, const char **money_text, char *err,
+                             size_t errlen)
+{
+    vocab_stage_t st;
+
+    switch (feat->type) {
+    case SEGMENT_FEATURE_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+            json_integer_value(v) > INT32_MAX)
+            return jsonfield_error(err, errlen, key, "must be a 32-bit integer");
+        feature_store(feat, f, json_integer_value(v));
+        return 0;
+    case SEGMENT_FEATURE_BOOL:
+        if (!json_is_boolean(v))
+            return jsonfield_error(err, errlen, key, "must be true or false");
+        feature_store(feat, f, json_is_true(v));
+        return 0;
+    case SEGMENT_FEATURE_STAGE:
+        if (!json_is_string(v) || vocab_stage_from_name(json_string_value(v), &st) != 0)
+            return jsonfield_error(err, errlen, key, "must be a stage name");
+        feature_store(feat, f, st);
+        return 0;
+    case SEGMENT_FEATURE_MONEY:
+        if (!json_is_string(v))
+            return jsonfield_error(err, errlen, key, "must be a decimal string");
+        *money_text = json_string_value(v);
+        return 0;
+    }
+    return jsonfield_error(err, errlen, key, "unsupported feature type");
+}
+
+/* Reads the balance `text` in the currency of *f (which must have one) into f->balance. */
+static int balance_from_text(const char *text, segment_features_t *f, char *err, size_t errlen)
+{
+    money_err_t merr;
+    int64_t minor;
+
+    if (f->currency[0] == '\0')
+        return jsonfield_error(err, errlen, "currency", "required with balance");
+    merr = money_parse(text, f->currency, MONEY_ALLOW_NEGATIVE, &minor);
+    if (merr != MONEY_OK)
+        return jsonfield_error(err, errlen, "balance", "\"%s\": %s", text, money_strerror(merr));
+    f->balance = minor;
+    return 0;
 }
 
 int segment_features_from_json(const json_t *obj, segment_features_t *out, char *err, size_t errlen)
@@ -187,58 +207,25 @@ int segment_features_from_json(const json_t *obj, segment_features_t *out, char 
     json_t *v;
 
     if (!json_is_object(obj))
-        return policy_error(err, errlen, "features", "must be an object");
+        return jsonfield_error(err, errlen, "features", "must be an object");
     json_object_foreach((json_t *)obj, key, v)
     {
         const segment_feature_t *feat;
 
         if (strcmp(key, "currency") == 0) {
             if (!json_is_string(v) || !money_currency_known(json_string_value(v)))
-                return policy_error(err, errlen, key, "must be a known ISO 4217 code");
+                return jsonfield_error(err, errlen, key, "must be a known ISO 4217 code");
             memcpy(f.currency, json_string_value(v), 4);
             continue;
         }
         feat = segment_feature_find(key);
         if (feat == NULL)
-            return policy_error(err, errlen, key, "unknown feature");
-        switch (feat->type) {
-        case SEGMENT_FEATURE_INT:
-            if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
-                json_integer_value(v) > INT32_MAX)
-                return policy_error(err, errlen, key, "must be a 32-bit integer");
-            feature_store(feat, &f, json_integer_value(v));
-            break;
-        case SEGMENT_FEATURE_BOOL:
-            if (!json_is_boolean(v))
-                return policy_error(err, errlen, key, "must be true or false");
-            feature_store(feat, &f, json_is_true(v));
-            break;
-        case SEGMENT_FEATURE_STAGE: {
-            segment_stage_t st;
-            if (!json_is_string(v) || segment_stage_from_name(json_string_value(v), &st) != 0)
-                return policy_error(err, errlen, key, "must be a stage name");
-            feature_store(feat, &f, st);
-            break;
-        }
-        case SEGMENT_FEATURE_MONEY:
-            if (!json_is_string(v))
-                return policy_error(err, errlen, key, "must be a decimal string");
-            balance_text = json_string_value(v);
-            break;
-        }
+            return jsonfield_error(err, errlen, key, "unknown feature");
+        if (feature_from_json(feat, key, v, &f, &balance_text, err, errlen) != 0)
+            return -1;
     }
-    if (balance_text != NULL) {
-        money_err_t merr;
-        int64_t minor;
-
-        if (f.currency[0] == '\0')
-            return policy_error(err, errlen, "currency", "required with balance");
-        merr = money_parse(balance_text, f.currency, MONEY_ALLOW_NEGATIVE, &minor);
-        if (merr != MONEY_OK)
-            return policy_error(err, errlen, "balance", "\"%s\": %s", balance_text,
-                                money_strerror(merr));
-        f.balance = minor;
-    }
+    if (balance_text != NULL && balance_from_text(balance_text, &f, err, errlen) != 0)
+        return -1;
     *out = f;
     return 0;
 }
@@ -283,35 +270,35 @@ static int operand_from_json(const segment_feature_t *f, const json_t *v, segmen
     switch (f->type) {
     case SEGMENT_FEATURE_INT:
         if (!json_is_integer(v))
-            return policy_error(err, errlen, path, "must be an integer");
+            return jsonfield_error(err, errlen, path, "must be an integer");
         if (json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
-            return policy_error(err, errlen, path, "out of range");
+            return jsonfield_error(err, errlen, path, "out of range");
         c->value = json_integer_value(v);
         return 0;
     case SEGMENT_FEATURE_BOOL:
         if (op != SEGMENT_OP_EQ && op != SEGMENT_OP_NE)
-            return policy_error(err, errlen, path, "a boolean feature takes only eq or ne");
+            return jsonfield_error(err, errlen, path, "a boolean feature takes only eq or ne");
         if (!json_is_boolean(v))
-            return policy_error(err, errlen, path, "must be true or false");
+            return jsonfield_error(err, errlen, path, "must be true or false");
         c->value = json_is_true(v);
         return 0;
     case SEGMENT_FEATURE_STAGE: {
-        segment_stage_t st;
-        if (!json_is_string(v) || segment_stage_from_name(json_string_value(v), &st) != 0)
-            return policy_error(err, errlen, path,
-                                "must be a stage (none, recognized, accepted, amount_agreed, "
-                                "date_agreed)");
+        vocab_stage_t st;
+        if (!json_is_string(v) || vocab_stage_from_name(json_string_value(v), &st) != 0)
+            return jsonfield_error(err, errlen, path,
+                                   "must be a stage (none, recognized, accepted, amount_agreed, "
+                                   "date_agreed)");
         c->value = st;
         return 0;
     }
     case SEGMENT_FEATURE_MONEY:
         if (!json_is_string(v) || !segment_amount_is_whole(json_string_value(v)))
-            return policy_error(err, errlen, path,
-                                "must be a whole amount as a decimal string, e.g. \"5000\"");
+            return jsonfield_error(err, errlen, path,
+                                   "must be a whole amount as a decimal string, e.g. \"5000\"");
         snprintf(c->amount, sizeof(c->amount), "%s", json_string_value(v));
         return 0;
     }
-    return policy_error(err, errlen, path, "unsupported feature type");
+    return jsonfield_error(err, errlen, path, "unsupported feature type");
 }
 
 /* A growing array of compiled conditions. */
@@ -350,10 +337,10 @@ static int test_from_json(const segment_feature_t *f, const json_t *test, const 
         c.op = SEGMENT_OP_EQ;
         if (operand_from_json(f, test, c.op, path, &c, err, errlen) != 0)
             return -1;
-        return cond_list_push(l, &c) == 0 ? 0 : policy_error(err, errlen, path, "out of memory");
+        return cond_list_push(l, &c) == 0 ? 0 : jsonfield_error(err, errlen, path, "out of memory");
     }
     if (json_object_size(test) == 0)
-        return policy_error(err, errlen, path, "needs at least one operator");
+        return jsonfield_error(err, errlen, path, "needs at least one operator");
     json_object_foreach((json_t *)test, opname, operand)
     {
         size_t k;
@@ -362,8 +349,8 @@ static int test_from_json(const segment_feature_t *f, const json_t *test, const 
             if (strcmp(ops_table[k].name, opname) == 0)
                 break;
         if (k == OPS_COUNT)
-            return policy_error(err, errlen, path,
-                                "unknown operator \"%s\" (eq, ne, lt, lte, gt, gte)", opname);
+            return jsonfield_error(err, errlen, path,
+                                   "unknown operator \"%s\" (eq, ne, lt, lte, gt, gte)", opname);
         memset(&c, 0, sizeof(c));
         c.feature = f;
         c.op = ops_table[k].op;
@@ -371,7 +358,7 @@ static int test_from_json(const segment_feature_t *f, const json_t *test, const 
         if (operand_from_json(f, operand, c.op, opath, &c, err, errlen) != 0)
             return -1;
         if (cond_list_push(l, &c) != 0)
-            return policy_error(err, errlen, path, "out of memory");
+            return jsonfield_error(err, errlen, path, "out of memory");
     }
     return 0;
 }
@@ -387,7 +374,7 @@ int segment_conds_from_json(const json_t *when, const char *path, segment_cond_t
     *out = NULL;
     *n = 0;
     if (!json_is_object(when))
-        return policy_error(err, errlen, path, "must be an object of conditions");
+        return jsonfield_error(err, errlen, path, "must be an object of conditions");
     json_object_foreach((json_t *)when, key, test)
     {
         const segment_feature_t *f = segment_feature_find(key);
@@ -395,7 +382,7 @@ int segment_conds_from_json(const json_t *when, const char *path, segment_cond_t
         snprintf(sub, sizeof(sub), "%s.%s", path, key);
         if (f == NULL || test_from_json(f, test, sub, &l, err, errlen) != 0) {
             free(l.items);
-            return f == NULL ? policy_error(err, errlen, sub, "unknown feature") : -1;
+            return f == NULL ? jsonfield_error(err, errlen, sub, "unknown feature") : -1;
         }
     }
     *out = l.items;
@@ -436,74 +423,7 @@ int segment_cond_test(const segment_cond_t *c, const segment_features_t *feature
     return compare(have, c->op, want) ? 1 : 0;
 }
 
-/* ---- Evaluation ----------------------------------------------------------------------------- */
-
-/* 1 when every condition of `rule` holds, 0 when one does not, -1 on a currency problem. */
-static int rule_matches(const policy_rule_t *rule, const segment_features_t *features)
-{
-    for (size_t i = 0; i < rule->nconds; i++) {
-        int r = segment_cond_test(&rule->conds[i], features);
-        if (r != 1)
-            return r;
-    }
-    return 1;
-}
-
-segment_err_t segment_evaluate(const struct policy *policy, const segment_features_t *features,
-                               const char *creditor_id, const char *debtor_id,
-                               segment_result_t *out)
-{
-    segment_result_t r;
-    const policy_rule_t *rule = NULL;
-    const strategy_t *s;
-    const strategy_variant_t *v;
-    size_t i;
-
-    if (policy == NULL || features == NULL || creditor_id == NULL || debtor_id == NULL ||
-        out == NULL)
-        return SEGMENT_ERR_ARG;
-    for (i = 0; i < policy->nrules; i++) {
-        int m = rule_matches(&policy->rules[i], features);
-        if (m < 0)
-            return SEGMENT_ERR_CURRENCY;
-        if (m == 1) {
-            rule = &policy->rules[i];
-            break;
-        }
-    }
-    if (rule == NULL)
-        return SEGMENT_ERR_NO_RULE;
-
-    memset(&r, 0, sizeof(r));
-    r.segment = rule->segment;
-    r.rule_id = rule->id;
-    r.rule_index = i;
-    r.priority_cap = STRATEGY_PRIORITY_MAX;
-    r.policy_version = policy->version;
-
-    if (policy->high_value.enabled && features->balance > 0) {
-        int64_t threshold;
-        int got = policy_amount_in(&policy->high_value.threshold, features->currency, &threshold);
-
-        /* -2: the policy sets no threshold for this currency, so the overlay cannot apply. */
-        if (got == -1)
-            return SEGMENT_ERR_CURRENCY;
-        if (got == 0 && features->balance >= threshold) {
-            r.high_value = true;
-            r.senior_agent = policy->high_value.senior_agent;
-            r.priority_cap = policy->high_value.priority;
-        }
-    }
-
-    s = policy_strategy_for(policy, rule->segment);
-    if (s == NULL)
-        return SEGMENT_ERR_NO_RULE; /* a loaded policy has a strategy for every rule */
-    v = strategy_pick_variant(s, creditor_id, debtor_id, &r.variant_index);
-    r.strategy = s->name;
-    r.variant = v->name;
-    *out = r;
-    return SEGMENT_OK;
-}
+/* ---- Errors ------------------------------------------------------------------------------- */
 
 const char *segment_strerror(segment_err_t err)
 {

@@ -28,6 +28,10 @@
  * is one field in segment_features_t plus one row in that table, and the condition language,
  * segment_features_from_json() and the policy schema's feature list follow from it.
  *
+ * This module owns the features and the condition language; the rule list, the overlay and the
+ * strategy variant are the policy's, and policy_segment() (policy.h) evaluates them on a case,
+ * so that this file needs neither policy.h nor strategy.h.
+ *
  * Everything here is pure: no I/O, no clock, no global state. The same policy and features
  * always give the same result. */
 #ifndef RECOBRO_SEGMENT_H
@@ -38,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct policy;
+#include "vocab.h"
 
 /* The base segments of DOMAIN.md. `high_value` is not among them: it is an overlay. */
 typedef enum segment_id {
@@ -62,22 +66,6 @@ const char *segment_name(segment_id_t seg);
  * includes "high_value", which is an overlay). `name` may be NULL (-1). */
 int segment_from_name(const char *name, segment_id_t *out);
 
-/* The negotiation stage a case has reached (DOMAIN.md, principle 4), in order. */
-typedef enum segment_stage {
-    SEGMENT_STAGE_NONE = 0,
-    SEGMENT_STAGE_RECOGNIZED,
-    SEGMENT_STAGE_ACCEPTED,
-    SEGMENT_STAGE_AMOUNT_AGREED,
-    SEGMENT_STAGE_DATE_AGREED,
-    SEGMENT_STAGE_COUNT
-} segment_stage_t;
-
-/* "none", "recognized", ..., or NULL when out of range. */
-const char *segment_stage_name(segment_stage_t stage);
-
-/* Returns 0 and sets *out, or -1 when `name` is not a stage name (or NULL). */
-int segment_stage_from_name(const char *name, segment_stage_t *out);
-
 /* What segmentation looks at: a plain value, filled by whoever knows the case (the database
  * layer, a test). Counts are over the case's whole history unless said otherwise. */
 typedef struct segment_features {
@@ -95,7 +83,7 @@ typedef struct segment_features {
     bool open_dispute;               /* a dispute is open on the case or one of its invoices */
     int32_t partial_payments;        /* payments smaller than what was due or promised */
     int32_t payments_count;          /* payments received (reversed ones excluded) */
-    segment_stage_t stage;           /* negotiation stage reached */
+    vocab_stage_t stage;             /* negotiation stage reached */
     int32_t hardship_objections;     /* objections recorded as hardship (cannot pay) */
     int32_t refusal_count;           /* contacts with the outcome `refused` */
     int32_t delivery_failures;       /* letters, SMS, e-mails reported as delivery_failed */
@@ -117,7 +105,7 @@ typedef enum segment_feature_type {
     SEGMENT_FEATURE_INT,   /* an int32_t count or number of days */
     SEGMENT_FEATURE_BOOL,  /* a bool */
     SEGMENT_FEATURE_MONEY, /* an int64_t amount in minor units of the case's currency */
-    SEGMENT_FEATURE_STAGE, /* a segment_stage_t */
+    SEGMENT_FEATURE_STAGE, /* a vocab_stage_t */
 } segment_feature_type_t;
 
 typedef struct segment_feature {
@@ -185,7 +173,7 @@ __attribute__((warn_unused_result)) int segment_conds_from_json(const json_t *wh
  * be read in the case's currency (an unknown currency). */
 int segment_cond_test(const segment_cond_t *c, const segment_features_t *features);
 
-/* ---- Evaluation ----------------------------------------------------------------------------- */
+/* ---- Results -------------------------------------------------------------------------------- */
 
 typedef enum segment_err {
     SEGMENT_OK = 0,
@@ -194,8 +182,8 @@ typedef enum segment_err {
     SEGMENT_ERR_NO_RULE = -3,  /* no rule matched: impossible with a loaded policy */
 } segment_err_t;
 
-/* What segment_evaluate() decided. Pointers are borrowed from the policy and live as long as
- * it does. */
+/* What policy_segment() (policy.h) decided for one case. Pointers are borrowed from the policy
+ * and live as long as it does. */
 typedef struct segment_result {
     segment_id_t segment; /* the base segment */
     const char *rule_id;  /* the id of the rule that matched */
@@ -208,14 +196,6 @@ typedef struct segment_result {
     size_t variant_index; /* its position in the strategy's variants */
     int policy_version;   /* the version of the policy that decided */
 } segment_result_t;
-
-/* Segments one case: the first matching rule of `policy`, the high_value overlay, and the
- * strategy variant assigned to (creditor_id, debtor_id) (strategy_pick_variant()). Pure.
- * Returns SEGMENT_OK with *out filled, or a negative segment_err_t (and *out untouched). No
- * argument may be NULL. */
-__attribute__((warn_unused_result)) segment_err_t
-segment_evaluate(const struct policy *policy, const segment_features_t *features,
-                 const char *creditor_id, const char *debtor_id, segment_result_t *out);
 
 /* A short English text for a segment_err_t. Never NULL. */
 const char *segment_strerror(segment_err_t err);

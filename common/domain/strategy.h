@@ -3,7 +3,8 @@
  * Each segment of a policy has one strategy. A strategy is one ladder of steps, or several
  * variants (champion/challenger), each its own ladder, with integer weights. A step is due on a
  * `day` counted from the day the case entered the segment (day 0) and says what to do: an
- * `action` on a `channel` with a `template`, at a `priority` (1 most urgent .. 5 least).
+ * `action` on a `channel` (vocab.h's) with a `template`, at a `priority` (1 most urgent .. 5
+ * least).
  *
  * Steps run in order and none is skipped: step N+1 is next after step N, even when the case is
  * late on the ladder (the scheduler was down, the contact rules deferred a step); the caller
@@ -29,43 +30,7 @@
 #include <stdint.h>
 
 #include "segment.h"
-
-struct policy;
-
-/* The task actions of CONTRACT.md, exactly. */
-typedef enum strategy_action {
-    STRATEGY_ACTION_REMINDER = 0,
-    STRATEGY_ACTION_CALL,
-    STRATEGY_ACTION_VALIDATION_NOTICE,
-    STRATEGY_ACTION_INVOICE_COPY,
-    STRATEGY_ACTION_PLAN_OFFER,
-    STRATEGY_ACTION_PROMISE_REMINDER,
-    STRATEGY_ACTION_FINAL_NOTICE,
-    STRATEGY_ACTION_RESTRICT_SERVICE,
-    STRATEGY_ACTION_LEGAL_REVIEW,
-    STRATEGY_ACTION_SUPERVISOR_REVIEW,
-    STRATEGY_ACTION_THANK_YOU,
-    STRATEGY_ACTION_COUNT
-} strategy_action_t;
-
-/* The task channels of CONTRACT.md, exactly. */
-typedef enum strategy_channel {
-    STRATEGY_CHANNEL_PHONE = 0,
-    STRATEGY_CHANNEL_SMS,
-    STRATEGY_CHANNEL_EMAIL,
-    STRATEGY_CHANNEL_LETTER,
-    STRATEGY_CHANNEL_VISIT,
-    STRATEGY_CHANNEL_INTERNAL,
-    STRATEGY_CHANNEL_COUNT
-} strategy_channel_t;
-
-/* Names as in CONTRACT.md ("final_notice", "sms"), or NULL when out of range. */
-const char *strategy_action_name(strategy_action_t action);
-const char *strategy_channel_name(strategy_channel_t channel);
-
-/* Look-ups by name. Return 0 and set *out, or -1 when unknown (or NULL). */
-int strategy_action_from_name(const char *name, strategy_action_t *out);
-int strategy_channel_from_name(const char *name, strategy_channel_t *out);
+#include "vocab.h"
 
 /* Highest and lowest urgency of a step. */
 #define STRATEGY_PRIORITY_MIN 1
@@ -76,8 +41,8 @@ int strategy_channel_from_name(const char *name, strategy_channel_t *out);
 
 typedef struct strategy_step {
     int day; /* days after entering the segment, >= the previous step's */
-    strategy_action_t action;
-    strategy_channel_t channel;
+    vocab_action_t action;
+    vocab_channel_t channel;
     char *template_name; /* owned: "evasive.firm_call" */
     int priority;        /* 1..5, 1 most urgent */
 } strategy_step_t;
@@ -114,11 +79,6 @@ __attribute__((warn_unused_result)) int strategy_from_json(const json_t *obj, co
                                                            segment_id_t seg, strategy_t *out,
                                                            char *err, size_t errlen);
 
-/* True for the actions that press for payment (reminder, call, plan_offer, promise_reminder,
- * final_notice, restrict_service, legal_review); false for documentation, thank_you and
- * supervisor_review. */
-bool strategy_action_is_collection(strategy_action_t action);
-
 /* Frees what *s owns and zeroes it. NULL is a no-op. */
 void strategy_clear(strategy_t *s);
 
@@ -137,8 +97,8 @@ typedef struct strategy_next {
     int day;     /* the day (since entering the segment) it is due on */
     bool due;    /* day <= days_in_segment: act now */
     bool repeat; /* a repetition of the ladder's last step */
-    strategy_action_t action;
-    strategy_channel_t channel;
+    vocab_action_t action;
+    vocab_channel_t channel;
     const char *template_name; /* borrowed from the policy */
     int priority;              /* the step's, raised by the high_value overlay */
     char reason[128];          /* "segment evasive, step 2 (day 7)" */
@@ -148,16 +108,17 @@ typedef enum strategy_status {
     STRATEGY_NONE = 0,     /* the ladder is exhausted and does not repeat: the case waits */
     STRATEGY_STEP = 1,     /* *next holds the next step */
     STRATEGY_ERR_ARG = -1, /* NULL argument, last_step_done < 0, or a result from another
-                              policy (no such strategy or variant) */
+                              strategy or policy (no such strategy or variant) */
 } strategy_status_t;
 
-/* The step after `last_step_done` (0 when none was done yet) of the strategy and variant that
- * segment_evaluate() chose in `result`, for a case `days_in_segment` days into its segment.
+/* The step after `last_step_done` (0 when none was done yet) of strategy `s` in the variant that
+ * policy_segment() chose in `result`, for a case `days_in_segment` days into its segment; `s`
+ * is the policy's strategy for result->segment (policy_strategy_for(), may be NULL).
  * The reason reads "segment <segment>, step <n> (day <d>)", followed by ", repeat of step <m>"
  * for a repetition and ", high_value overlay" when the overlay applies. Pure. Returns
  * STRATEGY_STEP with *next filled, STRATEGY_NONE (and *next untouched), or STRATEGY_ERR_ARG. */
 __attribute__((warn_unused_result)) strategy_status_t
-strategy_next_step(const struct policy *policy, const segment_result_t *result, int days_in_segment,
+strategy_next_step(const strategy_t *s, const segment_result_t *result, int days_in_segment,
                    int last_step_done, strategy_next_t *next);
 
 #endif

@@ -9,7 +9,8 @@ Run with the project's virtualenv (`.local/venv/bin/python tests/proto/check_pol
   (c) a set of broken variants of deploy/policy/default.json is rejected by it (the same kinds
       of mistakes tests/unit/test_policy.c expects common/domain/policy.c to refuse);
   (d) the schema agrees with the C code: the features a condition may test and their types
-      with the table of common/domain/segment.c, the actions and channels with common/domain/strategy.c.
+      with the table of common/domain/segment.c, the actions and channels with the vocabulary of
+      common/domain/vocab.c.
 
 Prints one line per problem and a closing "N passed, N failed" line; exits 0 only when all
 passed.
@@ -102,7 +103,7 @@ def c_features():
 
 
 def c_names(array):
-    text = (ROOT / "common" / "domain" / "strategy.c").read_text()
+    text = (ROOT / "common" / "domain" / "vocab.c").read_text()
     body = re.search(r"%s\[[^]]*\] = \{(.*?)\};" % array, text, re.S).group(1)
     return re.findall(r'= "(\w+)"', body)
 
@@ -140,8 +141,9 @@ def main(argv):
         if name in when:
             ok(when[name]["$ref"].endswith(kinds[kind]), f"feature {name}: C type {kind}, schema {when[name]}")
     step = schema["$defs"]["step"]["properties"]
-    ok(step["action"]["enum"] == c_names("action_names"), "actions differ from common/domain/strategy.c")
-    ok(step["channel"]["enum"] == c_names("channel_names"), "channels differ from common/domain/strategy.c")
+    ok(step["action"]["enum"] == c_names("action_names"), "actions differ from common/domain/vocab.c")
+    ok(step["channel"]["enum"] == c_names("channel_names"), "channels differ from common/domain/vocab.c")
+    ok(schema["$defs"]["stage"]["enum"] == c_names("stage_names"), "stages differ from common/domain/vocab.c")
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

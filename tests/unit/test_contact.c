@@ -78,13 +78,13 @@ static void test_defaults(void **state)
     assert_int_equal(r.call_cap_days, 7);
     assert_int_equal(r.quiet_days_after_rpc, 7);
     assert_int_equal(r.defer_horizon_days, 30);
-    assert_true(r.cease_exempt & (1u << contact_action_index("validation_notice")));
-    assert_true(r.cease_exempt & (1u << contact_action_index("invoice_copy")));
-    assert_true(r.cease_exempt & (1u << contact_action_index("final_notice")));
-    assert_false(r.cease_exempt & (1u << contact_action_index("call")));
-    assert_true(r.dispute_exempt & (1u << contact_action_index("invoice_copy")));
-    assert_false(r.dispute_exempt & (1u << contact_action_index("final_notice")));
-    assert_false(r.dispute_exempt & (1u << contact_action_index("legal_review")));
+    assert_true(r.cease_exempt & contact_action_bit(VOCAB_ACTION_VALIDATION_NOTICE));
+    assert_true(r.cease_exempt & contact_action_bit(VOCAB_ACTION_INVOICE_COPY));
+    assert_true(r.cease_exempt & contact_action_bit(VOCAB_ACTION_FINAL_NOTICE));
+    assert_false(r.cease_exempt & contact_action_bit(VOCAB_ACTION_CALL));
+    assert_true(r.dispute_exempt & contact_action_bit(VOCAB_ACTION_INVOICE_COPY));
+    assert_false(r.dispute_exempt & contact_action_bit(VOCAB_ACTION_FINAL_NOTICE));
+    assert_false(r.dispute_exempt & contact_action_bit(VOCAB_ACTION_LEGAL_REVIEW));
 
     /* An absent section and an empty one are the defaults. */
     assert_int_equal(contact_rules_from_json(NULL, &p, err, sizeof(err)), 0);
@@ -135,8 +135,8 @@ static void test_parse_full(void **state)
     assert_int_equal(r.quiet_days_after_rpc, 0);
     assert_int_equal(r.defer_horizon_days, 366);
     assert_int_equal(r.cease_exempt, 0);
-    assert_int_equal(r.dispute_exempt, 1u << contact_action_index("invoice_copy"));
-    assert_int_equal(r.forbearance_exempt, 1u << contact_action_index("thank_you"));
+    assert_int_equal(r.dispute_exempt, contact_action_bit(VOCAB_ACTION_INVOICE_COPY));
+    assert_int_equal(r.forbearance_exempt, contact_action_bit(VOCAB_ACTION_THANK_YOU));
 }
 
 static void test_parse_errors(void **state)
@@ -240,21 +240,13 @@ static void test_parse_error_buffer(void **state)
 
 static void test_names(void **state)
 {
-    contact_channel_t ch = CONTACT_CHANNEL_PHONE;
-
     (void)state;
-    assert_int_equal(contact_channel_parse("internal", &ch), 0);
-    assert_int_equal(ch, CONTACT_CHANNEL_INTERNAL);
-    assert_string_equal(contact_channel_name(ch), "internal");
-    assert_int_equal(contact_channel_parse("fax", &ch), -1);
-    assert_int_equal(contact_channel_parse(NULL, &ch), -1);
-    assert_int_equal(ch, CONTACT_CHANNEL_INTERNAL);
-    assert_string_equal(contact_channel_name((contact_channel_t)42), "unknown");
+    /* Channel and action names are vocab.c's (tests/unit/test_vocab.c); here only the bits. */
     assert_string_equal(contact_verdict_name(CONTACT_DEFER), "defer");
-    assert_int_equal(contact_action_index("reminder"), 0);
-    assert_true(contact_action_index("thank_you") > 0);
-    assert_int_equal(contact_action_index("Call"), -1);
-    assert_int_equal(contact_action_index(NULL), -1);
+    assert_int_equal(contact_action_bit(VOCAB_ACTION_REMINDER), 1u);
+    assert_int_equal(contact_action_bit(VOCAB_ACTION_THANK_YOU), 1u << VOCAB_ACTION_THANK_YOU);
+    assert_int_equal(contact_action_bit(VOCAB_ACTION_COUNT), 0u);
+    assert_int_equal(contact_action_bit((vocab_action_t)-1), 0u);
 }
 
 /* ---- zones and instants --------------------------------------------------------------------- */
@@ -358,20 +350,20 @@ static void test_decide_errors(void **state)
 
     (void)state;
     contact_rules_default(&r);
-    assert_int_equal(
-        contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE, now, "Mars/Olympus", &d), -1);
+    assert_int_equal(contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE, now, "Mars/Olympus", &d),
+                     -1);
     assert_int_equal(d.verdict, CONTACT_SUPPRESS);
     assert_string_equal(d.reason, CONTACT_REASON_NO_ALLOWED_MOMENT);
     assert_int_equal(
-        contact_decide(NULL, NULL, "call", CONTACT_CHANNEL_PHONE, now, "Europe/Madrid", &d), -1);
+        contact_decide(NULL, NULL, "call", VOCAB_CHANNEL_PHONE, now, "Europe/Madrid", &d), -1);
+    assert_int_equal(contact_decide(&r, NULL, "call", (vocab_channel_t)9, now, "Europe/Madrid", &d),
+                     -1);
+    assert_int_equal(contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE, now, NULL, &d), -1);
     assert_int_equal(
-        contact_decide(&r, NULL, "call", (contact_channel_t)9, now, "Europe/Madrid", &d), -1);
-    assert_int_equal(contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE, now, NULL, &d), -1);
-    assert_int_equal(
-        contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE, now, "Europe/Madrid", NULL), -1);
+        contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE, now, "Europe/Madrid", NULL), -1);
     /* A NULL state is a debtor about whom nothing is known. */
     assert_int_equal(
-        contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE, now, "Europe/Madrid", &d), 0);
+        contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE, now, "Europe/Madrid", &d), 0);
     assert_int_equal(d.verdict, CONTACT_ALLOW);
     assert_string_equal(d.reason, "allowed");
 }
@@ -387,17 +379,17 @@ static void test_unknown_action_is_collection(void **state)
     contact_rules_default(&r);
     st.dispute_open = true;
     assert_int_equal(
-        contact_decide(&r, &st, "mystery", CONTACT_CHANNEL_LETTER, now, "Europe/Madrid", &d), 0);
+        contact_decide(&r, &st, "mystery", VOCAB_CHANNEL_LETTER, now, "Europe/Madrid", &d), 0);
     assert_string_equal(d.reason, CONTACT_REASON_DISPUTE);
-    assert_int_equal(contact_next_allowed(&r, &st, CONTACT_CHANNEL_LETTER, now, "UTC", &d), 0);
+    assert_int_equal(contact_next_allowed(&r, &st, VOCAB_CHANNEL_LETTER, now, "UTC", &d), 0);
     assert_string_equal(d.reason, CONTACT_REASON_DISPUTE);
-    assert_int_equal(
-        contact_decide(&r, &st, "invoice_copy", CONTACT_CHANNEL_LETTER, now, "UTC", &d), 0);
+    assert_int_equal(contact_decide(&r, &st, "invoice_copy", VOCAB_CHANNEL_LETTER, now, "UTC", &d),
+                     0);
     assert_int_equal(d.verdict, CONTACT_ALLOW);
     assert_instant(d.not_after, "UTC", "2026-11-24T00:00:00+00:00");
     /* supervisor_review is exempt from a dispute by default, legal_review is not */
     assert_int_equal(
-        contact_decide(&r, &st, "supervisor_review", CONTACT_CHANNEL_INTERNAL, now, "UTC", &d), 0);
+        contact_decide(&r, &st, "supervisor_review", VOCAB_CHANNEL_INTERNAL, now, "UTC", &d), 0);
     assert_int_equal(d.verdict, CONTACT_ALLOW);
 }
 
@@ -409,7 +401,7 @@ static void test_skipped_date(void **state)
 
     (void)state;
     contact_rules_default(&r);
-    assert_int_equal(contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE,
+    assert_int_equal(contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE,
                                     at("2011-12-29T22:00:00-10:00"), "Pacific/Apia", &d),
                      0);
     assert_int_equal(d.verdict, CONTACT_DEFER);
@@ -429,14 +421,14 @@ static void test_window_clipped_by_later_blackout(void **state)
     (void)state;
     contact_rules_default(&r);
     st.last_rpc_at = at("2026-11-23T15:00:00+01:00");
-    assert_int_equal(
-        contact_decide(&r, &st, "call", CONTACT_CHANNEL_PHONE, now, "Europe/Madrid", &d), 0);
+    assert_int_equal(contact_decide(&r, &st, "call", VOCAB_CHANNEL_PHONE, now, "Europe/Madrid", &d),
+                     0);
     assert_int_equal(d.verdict, CONTACT_ALLOW);
     assert_instant(d.not_after, "Europe/Madrid", "2026-11-23T15:00:00+01:00");
     /* and a cap with fewer attempts than max_calls never defers */
     r.quiet_days_after_rpc = 0;
-    assert_int_equal(
-        contact_decide(&r, &st, "call", CONTACT_CHANNEL_PHONE, now, "Europe/Madrid", &d), 0);
+    assert_int_equal(contact_decide(&r, &st, "call", VOCAB_CHANNEL_PHONE, now, "Europe/Madrid", &d),
+                     0);
     assert_instant(d.not_after, "Europe/Madrid", "2026-11-23T21:00:00+01:00");
 }
 
@@ -473,7 +465,7 @@ static void test_window_invariants(void **state)
              now += 5 * 3600 + 37 * 60 + 11) {
             int m_nb, m_na, m_now, d_nb, d_na, d_now;
             assert_int_equal(
-                contact_decide(&r, NULL, "call", CONTACT_CHANNEL_PHONE, now, zones[z], &d), 0);
+                contact_decide(&r, NULL, "call", VOCAB_CHANNEL_PHONE, now, zones[z], &d), 0);
             assert_int_not_equal(d.verdict, CONTACT_SUPPRESS);
             assert_true(d.not_before >= now && d.not_after > d.not_before);
             local_hm(d.not_before, tz, &m_nb, &d_nb);
@@ -505,7 +497,7 @@ static gpointer decide_many(gpointer data)
     int bad = 0;
 
     for (int i = 0; i < 2000; i++)
-        if (contact_decide(r, NULL, "call", CONTACT_CHANNEL_SMS, 1795000000 + i * 977, zones[i % 5],
+        if (contact_decide(r, NULL, "call", VOCAB_CHANNEL_SMS, 1795000000 + i * 977, zones[i % 5],
                            &d) != 0)
             bad++;
     return GINT_TO_POINTER(bad);

@@ -64,18 +64,18 @@ static void test_default_policy_loads(void **state)
     assert_string_equal(fg->variants[1].name, "challenger");
     assert_int_equal(fg->variants[1].weight, 20);
     assert_int_equal(fg->total_weight, 100);
-    assert_int_equal(fg->variants[0].steps[0].channel, STRATEGY_CHANNEL_SMS);
-    assert_int_equal(fg->variants[1].steps[0].channel, STRATEGY_CHANNEL_EMAIL);
+    assert_int_equal(fg->variants[0].steps[0].channel, VOCAB_CHANNEL_SMS);
+    assert_int_equal(fg->variants[1].steps[0].channel, VOCAB_CHANNEL_EMAIL);
 
     /* No ladder starts with a call; the disputed one holds documentation only. */
     for (int s = 0; s < SEGMENT_COUNT; s++) {
         const strategy_t *st = policy_strategy_for(p, (segment_id_t)s);
         for (size_t v = 0; v < st->nvariants; v++)
-            assert_int_not_equal(st->variants[v].steps[0].action, STRATEGY_ACTION_CALL);
+            assert_int_not_equal(st->variants[v].steps[0].action, VOCAB_ACTION_CALL);
     }
     const strategy_t *ds = policy_strategy_for(p, SEGMENT_DISPUTED);
     for (size_t i = 0; i < ds->variants[0].nsteps; i++)
-        assert_false(strategy_action_is_collection(ds->variants[0].steps[i].action));
+        assert_false(vocab_action_is_collection(ds->variants[0].steps[i].action));
 
     /* Overlay, promises, plans, contact rules (Regulation F defaults). */
     assert_true(p->high_value.enabled);
@@ -349,38 +349,14 @@ static void test_broken_policies(void **state)
 
 static void test_names(void **state)
 {
-    static const char *const actions[] = {"reminder",          "call",
-                                          "validation_notice", "invoice_copy",
-                                          "plan_offer",        "promise_reminder",
-                                          "final_notice",      "restrict_service",
-                                          "legal_review",      "supervisor_review",
-                                          "thank_you"};
-    static const char *const channels[] = {"phone", "sms", "email", "letter", "visit", "internal"};
+    /* Action, channel and stage names are vocab.c's: tests/unit/test_vocab.c. */
     segment_id_t seg;
-    strategy_action_t a;
-    strategy_channel_t c;
 
     (void)state;
-    assert_int_equal(STRATEGY_ACTION_COUNT, 11);
-    for (int i = 0; i < STRATEGY_ACTION_COUNT; i++) {
-        assert_string_equal(strategy_action_name((strategy_action_t)i), actions[i]);
-        assert_int_equal(strategy_action_from_name(actions[i], &a), 0);
-        assert_int_equal(a, i);
-    }
-    assert_int_equal(STRATEGY_CHANNEL_COUNT, 6);
-    for (int i = 0; i < STRATEGY_CHANNEL_COUNT; i++) {
-        assert_string_equal(strategy_channel_name((strategy_channel_t)i), channels[i]);
-        assert_int_equal(strategy_channel_from_name(channels[i], &c), 0);
-        assert_int_equal(c, i);
-    }
-    assert_int_equal(strategy_channel_from_name("fax", &c), -1);
-    assert_int_equal(strategy_action_from_name(NULL, &a), -1);
-    assert_null(strategy_action_name(STRATEGY_ACTION_COUNT));
     assert_int_equal(segment_from_name("willing_unable", &seg), 0);
     assert_int_equal(seg, SEGMENT_WILLING_UNABLE);
     assert_int_equal(segment_from_name("high_value", &seg), -1);
     assert_null(segment_name(SEGMENT_COUNT));
-    assert_string_equal(segment_stage_name(SEGMENT_STAGE_AMOUNT_AGREED), "amount_agreed");
     assert_non_null(segment_feature_find("attempts_without_answer"));
     assert_null(segment_feature_find("nope"));
     for (size_t i = 0; i < segment_feature_count(); i++)
@@ -443,7 +419,7 @@ static void test_evaluate_and_next_step(void **state)
     f.days_past_due = 53;
     f.ever_contacted = true;
     f.promises_broken = 2;
-    assert_int_equal(segment_evaluate(p, &f, "acme", "D-1001", &r), SEGMENT_OK);
+    assert_int_equal(policy_segment(p, &f, "acme", "D-1001", &r), SEGMENT_OK);
     assert_int_equal(r.segment, SEGMENT_EVASIVE);
     assert_string_equal(r.rule_id, "evasive.broken_promises");
     assert_string_equal(r.strategy, "evasive");
@@ -451,12 +427,13 @@ static void test_evaluate_and_next_step(void **state)
     assert_int_equal(r.policy_version, 1);
     assert_false(r.high_value);
 
-    assert_int_equal(strategy_next_step(p, &r, 7, 1, &n), STRATEGY_STEP);
+    assert_int_equal(strategy_next_step(policy_strategy_for(p, r.segment), &r, 7, 1, &n),
+                     STRATEGY_STEP);
     assert_int_equal(n.step, 2);
     assert_int_equal(n.day, 7);
     assert_true(n.due);
-    assert_int_equal(n.action, STRATEGY_ACTION_CALL);
-    assert_int_equal(n.channel, STRATEGY_CHANNEL_PHONE);
+    assert_int_equal(n.action, VOCAB_ACTION_CALL);
+    assert_int_equal(n.channel, VOCAB_CHANNEL_PHONE);
     assert_string_equal(n.template_name, "evasive.firm_call");
     assert_int_equal(n.priority, 2);
     assert_string_equal(n.reason, "segment evasive, step 2 (day 7)");
@@ -464,7 +441,8 @@ static void test_evaluate_and_next_step(void **state)
     /* Ladder walk: every step's day is non-decreasing, repeats come every 14 days after 52. */
     int prev = -1;
     for (int done = 0; done < 12; done++) {
-        assert_int_equal(strategy_next_step(p, &r, 0, done, &n), STRATEGY_STEP);
+        assert_int_equal(strategy_next_step(policy_strategy_for(p, r.segment), &r, 0, done, &n),
+                         STRATEGY_STEP);
         assert_int_equal(n.step, done + 1);
         assert_true(n.day >= prev);
         prev = n.day;
@@ -473,16 +451,21 @@ static void test_evaluate_and_next_step(void **state)
     assert_true(n.repeat);
 
     /* Errors: bad arguments, a result from another policy. */
-    assert_int_equal(strategy_next_step(p, &r, 0, -1, &n), STRATEGY_ERR_ARG);
+    assert_int_equal(strategy_next_step(policy_strategy_for(p, r.segment), &r, 0, -1, &n),
+                     STRATEGY_ERR_ARG);
     assert_int_equal(strategy_next_step(NULL, &r, 0, 0, &n), STRATEGY_ERR_ARG);
     segment_result_t forged = r;
     forged.variant_index = 5;
-    assert_int_equal(strategy_next_step(p, &forged, 0, 0, &n), STRATEGY_ERR_ARG);
-    assert_int_equal(segment_evaluate(p, NULL, "a", "b", &r), SEGMENT_ERR_ARG);
+    assert_int_equal(strategy_next_step(policy_strategy_for(p, forged.segment), &forged, 0, 0, &n),
+                     STRATEGY_ERR_ARG);
+    /* The strategy of another segment than the result's. */
+    assert_int_equal(strategy_next_step(policy_strategy_for(p, SEGMENT_UNAWARE), &r, 0, 0, &n),
+                     STRATEGY_ERR_ARG);
+    assert_int_equal(policy_segment(p, NULL, "a", "b", &r), SEGMENT_ERR_ARG);
 
     /* An unknown currency cannot be compared with the policy's amounts. */
     memcpy(f.currency, "XXX", 4);
-    assert_int_equal(segment_evaluate(p, &f, "acme", "D-1001", &r), SEGMENT_ERR_CURRENCY);
+    assert_int_equal(policy_segment(p, &f, "acme", "D-1001", &r), SEGMENT_ERR_CURRENCY);
     policy_free(p);
 }
 
@@ -500,7 +483,7 @@ static void test_features_from_json(void **state)
     assert_string_equal(f.currency, "EUR");
     assert_int_equal(f.days_past_due, 40);
     assert_true(f.open_dispute);
-    assert_int_equal(f.stage, SEGMENT_STAGE_DATE_AGREED);
+    assert_int_equal(f.stage, VOCAB_STAGE_DATE_AGREED);
     json_decref(j);
 
     j = json_pack("{s:s, s:s}", "currency", "EUR", "balance", "1.234");

@@ -128,13 +128,13 @@ static int run_case(const char *dir, const json_t *c)
     contact_state_t st = CONTACT_STATE_INIT;
     contact_rules_t rules;
     contact_decision_t d;
-    contact_channel_t ch;
+    vocab_channel_t ch;
     int64_t now, attempts[64];
     char err[CONTACT_ERR_MAX];
 
     if (zone == NULL || !parse_instant(str_or_null(c, "now"), &now))
         return failf(dir, "case.json needs \"zone\" and an RFC 3339 \"now\" with an offset");
-    if (contact_channel_parse(str_or_null(c, "channel"), &ch) != 0)
+    if (vocab_channel_from_name(str_or_null(c, "channel"), &ch) != 0)
         return failf(dir, "unknown channel");
     if (want_decision == NULL || want_reason == NULL)
         return failf(dir, "expect needs \"decision\" and \"reason\"");

@@ -154,13 +154,13 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (segment_evaluate(policy, &features, creditor, debtor, &r1) != SEGMENT_OK ||
-        segment_evaluate(policy, &features, creditor, debtor, &r2) != SEGMENT_OK) {
-        fail("segment_evaluate failed");
+    if (policy_segment(policy, &features, creditor, debtor, &r1) != SEGMENT_OK ||
+        policy_segment(policy, &features, creditor, debtor, &r2) != SEGMENT_OK) {
+        fail("policy_segment failed");
         goto out;
     }
     if (memcmp(&r1, &r2, sizeof(r1)) != 0) {
-        fail("segment_evaluate gave two different results for the same input");
+        fail("policy_segment gave two different results for the same input");
         goto out;
     }
     if (check_str(expect, "segment", segment_name(r1.segment)) ||
@@ -169,8 +169,10 @@ int main(int argc, char **argv)
         check_str(expect, "strategy", r1.strategy) || check_str(expect, "variant", r1.variant))
         goto out;
 
-    s1 = strategy_next_step(policy, &r1, features.days_in_segment, last_done, &n1);
-    s2 = strategy_next_step(policy, &r1, features.days_in_segment, last_done, &n2);
+    s1 = strategy_next_step(policy_strategy_for(policy, r1.segment), &r1, features.days_in_segment,
+                            last_done, &n1);
+    s2 = strategy_next_step(policy_strategy_for(policy, r1.segment), &r1, features.days_in_segment,
+                            last_done, &n2);
     if (s1 < 0 || s1 != s2 || (s1 == STRATEGY_STEP && memcmp(&n1, &n2, sizeof(n1)) != 0)) {
         fail("strategy_next_step failed or was not repeatable (status %d)", (int)s1);
         goto out;
@@ -191,8 +193,8 @@ int main(int argc, char **argv)
             }
             if (check_int(next_e, "step", n1.step) || check_int(next_e, "day", n1.day) ||
                 check_bool(next_e, "due", n1.due) || check_bool(next_e, "repeat", n1.repeat) ||
-                check_str(next_e, "action", strategy_action_name(n1.action)) ||
-                check_str(next_e, "channel", strategy_channel_name(n1.channel)) ||
+                check_str(next_e, "action", vocab_action_name(n1.action)) ||
+                check_str(next_e, "channel", vocab_channel_name(n1.channel)) ||
                 check_str(next_e, "template", n1.template_name) ||
                 check_int(next_e, "priority", n1.priority) ||
                 check_str(next_e, "reason", n1.reason))
