@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,50 +163,82 @@ int config_parse_addr(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+/* Reads the user-info of a Redis URL, "[user]:password@" or "password@", at *p (just after
+ * "redis://"): copies the password to pw ("" when there is none) and moves *p to the host.
+ * Returns 0, or -1 when the password does not fit in pwlen. */
+static int redis_url_password(const char **p, char *pw, size_t pwlen)
+{
+    const char *at = strrchr(*p, '@');
+
+    pw[0] = '\0';
+    if (at == NULL)
+        return 0;
+    const char *colon = memchr(*p, ':', (size_t)(at - *p));
+    /* redis://:password@host or redis://user:password@host (user ignored) */
+    const char *pw_start = colon ? colon + 1 : *p;
+    size_t n = (size_t)(at - pw_start);
+    if (n >= pwlen)
+        return -1;
+    memcpy(pw, pw_start, n);
+    pw[n] = '\0';
+    *p = at + 1;
+    return 0;
+}
+
+/* Reads "host[:port]" from the n bytes at p into h (hlen bytes) and *port (6379 when absent).
+ * Returns 0, or -1 when it is empty, too long, or has no host or a port out of 1-65535. */
+static int redis_url_host(const char *p, size_t n, char *h, size_t hlen, int *port)
+{
+    char hostport[256];
+
+    if (n == 0 || n >= sizeof(hostport))
+        return -1;
+    memcpy(hostport, p, n);
+    hostport[n] = '\0';
+    if (strchr(hostport, ':') == NULL) {
+        snprintf(h, hlen, "%s", hostport);
+        *port = 6379;
+        return 0;
+    }
+    if (config_parse_addr(hostport, h, hlen, port) < 0 || h[0] == '\0' || *port == 0)
+        return -1;
+    return 0;
+}
+
+/* Reads the database number after the URL's path slash (NULL or empty: 0) into *db. Returns
+ * 0, or -1 when it is not an integer of 0-1000. */
+static int redis_url_db(const char *slash, int *db)
+{
+    char *end;
+    long v;
+
+    *db = 0;
+    if (slash == NULL || slash[1] == '\0')
+        return 0;
+    errno = 0;
+    v = strtol(slash + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > 1000)
+        return -1;
+    *db = (int)v;
+    return 0;
+}
+
 int config_parse_redis_url(const char *s, char *host, size_t hostlen, int *port, char *password,
                            size_t passlen, int *db)
 {
-    const char *p, *at, *slash;
-    char hostport[256];
-    char pw[256] = "";
-    int d = 0, prt;
-    char h[256];
+    const char *p, *slash;
+    char pw[256], h[256];
+    int d, prt;
 
     if (s == NULL || strncmp(s, "redis://", 8) != 0)
         return -1;
     p = s + 8;
-    at = strrchr(p, '@');
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        /* redis://:password@host or redis://user:password@host (user ignored) */
-        const char *pw_start = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw_start);
-        if (n >= sizeof(pw))
-            return -1;
-        memcpy(pw, pw_start, n);
-        pw[n] = '\0';
-        p = at + 1;
-    }
+    if (redis_url_password(&p, pw, sizeof(pw)) < 0)
+        return -1;
     slash = strchr(p, '/');
-    size_t hp = slash ? (size_t)(slash - p) : strlen(p);
-    if (hp == 0 || hp >= sizeof(hostport))
+    if (redis_url_host(p, slash ? (size_t)(slash - p) : strlen(p), h, sizeof(h), &prt) < 0 ||
+        redis_url_db(slash, &d) < 0)
         return -1;
-    memcpy(hostport, p, hp);
-    hostport[hp] = '\0';
-    if (strchr(hostport, ':') == NULL) {
-        snprintf(h, sizeof(h), "%s", hostport);
-        prt = 6379;
-    } else if (config_parse_addr(hostport, h, sizeof(h), &prt) < 0 || h[0] == '\0' || prt == 0) {
-        return -1;
-    }
-    if (slash != NULL && slash[1] != '\0') {
-        char *end;
-        errno = 0;
-        long v = strtol(slash + 1, &end, 10);
-        if (errno != 0 || *end != '\0' || v < 0 || v > 1000)
-            return -1;
-        d = (int)v;
-    }
     if (strlen(h) + 1 > hostlen || strlen(pw) + 1 > passlen)
         return -1;
     strcpy(host, h);
@@ -227,95 +260,138 @@ static int valid_topic(const char *s)
     return 1;
 }
 
+/* ---- Checking and applying one value ------------------------------------------------------
+ * One function per type: each checks v (never NULL) for entry e and returns 0, or -1 with err
+ * starting with e's name. The numeric ones also store the value; a string type's value is
+ * copied by config_apply() once checked. */
+typedef int apply_fn(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                     size_t errlen);
+
+static int apply_int(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                     size_t errlen)
+{
+    char *end;
+
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < e->min || n > e->max) {
+        snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", e->name, v,
+                 e->min, e->max);
+        return -1;
+    }
+    *(int *)((char *)cfg + e->offset) = (int)n;
+    return 0;
+}
+
+static int apply_loglevel(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                          size_t errlen)
+{
+    if (log_level_parse(v, (log_level_t *)((char *)cfg + e->offset)) < 0) {
+        snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", e->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_topic(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                       size_t errlen)
+{
+    (void)cfg;
+    if (!valid_topic(v)) {
+        snprintf(err, errlen, "%s: \"%s\" is not a valid Kafka topic name", e->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_addr(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                      size_t errlen)
+{
+    char host[256];
+    int port;
+
+    (void)cfg;
+    if (config_parse_addr(v, host, sizeof(host), &port) < 0) {
+        snprintf(err, errlen, "%s: \"%s\" is not host:port", e->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_redis_url(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                           size_t errlen)
+{
+    char host[256], pw[256];
+    int port, db;
+
+    (void)cfg;
+    if (config_parse_redis_url(v, host, sizeof(host), &port, pw, sizeof(pw), &db) < 0) {
+        /* Never echo the value: it may hold a password. */
+        snprintf(err, errlen, "%s: not a URL of the form redis://[:password@]host:port[/db]",
+                 e->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_dsn(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                     size_t errlen)
+{
+    char why[400];
+
+    (void)cfg;
+    /* libpq judges a connection string; base may not link it, so the store lends its check
+     * (config_dsn_check). Its text never holds the password. */
+    if (config_dsn_check != NULL && config_dsn_check(v, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: not a valid libpq connection string (%s)", e->name, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Also sets cfg->now_unix; "" (the real clock) is accepted and leaves it 0. */
+static int check_instant(config_t *cfg, const config_entry_t *e, const char *v, char *err,
+                         size_t errlen)
+{
+    if (v[0] != '\0' && cal_parse_instant(v, &cfg->now_unix, NULL) < 0) {
+        snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 instant with an offset", e->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* How each type is applied: `string` types are copied into a char array of e->size bytes
+ * after `check` (NULL: any text) accepts them; the others are stored by `check` itself. */
+static const struct {
+    bool string;
+    apply_fn *check;
+} config_types[] = {
+    [CT_STRING] = {true, NULL},
+    [CT_INT] = {false, apply_int},
+    [CT_LOGLEVEL] = {false, apply_loglevel},
+    [CT_ADDR] = {true, check_addr},
+    [CT_REDIS_URL] = {true, check_redis_url},
+    [CT_DSN] = {true, check_dsn},
+    [CT_INSTANT] = {true, check_instant},
+    [CT_TOPIC] = {true, check_topic},
+};
+
 /* Applies one value to its target. Returns 0 or -1 with err filled. */
 static int config_apply(config_t *cfg, const config_entry_t *e, const char *v, char *err,
                         size_t errlen)
 {
-    char *target = (char *)cfg + e->offset;
+    bool string = config_types[e->type].string;
+    apply_fn *check = config_types[e->type].check;
 
-    switch (e->type) {
-    case CT_STRING:
-    case CT_TOPIC:
-    case CT_ADDR:
-    case CT_REDIS_URL:
-    case CT_DSN:
-    case CT_INSTANT:
-        if (strlen(v) + 1 > e->size) {
-            snprintf(err, errlen, "%s: value is too long (at most %zu characters)", e->name,
-                     e->size - 1);
-            return -1;
-        }
-        break;
-    default:
-        break;
+    if (string && strlen(v) + 1 > e->size) {
+        snprintf(err, errlen, "%s: value is too long (at most %zu characters)", e->name,
+                 e->size - 1);
+        return -1;
     }
-
-    switch (e->type) {
-    case CT_STRING:
-        break;
-    case CT_TOPIC:
-        if (!valid_topic(v)) {
-            snprintf(err, errlen, "%s: \"%s\" is not a valid Kafka topic name", e->name, v);
-            return -1;
-        }
-        break;
-    case CT_INT: {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno != 0 || end == v || *end != '\0' || n < e->min || n > e->max) {
-            snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", e->name, v,
-                     e->min, e->max);
-            return -1;
-        }
-        *(int *)target = (int)n;
-        return 0;
-    }
-    case CT_LOGLEVEL:
-        if (log_level_parse(v, (log_level_t *)target) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", e->name, v);
-            return -1;
-        }
-        return 0;
-    case CT_ADDR: {
-        char host[256];
-        int port;
-        if (config_parse_addr(v, host, sizeof(host), &port) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not host:port", e->name, v);
-            return -1;
-        }
-        break;
-    }
-    case CT_REDIS_URL: {
-        char host[256], pw[256];
-        int port, db;
-        if (config_parse_redis_url(v, host, sizeof(host), &port, pw, sizeof(pw), &db) < 0) {
-            /* Never echo the value: it may hold a password. */
-            snprintf(err, errlen, "%s: not a URL of the form redis://[:password@]host:port[/db]",
-                     e->name);
-            return -1;
-        }
-        break;
-    }
-    case CT_DSN: {
-        char why[400];
-        /* libpq judges a connection string; base may not link it, so the store lends its
-         * check (config_dsn_check). Its text never holds the password. */
-        if (config_dsn_check != NULL && config_dsn_check(v, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s: not a valid libpq connection string (%s)", e->name, why);
-            return -1;
-        }
-        break;
-    }
-    case CT_INSTANT:
-        if (v[0] != '\0' && cal_parse_instant(v, &cfg->now_unix, NULL) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 instant with an offset", e->name,
-                     v);
-            return -1;
-        }
-        break;
-    }
-    strcpy(target, v);
+    if (check != NULL && check(cfg, e, v, err, errlen) < 0)
+        return -1;
+    if (string)
+        strcpy((char *)cfg + e->offset, v);
     return 0;
 }
 
@@ -344,58 +420,71 @@ static int kafka_prop_name(const char *suffix, char *out, size_t len)
     return i > 0 ? 0 : -1;
 }
 
+/* Reads entry e through get (NULL: unset, then e's default for `service`) and applies it.
+ * An empty value counts as set: only RECOBRO_NOW and the string entries other than the
+ * brokers accept one. Returns 0, or -1 with err filled. */
+static int load_entry(config_t *cfg, const config_entry_t *e, const char *service,
+                      config_getenv_fn get, void *ud, char *err, size_t errlen)
+{
+    char buf[256];
+    const char *v = get(e->name, ud);
+
+    if (v == NULL) {
+        v = default_for(e, service, buf, sizeof(buf));
+    } else if (v[0] == '\0' && ((e->type != CT_INSTANT && e->type != CT_STRING) ||
+                                strcmp(e->name, "RECOBRO_KAFKA_BROKERS") == 0)) {
+        snprintf(err, errlen, "%s: is set but empty", e->name);
+        return -1;
+    }
+    return config_apply(cfg, e, v, err, errlen);
+}
+
+/* Adds the environment entry kv ("NAME=value") to cfg's librdkafka properties when it is a
+ * RECOBRO_KAFKA_<PROPERTY> other than the brokers. Returns 0 (added or not one), or -1 with
+ * err filled (too many, too long, or not a property name). */
+static int add_kafka_prop(config_t *cfg, const char *kv, char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    config_kafka_prop_t *p;
+
+    if (strncmp(kv, "RECOBRO_KAFKA_", 14) != 0 || eq == NULL)
+        return 0;
+    size_t nl = (size_t)(eq - kv);
+    if (nl == strlen("RECOBRO_KAFKA_BROKERS") && strncmp(kv, "RECOBRO_KAFKA_BROKERS", nl) == 0)
+        return 0;
+    if (cfg->n_kafka_props == CONFIG_MAX_KAFKA_PROPS) {
+        snprintf(err, errlen, "RECOBRO_KAFKA_*: more than %d properties", CONFIG_MAX_KAFKA_PROPS);
+        return -1;
+    }
+    p = &cfg->kafka_props[cfg->n_kafka_props];
+    if (nl >= sizeof(p->env) || strlen(eq + 1) >= sizeof(p->value)) {
+        snprintf(err, errlen, "%.*s: name or value too long", (int)(nl > 100 ? 100 : nl), kv);
+        return -1;
+    }
+    memcpy(p->env, kv, nl);
+    p->env[nl] = '\0';
+    if (kafka_prop_name(p->env + 14, p->name, sizeof(p->name)) < 0) {
+        snprintf(err, errlen, "%s: not a librdkafka property name", p->env);
+        return -1;
+    }
+    strcpy(p->value, eq + 1);
+    cfg->n_kafka_props++;
+    return 0;
+}
+
 int config_load(config_t *cfg, const char *service, config_getenv_fn get, void *ud,
                 char *const *environ_list, char *err, size_t errlen)
 {
-    char buf[256];
-
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->service, sizeof(cfg->service), "%s", service);
     if (get == NULL)
         get = config_getenv_default;
-    for (size_t i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++) {
-        const config_entry_t *e = &config_table[i];
-        const char *v = get(e->name, ud);
-        if (v == NULL) {
-            v = default_for(e, service, buf, sizeof(buf));
-        } else if (v[0] == '\0' && e->type != CT_INSTANT && e->type != CT_STRING) {
-            snprintf(err, errlen, "%s: is set but empty", e->name);
+    for (size_t i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++)
+        if (load_entry(cfg, &config_table[i], service, get, ud, err, errlen) < 0)
             return -1;
-        } else if (v[0] == '\0' && strcmp(e->name, "RECOBRO_KAFKA_BROKERS") == 0) {
-            snprintf(err, errlen, "%s: is set but empty", e->name);
+    for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++)
+        if (add_kafka_prop(cfg, environ_list[i], err, errlen) < 0)
             return -1;
-        }
-        if (config_apply(cfg, e, v, err, errlen) < 0)
-            return -1;
-    }
-    for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++) {
-        const char *kv = environ_list[i];
-        const char *eq = strchr(kv, '=');
-        config_kafka_prop_t *p;
-        if (strncmp(kv, "RECOBRO_KAFKA_", 14) != 0 || eq == NULL)
-            continue;
-        size_t nl = (size_t)(eq - kv);
-        if (nl == strlen("RECOBRO_KAFKA_BROKERS") && strncmp(kv, "RECOBRO_KAFKA_BROKERS", nl) == 0)
-            continue;
-        if (cfg->n_kafka_props == CONFIG_MAX_KAFKA_PROPS) {
-            snprintf(err, errlen, "RECOBRO_KAFKA_*: more than %d properties",
-                     CONFIG_MAX_KAFKA_PROPS);
-            return -1;
-        }
-        p = &cfg->kafka_props[cfg->n_kafka_props];
-        if (nl >= sizeof(p->env) || strlen(eq + 1) >= sizeof(p->value)) {
-            snprintf(err, errlen, "%.*s: name or value too long", (int)(nl > 100 ? 100 : nl), kv);
-            return -1;
-        }
-        memcpy(p->env, kv, nl);
-        p->env[nl] = '\0';
-        if (kafka_prop_name(p->env + 14, p->name, sizeof(p->name)) < 0) {
-            snprintf(err, errlen, "%s: not a librdkafka property name", p->env);
-            return -1;
-        }
-        strcpy(p->value, eq + 1);
-        cfg->n_kafka_props++;
-    }
     return 0;
 }
 

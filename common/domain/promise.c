@@ -87,9 +87,58 @@ static bool set_day(json_t *obj, const char *key, int64_t day)
     return set_new(obj, key, json_string(buf));
 }
 
-json_t *promise_event_to_json(const promise_event_t *ev, const char *at)
+/* Fills o with the data of a plan.defaulted event. Returns false when a value cannot be
+ * formatted or set (o is then partly filled; the caller frees it). */
+static bool plan_defaulted_fill(json_t *o, const promise_event_t *ev, const char *at)
+{
+    return set_new(o, "plan_id", json_string(ev->id)) &&
+           set_new(o, "currency", json_string(ev->currency)) &&
+           set_new(o, "missed_installments", json_integer(ev->missed)) &&
+           set_money(o, "outstanding", ev->amount - ev->paid, ev->currency) &&
+           set_new(o, "at", json_string(at)) && set_money(o, "amount", ev->amount, ev->currency) &&
+           set_money(o, "paid", ev->paid, ev->currency) &&
+           set_day(o, "first_missed_due_on", ev->due_day);
+}
+
+/* The promise_id of a kept or broken promise, into buf: the promise's own id, or for a plan's
+ * down payment "<plan>-down" and for its instalment n "<plan>-<n>". */
+static void outcome_promise_id(const promise_event_t *ev, char *buf, size_t size)
+{
+    if (!ev->of_plan)
+        snprintf(buf, size, "%s", ev->id);
+    else if (ev->installment == 0)
+        snprintf(buf, size, "%s-down", ev->id);
+    else
+        snprintf(buf, size, "%s-%d", ev->id, (int)ev->installment);
+}
+
+/* Fills o with the data of a promise.kept or promise.broken event, and for a plan's
+ * instalment the plan it belongs to. Returns false as plan_defaulted_fill() does. */
+static bool promise_outcome_fill(json_t *o, const promise_event_t *ev, const char *at)
 {
     char promise_id[PROMISE_ID_MAX + 16];
+    bool kept = ev->type == PROMISE_EVENT_KEPT;
+    const char *outcome = kept ? "kept" : ev->partial ? "partially_kept" : "broken";
+
+    outcome_promise_id(ev, promise_id, sizeof(promise_id));
+    if (!(set_new(o, "promise_id", json_string(promise_id)) &&
+          set_new(o, "currency", json_string(ev->currency)) &&
+          set_money(o, "amount", ev->amount, ev->currency) &&
+          set_money(o, "paid", ev->paid, ev->currency) && set_day(o, "due_on", ev->due_day) &&
+          set_new(o, "at", json_string(at)) &&
+          (kept || set_new(o, "partial", json_boolean(ev->partial))) &&
+          set_new(o, "outcome", json_string(outcome)) &&
+          set_new(o, "revised", json_boolean(ev->revised))))
+        return false;
+    if (!ev->of_plan)
+        return true;
+    return set_new(o, "plan_id", json_string(ev->id)) &&
+           (ev->installment == 0 ? set_new(o, "down_payment", json_true())
+                                 : set_new(o, "installment", json_integer(ev->installment)));
+}
+
+json_t *promise_event_to_json(const promise_event_t *ev, const char *at)
+{
     json_t *o;
     bool ok;
 
@@ -99,40 +148,8 @@ json_t *promise_event_to_json(const promise_event_t *ev, const char *at)
     o = json_object();
     if (o == NULL)
         return NULL;
-    if (ev->type == PROMISE_EVENT_PLAN_DEFAULTED) {
-        ok = set_new(o, "plan_id", json_string(ev->id)) &&
-             set_new(o, "currency", json_string(ev->currency)) &&
-             set_new(o, "missed_installments", json_integer(ev->missed)) &&
-             set_money(o, "outstanding", ev->amount - ev->paid, ev->currency) &&
-             set_new(o, "at", json_string(at)) &&
-             set_money(o, "amount", ev->amount, ev->currency) &&
-             set_money(o, "paid", ev->paid, ev->currency) &&
-             set_day(o, "first_missed_due_on", ev->due_day);
-    } else {
-        const char *outcome = ev->type == PROMISE_EVENT_KEPT ? "kept"
-                              : ev->partial                  ? "partially_kept"
-                                                             : "broken";
-
-        if (!ev->of_plan)
-            snprintf(promise_id, sizeof(promise_id), "%s", ev->id);
-        else if (ev->installment == 0)
-            snprintf(promise_id, sizeof(promise_id), "%s-down", ev->id);
-        else
-            snprintf(promise_id, sizeof(promise_id), "%s-%d", ev->id, (int)ev->installment);
-        ok = set_new(o, "promise_id", json_string(promise_id)) &&
-             set_new(o, "currency", json_string(ev->currency)) &&
-             set_money(o, "amount", ev->amount, ev->currency) &&
-             set_money(o, "paid", ev->paid, ev->currency) && set_day(o, "due_on", ev->due_day) &&
-             set_new(o, "at", json_string(at)) &&
-             (ev->type == PROMISE_EVENT_KEPT || set_new(o, "partial", json_boolean(ev->partial))) &&
-             set_new(o, "outcome", json_string(outcome)) &&
-             set_new(o, "revised", json_boolean(ev->revised));
-        if (ok && ev->of_plan) {
-            ok = set_new(o, "plan_id", json_string(ev->id)) &&
-                 (ev->installment == 0 ? set_new(o, "down_payment", json_true())
-                                       : set_new(o, "installment", json_integer(ev->installment)));
-        }
-    }
+    ok = ev->type == PROMISE_EVENT_PLAN_DEFAULTED ? plan_defaulted_fill(o, ev, at)
+                                                  : promise_outcome_fill(o, ev, at);
     if (!ok) {
         json_decref(o);
         return NULL;

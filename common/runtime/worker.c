@@ -54,6 +54,7 @@ typedef struct worker {
     const char *const *topics;
     size_t ntopics;
     rd_kafka_t *rk;
+    char app[64]; /* application_name, borrowed by db */
     pg_session_t db;
     PGconn *conn; /* db.conn while connected, NULL otherwise */
     cache_t *cache;
@@ -704,18 +705,14 @@ static void wait_paused(worker_t *w, int ms)
     }
 }
 
-/* After a commit: cache writes (remembered in PostgreSQL when Redis fails), the Kafka offset
- * hint, metrics. */
-static void after_commit(worker_t *w, int64_t started_us)
+/* Writes the committed batch's case snapshots to Redis. A write Redis refuses is counted and
+ * remembered in PostgreSQL (cache_pending) for drain_cache_backlog() to redo; one that cannot
+ * be remembered either is counted as a database error. Frees the pending writes. */
+static void write_cache(worker_t *w)
 {
     char err[512];
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(8);
-    int64_t now_ms = (int64_t)time(NULL) * 1000;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     cache_entry_t *entries = calloc(w->nwrites ? w->nwrites : 1, sizeof(*entries));
+
     for (size_t i = 0; entries != NULL && i < w->nwrites; i++)
         entries[i] = (cache_entry_t){w->writes[i].key, w->writes[i].json, w->writes[i].version, -1};
     if (entries != NULL)
@@ -735,46 +732,76 @@ static void after_commit(worker_t *w, int64_t started_us)
     if (w->nwrites > 0 && cache_errstr(w->cache)[0] != '\0')
         LOG_DEBUG("cache.unavailable", NULL);
     clear_cache_writes(w);
+}
+
+/* The type label of m: its type, unless it is missing, outside the contract or too long
+ * (an attacker could mint any number of labels), then "unknown". Borrowed from m. */
+static const char *type_label(const wk_msg_t *m)
+{
+    if (m->ev.type == NULL || strlen(m->ev.type) >= 64)
+        return "unknown";
+    if (m->reject.code != NULL && strcmp(m->reject.code, "unknown_type") == 0)
+        return "unknown";
+    return m->ev.type;
+}
+
+/* Counts one committed message (recobro_events_total by type and result, recobro_dlq_total and
+ * a log line when rejected) and observes its time from production to now_ms. */
+static void count_message(const wk_msg_t *m, int64_t now_ms)
+{
+    char labels[200];
+    const char *result = m->state == WK_MSG_NEW         ? "applied"
+                         : m->state == WK_MSG_DUPLICATE ? "duplicate"
+                                                        : "rejected";
+    rd_kafka_timestamp_type_t tstype;
+    int64_t produced_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
+
+    snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type_label(m), result);
+    metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
+    if (m->state == WK_MSG_REJECTED) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
+        metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
+        LOG_INFO(
+            "event.rejected",
+            "\"topic\":\"%s\",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"code\":\"%s\"",
+            rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset, m->reject.code);
+    }
+    if (produced_ms > 0 && now_ms >= produced_ms)
+        metrics_observe("recobro_processing_seconds", "From an event's production to its commit",
+                        NULL, (double)(now_ms - produced_ms) / 1000.0);
+}
+
+/* Commits to Kafka, without waiting, the offset after the batch's last message of each
+ * partition. Kafka's committed offsets are only a hint for tools; PostgreSQL has the truth. */
+static void commit_hint(worker_t *w)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(8);
 
     for (size_t i = 0; i < w->n; i++) {
-        wk_msg_t *m = &w->batch[i];
-        char labels[200];
-        const char *result = m->state == WK_MSG_NEW         ? "applied"
-                             : m->state == WK_MSG_DUPLICATE ? "duplicate"
-                                                            : "rejected";
-        /* Types outside the contract are not labels: an attacker could mint any number. */
-        const char *type = (m->ev.type != NULL &&
-                            strcmp(m->reject.code ? m->reject.code : "", "unknown_type") != 0 &&
-                            strlen(m->ev.type) < 64)
-                               ? m->ev.type
-                               : "unknown";
-        snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type, result);
-        metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
-        if (m->state == WK_MSG_REJECTED) {
-            snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
-            metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
-            LOG_INFO("event.rejected",
-                     "\"topic\":\"%s\",\"partition\":%" PRId32 ",\"offset\":%" PRId64
-                     ",\"code\":\"%s\"",
-                     rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset,
-                     m->reject.code);
-        }
-        rd_kafka_timestamp_type_t tstype;
-        int64_t produced_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
-        if (produced_ms > 0 && now_ms >= produced_ms)
-            metrics_observe("recobro_processing_seconds",
-                            "From an event's production to its commit", NULL,
-                            (double)(now_ms - produced_ms) / 1000.0);
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            offs, rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition);
+        const rd_kafka_message_t *rkm = w->batch[i].rkm;
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(offs, topic, rkm->partition);
         if (p == NULL)
-            p = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkm->rkt),
-                                                  m->rkm->partition);
-        p->offset = m->rkm->offset + 1;
+            p = rd_kafka_topic_partition_list_add(offs, topic, rkm->partition);
+        p->offset = rkm->offset + 1;
     }
-    /* Kafka's committed offsets are only a hint for tools; PostgreSQL has the truth. */
     rd_kafka_commit(w->rk, offs, 1);
     rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* After a commit: cache writes (remembered in PostgreSQL when Redis fails), the Kafka offset
+ * hint, metrics. */
+static void after_commit(worker_t *w, int64_t started_us)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts); /* the real clock, even under RECOBRO_NOW */
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    write_cache(w);
+    for (size_t i = 0; i < w->n; i++)
+        count_message(&w->batch[i], now_ms);
+    commit_hint(w);
     metrics_inc("recobro_batches_total", "Batches committed", NULL, 1);
     metrics_observe("recobro_batch_seconds", "Time to apply and commit one batch", NULL,
                     (double)(clock_mono_us() - started_us) / 1e6);
@@ -936,88 +963,140 @@ static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
     return rk;
 }
 
-int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_handler_t *h)
+/* Sets up w for the handler h on `topics`: outbox, cache, consumer (subscribed) and HTTP
+ * endpoints. Returns 0, or -1 with err filled; what was created stays in w for worker_close()
+ * to free. */
+static int worker_open(worker_t *w, const config_t *cfg, const char *const *topics, size_t n,
+                       const wk_handler_t *h, char *err, size_t errlen)
 {
-    worker_t w;
-    char err[600], app[64];
-    int status = 1;
-
-    memset(&w, 0, sizeof(w));
-    w.cfg = cfg;
-    w.h = h;
-    w.topics = topics;
-    w.ntopics = n;
-    snprintf(app, sizeof(app), "recobro-%s", cfg->service);
-    w.db = (pg_session_t){cfg->pg_dsn, app, h->on_connect, h->ud, NULL, 0};
-    backoff_init(&w.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
+    memset(w, 0, sizeof(*w));
+    w->cfg = cfg;
+    w->h = h;
+    w->topics = topics;
+    w->ntopics = n;
+    snprintf(w->app, sizeof(w->app), "recobro-%s", cfg->service);
+    w->db = (pg_session_t){cfg->pg_dsn, w->app, h->on_connect, h->ud, NULL, 0};
+    backoff_init(&w->backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
                  (uint64_t)getpid() * 2654435761u);
-    w.outbox = outbox_new();
-    w.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
-    if (w.outbox == NULL || w.cache == NULL) {
-        fprintf(stderr, "recobro-%s: %s\n", cfg->service, w.cache ? "out of memory" : err);
-        goto out;
+    w->outbox = outbox_new();
+    w->cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, errlen);
+    if (w->outbox == NULL || w->cache == NULL) {
+        if (w->cache != NULL)
+            snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    w.rk = consumer_new(&w, err, sizeof(err));
-    if (w.rk == NULL) {
-        fprintf(stderr, "recobro-%s: %s\n", cfg->service, err);
-        goto out;
-    }
-    w.http = http_server_new(cfg->http_addr, is_ready, &w, err, sizeof(err));
-    if (w.http == NULL) {
-        fprintf(stderr, "recobro-%s: %s\n", cfg->service, err);
-        goto out;
-    }
+    w->rk = consumer_new(w, err, errlen);
+    if (w->rk == NULL)
+        return -1;
+    w->http = http_server_new(cfg->http_addr, is_ready, w, err, errlen);
+    if (w->http == NULL)
+        return -1;
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(w.rk, subs);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "recobro-%s: cannot subscribe: %s\n", cfg->service, rd_kafka_err2str(e));
+        snprintf(err, errlen, "cannot subscribe: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Leaves the consumer group cleanly and frees everything w holds (what worker_open() made and
+ * the batch in hand, if any). */
+static void worker_close(worker_t *w)
+{
+    if (w->rk != NULL) {
+        rd_kafka_consumer_close(w->rk);
+        rd_kafka_destroy(w->rk);
+    }
+    batch_clear(w);
+    free(w->batch);
+    clear_cache_writes(w);
+    free(w->writes);
+    http_server_free(w->http);
+    cache_free(w->cache);
+    outbox_free(w->outbox);
+    pg_session_drop(&w->db);
+}
+
+/* Adds a polled message to the batch (which then owns it), or destroys it when it carries an
+ * error (logged unless it is a partition EOF). Returns 1 when added, 0 when destroyed, -1 when
+ * out of memory (destroyed as well). */
+static int batch_take(worker_t *w, rd_kafka_message_t *rkm)
+{
+    if (rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            LOG_WARN("kafka.error", "\"error\":\"%s\"", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        return 0;
+    }
+    if (batch_add(w, rkm) < 0) {
+        rd_kafka_message_destroy(rkm);
+        LOG_ERROR("worker.oom", NULL);
+        return -1;
+    }
+    return 1;
+}
+
+/* Polls messages into the batch until it holds batch_max, batch_ms have passed since its first
+ * message, a stop is requested, or (with an empty batch) 100 ms pass without a message. */
+static void fill_batch(worker_t *w)
+{
+    int64_t deadline = 0; /* 0 until the first message */
+
+    while (!stop_requested && w->n < (size_t)w->cfg->batch_max) {
+        int timeout = 100;
+        if (deadline != 0) {
+            int64_t left = (deadline - clock_mono_us()) / 1000;
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, timeout);
+        if (rkm == NULL) {
+            if (deadline == 0)
+                break; /* idle: go do housekeeping */
+            continue;
+        }
+        int taken = batch_take(w, rkm);
+        if (taken < 0)
+            break;
+        if (taken > 0 && deadline == 0)
+            deadline = clock_mono_us() + (int64_t)w->cfg->batch_ms * 1000;
+    }
+}
+
+/* What the loop does between batches, each at its own pace. */
+static void housekeeping(worker_t *w)
+{
+    if (w->cache_backlog || w->next_drain_us == 0)
+        drain_cache_backlog(w);
+    forget_old_events(w);
+    report_lag(w);
+}
+
+int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_handler_t *h)
+{
+    worker_t w;
+    char err[600];
+    int status = 1;
+
+    if (worker_open(&w, cfg, topics, n, h, err, sizeof(err)) < 0) {
+        fprintf(stderr, "recobro-%s: %s\n", cfg->service, err);
         goto out;
     }
     LOG_INFO("worker.started", "\"group\":\"%s\",\"http\":\"%s\",\"batch_max\":%d", cfg->group_id,
              cfg->http_addr, cfg->batch_max);
     pg_ensure(&w);
-
     while (!stop_requested) {
-        int64_t deadline = 0;
-        while (!stop_requested && w.n < (size_t)cfg->batch_max) {
-            int timeout = 100;
-            if (deadline != 0) {
-                int64_t left = (deadline - clock_mono_us()) / 1000;
-                if (left <= 0)
-                    break;
-                timeout = (int)left;
-            }
-            rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w.rk, timeout);
-            if (rkm == NULL) {
-                if (deadline == 0)
-                    break; /* idle: go do housekeeping */
-                continue;
-            }
-            if (rkm->err) {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    LOG_WARN("kafka.error", "\"error\":\"%s\"", rd_kafka_message_errstr(rkm));
-                rd_kafka_message_destroy(rkm);
-                continue;
-            }
-            if (batch_add(&w, rkm) < 0) {
-                rd_kafka_message_destroy(rkm);
-                LOG_ERROR("worker.oom", NULL);
-                break;
-            }
-            if (deadline == 0)
-                deadline = clock_mono_us() + (int64_t)cfg->batch_ms * 1000;
-        }
+        fill_batch(&w);
         if (w.n > 0)
             process_batch(&w);
         else if (w.conn == NULL)
             pg_ensure(&w); /* keep /readyz honest while idle */
-        if (w.cache_backlog || w.next_drain_us == 0)
-            drain_cache_backlog(&w);
-        forget_old_events(&w);
-        report_lag(&w);
+        housekeeping(&w);
     }
     /* Graceful shutdown: the batch in hand (if any) is committed by process_batch above before
      * the loop ends; now leave the group cleanly. */
@@ -1026,18 +1105,7 @@ int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_ha
     LOG_INFO("worker.stopping", NULL);
     status = 0;
 out:
-    if (w.rk != NULL) {
-        rd_kafka_consumer_close(w.rk);
-        rd_kafka_destroy(w.rk);
-    }
-    batch_clear(&w);
-    free(w.batch);
-    clear_cache_writes(&w);
-    free(w.writes);
-    http_server_free(w.http);
-    cache_free(w.cache);
-    outbox_free(w.outbox);
-    pg_session_drop(&w.db);
+    worker_close(&w);
     if (status == 0)
         LOG_INFO("worker.stopped", NULL);
     return status;

@@ -498,89 +498,144 @@ static int check_money(walk_t *w, json_t *v, bool positive)
     return 0;
 }
 
-/* Checks the string kinds. v is known to be a JSON string without embedded NUL. */
+/* ---- String kinds, as a table -------------------------------------------------------------
+ * Each predicate says whether s is a valid value of its kind (f: the field, for K_ENUM's
+ * values); string_rules gives the reason code and the detail after "<path>: " when it is not. */
+typedef bool string_pred(const field_t *f, const char *s);
+
+static bool is_creditor_id(const field_t *f, const char *s)
+{
+    (void)f;
+    return validate_creditor_id(s);
+}
+
+static bool is_case_id(const field_t *f, const char *s)
+{
+    (void)f;
+    return validate_identifier(s, VALIDATE_CASE_ID_MAX);
+}
+
+static bool is_id(const field_t *f, const char *s)
+{
+    (void)f;
+    return validate_identifier(s, 128);
+}
+
+static bool is_name(const field_t *f, const char *s)
+{
+    (void)f;
+    return validate_identifier(s, 256);
+}
+
+static bool is_text(const field_t *f, const char *s)
+{
+    (void)f;
+    return *s != '\0' && utf8_chars(s) <= 1000;
+}
+
+static bool is_code(const field_t *f, const char *s)
+{
+    (void)f;
+    return matches_code(s);
+}
+
+static bool is_currency(const field_t *f, const char *s)
+{
+    (void)f;
+    return money_currency_known(s);
+}
+
+static bool is_date(const field_t *f, const char *s)
+{
+    (void)f;
+    return cal_parse_date(s, NULL, NULL, NULL) >= 0;
+}
+
+static bool is_instant(const field_t *f, const char *s)
+{
+    (void)f;
+    return cal_parse_instant(s, NULL, NULL) >= 0;
+}
+
+static bool is_timezone(const field_t *f, const char *s)
+{
+    (void)f;
+    return validate_timezone(s);
+}
+
+static bool is_enum_value(const field_t *f, const char *s)
+{
+    for (size_t i = 0; f->values[i] != NULL; i++)
+        if (strcmp(f->values[i], s) == 0)
+            return true;
+    return false;
+}
+
+static bool is_country(const field_t *f, const char *s)
+{
+    (void)f;
+    return strlen(s) == 2 && g_ascii_isupper(s[0]) && g_ascii_isupper(s[1]);
+}
+
+static bool is_locale(const field_t *f, const char *s)
+{
+    (void)f;
+    return matches_locale(s);
+}
+
+static bool is_phone(const field_t *f, const char *s)
+{
+    (void)f;
+    return matches_phone(s);
+}
+
+static bool is_email(const field_t *f, const char *s)
+{
+    (void)f;
+    return matches_email(s);
+}
+
+static const struct {
+    string_pred *ok; /* NULL: the kind is not a string */
+    const char *code;
+    const char *detail;
+} string_rules[] = {
+    [K_CREDITOR_ID] = {is_creditor_id, "schema_violation",
+                       "must be 1-64 characters of A-Z a-z 0-9 . _ -"},
+    [K_CASE_ID] = {is_case_id, "schema_violation",
+                   "must be 1-64 characters without control characters"},
+    [K_ID] = {is_id, "schema_violation", "must be 1-128 characters without control characters"},
+    [K_NAME] = {is_name, "schema_violation", "must be 1-256 characters without control characters"},
+    [K_TEXT] = {is_text, "schema_violation", "must be 1-1000 characters"},
+    [K_CODE] = {is_code, "schema_violation",
+                "must be a code of a-z 0-9 _ (at most 64, starting with a letter)"},
+    [K_CURRENCY] = {is_currency, "invalid_currency", "not a known ISO 4217 currency code"},
+    [K_DATE] = {is_date, "invalid_date", "not an existing date as YYYY-MM-DD"},
+    [K_INSTANT] = {is_instant, "invalid_date",
+                   "not an RFC 3339 instant with an offset (Z or +hh:mm)"},
+    [K_TIMEZONE] = {is_timezone, "invalid_timezone", "not a known IANA time zone name"},
+    [K_ENUM] = {is_enum_value, "schema_violation", "not one of the allowed values"},
+    [K_COUNTRY] = {is_country, "schema_violation",
+                   "must be an ISO 3166-1 alpha-2 code (two upper-case letters)"},
+    [K_LOCALE] = {is_locale, "schema_violation", "must be a BCP 47 tag like es-ES"},
+    [K_PHONE] = {is_phone, "schema_violation", "must be an E.164 number (+ and 7-15 digits)"},
+    [K_EMAIL] = {is_email, "schema_violation", "must be an e-mail address"},
+};
+
+/* Checks the string kinds. v is known to be a JSON string without embedded NUL. A currency,
+ * once valid, becomes the walk's currency (s is borrowed from the event). Returns 0, or -1
+ * with w->err filled. */
 static int check_string(walk_t *w, const field_t *f, const char *s)
 {
-    switch (f->kind) {
-    case K_CREDITOR_ID:
-        if (!validate_creditor_id(s))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be 1-64 characters of A-Z a-z 0-9 . _ -", w->path);
-        return 0;
-    case K_CASE_ID:
-        if (!validate_identifier(s, VALIDATE_CASE_ID_MAX))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be 1-64 characters without control characters", w->path);
-        return 0;
-    case K_ID:
-        if (!validate_identifier(s, 128))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be 1-128 characters without control characters", w->path);
-        return 0;
-    case K_NAME:
-        if (!validate_identifier(s, 256))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be 1-256 characters without control characters", w->path);
-        return 0;
-    case K_TEXT:
-        if (*s == '\0' || utf8_chars(s) > 1000)
-            return reason_set(w->err, "schema_violation", "%s: must be 1-1000 characters", w->path);
-        return 0;
-    case K_CODE:
-        if (!matches_code(s))
-            return reason_set(
-                w->err, "schema_violation",
-                "%s: must be a code of a-z 0-9 _ (at most 64, starting with a letter)", w->path);
-        return 0;
-    case K_CURRENCY:
-        if (!money_currency_known(s))
-            return reason_set(w->err, "invalid_currency", "%s: not a known ISO 4217 currency code",
-                              w->path);
-        w->currency = s;
-        return 0;
-    case K_DATE:
-        if (cal_parse_date(s, NULL, NULL, NULL) < 0)
-            return reason_set(w->err, "invalid_date", "%s: not an existing date as YYYY-MM-DD",
-                              w->path);
-        return 0;
-    case K_INSTANT:
-        if (cal_parse_instant(s, NULL, NULL) < 0)
-            return reason_set(w->err, "invalid_date",
-                              "%s: not an RFC 3339 instant with an offset (Z or +hh:mm)", w->path);
-        return 0;
-    case K_TIMEZONE:
-        if (!validate_timezone(s))
-            return reason_set(w->err, "invalid_timezone", "%s: not a known IANA time zone name",
-                              w->path);
-        return 0;
-    case K_ENUM:
-        for (size_t i = 0; f->values[i] != NULL; i++)
-            if (strcmp(f->values[i], s) == 0)
-                return 0;
-        return reason_set(w->err, "schema_violation", "%s: not one of the allowed values", w->path);
-    case K_COUNTRY:
-        if (!(strlen(s) == 2 && g_ascii_isupper(s[0]) && g_ascii_isupper(s[1])))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be an ISO 3166-1 alpha-2 code (two upper-case letters)",
-                              w->path);
-        return 0;
-    case K_LOCALE:
-        if (!matches_locale(s))
-            return reason_set(w->err, "schema_violation", "%s: must be a BCP 47 tag like es-ES",
-                              w->path);
-        return 0;
-    case K_PHONE:
-        if (!matches_phone(s))
-            return reason_set(w->err, "schema_violation",
-                              "%s: must be an E.164 number (+ and 7-15 digits)", w->path);
-        return 0;
-    case K_EMAIL:
-        if (!matches_email(s))
-            return reason_set(w->err, "schema_violation", "%s: must be an e-mail address", w->path);
-        return 0;
-    default:
+    size_t k = (size_t)f->kind;
+
+    if (k >= sizeof(string_rules) / sizeof(string_rules[0]) || string_rules[k].ok == NULL)
         return reason_set(w->err, "schema_violation", "%s: unexpected string", w->path);
-    }
+    if (!string_rules[k].ok(f, s))
+        return reason_set(w->err, string_rules[k].code, "%s: %s", w->path, string_rules[k].detail);
+    if (f->kind == K_CURRENCY)
+        w->currency = s;
+    return 0;
 }
 
 /* Checks every field of `fields` in the object `obj`, whose path is w->path. */

@@ -79,158 +79,255 @@ static rd_kafka_topic_partition_list_t *ends_now(rd_kafka_t *rk, const char *top
     return ends;
 }
 
-static int replay(const config_t *cfg, const replay_opts_t *o)
+/* One replay in progress: its clients, where each partition stops, how far each got and the
+ * counts. replay() owns it; replay_end() frees what it holds. */
+typedef struct replay_run {
+    const replay_opts_t *o;                   /* borrowed */
+    rd_kafka_t *consumer, *producer;          /* NULL until created */
+    rd_kafka_topic_partition_list_t *ends;    /* where each partition stops (exclusive) */
+    rd_kafka_topic_partition_list_t *reached; /* the next offset of each partition */
+    int open;                                 /* partitions not read up to their end yet */
+    long replayed, skipped;
+    char err[600]; /* why the replay failed */
+} replay_run_t;
+
+/* Creates the consumer (our own group, manual commits, from the earliest offset when the group
+ * has none) and the idempotent producer into r. Returns 0, or -1 with r->err filled; whatever
+ * was created stays in r for replay_end() to free. */
+static int clients_new(const config_t *cfg, replay_run_t *r)
 {
-    char err[600];
-    long replayed = 0, skipped = 0;
-    int rc = EXIT_FAIL;
-    rd_kafka_conf_t *cconf = kafka_conf_new(cfg, err, sizeof(err));
-    rd_kafka_conf_t *pconf = kafka_conf_new(cfg, err, sizeof(err));
-    rd_kafka_t *consumer = NULL, *producer = NULL;
-    rd_kafka_topic_partition_list_t *ends = NULL;
+    rd_kafka_conf_t *cconf = kafka_conf_new(cfg, r->err, sizeof(r->err));
+    rd_kafka_conf_t *pconf = kafka_conf_new(cfg, r->err, sizeof(r->err));
+    int rc = -1;
 
     if (cconf == NULL || pconf == NULL)
         goto out;
-    if (kafka_conf_set(cconf, "group.id", cfg->group_id, err, sizeof(err)) < 0 ||
-        kafka_conf_set(cconf, "enable.auto.commit", "false", err, sizeof(err)) < 0 ||
-        kafka_conf_set(cconf, "auto.offset.reset", "earliest", err, sizeof(err)) < 0 ||
-        kafka_conf_set(pconf, "enable.idempotence", "true", err, sizeof(err)) < 0 ||
-        kafka_conf_set(pconf, "message.max.bytes", "16777216", err, sizeof(err)) < 0)
+    if (kafka_conf_set(cconf, "group.id", cfg->group_id, r->err, sizeof(r->err)) < 0 ||
+        kafka_conf_set(cconf, "enable.auto.commit", "false", r->err, sizeof(r->err)) < 0 ||
+        kafka_conf_set(cconf, "auto.offset.reset", "earliest", r->err, sizeof(r->err)) < 0 ||
+        kafka_conf_set(pconf, "enable.idempotence", "true", r->err, sizeof(r->err)) < 0 ||
+        kafka_conf_set(pconf, "message.max.bytes", "16777216", r->err, sizeof(r->err)) < 0)
         goto out;
-    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
-    if (consumer == NULL)
+    r->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, r->err, sizeof(r->err));
+    if (r->consumer == NULL)
         goto out;
-    cconf = NULL; /* now owned by consumer */
-    producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
-    if (producer == NULL)
+    cconf = NULL; /* now owned by the consumer */
+    r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, r->err, sizeof(r->err));
+    if (r->producer == NULL)
         goto out;
-    pconf = NULL; /* now owned by producer */
-    rd_kafka_poll_set_consumer(consumer);
-    ends = ends_now(consumer, cfg->topic_dlq, err, sizeof(err));
-    if (ends == NULL)
-        goto out;
-    if (ends->cnt == 0) {
-        printf("{\"replayed\":0,\"skipped\":0,\"dry_run\":%s}\n", o->dry_run ? "true" : "false");
-        rc = EXIT_OK;
-        goto out;
-    }
-    /* Start each partition at the group's committed offset (earliest when none). */
-    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_copy(ends);
+    pconf = NULL; /* now owned by the producer */
+    rd_kafka_poll_set_consumer(r->consumer);
+    rc = 0;
+out:
+    if (cconf != NULL)
+        rd_kafka_conf_destroy(cconf);
+    if (pconf != NULL)
+        rd_kafka_conf_destroy(pconf);
+    return rc;
+}
+
+/* Assigns every partition of r->ends at the group's committed offset (the beginning when it
+ * has none), sets r->reached to those starts (a new list, freed by replay_end()) and counts in
+ * r->open the partitions that have something to read. */
+static void assign_from_committed(replay_run_t *r)
+{
+    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_copy(r->ends);
+
     for (int i = 0; i < start->cnt; i++)
         start->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-    rd_kafka_committed(consumer, start, 10000);
+    rd_kafka_committed(r->consumer, start, 10000);
     for (int i = 0; i < start->cnt; i++)
         if (start->elems[i].offset < 0)
             start->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(consumer, start);
-    int open = 0;
+    rd_kafka_assign(r->consumer, start);
+    r->open = 0;
     for (int i = 0; i < start->cnt; i++)
-        open += start->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ||
-                start->elems[i].offset < ends->elems[i].offset;
-    rd_kafka_topic_partition_list_t *reached = rd_kafka_topic_partition_list_copy(start);
+        r->open += start->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ||
+                   start->elems[i].offset < r->ends->elems[i].offset;
+    r->reached = rd_kafka_topic_partition_list_copy(start);
     rd_kafka_topic_partition_list_destroy(start);
+}
 
+/* Records that m was read. Returns 1 when m lies before the end its partition had at the
+ * start (it belongs to this replay), 0 when it arrived after (the next replay's business). */
+static int advance(replay_run_t *r, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *end =
+        rd_kafka_topic_partition_list_find(r->ends, topic, m->partition);
+    rd_kafka_topic_partition_t *at =
+        rd_kafka_topic_partition_list_find(r->reached, topic, m->partition);
+
+    if (end == NULL || m->offset >= end->offset)
+        return 0;
+    at->offset = m->offset + 1;
+    if (at->offset >= end->offset)
+        r->open--;
+    return 1;
+}
+
+/* The filter: true when a message rejected for `reason` from topic `source` is to be replayed.
+ * One without a source topic has nowhere to go and is always skipped. */
+static int wanted(const replay_opts_t *o, const char *reason, const char *source)
+{
+    if (source[0] == '\0')
+        return 0;
+    if (o->reason != NULL && strcmp(o->reason, reason) != 0)
+        return 0;
+    return o->source_topic == NULL || strcmp(o->source_topic, source) == 0;
+}
+
+/* The headers of m's copy (a new list; the producer owns it once produced): the producer's
+ * own headers go back, recobro's diagnosis does not, and recobro-replayed-from says where the
+ * copy was read. hdrs (m's headers, borrowed) may be NULL. */
+static rd_kafka_headers_t *replay_headers_new(rd_kafka_headers_t *hdrs, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *out = rd_kafka_headers_new(8);
+    size_t n = hdrs ? rd_kafka_header_cnt(hdrs) : 0;
+    char offset[32];
+
+    for (size_t k = 0; k < n; k++) {
+        const char *name;
+        const void *val;
+        size_t len;
+        if (rd_kafka_header_get_all(hdrs, k, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            strncmp(name, "recobro-", 8) != 0)
+            rd_kafka_header_add(out, name, -1, val, (ssize_t)len);
+    }
+    snprintf(offset, sizeof(offset), "%" PRId32 "/%" PRId64, m->partition, m->offset);
+    rd_kafka_header_add(out, "recobro-replayed-from", -1, offset, -1);
+    return out;
+}
+
+/* Produces m's key and payload (copied) with the headers `out` (stolen) to `topic`, waiting
+ * while the producer's queue is full. Returns 0, or -1 with err filled (out freed). */
+static int publish(rd_kafka_t *producer, const rd_kafka_message_t *m, const char *topic,
+                   rd_kafka_headers_t *out, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t e;
+
+    do {
+        e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+                              RD_KAFKA_V_VALUE(m->payload, m->len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(out),
+                              RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(producer, 100);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(out);
+        snprintf(err, errlen, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0; /* out is now owned by the message */
+}
+
+/* Handles one message read from the DLQ (borrowed; the caller destroys it): counts it as
+ * skipped, prints it (--dry-run) or sends it back to its source topic. Returns 0, or -1 with
+ * r->err filled when the producer refused it. */
+static int replay_message(replay_run_t *r, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    char reason[64], source[256];
+
+    if (!advance(r, m))
+        return 0;
+    rd_kafka_message_headers(m, &hdrs);
+    header(hdrs, "recobro-error", reason, sizeof(reason));
+    header(hdrs, "recobro-source-topic", source, sizeof(source));
+    if (!wanted(r->o, reason, source)) {
+        r->skipped++;
+        return 0;
+    }
+    if (r->o->dry_run) {
+        printf("{\"partition\":%" PRId32 ",\"offset\":%" PRId64
+               ",\"reason\":\"%s\",\"source_topic\":\"%s\"}\n",
+               m->partition, m->offset, reason, source);
+    } else if (publish(r->producer, m, source, replay_headers_new(hdrs, m), r->err,
+                       sizeof(r->err)) < 0) {
+        return -1;
+    }
+    r->replayed++;
+    return 0;
+}
+
+/* Reads the DLQ until every partition reaches its end, --limit messages are replayed or 30
+ * seconds pass without a message. Returns 0, or -1 with r->err filled. */
+static int read_all(replay_run_t *r)
+{
     int idle = 0;
-    while (open > 0 && idle < 30 && (o->limit == 0 || replayed < o->limit)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 1000);
+
+    while (r->open > 0 && idle < 30 && (r->o->limit == 0 || r->replayed < r->o->limit)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 1000);
         if (m == NULL) {
             idle++;
             continue;
         }
         idle = 0;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        rd_kafka_topic_partition_t *end =
-            rd_kafka_topic_partition_list_find(ends, rd_kafka_topic_name(m->rkt), m->partition);
-        rd_kafka_topic_partition_t *at =
-            rd_kafka_topic_partition_list_find(reached, rd_kafka_topic_name(m->rkt), m->partition);
-        if (end == NULL || m->offset >= end->offset) {
-            rd_kafka_message_destroy(m);
-            continue; /* arrived after we started: the next replay's business */
-        }
-        at->offset = m->offset + 1;
-        if (at->offset >= end->offset)
-            open--;
-        rd_kafka_headers_t *hdrs = NULL;
-        rd_kafka_message_headers(m, &hdrs);
-        char reason[64], source[256], offset[32];
-        header(hdrs, "recobro-error", reason, sizeof(reason));
-        header(hdrs, "recobro-source-topic", source, sizeof(source));
-        if (source[0] == '\0' || (o->reason && strcmp(o->reason, reason) != 0) ||
-            (o->source_topic && strcmp(o->source_topic, source) != 0)) {
-            skipped++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (o->dry_run) {
-            printf("{\"partition\":%" PRId32 ",\"offset\":%" PRId64
-                   ",\"reason\":\"%s\",\"source_topic\":\"%s\"}\n",
-                   m->partition, m->offset, reason, source);
-            replayed++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        /* The producer's own headers go back; recobro's diagnosis does not. */
-        rd_kafka_headers_t *out = rd_kafka_headers_new(8);
-        size_t n = hdrs ? rd_kafka_header_cnt(hdrs) : 0;
-        for (size_t k = 0; k < n; k++) {
-            const char *name;
-            const void *val;
-            size_t len;
-            if (rd_kafka_header_get_all(hdrs, k, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                strncmp(name, "recobro-", 8) != 0)
-                rd_kafka_header_add(out, name, -1, val, (ssize_t)len);
-        }
-        snprintf(offset, sizeof(offset), "%" PRId32 "/%" PRId64, m->partition, m->offset);
-        rd_kafka_header_add(out, "recobro-replayed-from", -1, offset, -1);
-        rd_kafka_resp_err_t e;
-        do {
-            e = rd_kafka_producev(
-                producer, RD_KAFKA_V_TOPIC(source), RD_KAFKA_V_KEY(m->key, m->key_len),
-                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADERS(out), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(producer, 100);
-        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_headers_destroy(out);
-            snprintf(err, sizeof(err), "cannot produce to %s: %s", source, rd_kafka_err2str(e));
-            rd_kafka_message_destroy(m);
-            rd_kafka_topic_partition_list_destroy(reached);
-            goto out;
-        }
-        replayed++;
+        int rc = m->err ? 0 : replay_message(r, m);
         rd_kafka_message_destroy(m);
+        if (rc < 0)
+            return -1;
     }
-    if (!o->dry_run && rd_kafka_flush(producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, sizeof(err), "the broker did not acknowledge every replayed message");
-        rd_kafka_topic_partition_list_destroy(reached);
+    return 0;
+}
+
+/* Waits until the broker has every copy, then commits what was read, only for an unfiltered,
+ * real replay (what it read is done). Returns 0, or -1 with r->err filled (nothing committed). */
+static int finish(replay_run_t *r)
+{
+    const replay_opts_t *o = r->o;
+
+    if (o->dry_run)
+        return 0;
+    if (rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(r->err, sizeof(r->err), "the broker did not acknowledge every replayed message");
+        return -1;
+    }
+    if (o->reason == NULL && o->source_topic == NULL && o->limit == 0)
+        rd_kafka_commit(r->consumer, r->reached, 0);
+    return 0;
+}
+
+/* Frees what r holds, leaving the consumer group cleanly. */
+static void replay_end(replay_run_t *r)
+{
+    if (r->reached != NULL)
+        rd_kafka_topic_partition_list_destroy(r->reached);
+    if (r->ends != NULL)
+        rd_kafka_topic_partition_list_destroy(r->ends);
+    if (r->consumer != NULL) {
+        rd_kafka_consumer_close(r->consumer);
+        rd_kafka_destroy(r->consumer);
+    }
+    if (r->producer != NULL)
+        rd_kafka_destroy(r->producer);
+}
+
+/* Replays the DLQ as `o` says and prints the summary. Returns EXIT_OK, or EXIT_FAIL with the
+ * reason on stderr. */
+static int replay(const config_t *cfg, const replay_opts_t *o)
+{
+    replay_run_t r = {.o = o};
+    int rc = EXIT_FAIL;
+
+    if (clients_new(cfg, &r) < 0)
         goto out;
+    r.ends = ends_now(r.consumer, cfg->topic_dlq, r.err, sizeof(r.err));
+    if (r.ends == NULL)
+        goto out;
+    if (r.ends->cnt > 0) { /* else an empty DLQ: nothing to read */
+        assign_from_committed(&r);
+        if (read_all(&r) < 0 || finish(&r) < 0)
+            goto out;
     }
-    /* Commit only an unfiltered, real replay: what it read is done. */
-    if (!o->dry_run && o->reason == NULL && o->source_topic == NULL && o->limit == 0)
-        rd_kafka_commit(consumer, reached, 0);
-    rd_kafka_topic_partition_list_destroy(reached);
-    printf("{\"replayed\":%ld,\"skipped\":%ld,\"dry_run\":%s}\n", replayed, skipped,
+    printf("{\"replayed\":%ld,\"skipped\":%ld,\"dry_run\":%s}\n", r.replayed, r.skipped,
            o->dry_run ? "true" : "false");
     rc = EXIT_OK;
 out:
     if (rc != EXIT_OK)
-        fprintf(stderr, "recobroctl: %s\n", err);
-    if (ends != NULL)
-        rd_kafka_topic_partition_list_destroy(ends);
-    if (cconf != NULL)
-        rd_kafka_conf_destroy(cconf);
-    if (pconf != NULL)
-        rd_kafka_conf_destroy(pconf);
-    if (consumer != NULL) {
-        rd_kafka_consumer_close(consumer);
-        rd_kafka_destroy(consumer);
-    }
-    if (producer != NULL)
-        rd_kafka_destroy(producer);
+        fprintf(stderr, "recobroctl: %s\n", r.err);
+    replay_end(&r);
     return rc;
 }
 

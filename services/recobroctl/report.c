@@ -205,49 +205,71 @@ static int is_date(const char *s)
     return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
-/* Fills o from argv; returns 0, or -1 on a usage error (with a reason on stderr). */
+/* The options, in the order of option_names. */
+enum { OPT_CREDITOR, OPT_FROM, OPT_TO, OPT_FORMAT, N_OPTS };
+static const char *const option_names[N_OPTS] = {"--creditor", "--from", "--to", "--format"};
+
+/* Which option argv[*i] is, as "--name value" (then *i moves to the value) or "--name=value".
+ * Sets *v to the value (borrowed; NULL when "--name" is the last argument). Returns the
+ * option's index, or -1 for an argument that is no option. */
+static int match_option(int argc, char **argv, int *i, const char **v)
+{
+    const char *a = argv[*i];
+
+    for (int n = 0; n < N_OPTS; n++) {
+        size_t len = strlen(option_names[n]);
+        if (strcmp(a, option_names[n]) == 0) {
+            *v = *i + 1 < argc ? argv[++*i] : NULL;
+            return n;
+        }
+        if (strncmp(a, option_names[n], len) == 0 && a[len] == '=') {
+            *v = a + len + 1;
+            return n;
+        }
+    }
+    return -1;
+}
+
+/* Checks the value v (may be NULL) of option `which`. Returns 0, or -1 with the reason on
+ * stderr. */
+static int check_option(int which, const char *v)
+{
+    if (v == NULL || v[0] == '\0') {
+        fprintf(stderr, "recobroctl: report: %s needs a value\n", option_names[which]);
+        return -1;
+    }
+    if ((which == OPT_FROM || which == OPT_TO) && !is_date(v)) {
+        fprintf(stderr, "recobroctl: report: %s '%s' is not a date (YYYY-MM-DD)\n",
+                option_names[which], v);
+        return -1;
+    }
+    if (which == OPT_FORMAT && strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
+        fprintf(stderr, "recobroctl: report: unknown format '%s' (json or text)\n", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills o from argv; returns 0, or -1 on a usage error (with a reason on stderr). The strings
+ * in o are borrowed from argv. */
 static int parse_args(int argc, char **argv, report_opts_t *o)
 {
+    const char **targets[N_OPTS] = {&o->creditor, &o->from, &o->to, NULL};
+
     memset(o, 0, sizeof(*o));
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        const char *names[] = {"--creditor", "--from", "--to", "--format"};
-        int which = -1;
-        for (int n = 0; n < 4 && which < 0; n++) {
-            size_t len = strlen(names[n]);
-            if (strcmp(a, names[n]) == 0) {
-                which = n;
-                v = i + 1 < argc ? argv[++i] : NULL;
-            } else if (strncmp(a, names[n], len) == 0 && a[len] == '=') {
-                which = n;
-                v = a + len + 1;
-            }
-        }
+        const char *v = NULL;
+        int which = match_option(argc, argv, &i, &v);
         if (which < 0) {
-            fprintf(stderr, "recobroctl: report: unknown argument '%s'\n", a);
+            fprintf(stderr, "recobroctl: report: unknown argument '%s'\n", argv[i]);
             return -1;
         }
-        if (v == NULL || v[0] == '\0') {
-            fprintf(stderr, "recobroctl: report: %s needs a value\n", names[which]);
+        if (check_option(which, v) < 0)
             return -1;
-        }
-        if ((which == 1 || which == 2) && !is_date(v)) {
-            fprintf(stderr, "recobroctl: report: %s '%s' is not a date (YYYY-MM-DD)\n",
-                    names[which], v);
-            return -1;
-        }
-        if (which == 3 && strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
-            fprintf(stderr, "recobroctl: report: unknown format '%s' (json or text)\n", v);
-            return -1;
-        }
-        if (which == 0)
-            o->creditor = v;
-        else if (which == 1)
-            o->from = v;
-        else if (which == 2)
-            o->to = v;
-        else
+        if (which == OPT_FORMAT)
             o->text = strcmp(v, "text") == 0;
+        else
+            *targets[which] = v;
     }
     /* YYYY-MM-DD strings order like the dates they write. */
     if (o->from != NULL && o->to != NULL && strcmp(o->from, o->to) > 0) {
@@ -532,8 +554,9 @@ static json_t *notes_new(void)
         "currency's minor-unit digits");
 }
 
-/* The report document (new reference), or NULL with err filled. */
-static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_t errlen)
+/* Runs every measure's query in one read-only, repeatable-read transaction and adds its rows to
+ * r's groups. Returns 0, or -1 with err filled. */
+static int run_measures(PGconn *conn, report_t *r, const report_opts_t *o, char *err, size_t errlen)
 {
     const struct {
         const char *sql;
@@ -548,60 +571,81 @@ static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_
         {sql_moves, "report movements", row_moves},
     };
     const char *params[3] = {o->creditor, o->from, o->to};
+
+    if (pg_exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK, err,
+                   errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(measures) / sizeof(measures[0]); i++)
+        if (run_measure(conn, r, measures[i].sql, measures[i].what, measures[i].fn, params, err,
+                        errlen) < 0)
+            return -1;
+    return pg_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen);
+}
+
+/* The head of the document: what it is, its scope and when it was made (new reference), or
+ * NULL when out of memory. */
+static json_t *head_new(const report_opts_t *o)
+{
+    char at[32];
+
+    return json_pack("{s:s, s:o, s:{s:o, s:o, s:s}, s:s}", "report", "recobro.business_measures",
+                     "creditor_id", o->creditor ? json_string(o->creditor) : json_null(), "period",
+                     "from", o->from ? json_string(o->from) : json_null(), "to",
+                     o->to ? json_string(o->to) : json_null(), "cohort",
+                     "cases whose earliest documented invoice fell due in the period",
+                     "generated_at", cal_format_utc(clock_now(), at, sizeof(at)));
+}
+
+/* Adds grouping d to doc from its groups (borrowed; may be NULL when no case has it): the
+ * overall figures as "overall", the others as an array of rows under dims[d].section, each
+ * named by dims[d].field. Completes each group's roll rates first. Returns 0, or -1 when out
+ * of memory. */
+static int add_dimension(json_t *doc, int d, json_t *groups)
+{
+    const char *key;
+    json_t *m;
+
+    json_object_foreach(groups, key, m)
+    {
+        if (finish_roll(m) < 0)
+            return -1;
+    }
+    if (dims[d].section == NULL) {
+        m = json_object_get(groups, "");
+        return json_object_set_new(doc, "overall", m ? json_incref(m) : measures_new());
+    }
+    json_t *rows = json_array();
+    if (rows == NULL || json_object_set_new(doc, dims[d].section, rows) < 0)
+        return -1;
+    json_object_foreach(groups, key, m)
+    {
+        json_t *row = json_pack("{s:s}", dims[d].field, key);
+        if (row == NULL || json_object_update(row, m) < 0 || json_array_append_new(rows, row) < 0) {
+            json_decref(row);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The report document (new reference), or NULL with err filled. */
+static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_t errlen)
+{
     report_t r = {json_object()};
     json_t *doc = NULL;
-    char at[32];
 
     if (r.groups == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (pg_exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK, err,
-                   errlen) < 0)
+    if (run_measures(conn, &r, o, err, errlen) < 0)
         goto out;
-    for (size_t i = 0; i < sizeof(measures) / sizeof(measures[0]); i++)
-        if (run_measure(conn, &r, measures[i].sql, measures[i].what, measures[i].fn, params, err,
-                        errlen) < 0)
-            goto out;
-    if (pg_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
-        goto out;
-
-    doc = json_pack("{s:s, s:o, s:{s:o, s:o, s:s}, s:s}", "report", "recobro.business_measures",
-                    "creditor_id", o->creditor ? json_string(o->creditor) : json_null(), "period",
-                    "from", o->from ? json_string(o->from) : json_null(), "to",
-                    o->to ? json_string(o->to) : json_null(), "cohort",
-                    "cases whose earliest documented invoice fell due in the period",
-                    "generated_at", cal_format_utc(clock_now(), at, sizeof(at)));
+    doc = head_new(o);
     if (doc == NULL)
         goto oom;
-    for (int d = 0; d < N_DIMS; d++) {
-        json_t *groups = json_object_get(r.groups, dims[d].dim);
-        const char *key;
-        json_t *m;
-        json_object_foreach(groups, key, m)
-        {
-            if (finish_roll(m) < 0)
-                goto oom;
-        }
-        if (dims[d].section == NULL) {
-            m = json_object_get(groups, "");
-            if (json_object_set_new(doc, "overall", m ? json_incref(m) : measures_new()) < 0)
-                goto oom;
-            continue;
-        }
-        json_t *rows = json_array();
-        if (rows == NULL || json_object_set_new(doc, dims[d].section, rows) < 0)
+    for (int d = 0; d < N_DIMS; d++)
+        if (add_dimension(doc, d, json_object_get(r.groups, dims[d].dim)) < 0)
             goto oom;
-        json_object_foreach(groups, key, m)
-        {
-            json_t *row = json_pack("{s:s}", dims[d].field, key);
-            if (row == NULL || json_object_update(row, m) < 0 ||
-                json_array_append_new(rows, row) < 0) {
-                json_decref(row);
-                goto oom;
-            }
-        }
-    }
     if (json_object_set_new(doc, "notes", notes_new()) < 0)
         goto oom;
     json_decref(r.groups);

@@ -167,39 +167,43 @@ static rd_kafka_headers_t *headers_from(const char *s, int len)
     return hdrs;
 }
 
-/* Publishes up to relay_batch pending rows, in id order, of every shard no other relay holds,
- * in one transaction: one flush and one round of acknowledgements per pass, whatever the number
- * of shards. Returns the number of rows published, 0 when there was nothing to publish (or
- * every shard was held elsewhere), -1 on failure (the transaction is rolled back and nothing is
- * marked). */
-static int publish_batch(relay_t *r)
-{
-    char err[512], lim[16], cls[16], nshards[16];
-    const char *lock_params[2] = {cls, nshards};
-    PGresult *res;
-    int published = -1;
+/* The column numbers of the pending-rows query, looked up by name once per batch. */
+typedef struct outbox_cols {
+    int id, topic, key, payload, headers;
+} outbox_cols_t;
 
-    snprintf(lim, sizeof(lim), "%d", r->cfg->relay_batch);
+/* Takes, inside the open transaction, the advisory lock of every shard no other relay holds
+ * and writes their numbers to `shards` as an array literal ("{0,3}"). Returns 1 when it holds
+ * at least one shard, 0 when every shard is held elsewhere, -1 with err filled on failure. */
+static int lock_shards(relay_t *r, char *shards, size_t size, char *err, size_t errlen)
+{
+    char cls[16], nshards[16];
+    const char *params[2] = {cls, nshards};
+
     snprintf(cls, sizeof(cls), "%d", RELAY_LOCK_CLASS);
     snprintf(nshards, sizeof(nshards), "%d", OUTBOX_SHARDS - 1);
-    if (pg_exec_ok(r->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
+    PGresult *res = PQexecParams(r->conn,
+                                 "SELECT coalesce(array_agg(s), '{}') AS shards FROM "
+                                 "generate_series(0, $2::int) AS s WHERE "
+                                 "pg_try_advisory_xact_lock($1::int, s)",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (pg_expect(res, PGRES_TUPLES_OK, "relay.lock", err, errlen) < 0)
         return -1;
-    res = PQexecParams(r->conn,
-                       "SELECT coalesce(array_agg(s), '{}') AS shards FROM generate_series(0, "
-                       "$2::int) AS s WHERE pg_try_advisory_xact_lock($1::int, s)",
-                       2, NULL, lock_params, NULL, NULL, 0);
-    if (pg_expect(res, PGRES_TUPLES_OK, "relay.lock", err, sizeof(err)) < 0)
-        goto fail;
-    char shards[128];
-    snprintf(shards, sizeof(shards), "%s", PQgetvalue(res, 0, PQfnumber(res, "shards")));
+    snprintf(shards, size, "%s", PQgetvalue(res, 0, PQfnumber(res, "shards")));
     PQclear(res);
-    if (strcmp(shards, "{}") == 0) {
-        PQclear(PQexec(r->conn, "ROLLBACK"));
-        return 0;
-    }
+    return strcmp(shards, "{}") != 0;
+}
+
+/* The first relay_batch unsent rows of `shards`, in id order, in binary (bytea as raw bytes,
+ * ids as big-endian int8, headers as "namehex:valuehex,..."). Returns a new result for the
+ * caller to PQclear(), or NULL with err filled. */
+static PGresult *select_pending(relay_t *r, const char *shards, char *err, size_t errlen)
+{
+    char lim[16];
     const char *params[2] = {shards, lim};
-    /* Binary results: bytea comes back as raw bytes, ids as big-endian int8. */
-    res = PQexecParams(
+
+    snprintf(lim, sizeof(lim), "%d", r->cfg->relay_batch);
+    PGresult *res = PQexecParams(
         r->conn,
         "SELECT id, topic, msg_key, payload, "
         "  (SELECT string_agg(encode(convert_to(h.n, 'UTF8'), 'hex') || ':' || encode(h.v, "
@@ -208,102 +212,179 @@ static int publish_batch(relay_t *r)
         "  AS headers "
         "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) ORDER BY id LIMIT $2::int",
         2, NULL, params, NULL, NULL, 1);
-    if (pg_expect(res, PGRES_TUPLES_OK, "relay.select", err, sizeof(err)) < 0)
-        goto fail;
-    int rows = PQntuples(res);
-    if (rows == 0) {
-        PQclear(res);
-        PQclear(PQexec(r->conn, "ROLLBACK"));
-        return 0;
-    }
-    int fid = PQfnumber(res, "id"), ftopic = PQfnumber(res, "topic"),
-        fkey = PQfnumber(res, "msg_key"), fpay = PQfnumber(res, "payload"),
-        fh = PQfnumber(res, "headers");
-    delivery_t *dl = calloc((size_t)rows, sizeof(*dl));
-    if (dl == NULL) {
-        PQclear(res);
-        goto fail;
-    }
-    for (int i = 0; i < rows; i++) {
-        char topic[256];
-        int tl = PQgetlength(res, i, ftopic);
-        snprintf(topic, sizeof(topic), "%.*s", tl, PQgetvalue(res, i, ftopic));
-        rd_kafka_headers_t *hdrs = headers_from(
-            PQgetvalue(res, i, fh), PQgetisnull(res, i, fh) ? 0 : PQgetlength(res, i, fh));
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(PQgetisnull(res, i, fkey) ? NULL : PQgetvalue(res, i, fkey),
-                               (size_t)PQgetlength(res, i, fkey)),
-                RD_KAFKA_V_VALUE(PQgetvalue(res, i, fpay), (size_t)PQgetlength(res, i, fpay)),
-                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&dl[i]), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-                break; /* hdrs now owned by the message */
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rd_kafka_poll(r->rk, 50);
-                continue;
-            }
-            rd_kafka_headers_destroy(hdrs);
-            dl[i].done = 1;
-            dl[i].err = e;
-            break;
+    if (pg_expect(res, PGRES_TUPLES_OK, "relay.select", err, errlen) < 0)
+        return NULL;
+    return res;
+}
+
+/* Hands row i of res to the producer, waiting while its queue is full; its delivery report
+ * lands in *d. A row the producer refuses at once is marked done with that error in *d. */
+static void produce_row(relay_t *r, const PGresult *res, int i, const outbox_cols_t *c,
+                        delivery_t *d)
+{
+    char topic[256];
+    int tl = PQgetlength(res, i, c->topic);
+
+    snprintf(topic, sizeof(topic), "%.*s", tl, PQgetvalue(res, i, c->topic));
+    rd_kafka_headers_t *hdrs =
+        headers_from(PQgetvalue(res, i, c->headers),
+                     PQgetisnull(res, i, c->headers) ? 0 : PQgetlength(res, i, c->headers));
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(PQgetisnull(res, i, c->key) ? NULL : PQgetvalue(res, i, c->key),
+                           (size_t)PQgetlength(res, i, c->key)),
+            RD_KAFKA_V_VALUE(PQgetvalue(res, i, c->payload),
+                             (size_t)PQgetlength(res, i, c->payload)),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return; /* hdrs now owned by the message */
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(r->rk, 50);
+            continue;
         }
+        rd_kafka_headers_destroy(hdrs);
+        d->done = 1;
+        d->err = e;
+        return;
     }
-    /* Every message must be reported before dl is freed: wait, however long the broker takes
-     * (message.timeout.ms bounds it). */
+}
+
+/* Produces every row of res (dl[i] receives row i's delivery report) and waits until every
+ * message is reported, so that dl may be freed afterwards. */
+static void produce_all(relay_t *r, const PGresult *res, delivery_t *dl)
+{
+    outbox_cols_t c = {PQfnumber(res, "id"), PQfnumber(res, "topic"), PQfnumber(res, "msg_key"),
+                       PQfnumber(res, "payload"), PQfnumber(res, "headers")};
+
+    for (int i = 0; i < PQntuples(res); i++)
+        produce_row(r, res, i, &c, &dl[i]);
+    /* Wait however long the broker takes (message.timeout.ms bounds it). */
     while (rd_kafka_outq_len(r->rk) > 0)
         rd_kafka_flush(r->rk, 1000);
-    pgarr_t ids;
-    pgarr_init(&ids);
-    int ok = 0, failed = 0;
+}
+
+/* Adds to ids the id of every row of res the broker acknowledged (dl: their reports), counts
+ * and logs the others. Returns the number acknowledged. */
+static int collect_acked(const PGresult *res, const delivery_t *dl, pgarr_t *ids, int *failed)
+{
+    int fid = PQfnumber(res, "id"), ok = 0;
     rd_kafka_resp_err_t first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int i = 0; i < rows; i++) {
+
+    *failed = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
         if (dl[i].done && dl[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            pgarr_add_int64(&ids, (int64_t)be64(PQgetvalue(res, i, fid)));
+            pgarr_add_int64(ids, (int64_t)be64(PQgetvalue(res, i, fid)));
             ok++;
         } else {
-            failed++;
+            (*failed)++;
             if (first_err == RD_KAFKA_RESP_ERR_NO_ERROR)
                 first_err = dl[i].done ? dl[i].err : RD_KAFKA_RESP_ERR__TIMED_OUT;
         }
     }
-    free(dl);
-    PQclear(res);
-    if (failed > 0) {
+    if (*failed > 0) {
         metrics_inc("recobro_relay_errors_total", "Outbox rows the broker did not acknowledge",
-                    NULL, failed);
-        LOG_WARN("relay.not_acknowledged", "\"rows\":%d,\"error\":\"%s\"", failed,
+                    NULL, *failed);
+        LOG_WARN("relay.not_acknowledged", "\"rows\":%d,\"error\":\"%s\"", *failed,
                  rd_kafka_err2str(first_err));
     }
-    if (ok > 0) {
-        const char *p1[1] = {pgarr_str(&ids)};
-        res =
-            PQexecParams(r->conn, "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                         1, NULL, p1, NULL, NULL, 0);
-        if (pg_expect(res, PGRES_COMMAND_OK, "relay.mark", err, sizeof(err)) < 0) {
-            pgarr_free(&ids);
-            goto fail;
-        }
-        PQclear(res);
-    }
-    pgarr_free(&ids);
-    res = PQexec(r->conn, "COMMIT");
-    if (pg_expect(res, PGRES_COMMAND_OK, "relay.commit", err, sizeof(err)) < 0)
-        goto fail;
-    PQclear(res);
-    if (ok > 0)
-        metrics_inc("recobro_outbox_published_total", "Outbox rows published", NULL, ok);
-    published = failed > 0 && ok == 0 ? -1 : ok;
-    return published;
-fail : {
-    char esc[600];
-    LOG_WARN("relay.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    return ok;
 }
+
+/* Marks the rows `ids` sent, inside the open transaction. Returns 0, or -1 with err filled. */
+static int mark_sent(relay_t *r, pgarr_t *ids, char *err, size_t errlen)
+{
+    const char *params[1] = {pgarr_str(ids)};
+    PGresult *res =
+        PQexecParams(r->conn, "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", 1,
+                     NULL, params, NULL, NULL, 0);
+
+    if (pg_expect(res, PGRES_COMMAND_OK, "relay.mark", err, errlen) < 0)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Produces the rows of res and marks those acknowledged sent, inside the open transaction.
+ * Returns the number acknowledged (*failed: the others), or -1 with err filled when the rows
+ * cannot be marked. res stays the caller's. */
+static int publish_rows(relay_t *r, const PGresult *res, int *failed, char *err, size_t errlen)
+{
+    delivery_t *dl = calloc((size_t)PQntuples(res), sizeof(*dl));
+    pgarr_t ids;
+    int ok;
+
+    if (dl == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    produce_all(r, res, dl);
+    pgarr_init(&ids);
+    ok = collect_acked(res, dl, &ids, failed);
+    free(dl);
+    if (ok > 0 && mark_sent(r, &ids, err, errlen) < 0)
+        ok = -1;
+    pgarr_free(&ids);
+    return ok;
+}
+
+/* Ends a failed pass: logs err and rolls back, or forgets the connection when it is lost.
+ * Returns -1. */
+static int batch_failed(relay_t *r, const char *err)
+{
+    char esc[600];
+
+    LOG_WARN("relay.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
     if (r->conn != NULL && PQstatus(r->conn) == CONNECTION_OK)
         PQclear(PQexec(r->conn, "ROLLBACK"));
     else
         pg_drop(r);
     return -1;
+}
+
+/* Ends a pass that found nothing to publish: clears res (may be NULL) and rolls back, which
+ * also releases the shard locks. Returns 0. */
+static int nothing_to_publish(relay_t *r, PGresult *res)
+{
+    PQclear(res);
+    PQclear(PQexec(r->conn, "ROLLBACK"));
+    return 0;
+}
+
+/* Publishes up to relay_batch pending rows, in id order, of every shard no other relay holds,
+ * in one transaction: one flush and one round of acknowledgements per pass, whatever the number
+ * of shards. Returns the number of rows published, 0 when there was nothing to publish (or
+ * every shard was held elsewhere), -1 on failure (the transaction is rolled back and nothing is
+ * marked). */
+static int publish_batch(relay_t *r)
+{
+    char err[512], shards[128];
+    int held, ok, failed = 0;
+    PGresult *res;
+
+    if (pg_exec_ok(r->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
+        return -1;
+    held = lock_shards(r, shards, sizeof(shards), err, sizeof(err));
+    if (held < 0)
+        return batch_failed(r, err);
+    if (held == 0)
+        return nothing_to_publish(r, NULL);
+    res = select_pending(r, shards, err, sizeof(err));
+    if (res == NULL)
+        return batch_failed(r, err);
+    if (PQntuples(res) == 0)
+        return nothing_to_publish(r, res);
+    ok = publish_rows(r, res, &failed, err, sizeof(err));
+    PQclear(res);
+    if (ok < 0)
+        return batch_failed(r, err);
+    res = PQexec(r->conn, "COMMIT");
+    if (pg_expect(res, PGRES_COMMAND_OK, "relay.commit", err, sizeof(err)) < 0)
+        return batch_failed(r, err);
+    PQclear(res);
+    if (ok > 0)
+        metrics_inc("recobro_outbox_published_total", "Outbox rows published", NULL, ok);
+    return failed > 0 && ok == 0 ? -1 : ok;
 }
 
 /* Waits up to ms for a NOTIFY from a worker (or the timeout). */

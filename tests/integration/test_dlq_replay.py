@@ -26,6 +26,15 @@ def test_replay_returns_messages_to_their_topic(names, services):
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert lines[-1] == {"replayed": 2, "skipped": 0, "dry_run": True}
     assert {l["reason"] for l in lines[:-1]} == {"malformed_json", "currency_mismatch"}
+    # The filters and the limit, on dry runs (which commit nothing).
+    r = su.recobroctl("dlq", "replay", "--dry-run", "--source-topic", names["in"], env=env)
+    assert json.loads(r.stdout.splitlines()[-1]) == {"replayed": 2, "skipped": 0,
+                                                     "dry_run": True}
+    r = su.recobroctl("dlq", "replay", "--dry-run", "--source-topic", "elsewhere", env=env)
+    assert json.loads(r.stdout) == {"replayed": 0, "skipped": 2, "dry_run": True}
+    r = su.recobroctl("dlq", "replay", "--dry-run", "--limit", "1", env=env)
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(lines) == 2 and lines[-1] == {"replayed": 1, "skipped": 0, "dry_run": True}
 
     r = su.recobroctl("dlq", "replay", "--reason", "malformed_json", env=env)
     assert json.loads(r.stdout) == {"replayed": 1, "skipped": 1, "dry_run": False}
@@ -49,6 +58,9 @@ def test_replay_returns_messages_to_their_topic(names, services):
 
 def test_replay_usage_errors(names):
     for args in (["dlq"], ["dlq", "replay", "--limit", "0"], ["dlq", "replay", "--bogus"],
-                 ["dlq", "replay", "--reason"]):
+                 ["dlq", "replay", "--reason"], ["dlq", "replay", "--source-topic"],
+                 ["dlq", "replay", "--limit"], ["dlq", "replay", "--limit", "-1"],
+                 ["dlq", "replay", "--limit", "3x"], ["dlq", "replay", "--limit", ""]):
         r = su.recobroctl(*args, check=False)
         assert r.returncode == 2, args
+        assert r.stdout == "" and "usage: recobroctl" in r.stderr, args

@@ -221,7 +221,8 @@ def test_text_format(portfolio):
 @pytest.mark.parametrize("args", [
     ["--bogus"], ["--from"], ["--from", "2026-13-01"], ["--from", "2026-02-30"],
     ["--to", "25/11/2026"], ["--from", "2026-11-02", "--to", "2026-11-01"],
-    ["--format", "xml"], ["extra"]])
+    ["--format", "xml"], ["extra"], ["--creditor="], ["--to=2026-13-01"], ["--format=xml"],
+    ["--creditorx=acme"]])
 def test_usage_errors(db, args):
     r = report(db, *args, check=False)
     assert r.returncode == 2, r

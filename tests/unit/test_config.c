@@ -119,6 +119,130 @@ static void bad_values(void **state)
     }
 }
 
+/* The exact text of each kind of error: operators grep for these. */
+static void error_texts(void **state)
+{
+    static char long_addr[200], long_topic[300];
+    static const char *const cases[][2] = {
+        {"RECOBRO_BATCH_MAX=0", "RECOBRO_BATCH_MAX: \"0\" is not an integer between 1 and 100000"},
+        {"RECOBRO_LOG_LEVEL=verbose",
+         "RECOBRO_LOG_LEVEL: \"verbose\" is not one of debug, info, warn, error"},
+        {"RECOBRO_HTTP_ADDR=9101", "RECOBRO_HTTP_ADDR: \"9101\" is not host:port"},
+        {"RECOBRO_REDIS_URL=redis://",
+         "RECOBRO_REDIS_URL: not a URL of the form redis://[:password@]host:port[/db]"},
+        {"RECOBRO_NOW=yesterday",
+         "RECOBRO_NOW: \"yesterday\" is not an RFC 3339 instant with an offset"},
+        {"RECOBRO_TOPIC_TASKS=bad topic",
+         "RECOBRO_TOPIC_TASKS: \"bad topic\" is not a valid Kafka topic name"},
+        {"RECOBRO_TOPIC_DLQ=", "RECOBRO_TOPIC_DLQ: is set but empty"},
+        {"RECOBRO_HTTP_ADDR=", "RECOBRO_HTTP_ADDR: is set but empty"},
+        {"RECOBRO_KAFKA_BROKERS=", "RECOBRO_KAFKA_BROKERS: is set but empty"},
+        {"RECOBRO_KAFKA_BAD-NAME=1", "RECOBRO_KAFKA_BAD-NAME: not a librdkafka property name"},
+        {"RECOBRO_KAFKA_=1", "RECOBRO_KAFKA_: not a librdkafka property name"},
+        {long_addr, "RECOBRO_HTTP_ADDR: value is too long (at most 127 characters)"},
+        {long_topic, "RECOBRO_TOPIC_TASKS: value is too long (at most 249 characters)"},
+    };
+
+    (void)state;
+    snprintf(long_addr, sizeof(long_addr), "RECOBRO_HTTP_ADDR=%0150d", 1);
+    snprintf(long_topic, sizeof(long_topic), "RECOBRO_TOPIC_TASKS=%0250d", 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_t cfg;
+        char err[512] = "";
+        char *env[] = {(char *)cases[i][0], NULL};
+        assert_int_equal(load(&cfg, env, err), -1);
+        assert_string_equal(err, cases[i][1]);
+    }
+}
+
+/* Empty strings are allowed where "unset" makes sense (RECOBRO_NOW, the policy file). */
+static void empty_allowed(void **state)
+{
+    config_t cfg;
+    char err[512];
+    char *env[] = {"RECOBRO_NOW=", "RECOBRO_POLICY_FILE=", "RECOBRO_KAFKA_CLIENT_RACK=", NULL};
+
+    (void)state;
+    assert_int_equal(load(&cfg, env, err), 0);
+    assert_string_equal(cfg.now, "");
+    assert_int_equal(cfg.now_unix, 0);
+    assert_string_equal(cfg.policy_file, "");
+    assert_int_equal(cfg.n_kafka_props, 1);
+    assert_string_equal(cfg.kafka_props[0].name, "client.rack");
+    assert_string_equal(cfg.kafka_props[0].value, "");
+}
+
+/* At most CONFIG_MAX_KAFKA_PROPS pass-through properties. */
+static void too_many_kafka_props(void **state)
+{
+    static char vars[CONFIG_MAX_KAFKA_PROPS + 1][40];
+    char *env[CONFIG_MAX_KAFKA_PROPS + 2];
+    config_t cfg;
+    char err[512];
+
+    (void)state;
+    for (int i = 0; i <= CONFIG_MAX_KAFKA_PROPS; i++) {
+        snprintf(vars[i], sizeof(vars[i]), "RECOBRO_KAFKA_P%d=1", i);
+        env[i] = vars[i];
+    }
+    env[CONFIG_MAX_KAFKA_PROPS + 1] = NULL;
+    assert_int_equal(load(&cfg, env, err), -1);
+    assert_string_equal(err, "RECOBRO_KAFKA_*: more than 64 properties");
+    env[CONFIG_MAX_KAFKA_PROPS] = NULL;
+    assert_int_equal(load(&cfg, env, err), 0);
+    assert_int_equal(cfg.n_kafka_props, CONFIG_MAX_KAFKA_PROPS);
+}
+
+/* Every form of Redis URL we accept or refuse. */
+static void redis_urls(void **state)
+{
+    static const struct {
+        const char *url;
+        int rc;
+        const char *host, *pw;
+        int port, db;
+    } cases[] = {
+        {"redis://h", 0, "h", "", 6379, 0},
+        {"redis://h/", 0, "h", "", 6379, 0},
+        {"redis://:pw@h:1/2", 0, "h", "pw", 1, 2},
+        {"redis://pw@h", 0, "h", "pw", 6379, 0},
+        {"redis://a@b@h:7", 0, "h", "a@b", 7, 0},
+        {"redis://[::1]:6380/3", 0, "::1", "", 6380, 3},
+        {"redis://h:6379/1000", 0, "h", "", 6379, 1000},
+        {"redis://h:0", -1, NULL, NULL, 0, 0},
+        {"redis://:1", -1, NULL, NULL, 0, 0},
+        {"redis://h/1001", -1, NULL, NULL, 0, 0},
+        {"redis://h/-1", -1, NULL, NULL, 0, 0},
+        {"redis://h/1x", -1, NULL, NULL, 0, 0},
+        {"redis:///0", -1, NULL, NULL, 0, 0},
+        {"rediss://h", -1, NULL, NULL, 0, 0},
+        {NULL, -1, NULL, NULL, 0, 0},
+    };
+    char host[64], pw[64], small[2];
+    int port, db;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc =
+            config_parse_redis_url(cases[i].url, host, sizeof(host), &port, pw, sizeof(pw), &db);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %d", cases[i].url ? cases[i].url : "NULL", rc);
+        if (rc == 0) {
+            assert_string_equal(host, cases[i].host);
+            assert_string_equal(pw, cases[i].pw);
+            assert_int_equal(port, cases[i].port);
+            assert_int_equal(db, cases[i].db);
+        }
+    }
+    /* Output buffers too small: refused, not truncated. */
+    assert_int_equal(
+        config_parse_redis_url("redis://host", small, sizeof(small), &port, pw, sizeof(pw), &db),
+        -1);
+    assert_int_equal(config_parse_redis_url("redis://:pw@h", host, sizeof(host), &port, small,
+                                            sizeof(small), &db),
+                     -1);
+}
+
 /* A Redis password never appears in an error message. */
 static void no_secret_in_errors(void **state)
 {
@@ -162,9 +286,11 @@ static void addresses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),   cmocka_unit_test(overrides),
-        cmocka_unit_test(bad_values), cmocka_unit_test(no_secret_in_errors),
-        cmocka_unit_test(addresses),
+        cmocka_unit_test(defaults),      cmocka_unit_test(overrides),
+        cmocka_unit_test(bad_values),    cmocka_unit_test(no_secret_in_errors),
+        cmocka_unit_test(addresses),     cmocka_unit_test(error_texts),
+        cmocka_unit_test(empty_allowed), cmocka_unit_test(too_many_kafka_props),
+        cmocka_unit_test(redis_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,6 +271,95 @@ static void test_events(void **state)
     assert_string_equal(detail, "type \"invoice.paid\" is not an input event type");
 }
 
+/* invoice.overdue with every string kind of the debtor and the invoice, and contact.attempted
+ * with an enum, an instant and codes: one value at a time is made bad below. */
+#define OVERDUE_FMT                                                                                \
+    ENV("invoice.overdue",                                                                         \
+        "{\"creditor_id\":\"%s\",\"creditor_name\":\"%s\",\"debtor\":{\"id\":\"%s\",\"name\":"     \
+        "\"Ana\",\"timezone\":\"%s\",\"country\":\"%s\",\"locale\":\"%s\",\"phone\":\"%s\","       \
+        "\"email\":\"%s\"},\"invoice\":{\"id\":\"%s\",\"currency\":\"%s\",\"amount\":\"1\","       \
+        "\"open_amount\":\"1\",\"due_on\":\"%s\"}}")
+#define ATTEMPT_FMT                                                                                \
+    ENV("contact.attempted", "{\"creditor_id\":\"acme\",\"debtor_id\":\"D-1\",\"channel\":\"%s\"," \
+                             "\"at\":\"%s\",\"outcome\":\"no_answer\",\"techniques\":[\"%s\"]}")
+#define CANCELLED_FMT                                                                              \
+    ENV("invoice.cancelled", "{\"creditor_id\":\"acme\",\"debtor_id\":\"D-1\",\"invoice_id\":"     \
+                             "\"I-1\",\"reason\":\"%s\"}")
+
+/* The code of validating an event built from fmt with value `which` replaced by `bad` (-1:
+ * none), its detail in detail. */
+static const char *check_with(char fmt, int which, const char *bad, char *detail)
+{
+    const char *v[11] = {"acme",         "ACME",   "D-1", "Europe/Madrid", "ES",        "es-ES",
+                         "+34600000000", "a@b.es", "I-1", "EUR",           "2026-10-01"};
+    char json[2048];
+
+    if (fmt == 'a') {
+        v[0] = "phone", v[1] = "2026-11-20T10:00:00Z", v[2] = "empathy";
+    } else if (fmt == 'c') {
+        v[0] = "duplicate";
+    }
+    if (which >= 0)
+        v[which] = bad;
+    if (fmt == 'o')
+        snprintf(json, sizeof(json), OVERDUE_FMT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                 v[8], v[9], v[10]);
+    else if (fmt == 'a')
+        snprintf(json, sizeof(json), ATTEMPT_FMT, v[0], v[1], v[2]);
+    else
+        snprintf(json, sizeof(json), CANCELLED_FMT, v[0]);
+    return check(json, detail, 256);
+}
+
+/* Each string kind: its reason code and its exact detail, which names the path, not the
+ * value. */
+static void test_string_kinds(void **state)
+{
+    static const struct {
+        char fmt;
+        int which;
+        const char *bad, *code, *detail;
+    } cases[] = {
+        {'o', 0, "ac me", "schema_violation",
+         "data.creditor_id: must be 1-64 characters of A-Z a-z 0-9 . _ -"},
+        {'o', 1, "", "schema_violation",
+         "data.creditor_name: must be 1-256 characters without control characters"},
+        {'o', 2, "", "schema_violation",
+         "data.debtor.id: must be 1-64 characters without control characters"},
+        {'o', 3, "Mars/Base", "invalid_timezone",
+         "data.debtor.timezone: not a known IANA time zone name"},
+        {'o', 4, "es", "schema_violation",
+         "data.debtor.country: must be an ISO 3166-1 alpha-2 code (two upper-case letters)"},
+        {'o', 5, "e", "schema_violation", "data.debtor.locale: must be a BCP 47 tag like es-ES"},
+        {'o', 6, "600", "schema_violation",
+         "data.debtor.phone: must be an E.164 number (+ and 7-15 digits)"},
+        {'o', 7, "ab.es", "schema_violation", "data.debtor.email: must be an e-mail address"},
+        {'o', 8, "", "schema_violation",
+         "data.invoice.id: must be 1-128 characters without control characters"},
+        {'o', 9, "ZZZ", "invalid_currency",
+         "data.invoice.currency: not a known ISO 4217 currency code"},
+        {'o', 10, "2026-02-30", "invalid_date",
+         "data.invoice.due_on: not an existing date as YYYY-MM-DD"},
+        {'a', 0, "fax", "schema_violation", "data.channel: not one of the allowed values"},
+        {'a', 1, "yesterday", "invalid_date",
+         "data.at: not an RFC 3339 instant with an offset (Z or +hh:mm)"},
+        {'a', 2, "Empathy", "schema_violation",
+         "data.techniques[0]: must be a code of a-z 0-9 _ (at most 64, starting with a letter)"},
+        {'c', 0, "", "schema_violation", "data.reason: must be 1-1000 characters"},
+    };
+    char detail[256];
+
+    (void)state;
+    assert_string_equal(check_with('o', -1, NULL, detail), "ok");
+    assert_string_equal(check_with('a', -1, NULL, detail), "ok");
+    assert_string_equal(check_with('c', -1, NULL, detail), "ok");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *code = check_with(cases[i].fmt, cases[i].which, cases[i].bad, detail);
+        if (strcmp(code, cases[i].code) != 0 || strcmp(detail, cases[i].detail) != 0)
+            fail_msg("case %zu: %s / %s", i, code, detail);
+    }
+}
+
 static void test_case_ids(void **state)
 {
     const char *json = ENV("invoice.overdue",
@@ -294,10 +383,11 @@ static void test_case_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_date),        cmocka_unit_test(test_days_from_civil),
-        cmocka_unit_test(test_instant),     cmocka_unit_test(test_timezone),
-        cmocka_unit_test(test_identifiers), cmocka_unit_test(test_input_types),
-        cmocka_unit_test(test_events),      cmocka_unit_test(test_case_ids),
+        cmocka_unit_test(test_date),         cmocka_unit_test(test_days_from_civil),
+        cmocka_unit_test(test_instant),      cmocka_unit_test(test_timezone),
+        cmocka_unit_test(test_identifiers),  cmocka_unit_test(test_input_types),
+        cmocka_unit_test(test_events),       cmocka_unit_test(test_case_ids),
+        cmocka_unit_test(test_string_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
