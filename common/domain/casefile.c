@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "casepay.h"
 #include "contact.h"
 #include "money.h"
 #include "strategy.h"
@@ -98,10 +97,30 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
     return cf->features ? 0 : -1;
 }
 
+static void rows_clear(casefile_rows_t *r)
+{
+    if (r->payment != NULL) {
+        free(r->payment->plan_lines);
+        free(r->payment->lines);
+    }
+    free(r->payment);
+    free(r->promise);
+    free(r->plan);
+    free(r->open_promise);
+    free(r->open_plan);
+    free(r->pending);
+    for (size_t i = 0; i < r->n_disputes; i++) {
+        free(r->disputes[i].event_source);
+        free(r->disputes[i].event_id);
+    }
+    free(r->disputes);
+}
+
 void casefile_clear(casefile_t *cf)
 {
     if (cf == NULL)
         return;
+    rows_clear(&cf->rows);
     for (size_t i = 0; i < cf->n_tasks; i++)
         json_decref(cf->tasks[i].data);
     free(cf->tasks);
@@ -325,9 +344,6 @@ int casefile_apply_event(casefile_t *cf, const char *type, const json_t *data, r
         return reason_set(err, "unknown_type", "type is not one this service consumes");
     if (rc == 0)
         copy_str(cf->last_event, sizeof(cf->last_event), type);
-    /* payments: a new or re-opened invoice first uses the case's over-payment credit. */
-    if (rc == 0 && casepay_use_credit(cf) < 0)
-        return reason_set(err, "processing_error", "out of memory");
     return rc;
 }
 

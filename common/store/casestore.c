@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caseinteract.h"
+#include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
 
@@ -321,6 +322,15 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     return rc;
 }
 
+int casestore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
+                        size_t errlen)
+{
+    int rc = paystore_load_rows(conn, cf, need, name, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_DISPUTES))
+        rc = interactstore_load_disputes(conn, cf, err, errlen);
+    return rc;
+}
+
 /* ---- Saving ---------------------------------------------------------------------------------- */
 
 static const char *opt(const char *s)
@@ -459,6 +469,10 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
 {
     int rc;
 
+    /* The rows the event's decision marked (payments, promises, plans, interactions). */
+    if ((rc = paystore_save_rows(conn, cf, err, errlen)) != 0 ||
+        (rc = interactstore_save_rows(conn, cf, err, errlen)) != 0)
+        return rc;
     if (cf->parties_dirty && cf->creditor_name[0] && cf->timezone[0]) {
         if ((rc = save_parties(conn, cf, err, errlen)) != 0)
             return rc;
