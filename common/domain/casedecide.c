@@ -212,8 +212,10 @@ int casedecide_payment_received(casefile_t *cf, const casedecide_in_t *in, casef
     rc = casepay_receive(cf, &pay, sp ? &sp->p : NULL, spl ? &spl->pl : NULL, in->source, plan,
                          &eff, &e);
     free(named);
-    if (rc < 0)
+    if (rc < 0) {
+        casepay_effect_clear(&eff);
         return rejected(why, &e);
+    }
     mark_receipt(row, in, &pay, &eff, sp, spl);
     casepay_effect_clear(&eff);
     credit_in_row(cf, pay.payment_id);
