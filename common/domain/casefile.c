@@ -330,21 +330,27 @@ static int apply_cancelled(casefile_t *cf, const json_t *data, reason_t *err)
     return 0;
 }
 
+/* The invoice events and what applies each. */
+static const struct {
+    const char *type;
+    int (*apply)(casefile_t *cf, const json_t *data, reason_t *err);
+} invoice_events[] = {
+    {"invoice.overdue", apply_overdue},
+    {"invoice.adjusted", apply_adjusted},
+    {"invoice.cancelled", apply_cancelled},
+};
+
 int casefile_apply_event(casefile_t *cf, const char *type, const json_t *data, reason_t *err)
 {
-    int rc;
-
-    if (strcmp(type, "invoice.overdue") == 0)
-        rc = apply_overdue(cf, data, err);
-    else if (strcmp(type, "invoice.adjusted") == 0)
-        rc = apply_adjusted(cf, data, err);
-    else if (strcmp(type, "invoice.cancelled") == 0)
-        rc = apply_cancelled(cf, data, err);
-    else
-        return reason_set(err, "unknown_type", "type is not one this service consumes");
-    if (rc == 0)
-        copy_str(cf->last_event, sizeof(cf->last_event), type);
-    return rc;
+    for (size_t i = 0; i < sizeof(invoice_events) / sizeof(invoice_events[0]); i++) {
+        if (strcmp(type, invoice_events[i].type) != 0)
+            continue;
+        int rc = invoice_events[i].apply(cf, data, err);
+        if (rc == 0)
+            copy_str(cf->last_event, sizeof(cf->last_event), type);
+        return rc;
+    }
+    return reason_set(err, "unknown_type", "type is not one this service consumes");
 }
 
 /* ---- Time and ids ---------------------------------------------------------------------------- */

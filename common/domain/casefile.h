@@ -2,10 +2,12 @@
  * event, recompute balance and days past due, re-segment, plan the strategy's next steps, and
  * render the task, case-event and hot-cache documents.
  *
- * A casefile_t is the whole state the overdue worker needs about one case (creditor, debtor,
- * invoices, pending tasks, segment, ladder position). The PostgreSQL side (casestore.h) loads it
- * and saves what changed; everything here is pure: no I/O, no clock read (`now` is an argument),
- * so the scenario vectors (tests/vectors/overdue/) run exactly the code the worker runs.
+ * A casefile_t is the whole state the workers need about one case (creditor, debtor, invoices,
+ * pending tasks, segment, ladder position, credit, contact state), plus the rows the event in
+ * hand needs (promises, plans, the payment, open disputes: see "rows" below). The PostgreSQL
+ * side (casestore.h) loads it and saves what changed; everything here is pure: no I/O, no clock
+ * read (`now` is an argument), so the scenario vectors (tests/vectors/overdue/) run exactly the
+ * code the worker runs.
  *
  * The rules written down here (DOMAIN.md leaves them to us):
  *  - A case is (creditor_id, debtor_id) and has one currency, fixed by its first amount; an
