@@ -43,7 +43,7 @@ int casedecide_invoice(casefile_t *cf, const casedecide_in_t *in, casefile_plan_
 
 /* ---- recobro-payments ----------------------------------------------------------------------- */
 
-/* payment.received (paystore.h's old rules, unchanged): a payment_id already stored has no
+/* payment.received: a payment_id already stored (or reversed before it arrived) has no
  * second effect; else allocation, credit, the open promise and plan counted toward; the payment
  * row marked for insert. Rows: CASEFILE_ROW_PAYMENT, OPEN_PROMISE, OPEN_PLAN. Rejects:
  * "schema_violation", "invalid_amount", "currency_mismatch". */

@@ -210,29 +210,39 @@ static void settle_status(casefile_invoice_t *inv)
         inv->status = inv->open_amount == 0 ? CASEFILE_INVOICE_PAID : CASEFILE_INVOICE_OPEN;
 }
 
-static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
+/* Checks an invoice.overdue before anything changes: complete, in the case's and the invoice's
+ * currency, amounts that parse, an id that fits. Fills the amounts. */
+static int check_overdue(casefile_t *cf, const json_t *data, int64_t *amount, int64_t *open_amount,
+                         reason_t *err)
 {
-    const json_t *debtor = json_object_get(data, "debtor");
     const json_t *invj = json_object_get(data, "invoice");
     const char *currency = str_at(invj, "currency");
     const char *inv_id = str_at(invj, "id");
-    int64_t amount, open_amount;
 
-    if (currency == NULL || inv_id == NULL || debtor == NULL)
+    if (currency == NULL || inv_id == NULL || json_object_get(data, "debtor") == NULL)
         return reason_set(err, "schema_violation", "data.invoice: incomplete");
     if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
         return reason_set(err, "currency_mismatch", "data.invoice.currency: the case is in %s",
                           cf->currency);
-    casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
+    const casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
     if (inv != NULL && inv->currency[0] != '\0' && strcmp(inv->currency, currency) != 0)
         return reason_set(err, "currency_mismatch", "data.invoice.currency: the invoice is in %s",
                           inv->currency);
-    if (amount_of(invj, "amount", currency, &amount, err) < 0 ||
-        amount_of(invj, "open_amount", currency, &open_amount, err) < 0)
+    if (amount_of(invj, "amount", currency, amount, err) < 0 ||
+        amount_of(invj, "open_amount", currency, open_amount, err) < 0)
         return -1;
     if (strlen(inv_id) >= CASEFILE_ID_MAX)
         return reason_set(err, "schema_violation", "data.invoice.id: too long");
-    /* Checked everything: from here on the case changes. */
+    return 0;
+}
+
+/* The invoice as the overdue documents it (added when new). */
+static int document_invoice(casefile_t *cf, const json_t *invj, int64_t amount, int64_t open_amount,
+                            reason_t *err)
+{
+    const char *inv_id = str_at(invj, "id");
+    casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
+
     if (inv == NULL) {
         casefile_invoice_t fresh;
         memset(&fresh, 0, sizeof(fresh));
@@ -242,7 +252,7 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
             return reason_set(err, "processing_error", "out of memory");
     }
     bool stub = inv->due_on[0] == '\0';
-    strcpy(inv->currency, currency);
+    strcpy(inv->currency, str_at(invj, "currency"));
     inv->amount = amount;
     if (!(stub && inv->adjusted))
         inv->open_amount = open_amount; /* a stub's earlier adjustment wins over the snapshot */
@@ -254,8 +264,14 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
         copy_str(inv->number, sizeof(inv->number), str_at(invj, "number"));
     settle_status(inv);
     inv->dirty = true;
+    return 0;
+}
 
-    strcpy(cf->currency, currency);
+/* The creditor and the debtor as the overdue names them. */
+static void name_parties(casefile_t *cf, const json_t *data)
+{
+    const json_t *debtor = json_object_get(data, "debtor");
+
     copy_str(cf->creditor_name, sizeof(cf->creditor_name), str_at(data, "creditor_name"));
     copy_str(cf->debtor_name, sizeof(cf->debtor_name), str_at(debtor, "name"));
     copy_str(cf->timezone, sizeof(cf->timezone), str_at(debtor, "timezone"));
@@ -269,6 +285,20 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
     if (str_at(debtor, "email"))
         copy_str(cf->email, sizeof(cf->email), str_at(debtor, "email"));
     cf->parties_dirty = true;
+}
+
+static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
+{
+    const json_t *invj = json_object_get(data, "invoice");
+    int64_t amount, open_amount;
+
+    if (check_overdue(cf, data, &amount, &open_amount, err) < 0)
+        return -1;
+    /* Checked everything: from here on the case changes. */
+    if (document_invoice(cf, invj, amount, open_amount, err) < 0)
+        return -1;
+    strcpy(cf->currency, str_at(invj, "currency"));
+    name_parties(cf, data);
     return 0;
 }
 
