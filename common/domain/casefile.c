@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "casepay.h"
 #include "contact.h"
 #include "money.h"
 #include "strategy.h"
@@ -98,10 +97,30 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
     return cf->features ? 0 : -1;
 }
 
+static void rows_clear(casefile_rows_t *r)
+{
+    if (r->payment != NULL) {
+        free(r->payment->plan_lines);
+        free(r->payment->lines);
+    }
+    free(r->payment);
+    free(r->promise);
+    free(r->plan);
+    free(r->open_promise);
+    free(r->open_plan);
+    free(r->pending);
+    for (size_t i = 0; i < r->n_disputes; i++) {
+        free(r->disputes[i].event_source);
+        free(r->disputes[i].event_id);
+    }
+    free(r->disputes);
+}
+
 void casefile_clear(casefile_t *cf)
 {
     if (cf == NULL)
         return;
+    rows_clear(&cf->rows);
     for (size_t i = 0; i < cf->n_tasks; i++)
         json_decref(cf->tasks[i].data);
     free(cf->tasks);
@@ -191,29 +210,39 @@ static void settle_status(casefile_invoice_t *inv)
         inv->status = inv->open_amount == 0 ? CASEFILE_INVOICE_PAID : CASEFILE_INVOICE_OPEN;
 }
 
-static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
+/* Checks an invoice.overdue before anything changes: complete, in the case's and the invoice's
+ * currency, amounts that parse, an id that fits. Fills the amounts. */
+static int check_overdue(casefile_t *cf, const json_t *data, int64_t *amount, int64_t *open_amount,
+                         reason_t *err)
 {
-    const json_t *debtor = json_object_get(data, "debtor");
     const json_t *invj = json_object_get(data, "invoice");
     const char *currency = str_at(invj, "currency");
     const char *inv_id = str_at(invj, "id");
-    int64_t amount, open_amount;
 
-    if (currency == NULL || inv_id == NULL || debtor == NULL)
+    if (currency == NULL || inv_id == NULL || json_object_get(data, "debtor") == NULL)
         return reason_set(err, "schema_violation", "data.invoice: incomplete");
     if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
         return reason_set(err, "currency_mismatch", "data.invoice.currency: the case is in %s",
                           cf->currency);
-    casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
+    const casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
     if (inv != NULL && inv->currency[0] != '\0' && strcmp(inv->currency, currency) != 0)
         return reason_set(err, "currency_mismatch", "data.invoice.currency: the invoice is in %s",
                           inv->currency);
-    if (amount_of(invj, "amount", currency, &amount, err) < 0 ||
-        amount_of(invj, "open_amount", currency, &open_amount, err) < 0)
+    if (amount_of(invj, "amount", currency, amount, err) < 0 ||
+        amount_of(invj, "open_amount", currency, open_amount, err) < 0)
         return -1;
     if (strlen(inv_id) >= CASEFILE_ID_MAX)
         return reason_set(err, "schema_violation", "data.invoice.id: too long");
-    /* Checked everything: from here on the case changes. */
+    return 0;
+}
+
+/* The invoice as the overdue documents it (added when new). */
+static int document_invoice(casefile_t *cf, const json_t *invj, int64_t amount, int64_t open_amount,
+                            reason_t *err)
+{
+    const char *inv_id = str_at(invj, "id");
+    casefile_invoice_t *inv = casefile_find_invoice(cf, inv_id);
+
     if (inv == NULL) {
         casefile_invoice_t fresh;
         memset(&fresh, 0, sizeof(fresh));
@@ -223,7 +252,7 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
             return reason_set(err, "processing_error", "out of memory");
     }
     bool stub = inv->due_on[0] == '\0';
-    strcpy(inv->currency, currency);
+    strcpy(inv->currency, str_at(invj, "currency"));
     inv->amount = amount;
     if (!(stub && inv->adjusted))
         inv->open_amount = open_amount; /* a stub's earlier adjustment wins over the snapshot */
@@ -235,8 +264,14 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
         copy_str(inv->number, sizeof(inv->number), str_at(invj, "number"));
     settle_status(inv);
     inv->dirty = true;
+    return 0;
+}
 
-    strcpy(cf->currency, currency);
+/* The creditor and the debtor as the overdue names them. */
+static void name_parties(casefile_t *cf, const json_t *data)
+{
+    const json_t *debtor = json_object_get(data, "debtor");
+
     copy_str(cf->creditor_name, sizeof(cf->creditor_name), str_at(data, "creditor_name"));
     copy_str(cf->debtor_name, sizeof(cf->debtor_name), str_at(debtor, "name"));
     copy_str(cf->timezone, sizeof(cf->timezone), str_at(debtor, "timezone"));
@@ -250,6 +285,20 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
     if (str_at(debtor, "email"))
         copy_str(cf->email, sizeof(cf->email), str_at(debtor, "email"));
     cf->parties_dirty = true;
+}
+
+static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
+{
+    const json_t *invj = json_object_get(data, "invoice");
+    int64_t amount, open_amount;
+
+    if (check_overdue(cf, data, &amount, &open_amount, err) < 0)
+        return -1;
+    /* Checked everything: from here on the case changes. */
+    if (document_invoice(cf, invj, amount, open_amount, err) < 0)
+        return -1;
+    strcpy(cf->currency, str_at(invj, "currency"));
+    name_parties(cf, data);
     return 0;
 }
 
@@ -311,24 +360,27 @@ static int apply_cancelled(casefile_t *cf, const json_t *data, reason_t *err)
     return 0;
 }
 
+/* The invoice events and what applies each. */
+static const struct {
+    const char *type;
+    int (*apply)(casefile_t *cf, const json_t *data, reason_t *err);
+} invoice_events[] = {
+    {"invoice.overdue", apply_overdue},
+    {"invoice.adjusted", apply_adjusted},
+    {"invoice.cancelled", apply_cancelled},
+};
+
 int casefile_apply_event(casefile_t *cf, const char *type, const json_t *data, reason_t *err)
 {
-    int rc;
-
-    if (strcmp(type, "invoice.overdue") == 0)
-        rc = apply_overdue(cf, data, err);
-    else if (strcmp(type, "invoice.adjusted") == 0)
-        rc = apply_adjusted(cf, data, err);
-    else if (strcmp(type, "invoice.cancelled") == 0)
-        rc = apply_cancelled(cf, data, err);
-    else
-        return reason_set(err, "unknown_type", "type is not one this service consumes");
-    if (rc == 0)
-        copy_str(cf->last_event, sizeof(cf->last_event), type);
-    /* payments: a new or re-opened invoice first uses the case's over-payment credit. */
-    if (rc == 0 && casepay_use_credit(cf) < 0)
-        return reason_set(err, "processing_error", "out of memory");
-    return rc;
+    for (size_t i = 0; i < sizeof(invoice_events) / sizeof(invoice_events[0]); i++) {
+        if (strcmp(type, invoice_events[i].type) != 0)
+            continue;
+        int rc = invoice_events[i].apply(cf, data, err);
+        if (rc == 0)
+            copy_str(cf->last_event, sizeof(cf->last_event), type);
+        return rc;
+    }
+    return reason_set(err, "unknown_type", "type is not one this service consumes");
 }
 
 /* ---- Time and ids ---------------------------------------------------------------------------- */

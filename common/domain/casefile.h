@@ -2,10 +2,12 @@
  * event, recompute balance and days past due, re-segment, plan the strategy's next steps, and
  * render the task, case-event and hot-cache documents.
  *
- * A casefile_t is the whole state the overdue worker needs about one case (creditor, debtor,
- * invoices, pending tasks, segment, ladder position). The PostgreSQL side (casestore.h) loads it
- * and saves what changed; everything here is pure: no I/O, no clock read (`now` is an argument),
- * so the scenario vectors (tests/vectors/overdue/) run exactly the code the worker runs.
+ * A casefile_t is the whole state the workers need about one case (creditor, debtor, invoices,
+ * pending tasks, segment, ladder position, credit, contact state), plus the rows the event in
+ * hand needs (promises, plans, the payment, open disputes: see "rows" below). The PostgreSQL
+ * side (casestore.h) loads it and saves what changed; everything here is pure: no I/O, no clock
+ * read (`now` is an argument), so the scenario vectors (tests/vectors/overdue/) run exactly the
+ * code the worker runs.
  *
  * The rules written down here (DOMAIN.md leaves them to us):
  *  - A case is (creditor_id, debtor_id) and has one currency, fixed by its first amount; an
@@ -44,8 +46,10 @@
 #include <stdint.h>
 
 #include "result.h"
+#include "allocation.h"
 #include "contact.h"
 #include "policy.h"
+#include "promise.h"
 #include "segment.h"
 
 #define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
@@ -120,6 +124,107 @@ typedef struct casefile_credit_line {
     int64_t amount;
 } casefile_credit_line_t;
 
+/* ---- The rows an event's decision needs beyond the case ---------------------------------------
+ * The pipeline (pipeline.h) loads them as the event's handler asks (CASEFILE_ROW_* flags, the
+ * store's casestore_load_rows()), the pure decision reads them and marks what it changed
+ * (dirty, or a `write` to do), and ONE save (casestore_save()) writes what was marked, in the
+ * batch's transaction. Nothing here is read or written by the domain's I/O: there is none. */
+
+/* What a handler asks to be loaded. */
+enum {
+    CASEFILE_ROW_PAYMENT = 1u << 0,      /* the payment the event names, with its allocation
+                                            lines and the promise and plan it counted toward */
+    CASEFILE_ROW_PROMISE = 1u << 1,      /* the promise the event names (rows.promise) */
+    CASEFILE_ROW_PLAN = 1u << 2,         /* the plan the event names (rows.plan) */
+    CASEFILE_ROW_OPEN_PROMISE = 1u << 3, /* the latest applied promise pending or kept */
+    CASEFILE_ROW_OPEN_PLAN = 1u << 4,    /* the latest applied active plan */
+    CASEFILE_ROW_PENDING = 1u << 5,      /* every applied pending promise (rows.pending) */
+    CASEFILE_ROW_DISPUTES = 1u << 6,     /* the open disputes */
+};
+
+/* A stored promise: the state machine's value plus what only the store knows. The insert-only
+ * columns (limit, approved_by, agent_id, channel) are borrowed: static, or the event's data; NULL
+ * when not set (approved_by also updates a stored row when set). */
+typedef struct casefile_promise_row {
+    promise_t p;
+    bool pending_approval; /* recorded outside the limits, waiting for approved_by */
+    bool has_approver;
+    bool dirty; /* changed by the decision: the store upserts it */
+    const char *limit, *approved_by, *agent_id, *channel;
+} casefile_promise_row_t;
+
+typedef struct casefile_plan_row {
+    plan_t pl;
+    bool pending_approval;
+    bool has_approver;
+    bool dirty;
+    const char *limit, *approved_by, *agent_id;
+} casefile_plan_row_t;
+
+/* What the save does with the payment row. */
+typedef enum {
+    CASEFILE_PAYMENT_KEEP = 0, /* nothing */
+    CASEFILE_PAYMENT_INSERT,   /* received now: the row and its receipt lines */
+    CASEFILE_PAYMENT_STUB,     /* reversed before it arrived: a reversed stub */
+    CASEFILE_PAYMENT_REVERSE,  /* reversed now: the row and its lines marked reversed */
+} casefile_payment_write_t;
+
+/* The payment an event names: as loaded, then as the decision leaves it. Owned arrays. */
+typedef struct casefile_payment_row {
+    char payment_id[CASEFILE_ID_MAX];
+    bool known;    /* a row exists */
+    bool received; /* its status is received (not reversed) */
+    char promise_id[PROMISE_ID_MAX + 1], plan_id[PROMISE_ID_MAX + 1]; /* "" when none */
+    int64_t promise_applied;
+    plan_line_t *plan_lines; /* instalments it filled */
+    size_t n_plan_lines;
+    alloc_line_t *lines; /* loaded: its allocation lines not reversed; INSERT: receipt lines */
+    size_t nlines;
+    casefile_payment_write_t write;
+    /* INSERT: the payment as received (currency, method and invoice_ids borrowed from the
+     * event's data); STUB / REVERSE: when and why. */
+    int64_t amount, received_at, unallocated;
+    const char *currency, *method;
+    const json_t *invoice_ids;
+    int64_t at;
+    const char *reason;
+} casefile_payment_row_t;
+
+/* An open dispute ((event_source, event_id) is its key; owned strings). */
+typedef struct casefile_dispute_row {
+    char *event_source, *event_id;
+    char invoice_id[CASEFILE_ID_MAX]; /* "" for a dispute of the whole debt */
+    bool resolved;                    /* resolved now: the store updates it */
+} casefile_dispute_row_t;
+
+/* The interaction row an event itself becomes (written from the event, borrowed). */
+typedef enum {
+    CASEFILE_RECORD_NONE = 0,
+    CASEFILE_RECORD_CONTACT,     /* contact_log */
+    CASEFILE_RECORD_DISPUTE,     /* dispute opened */
+    CASEFILE_RECORD_PREFERENCES, /* contact_preference merged */
+    CASEFILE_RECORD_FORBEARANCE, /* forbearance */
+} casefile_record_t;
+
+typedef struct casefile_rows {
+    casefile_payment_row_t *payment;      /* owned; NULL when not loaded */
+    casefile_promise_row_t *promise;      /* owned; NULL when not loaded or none */
+    casefile_plan_row_t *plan;            /* owned; NULL when not loaded or none */
+    casefile_promise_row_t *open_promise; /* owned; NULL when not loaded or none */
+    casefile_plan_row_t *open_plan;       /* owned; NULL when not loaded or none */
+    casefile_promise_row_t *pending;      /* owned, n_pending of them */
+    size_t n_pending;
+    casefile_dispute_row_t *disputes; /* owned, n_disputes of them */
+    size_t n_disputes;
+    /* dispute.resolved: the resolution the resolved disputes take (borrowed from the event). */
+    const char *resolved_at, *outcome;
+    /* The event itself as a row (borrowed from the event: valid while it is being applied). */
+    casefile_record_t record;
+    const json_t *event_data;
+    const char *event_source, *event_id;
+    int task_report; /* contact.attempted: what it did to its task (caseinteract_task_t) */
+} casefile_rows_t;
+
 typedef struct casefile {
     /* Who. */
     char creditor_id[CASEFILE_ID_MAX];
@@ -179,7 +284,8 @@ typedef struct casefile {
     bool do_not_call, do_not_sms, do_not_email, cease_communication;
     char tz_override[72];                             /* contact.preferences' zone; "" = none */
     char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
-    bool features_dirty; /* features changed: casestore_save() writes them */
+    bool features_dirty;  /* features changed: casestore_save() writes them */
+    casefile_rows_t rows; /* the rows the event's decision needed (see above) */
 } casefile_t;
 
 /* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage
@@ -188,7 +294,7 @@ typedef struct casefile {
 __attribute__((warn_unused_result)) int casefile_init(casefile_t *cf, const char *creditor_id,
                                                       const char *debtor_id);
 
-/* Frees what *cf owns (invoices, tasks and their data, features). NULL is a no-op. */
+/* Frees what *cf owns (invoices, tasks and their data, features, rows). NULL is a no-op. */
 void casefile_clear(casefile_t *cf);
 
 /* Appends an invoice or a task (copied; the task's data is stolen). Return a pointer to the new
@@ -201,7 +307,8 @@ casefile_invoice_t *casefile_find_invoice(casefile_t *cf, const char *id);
 
 /* Applies one validated invoice event (invoice.overdue, invoice.adjusted, invoice.cancelled) to
  * the case. Returns 0, or -1 with *err filled ("currency_mismatch", or "unknown_type" for
- * another type) and *cf unchanged. Does not plan (casefile_plan() does). */
+ * another type) and *cf unchanged. Does not plan (casefile_plan() does) and does not use the
+ * case's credit (the invoice events' decision, casedecide.h, calls casepay_use_credit()). */
 __attribute__((warn_unused_result)) int casefile_apply_event(casefile_t *cf, const char *type,
                                                              const json_t *data, reason_t *err);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "casepay.h"
 #include "segment.h"
 #include "strategy.h"
 #include "calendar.h"
@@ -153,7 +154,8 @@ int caseinteract_dispute_opened(casefile_t *cf, int64_t now, casefile_plan_t *pl
     return casefile_withdraw(cf, plan, now, false, "disputed");
 }
 
-/* Cancels one invoice through casefile_apply_event(), as an invoice.cancelled would. */
+/* Cancels one invoice through casefile_apply_event(), as an invoice.cancelled would (then the
+ * case's credit is offered to what is open, as after every invoice event). */
 static int cancel_invoice(casefile_t *cf, const char *invoice_id, reason_t *err)
 {
     json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "creditor_id", cf->creditor_id, "debtor_id",
@@ -162,6 +164,8 @@ static int cancel_invoice(casefile_t *cf, const char *invoice_id, reason_t *err)
         return reason_set(err, "processing_error", "out of memory");
     int rc = casefile_apply_event(cf, "invoice.cancelled", data, err);
     json_decref(data);
+    if (rc == 0 && casepay_use_credit(cf) < 0)
+        return reason_set(err, "processing_error", "out of memory");
     return rc;
 }
 

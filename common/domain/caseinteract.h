@@ -2,10 +2,11 @@
  * contact attempts moving the case features and the contact state, task loops closed by their
  * notifier, disputes opened and resolved, contact preferences, forbearances.
  *
- * Pure like casefile.c: no I/O, no clock read (`now` is an argument). The interactions worker
- * (services/interactions/) loads and locks the case, calls ONE of the caseinteract_* functions,
- * then casefile_plan() (re-segments and re-plans with the contact state), casestore_save() and
- * interactstore.h's writes, all in the batch's transaction.
+ * Pure like casefile.c: no I/O, no clock read (`now` is an argument). The interactions worker's
+ * decisions (casedecide.h) call ONE of the caseinteract_* functions over the case the pipeline
+ * (pipeline.h) loaded and locked, and mark the rows to write; the pipeline then plans
+ * (casefile_plan(), with the contact state) and saves everything (casestore_save(), which calls
+ * interactstore.h), all in the batch's transaction.
  *
  * The rules written down here (DOMAIN.md leaves them to us):
  *  - A right-party contact is an attempt with outcome right_party, refused or

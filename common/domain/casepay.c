@@ -248,11 +248,96 @@ static int64_t amount_due(const promise_t *p, const plan_t *pl, int64_t balance)
     return balance;
 }
 
+/* Allocates the payment to the case's open documented invoices (none when the case has no
+ * currency yet: then it is all credit), writing the invoices back; the lines and the credit into
+ * *eff. Returns 0, or -1 with *err filled. */
+static int allocate(casefile_t *cf, const casepay_payment_t *pay, casepay_effect_t *eff,
+                    reason_t *err)
+{
+    size_t n = 0, *ix = NULL;
+    alloc_result_t res;
+    alloc_invoice_t *v = cf->currency[0] != '\0' ? alloc_view(cf, &ix, &n) : NULL;
+
+    if (n == SIZE_MAX)
+        return reason_set(err, "processing_error", "out of memory");
+    eff->lines = malloc((n + 1) * sizeof(*eff->lines));
+    int rc = eff->lines == NULL ? reason_set(err, "processing_error", "out of memory") : 0;
+    if (rc == 0 &&
+        alloc_payment(v, n, pay->amount, pay->named, pay->nnamed, eff->lines, n, &res) != ALLOC_OK)
+        rc = reason_set(err, "processing_error", "allocation refused the payment");
+    if (rc == 0) {
+        write_back(cf, v, ix, n);
+        eff->nlines = res.nlines;
+        eff->allocated = res.allocated;
+        eff->credit = res.credit;
+    } else {
+        casepay_effect_clear(eff);
+    }
+    free(v);
+    free(ix);
+    return rc;
+}
+
+/* What the payment did not allocate becomes its credit (a new cf->credits entry). */
+static int keep_credit(casefile_t *cf, const casepay_payment_t *pay, int64_t credit)
+{
+    if (credit <= 0)
+        return 0;
+    if (grow((void **)&cf->credits, &cf->cap_credits, cf->n_credits, sizeof(*cf->credits)) < 0)
+        return -1;
+    casefile_credit_t *cr = &cf->credits[cf->n_credits++];
+    memset(cr, 0, sizeof(*cr));
+    snprintf(cr->payment_id, sizeof(cr->payment_id), "%s", pay->payment_id);
+    snprintf(cr->currency, sizeof(cr->currency), "%s", pay->currency);
+    cr->unallocated = credit;
+    cr->received_at = pay->received_at;
+    cr->dirty = true;
+    return 0;
+}
+
+/* Counts the payment toward the promise (pending or kept), with its case event. */
+static int pay_promise(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, const char *op,
+                       const char *source, casefile_plan_t *out, casepay_effect_t *eff,
+                       reason_t *err)
+{
+    promise_result_t pr;
+
+    if (p == NULL || (p->state != PROMISE_PENDING && p->state != PROMISE_KEPT))
+        return 0;
+    if (promise_apply_payment(p, pay->amount, pay->day, &pr) != PROMISE_OK)
+        return reason_set(err, "processing_error", "promise refused the payment");
+    eff->promise_applied = pr.applied;
+    if (emit_promise(cf, &pr, op, pay->received_at, source, out) < 0)
+        return reason_set(err, "processing_error", "out of memory");
+    return 0;
+}
+
+/* Counts the payment toward the active plan's instalments, with its case events. */
+static int pay_plan(casefile_t *cf, const casepay_payment_t *pay, plan_t *pl, const char *op,
+                    const char *source, casefile_plan_t *out, casepay_effect_t *eff, reason_t *err)
+{
+    if (pl == NULL || pl->state != PLAN_ACTIVE)
+        return 0;
+    plan_result_t *r = malloc(sizeof(*r));
+    eff->plan_lines = malloc((pl->n + 1) * sizeof(*eff->plan_lines));
+    int rc = r == NULL || eff->plan_lines == NULL
+                 ? reason_set(err, "processing_error", "out of memory")
+                 : 0;
+    if (rc == 0 &&
+        plan_apply_payment(pl, pay->amount, pay->day, eff->plan_lines, pl->n, r) != PROMISE_OK)
+        rc = reason_set(err, "processing_error", "plan refused the payment");
+    if (rc == 0) {
+        eff->n_plan_lines = r->nlines;
+        if (emit_plan(cf, pl, r, op, pay->received_at, source, out) < 0)
+            rc = reason_set(err, "processing_error", "out of memory");
+    }
+    free(r);
+    return rc;
+}
+
 int casepay_receive(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, plan_t *pl,
                     const char *source, casefile_plan_t *out, casepay_effect_t *eff, reason_t *err)
 {
-    size_t n, *ix = NULL;
-    alloc_result_t res;
     char op[CASEFILE_ID_MAX + 8];
 
     memset(eff, 0, sizeof(*eff));
@@ -263,98 +348,37 @@ int casepay_receive(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, 
         return reason_set(err, "schema_violation", "data.payment_id: too long");
     int64_t balance = documented_balance(cf);
     bool same_currency = cf->currency[0] != '\0';
-    alloc_invoice_t *v = same_currency ? alloc_view(cf, &ix, &n) : NULL;
-    if (!same_currency)
-        n = 0;
-    if (n == SIZE_MAX)
+    if (allocate(cf, pay, eff, err) < 0)
+        return -1;
+    if (keep_credit(cf, pay, eff->credit) < 0)
         return reason_set(err, "processing_error", "out of memory");
-    eff->lines = malloc((n + 1) * sizeof(*eff->lines));
-    if (eff->lines == NULL)
-        goto oom;
-    if (alloc_payment(v, n, pay->amount, pay->named, pay->nnamed, eff->lines, n, &res) !=
-        ALLOC_OK) {
-        free(v);
-        free(ix);
-        casepay_effect_clear(eff);
-        return reason_set(err, "processing_error", "allocation refused the payment");
-    }
-    write_back(cf, v, ix, n);
-    free(v);
-    free(ix);
-    v = NULL;
-    ix = NULL;
-    eff->nlines = res.nlines;
-    eff->allocated = res.allocated;
-    eff->credit = res.credit;
-    if (res.credit > 0) {
-        if (grow((void **)&cf->credits, &cf->cap_credits, cf->n_credits, sizeof(*cf->credits)) < 0)
-            goto oom;
-        casefile_credit_t *cr = &cf->credits[cf->n_credits++];
-        memset(cr, 0, sizeof(*cr));
-        snprintf(cr->payment_id, sizeof(cr->payment_id), "%s", pay->payment_id);
-        snprintf(cr->currency, sizeof(cr->currency), "%s", pay->currency);
-        cr->unallocated = res.credit;
-        cr->received_at = pay->received_at;
-        cr->dirty = true;
-    }
     int64_t due = amount_due(p, pl, balance);
     eff->partial = same_currency && pay->amount < balance && pay->amount < due;
     if (casepay_feature_add(cf, "payments_count", 1) != 0 ||
         casepay_feature_add(cf, "partial_payments", eff->partial ? 1 : 0) != 0)
-        goto oom;
+        return reason_set(err, "processing_error", "out of memory");
     snprintf(op, sizeof(op), "pay:%s", pay->payment_id);
-    if (p != NULL && (p->state == PROMISE_PENDING || p->state == PROMISE_KEPT)) {
-        promise_result_t pr;
-        if (promise_apply_payment(p, pay->amount, pay->day, &pr) != PROMISE_OK)
-            return reason_set(err, "processing_error", "promise refused the payment");
-        eff->promise_applied = pr.applied;
-        if (emit_promise(cf, &pr, op, pay->received_at, source, out) < 0)
-            goto oom;
-    }
-    if (pl != NULL && pl->state == PLAN_ACTIVE) {
-        plan_result_t *r = malloc(sizeof(*r));
-        eff->plan_lines = malloc((pl->n + 1) * sizeof(*eff->plan_lines));
-        if (r == NULL || eff->plan_lines == NULL) {
-            free(r);
-            goto oom;
-        }
-        if (plan_apply_payment(pl, pay->amount, pay->day, eff->plan_lines, pl->n, r) !=
-            PROMISE_OK) {
-            free(r);
-            return reason_set(err, "processing_error", "plan refused the payment");
-        }
-        eff->n_plan_lines = r->nlines;
-        int rc = emit_plan(cf, pl, r, op, pay->received_at, source, out);
-        free(r);
-        if (rc < 0)
-            goto oom;
-    }
-    return 0;
-oom:
-    free(v);
-    free(ix);
-    return reason_set(err, "processing_error", "out of memory");
+    if (pay_promise(cf, pay, p, op, source, out, eff, err) < 0)
+        return -1;
+    return pay_plan(cf, pay, pl, op, source, out, eff, err);
 }
 
-int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_t *pl,
-                    const char *source, casefile_plan_t *out, reason_t *err)
+/* Re-opens what the payment's stored lines paid (paid invoices take part: they are the ones a
+ * reversal re-opens; a cancelled one stays cancelled). Returns 0, or -1 with *err filled. */
+static int reopen_lines(casefile_t *cf, const casepay_undo_t *u, reason_t *err)
 {
     size_t n, *ix = NULL;
     alloc_reversal_t rr;
-    char op[CASEFILE_ID_MAX + 8];
-
     alloc_invoice_t *v = alloc_view(cf, &ix, &n);
+
     if (n == SIZE_MAX)
         return reason_set(err, "processing_error", "out of memory");
-    /* Paid invoices take part too: they are the ones a reversal re-opens. */
     for (size_t k = 0; k < n; k++)
         v[k].open_amount = cf->invoices[ix[k]].open_amount;
-    if (u->nlines > 0 && alloc_reverse(v, n, u->lines, u->nlines, &rr) != ALLOC_OK) {
-        free(v);
-        free(ix);
-        return reason_set(err, "processing_error", "the stored allocation does not reverse");
-    }
-    for (size_t k = 0; k < n; k++) {
+    int rc = 0;
+    if (u->nlines > 0 && alloc_reverse(v, n, u->lines, u->nlines, &rr) != ALLOC_OK)
+        rc = reason_set(err, "processing_error", "the stored allocation does not reverse");
+    for (size_t k = 0; k < n && rc == 0; k++) {
         casefile_invoice_t *inv = &cf->invoices[ix[k]];
         if (v[k].open_amount == inv->open_amount)
             continue;
@@ -364,6 +388,52 @@ int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_
     }
     free(v);
     free(ix);
+    return rc;
+}
+
+/* Takes back what the payment counted toward the promise, with its case event. */
+static int unpay_promise(casefile_t *cf, const casepay_undo_t *u, promise_t *p, const char *op,
+                         const char *source, casefile_plan_t *out, reason_t *err)
+{
+    promise_result_t pr;
+
+    if (p == NULL || u->promise_applied <= 0)
+        return 0;
+    int64_t amount = u->promise_applied < p->paid_toward ? u->promise_applied : p->paid_toward;
+    if (amount <= 0)
+        return 0;
+    if (promise_apply_reversal(p, amount, u->day, &pr) != PROMISE_OK)
+        return reason_set(err, "processing_error", "promise refused the reversal");
+    if (emit_promise(cf, &pr, op, u->at, source, out) < 0)
+        return reason_set(err, "processing_error", "out of memory");
+    return 0;
+}
+
+/* Takes back the instalments the payment filled, with the case events. */
+static int unpay_plan(casefile_t *cf, const casepay_undo_t *u, plan_t *pl, const char *op,
+                      const char *source, casefile_plan_t *out, reason_t *err)
+{
+    if (pl == NULL || u->n_plan_lines == 0)
+        return 0;
+    plan_result_t *r = malloc(sizeof(*r));
+    if (r == NULL)
+        return reason_set(err, "processing_error", "out of memory");
+    int rc = 0;
+    if (plan_apply_reversal(pl, u->plan_lines, u->n_plan_lines, u->day, r) != PROMISE_OK)
+        rc = reason_set(err, "processing_error", "plan refused the reversal");
+    else if (emit_plan(cf, pl, r, op, u->at, source, out) < 0)
+        rc = reason_set(err, "processing_error", "out of memory");
+    free(r);
+    return rc;
+}
+
+int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_t *pl,
+                    const char *source, casefile_plan_t *out, reason_t *err)
+{
+    char op[CASEFILE_ID_MAX + 8];
+
+    if (reopen_lines(cf, u, err) < 0)
+        return -1;
     for (size_t c = 0; c < cf->n_credits; c++)
         if (strcmp(cf->credits[c].payment_id, u->payment_id) == 0) {
             cf->credits[c].unallocated = 0;
@@ -372,29 +442,9 @@ int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_
     if (casepay_feature_add(cf, "payments_count", -1) != 0)
         return reason_set(err, "processing_error", "out of memory");
     snprintf(op, sizeof(op), "rev:%s", u->payment_id);
-    if (p != NULL && u->promise_applied > 0) {
-        promise_result_t pr;
-        int64_t amount = u->promise_applied < p->paid_toward ? u->promise_applied : p->paid_toward;
-        if (amount > 0) {
-            if (promise_apply_reversal(p, amount, u->day, &pr) != PROMISE_OK)
-                return reason_set(err, "processing_error", "promise refused the reversal");
-            if (emit_promise(cf, &pr, op, u->at, source, out) < 0)
-                return reason_set(err, "processing_error", "out of memory");
-        }
-    }
-    if (pl != NULL && u->n_plan_lines > 0) {
-        plan_result_t *r = malloc(sizeof(*r));
-        if (r == NULL)
-            return reason_set(err, "processing_error", "out of memory");
-        if (plan_apply_reversal(pl, u->plan_lines, u->n_plan_lines, u->day, r) != PROMISE_OK) {
-            free(r);
-            return reason_set(err, "processing_error", "plan refused the reversal");
-        }
-        int rc = emit_plan(cf, pl, r, op, u->at, source, out);
-        free(r);
-        if (rc < 0)
-            return reason_set(err, "processing_error", "out of memory");
-    }
+    if (unpay_promise(cf, u, p, op, source, out, err) < 0 ||
+        unpay_plan(cf, u, pl, op, source, out, err) < 0)
+        return -1;
     if (casepay_use_credit(cf) < 0)
         return reason_set(err, "processing_error", "out of memory");
     return 0;

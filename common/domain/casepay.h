@@ -2,7 +2,8 @@
  * and keep its over-payment as credit, use that credit for later invoices, undo a payment
  * exactly, count payments toward the open promise and the active plan, decide whether a
  * promise or plan may be applied, and build the case events and supervisor tasks that follow.
- * No I/O, no clock: paystore.h loads and saves, and passes `now` and days in.
+ * No I/O, no clock: the event decisions (casedecide.h) call them over the rows the pipeline
+ * loaded (casefile.h, "rows"); paystore.h loads and saves those rows.
  *
  * The rules written down here (DOMAIN.md and CONTRACT.md leave them to us):
  *  - Allocation is allocation.h's: named invoices first, then oldest due first. Only documented
@@ -10,8 +11,9 @@
  *    naming an invoice not known yet pays the others by age and keeps the rest as credit.
  *  - Credit is per payment (casefile_credit_t), so a reversal takes back exactly that payment's
  *    unused credit, and the lines paid out of credit later are stored with their payment.
- *    Credits are used oldest payment first, by every invoice event (casepay_use_credit() runs
- *    from casefile_apply_event()), and only in the case's currency.
+ *    Credits are used oldest payment first, by every invoice event (casedecide.h's invoice
+ *    decision and caseinteract.h's upheld dispute call casepay_use_credit() after
+ *    casefile_apply_event()), and only in the case's currency.
  *  - A payment to a case with no currency yet (it arrived before any invoice) is all credit,
  *    and does not fix the case's currency; a payment in another currency than the case's is
  *    refused ("currency_mismatch").

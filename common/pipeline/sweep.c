@@ -6,16 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "casefile.h"
-#include "casestore.h"
-#include "caseworker.h"
-#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
-#include "paystore.h"
 #include "pg.h"
-#include "calendar.h"
+#include "pipeline.h"
 
 /* The next due case no other scheduler holds, locked for this transaction. */
 #define SQL_NEXT_DUE                                                                               \
@@ -34,7 +31,7 @@ int sweep_prepare(PGconn *conn, char *err, size_t errlen)
     static const struct {
         const char *name, *sql;
     } stmts[] = {{"sw_next_due", SQL_NEXT_DUE}, {"sw_set_aside", SQL_SET_ASIDE}};
-    int rc = casestore_prepare(conn, err, errlen); /* paystore's statements too */
+    int rc = pipeline_prepare(conn, err, errlen);
 
     if (rc != 0)
         return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
@@ -89,7 +86,7 @@ static void count(const casefile_plan_t *plan, sweep_stats_t *stats)
         }
     }
     stats->tasks_created += (long)plan->n_created;
-    caseworker_count_plan(plan);
+    pipeline_count_plan(plan);
 }
 
 /* Sets a case that failed permanently aside for SWEEP_RETRY_S, in its own statement. */
@@ -110,6 +107,12 @@ static int set_aside(PGconn *conn, const char *creditor_id, const char *debtor_i
     return transient ? RESULT_TRANSIENT : RESULT_PERMANENT;
 }
 
+/* The scheduler's handler: the open promise and the active plan settled as of the tick, then
+ * the pipeline plans the case as of `now` (the ladder steps whose day has come). */
+static const pipeline_handler_t tick_handler = {"scheduler.tick",
+                                                CASEFILE_ROW_OPEN_PROMISE | CASEFILE_ROW_OPEN_PLAN,
+                                                NULL, casedecide_tick, NULL};
+
 /* Writes the hot case after the commit; a failed write is remembered in cache_pending. */
 static void write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t *cf,
                         const policy_t *policy, int64_t now, sweep_stats_t *stats)
@@ -118,12 +121,10 @@ static void write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t
 
     if (opts->cache == NULL)
         return;
-    json_t *doc = casefile_cache_new(cf, policy, now);
-    char *json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
+    char *json = pipeline_cache_json(cf, policy, now);
     if (json == NULL)
         return;
-    snprintf(key, sizeof(key), "recobro:case:%s:%s", cf->creditor_id, cf->debtor_id);
+    pipeline_cache_key(cf, key, sizeof(key));
     if (cache_put(opts->cache, key, json, cf->version) < 0) {
         stats->cache_failed++;
         metrics_inc("recobro_cache_errors_total", "Hot-case writes that failed", NULL, 1);
@@ -139,17 +140,14 @@ static void write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t
 /* Outcome of one case: planned, nothing due, set aside, or a database failure (rc). */
 typedef enum { ONE_DONE, ONE_NONE, ONE_FAILED, ONE_ERROR } one_t;
 
-/* Takes the next due case and plans it in one transaction. */
-static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,
-                       outbox_t *ob, sweep_stats_t *stats, int *rc, char *err, size_t errlen)
+/* Opens the case's transaction and takes the next due case no other scheduler holds into
+ * creditor_id / debtor_id. Returns ONE_DONE with a case in hand (transaction open), ONE_NONE
+ * when none is due (committed), ONE_ERROR with *rc (rolled back). */
+static one_t claim_next(PGconn *conn, int64_t now, char creditor_id[CASEFILE_ID_MAX],
+                        char debtor_id[CASEFILE_ID_MAX], int *rc, char *err, size_t errlen)
 {
-    char nowtxt[24], creditor_id[CASEFILE_ID_MAX], debtor_id[CASEFILE_ID_MAX];
-    char key[2 * CASEFILE_ID_MAX + 2], esc1[300], esc2[300], esc3[700];
-    casefile_t cf;
-    casefile_plan_t plan = CASEFILE_PLAN_INIT;
-    const char *what = "plan";
+    char nowtxt[24];
 
-    memset(&cf, 0, sizeof(cf));
     if ((*rc = exec_cmd(conn, "BEGIN", err, errlen)) != 0)
         return ONE_ERROR;
     snprintf(nowtxt, sizeof(nowtxt), "%" PRId64, now);
@@ -167,93 +165,92 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
         *rc = exec_cmd(conn, "COMMIT", err, errlen);
         return *rc == 0 ? ONE_NONE : ONE_ERROR;
     }
-    snprintf(creditor_id, sizeof(creditor_id), "%s",
-             PQgetvalue(res, 0, PQfnumber(res, "creditor_id")));
-    snprintf(debtor_id, sizeof(debtor_id), "%s", PQgetvalue(res, 0, PQfnumber(res, "debtor_id")));
+    snprintf(creditor_id, CASEFILE_ID_MAX, "%s", PQgetvalue(res, 0, PQfnumber(res, "creditor_id")));
+    snprintf(debtor_id, CASEFILE_ID_MAX, "%s", PQgetvalue(res, 0, PQfnumber(res, "debtor_id")));
     PQclear(res);
-
-    /* The row is ours until the commit: load (locks it again, a no-op), plan, save. */
-    *rc = casestore_load(conn, creditor_id, debtor_id, true, &cf, err, errlen);
-    if (*rc != 0) {
-        what = "load";
-        goto case_failed;
-    }
-    /* Promises and instalments whose due date plus grace has passed (promise.kept / .broken,
-     * plan.defaulted, and the features that re-segment the case). */
-    *rc = paystore_evaluate(conn, &cf, policy, now, SWEEP_SOURCE, &plan, err, errlen);
-    if (*rc != 0) {
-        what = "promises";
-        goto case_failed;
-    }
-    if (casefile_plan(&cf, policy, now, &plan, err, errlen) < 0) {
-        *rc = RESULT_PERMANENT;
-        goto case_failed;
-    }
-    *rc = casestore_save(conn, &cf, &plan, err, errlen);
-    if (*rc != 0) {
-        what = "save";
-        goto case_failed;
-    }
-    snprintf(key, sizeof(key), "%s/%s", cf.creditor_id, cf.debtor_id);
-    outbox_clear(ob);
-    for (size_t i = 0; i < plan.n_outputs; i++) {
-        const char *topic = plan.outputs[i].topic == CASEFILE_TOPIC_TASKS ? opts->topic_tasks
-                                                                          : opts->topic_case_events;
-        const casefile_output_t *o = &plan.outputs[i];
-        json_t *ev = ce_case_output_new(o->id, SWEEP_SOURCE, o->type, o->at, cf.creditor_id,
-                                        cf.debtor_id, o->data);
-        int added = ev != NULL ? outbox_add_event(ob, topic, key, ev) : -1;
-        json_decref(ev);
-        if (added < 0) {
-            snprintf(err, errlen, "out of memory");
-            *rc = RESULT_TRANSIENT;
-            goto db_error;
-        }
-    }
-    if (outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0) {
-        *rc = *rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
-        goto db_error;
-    }
-    if ((*rc = exec_cmd(conn, "COMMIT", err, errlen)) != 0)
-        goto db_error;
-    stats->cases++;
-    count(&plan, stats);
-    write_cache(conn, opts, &cf, policy, now, stats);
-    LOG_DEBUG("case.swept",
-              "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
-              log_json_escape(creditor_id, esc1, sizeof(esc1)),
-              log_json_escape(debtor_id, esc2, sizeof(esc2)),
-              cf.segmented ? segment_name(cf.segment) : "", plan.n_outputs);
-    casefile_plan_clear(&plan);
-    casefile_clear(&cf);
     return ONE_DONE;
+}
 
-case_failed:
-    if (*rc == RESULT_TRANSIENT) {
-        *rc = RESULT_TRANSIENT;
-        goto db_error;
-    }
-    /* This case cannot be planned as it stands: set it aside, go on with the others. */
+/* A case that cannot be planned as it stands: rolled back and set aside; the sweep goes on. */
+static one_t case_failed(PGconn *conn, const char *creditor_id, const char *debtor_id, int64_t now,
+                         sweep_stats_t *stats, int *rc, char *err, size_t errlen)
+{
+    char esc1[300], esc2[300], esc3[700];
+
     rollback(conn);
-    LOG_WARN("case.sweep_failed",
-             "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"what\":\"%s\",\"error\":\"%s\"",
+    LOG_WARN("case.sweep_failed", "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"error\":\"%s\"",
              log_json_escape(creditor_id, esc1, sizeof(esc1)),
-             log_json_escape(debtor_id, esc2, sizeof(esc2)), what,
+             log_json_escape(debtor_id, esc2, sizeof(esc2)),
              log_json_escape(err, esc3, sizeof(esc3)));
-    casefile_plan_clear(&plan);
-    casefile_clear(&cf);
     stats->failed++;
     metrics_inc("recobro_scheduler_cases_failed_total", "Due cases that could not be planned", NULL,
                 1);
     *rc = set_aside(conn, creditor_id, debtor_id, now, err, errlen);
     return *rc == 0 ? ONE_FAILED : ONE_ERROR;
+}
 
-db_error:
-    rollback(conn);
+/* Writes the outbox and commits the case; then the stats and the hot case. */
+static one_t commit_case(PGconn *conn, const policy_t *policy, int64_t now,
+                         const sweep_opts_t *opts, outbox_t *ob, const casefile_t *cf,
+                         const casefile_plan_t *plan, sweep_stats_t *stats, int *rc, char *err,
+                         size_t errlen)
+{
+    char esc1[300], esc2[300];
+
+    if (outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
+        *rc = *rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+    else
+        *rc = exec_cmd(conn, "COMMIT", err, errlen);
+    if (*rc != 0) {
+        rollback(conn);
+        return ONE_ERROR;
+    }
+    stats->cases++;
+    count(plan, stats);
+    write_cache(conn, opts, cf, policy, now, stats);
+    LOG_DEBUG("case.swept",
+              "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
+              log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
+              log_json_escape(cf->debtor_id, esc2, sizeof(esc2)),
+              cf->segmented ? segment_name(cf->segment) : "", plan->n_outputs);
+    return ONE_DONE;
+}
+
+/* Takes the next due case and plans it through the case pipeline in one transaction. */
+static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,
+                       outbox_t *ob, sweep_stats_t *stats, int *rc, char *err, size_t errlen)
+{
+    const pipeline_ctx_t ctx = {
+        policy, now, SWEEP_SOURCE, opts->topic_tasks, opts->topic_case_events, ob};
+    char creditor_id[CASEFILE_ID_MAX], debtor_id[CASEFILE_ID_MAX];
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    reason_t rej;
+    one_t r = claim_next(conn, now, creditor_id, debtor_id, rc, err, errlen);
+
+    if (r != ONE_DONE)
+        return r;
+    /* The row is ours until the commit: the pipeline's load locks it again (a no-op). */
+    memset(&cf, 0, sizeof(cf));
     outbox_clear(ob);
+    *rc = pipeline_run_case(&ctx, conn, creditor_id, debtor_id, &tick_handler, NULL, &cf, &plan,
+                            &rej, err, errlen);
+    if (*rc == RESULT_REJECTED)
+        snprintf(err, errlen, "%s: %s", rej.code, rej.detail);
+    if (*rc == RESULT_TRANSIENT) {
+        rollback(conn);
+        outbox_clear(ob);
+        r = ONE_ERROR;
+    } else if (*rc != RESULT_OK) {
+        r = case_failed(conn, creditor_id, debtor_id, now, stats, rc, err, errlen);
+    } else {
+        r = commit_case(conn, policy, now, opts, ob, &cf, &plan, stats, rc, err, errlen);
+    }
+    if (r == ONE_ERROR)
+        outbox_clear(ob);
     casefile_plan_clear(&plan);
     casefile_clear(&cf);
-    return ONE_ERROR;
+    return r;
 }
 
 int sweep_run(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,

@@ -5,10 +5,11 @@
  * How due work is found: debt_case.next_due_at (deploy/migrations/0005_scheduler.sql) is the next
  * local midnight after a case's last planning, kept by a trigger on every save; the sweep takes
  * `next_due_at <= now` cases one at a time with `FOR UPDATE SKIP LOCKED` (index debt_case_due),
- * so several schedulers share the work and never hold one case at once. Each case is loaded,
+ * so several schedulers share the work and never hold one case at once. Each case goes through
+ * the case pipeline (pipeline.h) with the scheduler's own handler: loaded with its open promise
+ * and active plan, those settled as of `now` (casedecide_tick(): due date plus grace passed),
  * planned (casefile_plan(): days past due in the debtor's zone, re-segmentation, the ladder
- * steps whose day has come) after its promise and plan are settled as of `now` (paystore.h:
- * due date plus grace passed), saved, and its tasks and case events written to the outbox in the
+ * steps whose day has come), saved, and its tasks and case events written to the outbox in the
  * same transaction; the hot case is written to Redis after the commit. Planning saves the
  * ladder position and task ids are stable, so a case planned twice never emits a step twice.
  *
@@ -60,7 +61,7 @@ typedef struct sweep_stats {
         0                                                                                          \
     }
 
-/* Prepares casestore's and the sweep's statements on `conn` (after each connection). Returns 0,
+/* Prepares the pipeline's and the sweep's statements on `conn` (after each connection). Returns 0,
  * RESULT_PERMANENT or RESULT_TRANSIENT with err filled. */
 __attribute__((warn_unused_result)) int sweep_prepare(PGconn *conn, char *err, size_t errlen);
 

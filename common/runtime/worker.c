@@ -43,6 +43,11 @@ volatile sig_atomic_t *wk_install_signals(void)
     return &stop_requested;
 }
 
+volatile sig_atomic_t *wk_stop_flag(void)
+{
+    return &stop_requested;
+}
+
 typedef struct cache_write {
     char *key, *json;
     int64_t version;

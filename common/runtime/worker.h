@@ -84,7 +84,11 @@ void wk_reject(wk_msg_t *m, const char *code, const char *fmt, ...)
 int wk_run(const config_t *cfg, const char *const *topics, size_t n, const wk_handler_t *h);
 
 /* Installs the SIGTERM/SIGINT handlers shared by all services (first: stop gracefully; second:
- * exit at once) and returns a pointer to the stop flag. */
+ * exit at once) and returns a pointer to the stop flag. Called once per process, by
+ * service_init() (service.h); a loop reads the flag through wk_stop_flag(). */
 volatile sig_atomic_t *wk_install_signals(void);
+
+/* The stop flag the signal handlers set (never NULL); installs nothing. */
+volatile sig_atomic_t *wk_stop_flag(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caseinteract.h"
+#include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
 
@@ -321,6 +322,15 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     return rc;
 }
 
+int casestore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
+                        size_t errlen)
+{
+    int rc = paystore_load_rows(conn, cf, need, name, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_DISPUTES))
+        rc = interactstore_load_disputes(conn, cf, err, errlen);
+    return rc;
+}
+
 /* ---- Saving ---------------------------------------------------------------------------------- */
 
 static const char *opt(const char *s)
@@ -454,37 +464,25 @@ static int save_history(PGconn *conn, const casefile_t *cf, const casefile_plan_
     return pg_run_cmd(conn, "cs_history", 13, p, err, errlen);
 }
 
-int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
-                   size_t errlen)
+/* The counters other services keep, when a decision moved them. */
+static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    if (!cf->features_dirty)
+        return 0;
+    char *features = json_dumps(cf->features, JSON_COMPACT);
+    const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
+    int rc = features ? pg_run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
+    free(features);
+    if (features == NULL)
+        snprintf(err, errlen, "out of memory");
+    cf->features_dirty = rc != 0;
+    return rc;
+}
+
+/* New tasks (inserted once) and tasks whose status changed. */
+static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
     int rc;
-
-    if (cf->parties_dirty && cf->creditor_name[0] && cf->timezone[0]) {
-        if ((rc = save_parties(conn, cf, err, errlen)) != 0)
-            return rc;
-        cf->parties_dirty = false;
-    }
-    if ((rc = save_case(conn, cf, err, errlen)) != 0)
-        return rc;
-    if (cf->features_dirty) { /* interactions */
-        char *features = json_dumps(cf->features, JSON_COMPACT);
-        const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
-        rc = features ? pg_run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
-        free(features);
-        if (rc != 0) {
-            if (features == NULL)
-                snprintf(err, errlen, "out of memory");
-            return rc;
-        }
-        cf->features_dirty = false;
-    }
-    for (size_t i = 0; i < cf->n_invoices; i++) {
-        if (!cf->invoices[i].dirty)
-            continue;
-        if ((rc = save_invoice(conn, cf, &cf->invoices[i], err, errlen)) != 0)
-            return rc;
-        cf->invoices[i].dirty = false;
-    }
     for (size_t i = 0; i < cf->n_tasks; i++) {
         casefile_task_t *t = &cf->tasks[i];
         if (t->is_new) {
@@ -500,6 +498,35 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
             t->status_dirty = false;
         }
     }
+    return 0;
+}
+
+int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
+                   size_t errlen)
+{
+    int rc;
+
+    /* The rows the event's decision marked (payments, promises, plans, interactions). */
+    if ((rc = paystore_save_rows(conn, cf, err, errlen)) != 0 ||
+        (rc = interactstore_save_rows(conn, cf, err, errlen)) != 0)
+        return rc;
+    if (cf->parties_dirty && cf->creditor_name[0] && cf->timezone[0]) {
+        if ((rc = save_parties(conn, cf, err, errlen)) != 0)
+            return rc;
+        cf->parties_dirty = false;
+    }
+    if ((rc = save_case(conn, cf, err, errlen)) != 0 ||
+        (rc = save_features(conn, cf, err, errlen)) != 0)
+        return rc;
+    for (size_t i = 0; i < cf->n_invoices; i++) {
+        if (!cf->invoices[i].dirty)
+            continue;
+        if ((rc = save_invoice(conn, cf, &cf->invoices[i], err, errlen)) != 0)
+            return rc;
+        cf->invoices[i].dirty = false;
+    }
+    if ((rc = save_tasks(conn, cf, err, errlen)) != 0)
+        return rc;
     if (plan != NULL && plan->segment_changed &&
         (rc = save_history(conn, cf, plan, err, errlen)) != 0)
         return rc;

@@ -1,5 +1,6 @@
 /* casestore.h - the PostgreSQL side of a case file (casefile.h): load a case with its debtor,
- * creditor, invoices and pending tasks; save what a planning changed; read tasks for tools.
+ * creditor, invoices and pending tasks, and the rows its event's decision needs; save what the
+ * decision and the planning changed, in one call; read tasks for tools.
  * Tables in deploy/migrations/0002_cases.sql. Every statement is prepared once per connection
  * (casestore_prepare()), parameterised, and scoped by creditor_id.
  *
@@ -33,7 +34,15 @@ __attribute__((warn_unused_result)) int casestore_load(PGconn *conn, const char 
                                                        const char *debtor_id, bool lock,
                                                        casefile_t *cf, char *err, size_t errlen);
 
-/* Saves *cf after casefile_plan(): parties, the case row, dirty invoices, new tasks (a task_id
+/* Loads into cf->rows (casefile.h, "rows") what an event's decision needs: `need` is a set of
+ * CASEFILE_ROW_* flags, `name` the id the event names (payment_id, promise_id, plan_id; may be
+ * NULL). Call after casestore_load(); the rows are freed by casefile_clear(). */
+__attribute__((warn_unused_result)) int casestore_load_rows(PGconn *conn, casefile_t *cf,
+                                                            unsigned need, const char *name,
+                                                            char *err, size_t errlen);
+
+/* Saves *cf after casefile_plan(): the rows the decision marked (paystore_save_rows(),
+ * interactstore_save_rows()), then parties, the case row, dirty invoices, new tasks (a task_id
  * already present is left alone, so a replay never duplicates), cancelled tasks, and the segment
  * history row when `plan` says the segment changed. Clears the dirty marks. */
 __attribute__((warn_unused_result)) int

@@ -18,16 +18,15 @@ static const pg_statement_t statements[] = {
     {"is_dispute_open",
      "INSERT INTO dispute (creditor_id, debtor_id, event_source, event_id, opened_at, reason, "
      "invoice_id) VALUES ($1, $2, $3, $4, $5::timestamptz, $6, $7) ON CONFLICT DO NOTHING"},
-    /* The CTE's update is invisible to the count (one snapshot): subtract what it resolved. */
+    {"is_disputes",
+     "SELECT coalesce(json_agg(json_build_object('event_source', event_source, 'event_id', "
+     "  event_id, 'invoice_id', invoice_id) ORDER BY opened_at, event_source, event_id), "
+     "  '[]')::text AS disputes FROM dispute "
+     "WHERE creditor_id = $1 AND debtor_id = $2 AND resolved_at IS NULL"},
     {"is_dispute_resolve",
-     "WITH r AS (UPDATE dispute SET resolved_at = $3::timestamptz, outcome = $4, "
-     "  updated_at = now() "
-     "  WHERE creditor_id = $1 AND debtor_id = $2 AND resolved_at IS NULL "
-     "  AND ($5::text IS NULL OR invoice_id = $5 OR invoice_id IS NULL) RETURNING invoice_id) "
-     "SELECT (SELECT coalesce(json_agg(DISTINCT invoice_id) "
-     "          FILTER (WHERE invoice_id IS NOT NULL), '[]') FROM r)::text AS invoices, "
-     " (SELECT count(*) FROM dispute d WHERE d.creditor_id = $1 AND d.debtor_id = $2 "
-     "   AND d.resolved_at IS NULL) - (SELECT count(*) FROM r) AS still_open"},
+     "UPDATE dispute SET resolved_at = $5::timestamptz, outcome = $6, updated_at = now() "
+     "WHERE creditor_id = $1 AND debtor_id = $2 AND event_source = $3 AND event_id = $4 "
+     "AND resolved_at IS NULL"},
     {"is_prefs",
      "INSERT INTO contact_preference (creditor_id, debtor_id, do_not_call, do_not_sms, "
      "do_not_email, cease_communication, timezone) "
@@ -71,17 +70,17 @@ static const char *bool_at(const json_t *obj, const char *key)
     return json_is_boolean(v) ? (json_is_true(v) ? "true" : "false") : NULL;
 }
 
-int interactstore_log_contact(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                              const ce_event_t *ev, char *err, size_t errlen)
+/* The event as a contact_log row. */
+static int log_contact(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
-    const json_t *d = ev->data;
+    const json_t *d = cf->rows.event_data;
     const json_t *tech = json_object_get(d, "techniques"), *obj = json_object_get(d, "objections");
     char *techs = tech ? json_dumps(tech, JSON_COMPACT) : NULL;
     char *objs = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    const char *p[12] = {creditor_id,
-                         debtor_id,
-                         ev->source,
-                         ev->id,
+    const char *p[12] = {cf->creditor_id,
+                         cf->debtor_id,
+                         cf->rows.event_source,
+                         cf->rows.event_id,
                          str_at(d, "channel"),
                          str_at(d, "at"),
                          str_at(d, "outcome"),
@@ -96,57 +95,22 @@ int interactstore_log_contact(PGconn *conn, const char *creditor_id, const char 
     return rc;
 }
 
-int interactstore_open_dispute(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                               const ce_event_t *ev, char *err, size_t errlen)
+/* The event as an open dispute. */
+static int open_dispute(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
-    const json_t *d = ev->data;
-    const char *p[7] = {creditor_id,
-                        debtor_id,
-                        ev->source,
-                        ev->id,
-                        str_at(d, "at"),
-                        str_at(d, "reason"),
+    const json_t *d = cf->rows.event_data;
+    const char *p[7] = {cf->creditor_id,        cf->debtor_id,   cf->rows.event_source,
+                        cf->rows.event_id,      str_at(d, "at"), str_at(d, "reason"),
                         str_at(d, "invoice_id")};
     return pg_run_cmd(conn, "is_dispute_open", 7, p, err, errlen);
 }
 
-int interactstore_resolve_disputes(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                                   const ce_event_t *ev, json_t **invoices, bool *still_open,
-                                   char *err, size_t errlen)
+/* The event merged into the case's preferences: only the fields it carries change. */
+static int save_preferences(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
-    const json_t *d = ev->data;
-    const char *p[5] = {creditor_id, debtor_id, str_at(d, "at"), str_at(d, "outcome"),
-                        str_at(d, "invoice_id")};
-    int rc;
-    *invoices = NULL;
-    PGresult *res = pg_run(conn, "is_dispute_resolve", 5, p, PGRES_TUPLES_OK, &rc, err, errlen);
-    if (res == NULL)
-        return rc;
-    int fi = PQfnumber(res, "invoices"), fo = PQfnumber(res, "still_open");
-    if (PQntuples(res) != 1 || fi < 0 || fo < 0) {
-        PQclear(res);
-        snprintf(err, errlen, "is_dispute_resolve: unexpected result");
-        return -1;
-    }
-    json_error_t jerr;
-    *invoices = json_loads(PQgetvalue(res, 0, fi), 0, &jerr);
-    *still_open = strtoll(PQgetvalue(res, 0, fo), NULL, 10) > 0;
-    PQclear(res);
-    if (!json_is_array(*invoices)) {
-        json_decref(*invoices);
-        *invoices = NULL;
-        snprintf(err, errlen, "is_dispute_resolve: invoices are not a JSON array");
-        return -1;
-    }
-    return 0;
-}
-
-int interactstore_save_preferences(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                                   const ce_event_t *ev, char *err, size_t errlen)
-{
-    const json_t *d = ev->data;
-    const char *p[7] = {creditor_id,
-                        debtor_id,
+    const json_t *d = cf->rows.event_data;
+    const char *p[7] = {cf->creditor_id,
+                        cf->debtor_id,
                         bool_at(d, "do_not_call"),
                         bool_at(d, "do_not_sms"),
                         bool_at(d, "do_not_email"),
@@ -155,14 +119,92 @@ int interactstore_save_preferences(PGconn *conn, const char *creditor_id, const 
     return pg_run_cmd(conn, "is_prefs", 7, p, err, errlen);
 }
 
-int interactstore_add_forbearance(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                                  const ce_event_t *ev, char *err, size_t errlen)
+/* The event as a forbearance. */
+static int add_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
-    const json_t *d = ev->data;
-    const char *p[8] = {
-        creditor_id,       debtor_id,          ev->source,          ev->id,
-        str_at(d, "from"), str_at(d, "until"), str_at(d, "reason"), str_at(d, "agent_id")};
+    const json_t *d = cf->rows.event_data;
+    const char *p[8] = {cf->creditor_id,     cf->debtor_id,        cf->rows.event_source,
+                        cf->rows.event_id,   str_at(d, "from"),    str_at(d, "until"),
+                        str_at(d, "reason"), str_at(d, "agent_id")};
     return pg_run_cmd(conn, "is_forbearance", 8, p, err, errlen);
+}
+
+int interactstore_load_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    const char *p[2] = {cf->creditor_id, cf->debtor_id};
+    json_error_t jerr;
+    size_t i;
+    json_t *o;
+    int rc;
+    PGresult *res = pg_run(conn, "is_disputes", 2, p, PGRES_TUPLES_OK, &rc, err, errlen);
+
+    if (res == NULL)
+        return rc;
+    int f = PQfnumber(res, "disputes");
+    json_t *arr =
+        f >= 0 && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, f), 0, &jerr) : NULL;
+    PQclear(res);
+    cf->rows.disputes = calloc(json_array_size(arr) + 1, sizeof(*cf->rows.disputes));
+    if (!json_is_array(arr) || cf->rows.disputes == NULL) {
+        json_decref(arr);
+        snprintf(err, errlen, "is_disputes: unexpected result, or out of memory");
+        return -1;
+    }
+    json_array_foreach(arr, i, o)
+    {
+        casefile_dispute_row_t *d = &cf->rows.disputes[cf->rows.n_disputes++];
+        d->event_source = strdup(str_at(o, "event_source") ? str_at(o, "event_source") : "");
+        d->event_id = strdup(str_at(o, "event_id") ? str_at(o, "event_id") : "");
+        snprintf(d->invoice_id, sizeof(d->invoice_id), "%s",
+                 str_at(o, "invoice_id") ? str_at(o, "invoice_id") : "");
+        if (d->event_source == NULL || d->event_id == NULL)
+            rc = -1;
+    }
+    json_decref(arr);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+/* The disputes the decision resolved, with the event's resolution. */
+static int resolve_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < cf->rows.n_disputes && rc == 0; i++) {
+        casefile_dispute_row_t *d = &cf->rows.disputes[i];
+        if (!d->resolved)
+            continue;
+        const char *p[6] = {cf->creditor_id, cf->debtor_id,        d->event_source,
+                            d->event_id,     cf->rows.resolved_at, cf->rows.outcome};
+        rc = pg_run_cmd(conn, "is_dispute_resolve", 6, p, err, errlen);
+        d->resolved = rc != 0;
+    }
+    return rc;
+}
+
+int interactstore_save_rows(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    switch (cf->rows.record) {
+    case CASEFILE_RECORD_CONTACT:
+        rc = log_contact(conn, cf, err, errlen);
+        break;
+    case CASEFILE_RECORD_DISPUTE:
+        rc = open_dispute(conn, cf, err, errlen);
+        break;
+    case CASEFILE_RECORD_PREFERENCES:
+        rc = save_preferences(conn, cf, err, errlen);
+        break;
+    case CASEFILE_RECORD_FORBEARANCE:
+        rc = add_forbearance(conn, cf, err, errlen);
+        break;
+    default:
+        break;
+    }
+    if (rc == 0)
+        cf->rows.record = CASEFILE_RECORD_NONE;
+    return rc == 0 ? resolve_disputes(conn, cf, err, errlen) : rc;
 }
 
 int interactstore_recent_contacts(PGconn *conn, const char *creditor_id, const char *debtor_id,

@@ -1,6 +1,9 @@
 /* interactstore.h - the PostgreSQL side of interactions (tables in
  * deploy/migrations/0004_interactions.sql): the contact log, disputes, contact preferences and
- * forbearances, written by recobro-interactions, and the recent contacts `recobroctl case show`
+ * forbearances. It decides nothing: the interactions decisions (casedecide.h, caseinteract.h)
+ * mark in the case file what to write (casefile.h, "rows": the event itself as a row, the open
+ * disputes a resolution resolved) and casestore_save() calls interactstore_save_rows(). It also
+ * loads the open disputes a resolution needs, and the recent contacts `recobroctl case show`
  * prints. The contact state every worker plans with is read by casestore_load() itself (one
  * round trip with the case) and decoded by caseinteract_state_from_json().
  *
@@ -19,42 +22,21 @@
 
 #include "result.h"
 
-#include "cloudevent.h"
+#include "casefile.h"
 
 /* Prepares the statements on `conn` (call after each connection). */
 __attribute__((warn_unused_result)) int interactstore_prepare(PGconn *conn, char *err,
                                                               size_t errlen);
 
-/* Records a validated contact.attempted (ev borrowed) in the contact log; a repeat of the same
- * (source, id) is ignored. */
-__attribute__((warn_unused_result)) int
-interactstore_log_contact(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                          const ce_event_t *ev, char *err, size_t errlen);
+/* Loads the case's open disputes into cf->rows.disputes (oldest first). */
+__attribute__((warn_unused_result)) int interactstore_load_disputes(PGconn *conn, casefile_t *cf,
+                                                                    char *err, size_t errlen);
 
-/* Records a validated debt.disputed (ev borrowed) as an open dispute. */
-__attribute__((warn_unused_result)) int
-interactstore_open_dispute(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                           const ce_event_t *ev, char *err, size_t errlen);
-
-/* Resolves the open disputes a validated dispute.resolved (ev borrowed) is about: those of its
- * invoice_id plus the whole-debt ones, or every open one when it names none. *invoices gets a
- * new JSON array of the distinct invoice ids those disputes named, *still_open whether some
- * other dispute stays open. */
-__attribute__((warn_unused_result)) int
-interactstore_resolve_disputes(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                               const ce_event_t *ev, json_t **invoices, bool *still_open, char *err,
-                               size_t errlen);
-
-/* Merges a validated contact.preferences (ev borrowed) into the case's preferences: only the
- * fields it carries change. */
-__attribute__((warn_unused_result)) int
-interactstore_save_preferences(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                               const ce_event_t *ev, char *err, size_t errlen);
-
-/* Records a validated forbearance.granted (ev borrowed). */
-__attribute__((warn_unused_result)) int
-interactstore_add_forbearance(PGconn *conn, const char *creditor_id, const char *debtor_id,
-                              const ce_event_t *ev, char *err, size_t errlen);
+/* Writes what the decision marked: the event as its row (rows.record: a contact_log row, an
+ * open dispute, the preferences merged (only the fields the event carries change), a
+ * forbearance; a repeat of the same (source, id) is ignored), and the disputes it resolved. */
+__attribute__((warn_unused_result)) int interactstore_save_rows(PGconn *conn, casefile_t *cf,
+                                                                char *err, size_t errlen);
 
 /* The case's most recent contacts (up to `limit`, newest first) as a new JSON array of
  * {at, channel, outcome, agent_id, stage, techniques, objections, task_id} into *out. */

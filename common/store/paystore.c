@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "casepay.h"
-#include "money.h"
 #include "pg.h"
-#include "validate.h"
-#include "calendar.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
@@ -169,20 +166,7 @@ static promise_state_t state_of(const char *name)
     return s;
 }
 
-/* A stored promise: the state machine's value plus what only the store knows. */
-typedef struct stored_promise {
-    promise_t p;
-    bool pending_approval;
-    bool has_approver;
-} stored_promise_t;
-
-typedef struct stored_plan {
-    plan_t pl;
-    bool pending_approval;
-    bool has_approver;
-} stored_plan_t;
-
-static int promise_from_text(const char *text, stored_promise_t *sp)
+static int promise_from_text(const char *text, casefile_promise_row_t *sp)
 {
     json_error_t jerr;
     json_t *o = json_loads(text, 0, &jerr);
@@ -213,7 +197,7 @@ static int promise_from_text(const char *text, stored_promise_t *sp)
     return 0;
 }
 
-static int plan_from_text(const char *text, stored_plan_t *sp)
+static int plan_from_text(const char *text, casefile_plan_row_t *sp)
 {
     json_error_t jerr;
     json_t *o = json_loads(text, 0, &jerr), *inst;
@@ -258,45 +242,47 @@ static int plan_from_text(const char *text, stored_plan_t *sp)
     return 0;
 }
 
-/* Loads one promise by statement `stmt` (3 params with `id`, else 2) into *sp. Returns 0,
- * CASESTORE-like 1 when none, -1 or RESULT_TRANSIENT. */
+/* Loads one promise by statement `stmt` (3 params with `id`, else 2) into a new row (*out, free()
+ * it; NULL when there is none). Returns 0, -1 or RESULT_TRANSIENT. */
 static int load_promise(PGconn *conn, const casefile_t *cf, const char *stmt, const char *id,
-                        stored_promise_t *sp, char *err, size_t errlen)
+                        casefile_promise_row_t **out, char *err, size_t errlen)
 {
     const char *params[3] = {cf->creditor_id, cf->debtor_id, id};
     char *text = NULL;
     int rc = run(conn, stmt, id ? 3 : 2, params, "doc", &text, err, errlen);
-    if (rc != 0)
+
+    *out = NULL;
+    if (rc != 0 || text == NULL)
         return rc;
-    if (text == NULL)
-        return 1;
-    rc = promise_from_text(text, sp);
-    free(text);
-    if (rc < 0)
+    if ((*out = malloc(sizeof(**out))) == NULL)
+        rc = -1, snprintf(err, errlen, "out of memory");
+    else if ((rc = promise_from_text(text, *out)) < 0)
         snprintf(err, errlen, "%s: a promise row did not parse", stmt);
+    free(text);
     return rc;
 }
 
 static int load_plan(PGconn *conn, const casefile_t *cf, const char *stmt, const char *id,
-                     stored_plan_t *sp, char *err, size_t errlen)
+                     casefile_plan_row_t **out, char *err, size_t errlen)
 {
     const char *params[3] = {cf->creditor_id, cf->debtor_id, id};
     char *text = NULL;
     int rc = run(conn, stmt, id ? 3 : 2, params, "doc", &text, err, errlen);
-    if (rc != 0)
+
+    *out = NULL;
+    if (rc != 0 || text == NULL)
         return rc;
-    if (text == NULL)
-        return 1;
-    rc = plan_from_text(text, sp);
-    free(text);
-    if (rc < 0)
+    if ((*out = malloc(sizeof(**out))) == NULL)
+        rc = -1, snprintf(err, errlen, "out of memory");
+    else if ((rc = plan_from_text(text, *out)) < 0)
         snprintf(err, errlen, "%s: a plan row did not parse", stmt);
+    free(text);
     return rc;
 }
 
-static int save_promise(PGconn *conn, const casefile_t *cf, const stored_promise_t *sp,
-                        const char *limit, const char *approved_by, const char *agent_id,
-                        const char *channel, char *err, size_t errlen)
+/* Upserts a promise row; the insert-only columns come from the row (casefile.h). */
+static int save_promise(PGconn *conn, const casefile_t *cf, const casefile_promise_row_t *sp,
+                        char *err, size_t errlen)
 {
     const promise_t *p = &sp->p;
     char amount[24], due[16], made[16], grace[16], paid[24], asof[16], settled[16];
@@ -322,15 +308,16 @@ static int save_promise(PGconn *conn, const casefile_t *cf, const stored_promise
                               promise_state_name(p->last_reported),
                               promise_cancel_reason_name(p->cancel_reason),
                               sp->pending_approval ? "true" : "false",
-                              limit,
-                              approved_by,
-                              agent_id,
-                              channel};
+                              sp->limit,
+                              sp->approved_by,
+                              sp->agent_id,
+                              sp->channel};
     return run(conn, "ps_promise_put", 19, params, NULL, NULL, err, errlen);
 }
 
-static int save_plan(PGconn *conn, const casefile_t *cf, const stored_plan_t *sp, const char *limit,
-                     const char *approved_by, const char *agent_id, char *err, size_t errlen)
+/* Upserts a plan row and its instalments. */
+static int save_plan(PGconn *conn, const casefile_t *cf, const casefile_plan_row_t *sp, char *err,
+                     size_t errlen)
 {
     const plan_t *pl = &sp->pl;
     char agreed[16], grace[16], dm[16], total[24], paid[24], missed[16], asof[16], settled[16];
@@ -358,9 +345,9 @@ static int save_plan(PGconn *conn, const casefile_t *cf, const stored_plan_t *sp
                               settled,
                               pl->reported ? "true" : "false",
                               sp->pending_approval ? "true" : "false",
-                              limit,
-                              approved_by,
-                              agent_id};
+                              sp->limit,
+                              sp->approved_by,
+                              sp->agent_id};
     int rc = run(conn, "ps_plan_put", 19, params, NULL, NULL, err, errlen);
     for (size_t i = 0; i < pl->n && rc == 0; i++) {
         const plan_installment_t *in = &pl->installments[i];
@@ -425,12 +412,12 @@ int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     }
     json_decref(credits);
     if (fp >= 0 && !PQgetisnull(res, 0, fp)) {
-        stored_promise_t sp;
+        casefile_promise_row_t sp;
         if (promise_from_text(PQgetvalue(res, 0, fp), &sp) == 0)
             set_doc(&cf->open_promise, casepay_promise_json(&sp.p));
     }
     if (fl >= 0 && !PQgetisnull(res, 0, fl)) {
-        stored_plan_t *sp = malloc(sizeof(*sp));
+        casefile_plan_row_t *sp = malloc(sizeof(*sp));
         if (sp != NULL && plan_from_text(PQgetvalue(res, 0, fl), sp) == 0)
             set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
         free(sp);
@@ -465,541 +452,232 @@ int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- Event fields ---------------------------------------------------------------------------- */
+/* ---- The rows an event's decision needs (casefile.h, "rows") -------------------------------- */
 
-static const char *dstr(const ce_event_t *ev, const char *key)
-{
-    return json_string_value(json_object_get(ev->data, key));
-}
-
-static int day_of_date(const char *s, int64_t *day)
-{
-    int y, m, d;
-    if (s == NULL || cal_parse_date(s, &y, &m, &d) < 0)
-        return -1;
-    *day = cal_days_from_civil(y, m, d);
-    return 0;
-}
-
-static int today_of(const casefile_t *cf, int64_t now, int64_t *today, char *err, size_t errlen)
-{
-    if (cal_local_day(cf->timezone, now, today) < 0) {
-        snprintf(err, errlen, "unknown time zone of the case");
-        return -1;
-    }
-    return 0;
-}
-
-/* Refreshes the cache documents from the promise and plan as they now stand. */
-static void refresh_docs(casefile_t *cf, const stored_promise_t *sp, const stored_plan_t *spl)
-{
-    if (sp != NULL)
-        set_doc(&cf->open_promise, sp->p.state == PROMISE_PENDING && !sp->pending_approval
-                                       ? casepay_promise_json(&sp->p)
-                                       : NULL);
-    if (spl != NULL)
-        set_doc(&cf->active_plan, spl->pl.state == PLAN_ACTIVE && !spl->pending_approval
-                                      ? casepay_plan_json(&spl->pl)
-                                      : NULL);
-}
-
-/* ---- Payments -------------------------------------------------------------------------------- */
-
-static int rejected(reason_t *rej, const reason_t *e)
-{
-    *rej = *e;
-    return RESULT_REJECTED;
-}
-
-int paystore_payment_received(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                              const ce_event_t *ev, int64_t now, const char *source,
-                              casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen)
-{
-    const char *payment_id = dstr(ev, "payment_id"), *currency = dstr(ev, "currency");
-    const char *amount_s = dstr(ev, "amount"), *received_s = dstr(ev, "received_at");
-    const json_t *names = json_object_get(ev->data, "invoice_ids");
-    casepay_payment_t pay;
-    casepay_effect_t eff;
-    stored_promise_t sp;
-    stored_plan_t *spl = NULL;
-    const char **named = NULL;
-    char *text = NULL;
-    reason_t e;
-    int rc;
-
-    (void)policy;
-    (void)now;
-    memset(&pay, 0, sizeof(pay));
-    if (payment_id == NULL || currency == NULL || amount_s == NULL || received_s == NULL ||
-        strlen(payment_id) >= CASEFILE_ID_MAX)
-        return reason_set(rej, "schema_violation", "data.payment_id: missing or too long"),
-               RESULT_REJECTED;
-    if (money_parse(amount_s, currency, 0, &pay.amount) != MONEY_OK || pay.amount <= 0)
-        return reason_set(rej, "invalid_amount", "data.amount: not a positive amount"),
-               RESULT_REJECTED;
-    if (cal_parse_instant(received_s, &pay.received_at, NULL) < 0)
-        return reason_set(rej, "schema_violation", "data.received_at: not an RFC 3339 instant"),
-               RESULT_REJECTED;
-    if (cf->currency[0] != '\0' && strcmp(cf->currency, currency) != 0)
-        return reason_set(rej, "currency_mismatch", "data.currency: the case is in %s",
-                          cf->currency),
-               RESULT_REJECTED;
-    const char *gp[3] = {cf->creditor_id, cf->debtor_id, payment_id};
-    if ((rc = run(conn, "ps_payment_get", 3, gp, "status", &text, err, errlen)) != 0)
-        return rc;
-    if (text != NULL) {
-        free(text); /* known: a repeat, or reversed before it arrived: no second effect */
-        return 0;
-    }
-    if (cal_local_day(cf->timezone, pay.received_at, &pay.day) < 0) {
-        snprintf(err, errlen, "unknown time zone of the case");
-        return -1;
-    }
-    pay.payment_id = payment_id;
-    pay.currency = currency;
-    if (json_is_array(names) && json_array_size(names) > 0) {
-        size_t i;
-        json_t *v;
-        named = calloc(json_array_size(names), sizeof(*named));
-        if (named == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        json_array_foreach(names, i, v) if (json_is_string(v)) named[pay.nnamed++] =
-            json_string_value(v);
-        pay.named = named;
-    }
-    rc = load_promise(conn, cf, "ps_promise_open", NULL, &sp, err, errlen);
-    bool has_promise = rc == 0;
-    if (rc < 0)
-        goto out;
-    spl = malloc(sizeof(*spl));
-    if (spl == NULL) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-        goto out;
-    }
-    rc = load_plan(conn, cf, "ps_plan_open", NULL, spl, err, errlen);
-    bool has_plan = rc == 0;
-    if (rc < 0)
-        goto out;
-    if (casepay_receive(cf, &pay, has_promise ? &sp.p : NULL, has_plan ? &spl->pl : NULL, source,
-                        plan, &eff, &e) < 0) {
-        rc = rejected(rej, &e);
-        goto out;
-    }
-    /* The payment row, with what it did. */
-    json_t *pl_lines = json_array();
-    for (size_t i = 0; i < eff.n_plan_lines; i++)
-        json_array_append_new(pl_lines, json_pack("{s:i, s:I}", "slot", (int)eff.plan_lines[i].slot,
-                                                  "amount", (json_int_t)eff.plan_lines[i].amount));
-    char *pl_text = json_dumps(pl_lines, JSON_COMPACT);
-    char *names_text = json_dumps(json_is_array(names) ? names : json_array(), JSON_COMPACT);
-    json_decref(pl_lines);
-    char amount[24], at[24], unalloc[24], applied[24];
-    snprintf(amount, sizeof(amount), "%" PRId64, pay.amount);
-    snprintf(at, sizeof(at), "%" PRId64, pay.received_at);
-    snprintf(unalloc, sizeof(unalloc), "%" PRId64, eff.credit);
-    snprintf(applied, sizeof(applied), "%" PRId64, eff.promise_applied);
-    const char *pp[13] = {cf->creditor_id,
-                          cf->debtor_id,
-                          payment_id,
-                          amount,
-                          currency,
-                          at,
-                          dstr(ev, "method"),
-                          names_text ? names_text : "[]",
-                          unalloc,
-                          has_promise && eff.promise_applied > 0 ? sp.p.id : NULL,
-                          applied,
-                          has_plan && eff.n_plan_lines > 0 ? spl->pl.id : NULL,
-                          pl_text ? pl_text : "[]"};
-    rc = run(conn, "ps_payment_put", 13, pp, NULL, NULL, err, errlen);
-    free(pl_text);
-    free(names_text);
-    for (size_t i = 0; i < eff.nlines && rc == 0; i++) {
-        char a[24];
-        snprintf(a, sizeof(a), "%" PRId64, eff.lines[i].amount);
-        const char *ap[6] = {cf->creditor_id, cf->debtor_id, payment_id, eff.lines[i].invoice_id, a,
-                             "false"};
-        rc = run(conn, "ps_alloc_put", 6, ap, NULL, NULL, err, errlen);
-    }
-    /* Its credit entry is in the row already. */
-    for (size_t i = 0; i < cf->n_credits; i++)
-        if (strcmp(cf->credits[i].payment_id, payment_id) == 0)
-            cf->credits[i].dirty = false;
-    if (rc == 0 && has_promise)
-        rc = save_promise(conn, cf, &sp, NULL, NULL, NULL, NULL, err, errlen);
-    if (rc == 0 && has_plan)
-        rc = save_plan(conn, cf, spl, NULL, NULL, NULL, err, errlen);
-    if (rc == 0)
-        refresh_docs(cf, has_promise ? &sp : NULL, has_plan ? spl : NULL);
-    casepay_effect_clear(&eff);
-out:
-    free(spl);
-    free(named);
-    return rc;
-}
-
-int paystore_payment_reversed(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                              const ce_event_t *ev, int64_t now, const char *source,
-                              casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen)
-{
-    const char *payment_id = dstr(ev, "payment_id");
-    char at[24], *status = NULL;
-    int rc;
-
-    (void)policy;
-    if (payment_id == NULL || strlen(payment_id) >= CASEFILE_ID_MAX)
-        return reason_set(rej, "schema_violation", "data.payment_id: missing or too long"),
-               RESULT_REJECTED;
-    snprintf(at, sizeof(at), "%" PRId64, now);
-    const char *gp[5] = {cf->creditor_id, cf->debtor_id, payment_id, at, dstr(ev, "reason")};
-    PGresult *res = PQexecPrepared(conn, "ps_payment_get", 3, gp, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return pg_fail(conn, res, "ps_payment_get", err, errlen);
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return run(conn, "ps_payment_stub", 5, gp, NULL, NULL, err, errlen);
-    }
-    status = PQgetvalue(res, 0, PQfnumber(res, "status"));
-    if (strcmp(status, "received") != 0) {
-        PQclear(res);
-        return 0; /* reversed already: no second effect */
-    }
-    int fpi = PQfnumber(res, "promise_id"), fpl = PQfnumber(res, "plan_id");
-    char promise_id[PROMISE_ID_MAX + 1] = "", plan_id[PROMISE_ID_MAX + 1] = "";
-    if (!PQgetisnull(res, 0, fpi))
-        snprintf(promise_id, sizeof(promise_id), "%s", PQgetvalue(res, 0, fpi));
-    if (!PQgetisnull(res, 0, fpl))
-        snprintf(plan_id, sizeof(plan_id), "%s", PQgetvalue(res, 0, fpl));
-    int64_t promise_applied =
-        strtoll(PQgetvalue(res, 0, PQfnumber(res, "promise_applied")), NULL, 10);
-    json_error_t jerr;
-    json_t *pl_lines = json_loads(PQgetvalue(res, 0, PQfnumber(res, "plan_lines")), 0, &jerr);
-    PQclear(res);
-
-    casepay_undo_t u;
-    stored_promise_t sp;
-    stored_plan_t *spl = malloc(sizeof(*spl));
-    alloc_line_t *lines = NULL;
-    plan_line_t *plines = calloc(json_array_size(pl_lines) + 1, sizeof(*plines));
-    json_t *alines = NULL;
-    char *text = NULL;
-    reason_t e;
-    bool has_promise = false, has_plan = false;
-
-    memset(&u, 0, sizeof(u));
-    if (spl == NULL || plines == NULL) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-        goto out;
-    }
-    if ((rc = run(conn, "ps_alloc_get", 3, gp, "lines", &text, err, errlen)) != 0)
-        goto out;
-    alines = json_loads(text ? text : "[]", 0, &jerr);
-    lines = calloc(json_array_size(alines) + 1, sizeof(*lines));
-    if (lines == NULL) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-        goto out;
-    }
-    size_t i;
-    json_t *o;
-    json_array_foreach(alines, i, o)
-    {
-        snprintf(lines[u.nlines].invoice_id, sizeof(lines[u.nlines].invoice_id), "%s",
-                 jstr(o, "invoice_id"));
-        lines[u.nlines++].amount = jint(o, "amount");
-    }
-    json_array_foreach(pl_lines, i, o)
-    {
-        plines[u.n_plan_lines].slot = (uint32_t)jint(o, "slot");
-        plines[u.n_plan_lines++].amount = jint(o, "amount");
-    }
-    if (promise_id[0]) {
-        rc = load_promise(conn, cf, "ps_promise_get", promise_id, &sp, err, errlen);
-        if (rc < 0)
-            goto out;
-        has_promise = rc == 0;
-    }
-    if (plan_id[0]) {
-        rc = load_plan(conn, cf, "ps_plan_get", plan_id, spl, err, errlen);
-        if (rc < 0)
-            goto out;
-        has_plan = rc == 0;
-    }
-    if ((rc = today_of(cf, now, &u.day, err, errlen)) != 0)
-        goto out;
-    u.payment_id = payment_id;
-    u.lines = lines;
-    u.promise_applied = promise_applied;
-    u.plan_lines = plines;
-    u.at = now;
-    if (casepay_reverse(cf, &u, has_promise ? &sp.p : NULL, has_plan ? &spl->pl : NULL, source,
-                        plan, &e) < 0) {
-        rc = rejected(rej, &e);
-        goto out;
-    }
-    if ((rc = run(conn, "ps_payment_reverse", 5, gp, NULL, NULL, err, errlen)) != 0 ||
-        (rc = run(conn, "ps_alloc_reverse", 3, gp, NULL, NULL, err, errlen)) != 0)
-        goto out;
-    for (size_t c = 0; c < cf->n_credits; c++)
-        if (strcmp(cf->credits[c].payment_id, payment_id) == 0)
-            cf->credits[c].dirty = false; /* ps_payment_reverse zeroed it */
-    if (has_promise && (rc = save_promise(conn, cf, &sp, NULL, NULL, NULL, NULL, err, errlen)) != 0)
-        goto out;
-    if (has_plan && (rc = save_plan(conn, cf, spl, NULL, NULL, NULL, err, errlen)) != 0)
-        goto out;
-    refresh_docs(cf, has_promise ? &sp : NULL, has_plan ? spl : NULL);
-out:
-    free(text);
-    json_decref(alines);
-    json_decref(pl_lines);
-    free(lines);
-    free(plines);
-    free(spl);
-    return rc;
-}
-
-/* ---- Promises and plans ---------------------------------------------------------------------- */
-
-static int ce_to_err(const reason_t *e, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s: %s", e->code, e->detail);
-    return -1;
-}
-
-/* Cancels the case's pending applied promises (all but `keep`) on `today`. */
-static int cancel_pending_promises(PGconn *conn, casefile_t *cf, const char *keep,
-                                   promise_cancel_reason_t reason, int64_t today, int64_t now,
-                                   const char *source, casefile_plan_t *plan, char *err,
-                                   size_t errlen)
+/* Every pending applied promise into cf->rows.pending. */
+static int load_pending(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
     const char *params[2] = {cf->creditor_id, cf->debtor_id};
-    PGresult *res = PQexecPrepared(conn, "ps_promise_pending", 2, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return pg_fail(conn, res, "ps_promise_pending", err, errlen);
-    int f = PQfnumber(res, "doc"), rc = 0;
-    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
-        stored_promise_t sp;
-        reason_t e;
-        if (promise_from_text(PQgetvalue(res, r, f), &sp) != 0 ||
-            (keep != NULL && strcmp(sp.p.id, keep) == 0))
-            continue;
-        if (casepay_cancel_promise(cf, &sp.p, reason, today, now, source, plan, &e) < 0)
-            rc = ce_to_err(&e, err, errlen);
-        else
-            rc = save_promise(conn, cf, &sp, NULL, NULL, NULL, NULL, err, errlen);
+    int rc;
+    PGresult *res =
+        pg_run(conn, "ps_promise_pending", 2, params, PGRES_TUPLES_OK, &rc, err, errlen);
+
+    if (res == NULL)
+        return rc;
+    int f = PQfnumber(res, "doc"), n = PQntuples(res);
+    cf->rows.pending = calloc((size_t)n + 1, sizeof(*cf->rows.pending));
+    if (cf->rows.pending == NULL) {
+        PQclear(res);
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
+    for (int r = 0; r < n; r++)
+        if (promise_from_text(PQgetvalue(res, r, f), &cf->rows.pending[cf->rows.n_pending]) == 0)
+            cf->rows.n_pending++;
     PQclear(res);
-    return rc;
+    return 0;
 }
 
-int paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                            const ce_event_t *ev, int64_t now, const char *source,
-                            casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen)
+/* The stored lines of a payment: its allocation lines not reversed (ps_alloc_get) and the
+ * instalments it filled (`plan_lines`, the row's JSON text). */
+static int load_payment_lines(PGconn *conn, const casefile_t *cf, casefile_payment_row_t *row,
+                              const char *plan_lines, char *err, size_t errlen)
 {
-    const char *promise_id = dstr(ev, "promise_id"), *currency = dstr(ev, "currency");
-    const char *approved_by = dstr(ev, "approved_by");
-    int64_t amount, due_day, today;
-    stored_promise_t sp;
-    policy_check_t check;
-    reason_t e;
-    int rc;
-
-    if (promise_id == NULL || currency == NULL || strlen(promise_id) >= CASEFILE_ID_MAX)
-        return reason_set(rej, "schema_violation", "data.promise_id: missing or too long"),
-               RESULT_REJECTED;
-    if (dstr(ev, "amount") == NULL ||
-        money_parse(dstr(ev, "amount"), currency, 0, &amount) != MONEY_OK)
-        return reason_set(rej, "invalid_amount", "data.amount: not an amount"), RESULT_REJECTED;
-    if (day_of_date(dstr(ev, "due_on"), &due_day) < 0)
-        return reason_set(rej, "schema_violation", "data.due_on: not a date"), RESULT_REJECTED;
-    if ((rc = today_of(cf, now, &today, err, errlen)) != 0)
-        return rc;
-    rc = load_promise(conn, cf, "ps_promise_get", promise_id, &sp, err, errlen);
-    if (rc < 0)
-        return rc;
-    bool known = rc == 0;
-    if (known && !(sp.pending_approval && approved_by != NULL))
-        return 0; /* a repeat, or still waiting for its approval: no second effect */
-    int verdict = casepay_decide_promise(cf, policy, currency, amount, due_day, today,
-                                         approved_by != NULL, &check, &e);
-    if (verdict < 0)
-        return rejected(rej, &e);
-    if (!known) {
-        if (promise_init(&sp.p, promise_id, currency, amount, today, due_day,
-                         (int32_t)policy->promise_grace_days) != PROMISE_OK)
-            return reason_set(rej, "invalid_promise", "data: not a valid promise"), RESULT_REJECTED;
-        sp.pending_approval = false;
-    }
-    if (verdict == CASEPAY_REVIEW) {
-        sp.pending_approval = true;
-        if (casepay_supervisor_task(cf, "promise", promise_id, &check, now, source, plan) < 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        return save_promise(conn, cf, &sp, policy_limit_name(check.limit), NULL,
-                            dstr(ev, "agent_id"), dstr(ev, "channel"), err, errlen);
-    }
-    sp.pending_approval = false;
-    rc = cancel_pending_promises(conn, cf, promise_id, PROMISE_CANCEL_NEW_PROMISE, today, now,
-                                 source, plan, err, errlen);
-    if (rc == 0)
-        rc = save_promise(conn, cf, &sp, NULL, approved_by, dstr(ev, "agent_id"),
-                          dstr(ev, "channel"), err, errlen);
-    if (rc == 0)
-        refresh_docs(cf, &sp, NULL);
-    return rc;
-}
-
-int paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy, const ce_event_t *ev,
-                         int64_t now, const char *source, casefile_plan_t *plan, reason_t *rej,
-                         char *err, size_t errlen)
-{
-    const char *plan_id = dstr(ev, "plan_id"), *currency = dstr(ev, "currency");
-    const char *approved_by = dstr(ev, "approved_by");
-    const json_t *arr = json_object_get(ev->data, "installments");
-    policy_installment_t inst[PLAN_MAX_INSTALLMENTS];
-    int64_t down = 0, today;
-    size_t n = 0, i;
-    policy_check_t check;
-    reason_t e;
+    const char *gp[3] = {cf->creditor_id, cf->debtor_id, row->payment_id};
+    json_error_t jerr;
+    char *text = NULL;
+    size_t i;
     json_t *o;
-    int rc;
+    int rc = run(conn, "ps_alloc_get", 3, gp, "lines", &text, err, errlen);
 
-    if (plan_id == NULL || currency == NULL || strlen(plan_id) >= CASEFILE_ID_MAX)
-        return reason_set(rej, "schema_violation", "data.plan_id: missing or too long"),
-               RESULT_REJECTED;
-    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
-        json_array_size(arr) > PLAN_MAX_INSTALLMENTS)
-        return reason_set(rej, "invalid_plan", "data.installments: 1..%d expected",
-                          PLAN_MAX_INSTALLMENTS),
-               RESULT_REJECTED;
-    json_array_foreach(arr, i, o)
-    {
-        int64_t day;
-        const char *a = json_string_value(json_object_get(o, "amount"));
-        if (day_of_date(json_string_value(json_object_get(o, "due_on")), &day) < 0 || a == NULL ||
-            money_parse(a, currency, 0, &inst[n].amount) != MONEY_OK)
-            return reason_set(rej, "invalid_plan", "data.installments[%zu]: bad date or amount", i),
-                   RESULT_REJECTED;
-        inst[n++].due_day = (int32_t)day;
-    }
-    if (dstr(ev, "down_payment") != NULL &&
-        money_parse(dstr(ev, "down_payment"), currency, 0, &down) != MONEY_OK)
-        return reason_set(rej, "invalid_amount", "data.down_payment: not an amount"),
-               RESULT_REJECTED;
-    if ((rc = today_of(cf, now, &today, err, errlen)) != 0)
+    if (rc != 0)
         return rc;
-    stored_plan_t *sp = malloc(sizeof(*sp)), *old = malloc(sizeof(*sp));
-    if (sp == NULL || old == NULL) {
-        free(sp);
-        free(old);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    json_t *alines = json_loads(text ? text : "[]", 0, &jerr);
+    json_t *plines = json_loads(plan_lines ? plan_lines : "[]", 0, &jerr);
+    free(text);
+    row->lines = calloc(json_array_size(alines) + 1, sizeof(*row->lines));
+    row->plan_lines = calloc(json_array_size(plines) + 1, sizeof(*row->plan_lines));
+    if (row->lines == NULL || row->plan_lines == NULL)
+        rc = -1, snprintf(err, errlen, "out of memory");
+    json_array_foreach(rc == 0 ? alines : NULL, i, o)
+    {
+        snprintf(row->lines[row->nlines].invoice_id, sizeof(row->lines[0].invoice_id), "%s",
+                 jstr(o, "invoice_id"));
+        row->lines[row->nlines++].amount = jint(o, "amount");
     }
-    rc = load_plan(conn, cf, "ps_plan_get", plan_id, sp, err, errlen);
-    if (rc < 0)
-        goto out;
-    bool known = rc == 0;
-    rc = 0;
-    if (known && !(sp->pending_approval && approved_by != NULL))
-        goto out; /* a repeat, or still waiting: no second effect */
-    int verdict = casepay_decide_plan(cf, policy, currency, down, inst, n, today,
-                                      approved_by != NULL, &check, &e);
-    if (verdict < 0) {
-        rc = rejected(rej, &e);
-        goto out;
+    json_array_foreach(rc == 0 ? plines : NULL, i, o)
+    {
+        row->plan_lines[row->n_plan_lines].slot = (uint32_t)jint(o, "slot");
+        row->plan_lines[row->n_plan_lines++].amount = jint(o, "amount");
     }
-    if (!known && plan_init_with_policy(&sp->pl, policy, plan_id, currency, today, down, inst, n) !=
-                      PROMISE_OK) {
-        reason_set(rej, "invalid_plan", "data: not a valid plan");
-        rc = RESULT_REJECTED;
-        goto out;
-    }
-    if (verdict == CASEPAY_REVIEW) {
-        sp->pending_approval = true;
-        if (casepay_supervisor_task(cf, "plan", plan_id, &check, now, source, plan) < 0) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
-        }
-        rc = save_plan(conn, cf, sp, policy_limit_name(check.limit), NULL, dstr(ev, "agent_id"),
-                       err, errlen);
-        goto out;
-    }
-    sp->pending_approval = false;
-    /* A plan supersedes the pending promise and the previous active plan. */
-    rc = cancel_pending_promises(conn, cf, NULL, PROMISE_CANCEL_PLAN, today, now, source, plan, err,
-                                 errlen);
-    if (rc == 0) {
-        int lr = load_plan(conn, cf, "ps_plan_open", NULL, old, err, errlen);
-        if (lr < 0)
-            rc = lr;
-        else if (lr == 0 && strcmp(old->pl.id, plan_id) != 0) {
-            if (casepay_cancel_plan(cf, &old->pl, today, now, source, plan, &e) < 0)
-                rc = ce_to_err(&e, err, errlen);
-            else
-                rc = save_plan(conn, cf, old, NULL, NULL, NULL, err, errlen);
-        }
-    }
-    if (rc == 0 && casepay_feature_set_bool(cf, "plan_active", true) != 0) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0)
-        rc = save_plan(conn, cf, sp, NULL, approved_by, dstr(ev, "agent_id"), err, errlen);
-    if (rc == 0) {
-        set_doc(&cf->open_promise, NULL);
-        refresh_docs(cf, NULL, sp);
-    }
-out:
-    free(sp);
-    free(old);
+    json_decref(alines);
+    json_decref(plines);
     return rc;
 }
 
-int paystore_evaluate(PGconn *conn, casefile_t *cf, const policy_t *policy, int64_t now,
-                      const char *source, casefile_plan_t *plan, char *err, size_t errlen)
+/* Copies column `name` of row 0 (NULL when SQL NULL) into dst. */
+static void copy_col(char *dst, size_t size, const PGresult *res, const char *name)
 {
-    stored_promise_t sp;
-    int64_t today;
-    reason_t e;
+    int f = PQfnumber(res, name);
+    snprintf(dst, size, "%s", f >= 0 && !PQgetisnull(res, 0, f) ? PQgetvalue(res, 0, f) : "");
+}
+
+/* The payment named `payment_id` into cf->rows.payment (known or not); when it stands received,
+ * with its lines and the promise and plan it counted toward (rows.promise, rows.plan). */
+static int load_payment(PGconn *conn, casefile_t *cf, const char *payment_id, char *err,
+                        size_t errlen)
+{
+    const char *gp[3] = {cf->creditor_id, cf->debtor_id, payment_id};
+    casefile_payment_row_t *row = calloc(1, sizeof(*row));
     int rc;
 
-    (void)policy;
-    if ((rc = today_of(cf, now, &today, err, errlen)) != 0)
-        return rc;
-    rc = load_promise(conn, cf, "ps_promise_open", NULL, &sp, err, errlen);
-    if (rc < 0)
-        return rc;
-    bool has_promise = rc == 0 && sp.p.state == PROMISE_PENDING;
-    stored_plan_t *spl = malloc(sizeof(*spl));
-    if (spl == NULL) {
+    if ((cf->rows.payment = row) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = load_plan(conn, cf, "ps_plan_open", NULL, spl, err, errlen);
-    bool has_plan = rc == 0;
-    if (rc < 0)
-        goto out;
-    rc = 0;
-    if (!has_promise && !has_plan)
-        goto out;
-    if (casepay_evaluate(cf, has_promise ? &sp.p : NULL, has_plan ? &spl->pl : NULL, today, now,
-                         source, plan, &e) < 0) {
-        rc = ce_to_err(&e, err, errlen);
-        goto out;
+    snprintf(row->payment_id, sizeof(row->payment_id), "%s", payment_id);
+    PGresult *res = pg_run(conn, "ps_payment_get", 3, gp, PGRES_TUPLES_OK, &rc, err, errlen);
+    if (res == NULL)
+        return rc;
+    row->known = PQntuples(res) > 0;
+    if (!row->known || strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "received") != 0) {
+        PQclear(res);
+        return 0;
     }
-    if (has_promise)
-        rc = save_promise(conn, cf, &sp, NULL, NULL, NULL, NULL, err, errlen);
-    if (rc == 0 && has_plan)
-        rc = save_plan(conn, cf, spl, NULL, NULL, NULL, err, errlen);
+    row->received = true;
+    copy_col(row->promise_id, sizeof(row->promise_id), res, "promise_id");
+    copy_col(row->plan_id, sizeof(row->plan_id), res, "plan_id");
+    row->promise_applied = strtoll(PQgetvalue(res, 0, PQfnumber(res, "promise_applied")), NULL, 10);
+    rc = load_payment_lines(conn, cf, row, PQgetvalue(res, 0, PQfnumber(res, "plan_lines")), err,
+                            errlen);
+    PQclear(res);
+    if (rc == 0 && row->promise_id[0])
+        rc = load_promise(conn, cf, "ps_promise_get", row->promise_id, &cf->rows.promise, err,
+                          errlen);
+    if (rc == 0 && row->plan_id[0])
+        rc = load_plan(conn, cf, "ps_plan_get", row->plan_id, &cf->rows.plan, err, errlen);
+    return rc;
+}
+
+int paystore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
+                       size_t errlen)
+{
+    int rc = 0;
+
+    if ((need & CASEFILE_ROW_PAYMENT) && name != NULL)
+        rc = load_payment(conn, cf, name, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PROMISE) && name != NULL)
+        rc = load_promise(conn, cf, "ps_promise_get", name, &cf->rows.promise, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PLAN) && name != NULL)
+        rc = load_plan(conn, cf, "ps_plan_get", name, &cf->rows.plan, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PROMISE))
+        rc = load_promise(conn, cf, "ps_promise_open", NULL, &cf->rows.open_promise, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PLAN))
+        rc = load_plan(conn, cf, "ps_plan_open", NULL, &cf->rows.open_plan, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PENDING))
+        rc = load_pending(conn, cf, err, errlen);
+    return rc;
+}
+
+/* A received payment: its row, with what it did, and its receipt lines. */
+static int insert_payment(PGconn *conn, const casefile_t *cf, const casefile_payment_row_t *row,
+                          char *err, size_t errlen)
+{
+    json_t *pl_lines = json_array();
+    for (size_t i = 0; i < row->n_plan_lines; i++)
+        json_array_append_new(pl_lines,
+                              json_pack("{s:i, s:I}", "slot", (int)row->plan_lines[i].slot,
+                                        "amount", (json_int_t)row->plan_lines[i].amount));
+    char *pl_text = json_dumps(pl_lines, JSON_COMPACT);
+    char *names_text =
+        json_is_array(row->invoice_ids) ? json_dumps(row->invoice_ids, JSON_COMPACT) : NULL;
+    json_decref(pl_lines);
+    char amount[24], at[24], unalloc[24], applied[24];
+    snprintf(amount, sizeof(amount), "%" PRId64, row->amount);
+    snprintf(at, sizeof(at), "%" PRId64, row->received_at);
+    snprintf(unalloc, sizeof(unalloc), "%" PRId64, row->unallocated);
+    snprintf(applied, sizeof(applied), "%" PRId64, row->promise_applied);
+    const char *pp[13] = {cf->creditor_id,
+                          cf->debtor_id,
+                          row->payment_id,
+                          amount,
+                          row->currency,
+                          at,
+                          row->method,
+                          names_text ? names_text : "[]",
+                          unalloc,
+                          row->promise_id[0] ? row->promise_id : NULL,
+                          applied,
+                          row->plan_id[0] ? row->plan_id : NULL,
+                          pl_text ? pl_text : "[]"};
+    int rc = run(conn, "ps_payment_put", 13, pp, NULL, NULL, err, errlen);
+    free(pl_text);
+    free(names_text);
+    for (size_t i = 0; i < row->nlines && rc == 0; i++) {
+        char a[24];
+        snprintf(a, sizeof(a), "%" PRId64, row->lines[i].amount);
+        const char *ap[6] = {
+            cf->creditor_id, cf->debtor_id, row->payment_id, row->lines[i].invoice_id, a, "false"};
+        rc = run(conn, "ps_alloc_put", 6, ap, NULL, NULL, err, errlen);
+    }
+    return rc;
+}
+
+static int save_payment(PGconn *conn, const casefile_t *cf, const casefile_payment_row_t *row,
+                        char *err, size_t errlen)
+{
+    char at[24];
+    snprintf(at, sizeof(at), "%" PRId64, row->at);
+    const char *gp[5] = {cf->creditor_id, cf->debtor_id, row->payment_id, at, row->reason};
+    int rc;
+
+    switch (row->write) {
+    case CASEFILE_PAYMENT_INSERT:
+        return insert_payment(conn, cf, row, err, errlen);
+    case CASEFILE_PAYMENT_STUB:
+        return run(conn, "ps_payment_stub", 5, gp, NULL, NULL, err, errlen);
+    case CASEFILE_PAYMENT_REVERSE:
+        rc = run(conn, "ps_payment_reverse", 5, gp, NULL, NULL, err, errlen);
+        return rc != 0 ? rc : run(conn, "ps_alloc_reverse", 3, gp, NULL, NULL, err, errlen);
+    default:
+        return 0;
+    }
+}
+
+static int save_promise_if(PGconn *conn, const casefile_t *cf, casefile_promise_row_t *sp,
+                           char *err, size_t errlen)
+{
+    int rc = sp != NULL && sp->dirty ? save_promise(conn, cf, sp, err, errlen) : 0;
+    if (rc == 0 && sp != NULL)
+        sp->dirty = false;
+    return rc;
+}
+
+static int save_plan_if(PGconn *conn, const casefile_t *cf, casefile_plan_row_t *sp, char *err,
+                        size_t errlen)
+{
+    int rc = sp != NULL && sp->dirty ? save_plan(conn, cf, sp, err, errlen) : 0;
+    if (rc == 0 && sp != NULL)
+        sp->dirty = false;
+    return rc;
+}
+
+int paystore_save_rows(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    casefile_rows_t *r = &cf->rows;
+    int rc = r->payment != NULL ? save_payment(conn, cf, r->payment, err, errlen) : 0;
+
+    if (rc == 0 && r->payment != NULL)
+        r->payment->write = CASEFILE_PAYMENT_KEEP;
+    for (size_t i = 0; i < r->n_pending && rc == 0; i++)
+        rc = save_promise_if(conn, cf, &r->pending[i], err, errlen);
     if (rc == 0)
-        refresh_docs(cf, has_promise ? &sp : NULL, has_plan ? spl : NULL);
-out:
-    free(spl);
+        rc = save_promise_if(conn, cf, r->promise, err, errlen);
+    if (rc == 0)
+        rc = save_promise_if(conn, cf, r->open_promise, err, errlen);
+    if (rc == 0)
+        rc = save_plan_if(conn, cf, r->open_plan, err, errlen);
+    if (rc == 0)
+        rc = save_plan_if(conn, cf, r->plan, err, errlen);
     return rc;
 }

@@ -1,29 +1,14 @@
 /* paystore.h - the PostgreSQL side of payments, promises and instalment plans (tables in
- * deploy/migrations/0003_payments.sql): record and reverse payments, record promise.made and
- * plan.agreed, settle promises and plans as time passes, and keep the case's over-payment
- * credit. The decisions are casepay.h's (pure); this module loads, calls them, and saves.
+ * deploy/migrations/0003_payments.sql): load the rows an event's decision needs into the case
+ * file (casefile.h, "rows": the payment an event names with its allocation lines, the promise or
+ * plan it names, the open promise, the active plan, the pending promises) and write back what the
+ * decision marked; and keep the case's over-payment credit. It decides nothing: the decisions are
+ * casedecide.h's and casepay.h's (pure), called by the case pipeline (pipeline.h) between
+ * casestore_load_rows() and casestore_save(), which call this module.
  *
- * How a caller uses it (the payments worker, the interactions worker, the scheduler): inside
- * its batch transaction, load and lock the case (casestore_load(..., lock = true, &cf)), call
- * ONE of the paystore_* operations below with an empty casefile_plan_t, then casefile_plan()
- * (re-segments and re-plans: a case at zero is resolved there), casestore_save(), and publish
- * every plan.outputs[i] to its topic through the outbox (tasks to RECOBRO_TOPIC_TASKS, case
- * events to RECOBRO_TOPIC_CASE_EVENTS), then queue casefile_cache_new() for the cache. The
- * operations append their own outputs (promise.kept / promise.broken / plan.defaulted case
- * events, supervisor_review tasks) to the plan, update the case's features (payments_count,
- * partial_payments, promises_kept, promises_broken, promises_partially_kept, plan_active,
- * plan_defaulted_count) and the case's credit; casestore_save() persists features and credit.
- *
- * `source` is the output events' CloudEvents source ("recobro/payments",
- * "recobro/interactions", "recobro/scheduler"). `now` is the clock (clock_now()); the day a
- * promise or plan sees is the debtor's local day of `now` (UTC while the case has no zone),
- * except for payments, which happen on the local day of their received_at.
- *
- * Errors: 0 on success; RESULT_REJECTED when the event is refused as a business error, with
- * *rej filled (code and detail, no personal data): the caller passes it to wk_reject() and
- * must not save the case; -1 for a failure retrying will not fix, RESULT_TRANSIENT for a
- * lost connection or serialization failure, both with a one-line text in err. Every
- * statement is prepared (paystore_prepare()), parameterised, and scoped by creditor_id. */
+ * Errors: 0 on success; -1 for a failure retrying will not fix, RESULT_TRANSIENT for a lost
+ * connection or serialization failure, both with a one-line text in err. Every statement is
+ * prepared (paystore_prepare()), parameterised, and scoped by creditor_id. */
 #ifndef RECOBRO_PAYSTORE_H
 #define RECOBRO_PAYSTORE_H
 
@@ -34,66 +19,25 @@
 #include "result.h"
 
 #include "casefile.h"
-#include "cloudevent.h"
-#include "policy.h"
 
 /* Prepares this module's statements on `conn` (call after each connection, after
  * casestore_prepare()). Returns 0, -1 or RESULT_TRANSIENT. */
 __attribute__((warn_unused_result)) int paystore_prepare(PGconn *conn, char *err, size_t errlen);
 
-/* ---- For the payments worker ---------------------------------------------------------------- */
+/* ---- The rows of one event (casestore.h calls these) --------------------------------------- */
 
-/* payment.received on the locked case *cf. Allocates to the named invoices, then oldest first;
- * keeps what is left as the payment's credit; counts it toward the open promise and the active
- * plan; moves the features. A payment_id already recorded has no second effect (returns 0 with
- * nothing changed). Rejects: "currency_mismatch" (the case has another currency),
- * "schema_violation" (an id too long), "invalid_amount". */
-__attribute__((warn_unused_result)) int
-paystore_payment_received(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                          const ce_event_t *ev, int64_t now, const char *source,
-                          casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen);
+/* Loads into cf->rows what `need` asks for (CASEFILE_ROW_PAYMENT, _PROMISE, _PLAN, _OPEN_PROMISE,
+ * _OPEN_PLAN, _PENDING; other flags are ignored). `name` is the id the event names (payment_id,
+ * promise_id or plan_id); NULL skips the named rows. A payment is always loaded (known or not);
+ * a named promise or plan that does not exist stays NULL. */
+__attribute__((warn_unused_result)) int paystore_load_rows(PGconn *conn, casefile_t *cf,
+                                                           unsigned need, const char *name,
+                                                           char *err, size_t errlen);
 
-/* payment.reversed on the locked case *cf: undoes exactly what the payment did (re-opens the
- * invoices its stored allocation lines paid, takes its remaining credit back, un-counts it from
- * the promise and plan it counted toward, which may break them), and moves the features. A
- * payment not known yet is recorded as reversed, so its late payment.received does nothing; a
- * payment already reversed has no second effect. */
-__attribute__((warn_unused_result)) int
-paystore_payment_reversed(PGconn *conn, casefile_t *cf, const policy_t *policy,
-                          const ce_event_t *ev, int64_t now, const char *source,
-                          casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen);
-
-/* ---- For the interactions worker ------------------------------------------------------------ */
-
-/* promise.made on the locked case *cf (see casepay.h for the rules). Rejects with
- * "invalid_promise" (due date in the past, amount <= 0 or above the balance, case with nothing
- * owed) or "currency_mismatch". Inside the negotiation limits (or with approved_by): applied,
- * the previous pending promise cancelled (superseded). Outside them and not approved: recorded
- * with pending_approval and a supervisor_review task (channel internal) appended to the plan.
- * The same promise_id again with approved_by applies the recorded one; any other repeat of a
- * promise_id has no effect. */
-__attribute__((warn_unused_result)) int
-paystore_record_promise(PGconn *conn, casefile_t *cf, const policy_t *policy, const ce_event_t *ev,
-                        int64_t now, const char *source, casefile_plan_t *plan, reason_t *rej,
-                        char *err, size_t errlen);
-
-/* plan.agreed on the locked case *cf, the same way: "invalid_plan" for dates in the past or out
- * of order, amounts <= 0 or a total above the balance; applied (previous active plan and pending
- * promise cancelled, plan_active set) or recorded for a supervisor. */
-__attribute__((warn_unused_result)) int
-paystore_record_plan(PGconn *conn, casefile_t *cf, const policy_t *policy, const ce_event_t *ev,
-                     int64_t now, const char *source, casefile_plan_t *plan, reason_t *rej,
-                     char *err, size_t errlen);
-
-/* ---- For the scheduler --------------------------------------------------------------------- */
-
-/* Settles the case's pending promise and active plan as of the local day of `now`
- * (promise_evaluate() / plan_evaluate()): emits promise.kept / promise.broken / plan.defaulted
- * and moves the counters. Nothing to do returns 0 with the plan untouched. */
-__attribute__((warn_unused_result)) int paystore_evaluate(PGconn *conn, casefile_t *cf,
-                                                          const policy_t *policy, int64_t now,
-                                                          const char *source, casefile_plan_t *plan,
-                                                          char *err, size_t errlen);
+/* Writes the rows the decision marked: the payment row (received, stub or reversed, with its
+ * lines), then every dirty promise and plan (with its instalments); clears the marks. */
+__attribute__((warn_unused_result)) int paystore_save_rows(PGconn *conn, casefile_t *cf, char *err,
+                                                           size_t errlen);
 
 /* ---- For casestore (the case's credit) ------------------------------------------------------ */
 

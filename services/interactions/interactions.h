@@ -1,16 +1,16 @@
-/* interactions.h - the interactions worker's handler: contact attempts, disputes, contact
- * preferences, forbearances (and promises and plans, through paystore.h) in; tasks withdrawn and
- * planned, case events out (DESIGN.md, "Services"). The decisions are caseinteract.h's and
- * casefile.h's; this file is the edge that loads and saves cases (casestore.h) and writes the
- * interactions tables (interactstore.h) inside the runtime's batch transaction (worker.h). */
+/* interactions.h - the interactions worker: contact attempts, promises, plans, disputes, contact
+ * preferences, forbearances in; tasks withdrawn and planned, case events out (DESIGN.md,
+ * "Services"). Its handler table says which rows each interaction loads and which decision
+ * (casedecide.h, over caseinteract.h and casepay.h) it runs; the case pipeline (pipeline.h)
+ * loads, saves (the interactions tables through interactstore.h) and emits. */
 #ifndef RECOBRO_INTERACTIONS_H
 #define RECOBRO_INTERACTIONS_H
 
-#include "caseworker.h"
+#include "pipeline.h"
 
 #define INTERACTIONS_SOURCE "recobro/interactions"
 
-/* Fills *spec with the interactions worker's part of caseworker_new(). */
-void interactions_spec(caseworker_spec_t *spec);
+/* The interactions worker for pipeline_main(). */
+extern const pipeline_spec_t interactions_spec;
 
 #endif

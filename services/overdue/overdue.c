@@ -1,31 +1,21 @@
-/* overdue.c - the overdue worker's part (see overdue.h): an invoice event applied to its case. */
+/* overdue.c - the overdue worker's handler table (see overdue.h). */
 #include "overdue.h"
 
-static const char *const consumed_types[] = {"invoice.overdue", "invoice.adjusted",
-                                             "invoice.cancelled"};
+#include <stddef.h>
 
-static int overdue_apply(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
-                         wk_msg_t *m, int64_t now, casefile_plan_t *plan)
-{
-    reason_t cerr;
+static const pipeline_handler_t handlers[] = {
+    /* type                 rows  named by  decision            observe */
+    {"invoice.overdue", 0, NULL, casedecide_invoice, NULL},
+    {"invoice.adjusted", 0, NULL, casedecide_invoice, NULL},
+    {"invoice.cancelled", 0, NULL, casedecide_invoice, NULL},
+};
 
-    (void)ud;
-    (void)policy;
-    (void)conn;
-    (void)now;
-    (void)plan;
-    if (casefile_apply_event(cf, m->ev.type, m->ev.data, &cerr) < 0)
-        wk_reject(m, cerr.code, "%s", cerr.detail);
-    return RESULT_OK;
-}
-
-void overdue_spec(caseworker_spec_t *spec)
-{
-    *spec = (caseworker_spec_t){"overdue",
-                                OVERDUE_SOURCE,
-                                consumed_types,
-                                sizeof(consumed_types) / sizeof(consumed_types[0]),
-                                NULL,
-                                overdue_apply,
-                                NULL};
-}
+const pipeline_spec_t overdue_spec = {
+    "overdue",
+    "Creates and updates cases from invoice events, segments them and plans their next compliant "
+    "tasks.",
+    OVERDUE_SOURCE,
+    offsetof(config_t, topic_invoices),
+    handlers,
+    sizeof(handlers) / sizeof(handlers[0]),
+};

@@ -1,48 +1,21 @@
-/* payments.c - the payments worker's part (see payments.h): a payment or a reversal applied to
- * its case through paystore.h. */
+/* payments.c - the payments worker's handler table (see payments.h). */
 #include "payments.h"
 
-#include <stdio.h>
-#include <string.h>
+#include <stddef.h>
 
-#include "casestore.h"
-#include "paystore.h"
+static const pipeline_handler_t handlers[] = {
+    {"payment.received", CASEFILE_ROW_PAYMENT | CASEFILE_ROW_OPEN_PROMISE | CASEFILE_ROW_OPEN_PLAN,
+     "payment_id", casedecide_payment_received, NULL},
+    /* The payment row brings the promise and the plan it counted toward. */
+    {"payment.reversed", CASEFILE_ROW_PAYMENT, "payment_id", casedecide_payment_reversed, NULL},
+};
 
-static const char *const consumed_types[] = {"payment.received", "payment.reversed"};
-
-static int payments_apply(void *ud, const policy_t *policy, PGconn *conn, casefile_t *cf,
-                          wk_msg_t *m, int64_t now, casefile_plan_t *plan)
-{
-    reason_t cerr;
-    char err[600];
-    int rc;
-
-    (void)ud;
-    if (strcmp(m->ev.type, "payment.received") == 0)
-        rc = paystore_payment_received(conn, cf, policy, &m->ev, now, PAYMENTS_SOURCE, plan, &cerr,
-                                       err, sizeof(err));
-    else
-        rc = paystore_payment_reversed(conn, cf, policy, &m->ev, now, PAYMENTS_SOURCE, plan, &cerr,
-                                       err, sizeof(err));
-    if (rc == RESULT_REJECTED) {
-        /* Nothing of it was written: the decision refused it first. */
-        wk_reject(m, cerr.code, "%s", cerr.detail);
-        return RESULT_OK;
-    }
-    if (rc != 0)
-        return caseworker_store_error(rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : rc, "payment",
-                                      err);
-    snprintf(cf->last_event, sizeof(cf->last_event), "%s", m->ev.type);
-    return RESULT_OK;
-}
-
-void payments_spec(caseworker_spec_t *spec)
-{
-    *spec = (caseworker_spec_t){"payments",
-                                PAYMENTS_SOURCE,
-                                consumed_types,
-                                sizeof(consumed_types) / sizeof(consumed_types[0]),
-                                NULL,
-                                payments_apply,
-                                NULL};
-}
+const pipeline_spec_t payments_spec = {
+    "payments",
+    "Allocates payments and reversals to cases, settles promises and instalment plans, and "
+    "resolves cases paid in full.",
+    PAYMENTS_SOURCE,
+    offsetof(config_t, topic_payments),
+    handlers,
+    sizeof(handlers) / sizeof(handlers[0]),
+};

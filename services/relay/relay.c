@@ -437,7 +437,7 @@ int relay_run(const config_t *cfg)
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
     r.db = (pg_session_t){cfg->pg_dsn, "recobro-relay", on_connect, NULL, NULL, 0};
-    r.stop = wk_install_signals();
+    r.stop = wk_stop_flag(); /* installed by service_init() */
     backoff_init(&r.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
     r.rk = producer_new(cfg, err, sizeof(err));
     if (r.rk == NULL) {

@@ -137,7 +137,7 @@ int scheduler_run(const config_t *cfg)
     s.cfg = cfg;
     s.db = (pg_session_t){cfg->pg_dsn, "recobro-scheduler", on_connect, NULL, NULL, 0};
     s.policy = (policy_holder_t){NULL, SCHEDULER_POLICY_CHECK_US, 0, cfg->policy_file};
-    s.stop = wk_install_signals();
+    s.stop = wk_stop_flag(); /* installed by service_init() */
     backoff_init(&s.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
     s.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
     if (s.cache == NULL) {

@@ -15,7 +15,7 @@ deploy/kafka-topics.md and checks them against what the code says:
   Prometheus annotations too);
 - Kubernetes workloads: terminationGracePeriodSeconds longer than the drain
   (RECOBRO_SHUTDOWN_TIMEOUT_MS), requests and limits, non-root, read-only root, ALL capabilities
-  dropped; every consumer-group worker (its main.c calls wk_run) is a StatefulSet with
+  dropped; every consumer-group worker (its main.c calls wk_run or pipeline_main) is a StatefulSet with
   RECOBRO_KAFKA_GROUP_INSTANCE_ID from the pod name and a PodDisruptionBudget, and no other
   workload sets a group instance id; kustomization.yaml lists every manifest (templates aside);
 - the Dockerfile's runtime packages exist in Debian 12 (apt-cache, when this is Debian 12) and
@@ -140,7 +140,9 @@ class Checker:
         self.known = config_names(inp["config.c"])
         self.ports = service_ports(inp["config.c"])
         self.services = inp["services"]
-        self.consumers = {n for n, s in self.services.items() if "wk_run(" in s["main"]}
+        self.consumers = {
+            n for n, s in self.services.items() if "wk_run(" in s["main"] or "pipeline_main(" in s["main"]
+        }
         self.workers = {n for n, s in self.services.items() if s["sources"] and n != "recobroctl"}
         self.dockerfile = dockerfile_info(inp["Dockerfile"])
         self.image_services = self.dockerfile["args"].get("RECOBRO_SERVICES", "").split()
