@@ -703,7 +703,87 @@ static json_t *task_data_new(const casefile_t *cf, const casefile_task_t *t,
         "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "promise");
 }
 
-/* Plans the due steps of the current segment's ladder (see casefile.h). */
+/* The step is not for now: records it as the case's next action, at the first moment the
+ * contact rules allow from its day (or its day, when they would suppress it). */
+static void set_next_action(casefile_t *cf, const policy_t *policy, const contact_state_t *state,
+                            const strategy_next_t *nx, int32_t days_in_segment, int64_t now)
+{
+    contact_decision_t d;
+    int64_t when =
+        now + (int64_t)(nx->day > days_in_segment ? nx->day - days_in_segment : 0) * 86400;
+
+    if (contact_decide(&policy->contact, state, vocab_action_name(nx->action), nx->channel, when,
+                       cf->timezone, &d) < 0)
+        d.not_before = when;
+    cf->has_next = true;
+    copy_str(cf->next_action, sizeof(cf->next_action), vocab_action_name(nx->action));
+    copy_str(cf->next_channel, sizeof(cf->next_channel), vocab_channel_name(nx->channel));
+    cf->next_not_before = d.verdict == CONTACT_SUPPRESS ? when : d.not_before;
+}
+
+/* A new task for ladder step `nx` of the current segment entry, with its stable id. */
+static void step_task(const casefile_t *cf, const strategy_next_t *nx, casefile_task_t *t)
+{
+    char name[512];
+
+    memset(t, 0, sizeof(*t));
+    snprintf(name, sizeof(name), "%d\x1f%s\x1f%d", cf->segment_seq, segment_name(cf->segment),
+             nx->step);
+    uuid_of(t->task_id, "task", cf, name);
+    copy_str(t->action, sizeof(t->action), vocab_action_name(nx->action));
+    copy_str(t->channel, sizeof(t->channel), vocab_channel_name(nx->channel));
+    copy_str(t->segment, sizeof(t->segment), segment_name(cf->segment));
+    copy_str(t->template_name, sizeof(t->template_name), nx->template_name);
+    t->segment_seq = cf->segment_seq;
+    t->step = nx->step;
+    t->priority = nx->priority;
+    t->is_new = true;
+}
+
+/* Emits the due step `nx` as the contact rules decided (d): recorded as suppressed, or a
+ * task.created with its window (deferred or not). Moves the ladder position. Returns 0, or -1
+ * when out of memory. */
+static int emit_step(casefile_t *cf, const strategy_next_t *nx, const contact_decision_t *d,
+                     int64_t now, casefile_plan_t *plan)
+{
+    casefile_task_t t;
+    char reason[300];
+
+    step_task(cf, nx, &t);
+    cf->last_step = nx->step;
+    if (d->verdict == CONTACT_SUPPRESS) {
+        t.status = CASEFILE_TASK_SUPPRESSED;
+        copy_str(t.reason, sizeof(t.reason), d->reason);
+        count(plan->suppressed, &plan->n_suppressed, d->reason);
+        return casefile_add_task(cf, &t) == NULL ? -1 : 0;
+    }
+    t.status = CASEFILE_TASK_PENDING;
+    t.not_before = d->not_before;
+    t.not_after = d->not_after;
+    if (d->verdict == CONTACT_DEFER) {
+        snprintf(reason, sizeof(reason), "%s, deferred (%s)", nx->reason, d->reason);
+        count(plan->deferred, &plan->n_deferred, d->reason);
+    } else {
+        snprintf(reason, sizeof(reason), "%s", nx->reason);
+    }
+    t.data = task_data_new(cf, &t, nx, reason);
+    if (t.data == NULL)
+        return -1;
+    json_t *data = json_incref(t.data);
+    if (casefile_add_task(cf, &t) == NULL) {
+        json_decref(t.data);
+        json_decref(data);
+        return -1;
+    }
+    if (casefile_emit(plan, CASEFILE_TOPIC_TASKS, "task.created", t.task_id, now, data) < 0)
+        return -1;
+    count(plan->created, &plan->n_created, vocab_action_name(nx->action));
+    return 0;
+}
+
+/* Plans the due steps of the current segment's ladder (see casefile.h): the next step when
+ * due, then the steps after it due on the same ladder day; the first one not for now becomes
+ * the case's next action. */
 static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_result_t *r,
                       const segment_features_t *f, int32_t days_in_segment, int64_t now,
                       casefile_plan_t *plan, char *err, size_t errlen)
@@ -725,76 +805,64 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
             snprintf(err, errlen, "no strategy step for segment %s", segment_name(r->segment));
             return -1;
         }
-        const char *action = vocab_action_name(nx.action);
-        const char *channel = vocab_channel_name(nx.channel);
-        vocab_channel_t ch = nx.channel;
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
-            /* Not for now: the next action, at the first allowed moment from its day. */
-            int64_t when =
-                now + (int64_t)(nx.day > days_in_segment ? nx.day - days_in_segment : 0) * 86400;
-            if (contact_decide(&policy->contact, &state, action, ch, when, cf->timezone, &d) < 0)
-                d.not_before = when;
-            cf->has_next = true;
-            copy_str(cf->next_action, sizeof(cf->next_action), action);
-            copy_str(cf->next_channel, sizeof(cf->next_channel), channel);
-            cf->next_not_before = d.verdict == CONTACT_SUPPRESS ? when : d.not_before;
+            set_next_action(cf, policy, &state, &nx, days_in_segment, now);
             return 0;
         }
         first_day = nx.day;
-        if (contact_decide(&policy->contact, &state, action, ch, now, cf->timezone, &d) < 0) {
+        if (contact_decide(&policy->contact, &state, vocab_action_name(nx.action), nx.channel, now,
+                           cf->timezone, &d) < 0) {
             snprintf(err, errlen, "contact rules cannot decide in the debtor's zone");
             return -1;
         }
-        casefile_task_t t;
-        char name[512];
-        memset(&t, 0, sizeof(t));
-        snprintf(name, sizeof(name), "%d\x1f%s\x1f%d", cf->segment_seq, segment_name(cf->segment),
-                 nx.step);
-        uuid_of(t.task_id, "task", cf, name);
-        copy_str(t.action, sizeof(t.action), action);
-        copy_str(t.channel, sizeof(t.channel), channel);
-        copy_str(t.segment, sizeof(t.segment), segment_name(cf->segment));
-        copy_str(t.template_name, sizeof(t.template_name), nx.template_name);
-        t.segment_seq = cf->segment_seq;
-        t.step = nx.step;
-        t.priority = nx.priority;
-        t.is_new = true;
-        cf->last_step = nx.step;
-        if (d.verdict == CONTACT_SUPPRESS) {
-            t.status = CASEFILE_TASK_SUPPRESSED;
-            copy_str(t.reason, sizeof(t.reason), d.reason);
-            count(plan->suppressed, &plan->n_suppressed, d.reason);
-            if (casefile_add_task(cf, &t) == NULL)
-                goto oom;
-            continue;
+        if (emit_step(cf, &nx, &d, now, plan) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
-        t.status = CASEFILE_TASK_PENDING;
-        t.not_before = d.not_before;
-        t.not_after = d.not_after;
-        char reason[300];
-        if (d.verdict == CONTACT_DEFER) {
-            snprintf(reason, sizeof(reason), "%s, deferred (%s)", nx.reason, d.reason);
-            count(plan->deferred, &plan->n_deferred, d.reason);
-        } else {
-            snprintf(reason, sizeof(reason), "%s", nx.reason);
-        }
-        t.data = task_data_new(cf, &t, &nx, reason);
-        if (t.data == NULL)
-            goto oom;
-        json_t *data = json_incref(t.data);
-        if (casefile_add_task(cf, &t) == NULL) {
-            json_decref(t.data);
-            json_decref(data);
-            goto oom;
-        }
-        if (casefile_emit(plan, CASEFILE_TOPIC_TASKS, "task.created", t.task_id, now, data) < 0)
-            goto oom;
-        count(plan->created, &plan->n_created, action);
     }
     return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
+}
+
+/* The segmentation features of the case as of `now` (the counters other services keep, plus
+ * what recompute() derived). Returns 0, or -1 with err filled. */
+static int features_of(const casefile_t *cf, int32_t invoices_open, int64_t now,
+                       segment_features_t *f, char *err, size_t errlen)
+{
+    int32_t days_in_segment = 0;
+    char ferr[256];
+
+    if (segment_features_from_json(cf->features, f, ferr, sizeof(ferr)) < 0) {
+        snprintf(err, errlen, "case features: %s", ferr);
+        return -1;
+    }
+    f->days_past_due = cf->days_past_due;
+    f->balance = cf->balance;
+    memcpy(f->currency, cf->currency, sizeof(f->currency));
+    f->invoices_open = invoices_open;
+    if (cf->segmented &&
+        cal_local_days_between(cf->timezone, cf->segment_since, now, &days_in_segment) < 0)
+        days_in_segment = 0;
+    f->days_in_segment = days_in_segment < 0 ? 0 : days_in_segment;
+    return 0;
+}
+
+/* Where the case stands after segmentation: resolved, paused (open dispute, cease
+ * communication, a forbearance in force) or open; and its negotiation stage. */
+static void set_case_status(casefile_t *cf, const segment_features_t *f, const segment_result_t *r,
+                            int64_t now)
+{
+    const char *stage = vocab_stage_name(f->stage);
+
+    copy_str(cf->stage, sizeof(cf->stage), stage ? stage : vocab_stage_name(VOCAB_STAGE_NONE));
+    cf->status = r->segment == SEGMENT_RESOLVED ? CASEFILE_RESOLVED
+                 : f->open_dispute              ? CASEFILE_PAUSED
+                                                : CASEFILE_OPEN;
+    if (cf->status == CASEFILE_OPEN) { /* interactions: cease or a forbearance pause it too */
+        contact_state_t cs;
+        casefile_contact_state(cf, &cs);
+        if (cs.cease_communication || (cs.forbearance_from <= now && now < cs.forbearance_until))
+            cf->status = CASEFILE_PAUSED;
+    }
 }
 
 int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_plan_t *plan,
@@ -802,8 +870,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
 {
     segment_features_t f = SEGMENT_FEATURES_INIT;
     segment_result_t r;
-    int32_t invoices_open, days_in_segment = 0;
-    char ferr[256];
+    int32_t invoices_open;
 
     cf->version++;
     cf->updated_at = now;
@@ -815,20 +882,8 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         return -1;
     if (!cf->segmented && cf->balance <= 0)
         return 0; /* never owed anything documented: nothing to collect, nobody to thank */
-    if (segment_features_from_json(cf->features, &f, ferr, sizeof(ferr)) < 0) {
-        snprintf(err, errlen, "case features: %s", ferr);
+    if (features_of(cf, invoices_open, now, &f, err, errlen) < 0)
         return -1;
-    }
-    f.days_past_due = cf->days_past_due;
-    f.balance = cf->balance;
-    memcpy(f.currency, cf->currency, sizeof(f.currency));
-    f.invoices_open = invoices_open;
-    if (cf->segmented &&
-        cal_local_days_between(cf->timezone, cf->segment_since, now, &days_in_segment) < 0)
-        days_in_segment = 0;
-    if (days_in_segment < 0)
-        days_in_segment = 0;
-    f.days_in_segment = days_in_segment;
     segment_err_t se = policy_segment(policy, &f, cf->creditor_id, cf->debtor_id, &r);
     if (se != SEGMENT_OK) {
         snprintf(err, errlen, "segmentation: %s", segment_strerror(se));
@@ -839,6 +894,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     copy_str(cf->strategy, sizeof(cf->strategy), r.strategy);
     copy_str(cf->variant, sizeof(cf->variant), r.variant);
     cf->policy_version = r.policy_version;
+    int32_t days_in_segment = f.days_in_segment;
     if (!cf->segmented || cf->segment != r.segment) {
         if (enter_segment(cf, &r, now, plan) < 0) {
             snprintf(err, errlen, "out of memory");
@@ -846,17 +902,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         }
         days_in_segment = 0;
     }
-    const char *stage = vocab_stage_name(f.stage);
-    copy_str(cf->stage, sizeof(cf->stage), stage ? stage : vocab_stage_name(VOCAB_STAGE_NONE));
-    cf->status = r.segment == SEGMENT_RESOLVED ? CASEFILE_RESOLVED
-                 : f.open_dispute              ? CASEFILE_PAUSED
-                                               : CASEFILE_OPEN;
-    if (cf->status == CASEFILE_OPEN) { /* interactions: cease or a forbearance pause it too */
-        contact_state_t cs;
-        casefile_contact_state(cf, &cs);
-        if (cs.cease_communication || (cs.forbearance_from <= now && now < cs.forbearance_until))
-            cf->status = CASEFILE_PAUSED;
-    }
+    set_case_status(cf, &f, &r, now);
     if (recheck_pending(cf, policy, now, plan) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -79,18 +79,12 @@ static casefile_task_t *find_pending(casefile_t *cf, const char *task_id)
     return NULL;
 }
 
-int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t *task,
-                         reason_t *err)
+/* Moves the outcome counters of one contact attempt (segment.h's features). Returns 0, or
+ * non-zero when out of memory. */
+static int count_outcome(casefile_t *cf, const char *channel, const char *outcome, int64_t at)
 {
-    const char *channel = str_at(data, "channel"), *outcome = str_at(data, "outcome");
-    const char *stage = str_at(data, "stage"), *task_id = str_at(data, "task_id");
-    int64_t at;
-    int rc = 0;
+    int rc = feature_add(cf, "contact_attempts", 1);
 
-    *task = CASEINTERACT_TASK_NONE;
-    if (channel == NULL || outcome == NULL || cal_parse_instant(str_at(data, "at"), &at, NULL) < 0)
-        return reason_set(err, "schema_violation", "data: channel, at and outcome are required");
-    rc |= feature_add(cf, "contact_attempts", 1);
     if (is_right_party(outcome)) {
         rc |= feature_add(cf, "right_party_contacts", 1);
         rc |= feature_set_int(cf, "attempts_without_answer", 0);
@@ -106,8 +100,19 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
     }
     if (strcmp(outcome, "refused") == 0)
         rc |= feature_add(cf, "refusal_count", 1);
+    return rc;
+}
+
+/* The debtor's objections and negotiation stage: a hardship objection is counted once per
+ * contact; the stage only rises. Returns 0, or non-zero when out of memory. */
+static int note_negotiation(casefile_t *cf, const json_t *data)
+{
+    const char *stage = str_at(data, "stage");
+    vocab_stage_t have, got;
     size_t i;
     json_t *o;
+    int rc = 0;
+
     json_array_foreach(json_object_get(data, "objections"), i, o)
     {
         if (caseinteract_is_hardship(json_string_value(o))) {
@@ -115,7 +120,6 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
             break;
         }
     }
-    vocab_stage_t have, got;
     if (stage != NULL && vocab_stage_from_name(stage, &got) == 0) {
         if (vocab_stage_from_name(str_at(cf->features, "stage"), &have) != 0)
             have = VOCAB_STAGE_NONE;
@@ -124,22 +128,42 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
             rc |= json_object_set_new(cf->features, "stage", json_string(stage));
         }
     }
+    return rc;
+}
+
+/* Closes the loop of the task a notifier reports on: done, or failed on delivery_failed; a task
+ * not pending (unknown, already closed) is only reported. */
+static caseinteract_task_t close_task(casefile_t *cf, const char *task_id, const char *outcome)
+{
+    if (task_id == NULL)
+        return CASEINTERACT_TASK_NONE;
+    casefile_task_t *t = find_pending(cf, task_id);
+    if (t == NULL)
+        return CASEINTERACT_TASK_NOT_PENDING;
+    bool failed = strcmp(outcome, "delivery_failed") == 0;
+    t->status = failed ? CASEFILE_TASK_FAILED : CASEFILE_TASK_DONE;
+    snprintf(t->reason, sizeof(t->reason), "%s", outcome);
+    t->status_dirty = true;
+    return failed ? CASEINTERACT_TASK_FAILED : CASEINTERACT_TASK_DONE;
+}
+
+int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t *task,
+                         reason_t *err)
+{
+    const char *channel = str_at(data, "channel"), *outcome = str_at(data, "outcome");
+    int64_t at;
+    int rc;
+
+    *task = CASEINTERACT_TASK_NONE;
+    if (channel == NULL || outcome == NULL || cal_parse_instant(str_at(data, "at"), &at, NULL) < 0)
+        return reason_set(err, "schema_violation", "data: channel, at and outcome are required");
+    rc = count_outcome(cf, channel, outcome, at);
+    rc |= note_negotiation(cf, data);
     if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0)
         add_call(cf, at);
     if (at > cf->last_contact_at)
         cf->last_contact_at = at;
-    if (task_id != NULL) {
-        casefile_task_t *t = find_pending(cf, task_id);
-        if (t == NULL) {
-            *task = CASEINTERACT_TASK_NOT_PENDING;
-        } else {
-            bool failed = strcmp(outcome, "delivery_failed") == 0;
-            t->status = failed ? CASEFILE_TASK_FAILED : CASEFILE_TASK_DONE;
-            snprintf(t->reason, sizeof(t->reason), "%s", outcome);
-            t->status_dirty = true;
-            *task = failed ? CASEINTERACT_TASK_FAILED : CASEINTERACT_TASK_DONE;
-        }
-    }
+    *task = close_task(cf, str_at(data, "task_id"), outcome);
     if (rc != 0)
         return reason_set(err, "processing_error", "out of memory");
     return 0;
