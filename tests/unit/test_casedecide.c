@@ -10,25 +10,8 @@
 
 #include <cmocka.h>
 
+#include "casefixture.h"
 #include "casedecide.h"
-
-static void add_invoice(casefile_t *cf, const char *id, int64_t open, const char *due)
-{
-    casefile_invoice_t inv;
-    memset(&inv, 0, sizeof(inv));
-    strcpy(inv.id, id);
-    strcpy(inv.currency, "EUR");
-    inv.amount = inv.open_amount = open;
-    strcpy(inv.due_on, due);
-    assert_non_null(casefile_add_invoice(cf, &inv));
-}
-
-static void init_case(casefile_t *cf)
-{
-    assert_int_equal(casefile_init(cf, "acme", "D-1"), 0);
-    strcpy(cf->currency, "EUR");
-    strcpy(cf->timezone, "Europe/Madrid");
-}
 
 static casedecide_in_t in_of(const char *type, json_t *data)
 {
