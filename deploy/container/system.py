@@ -387,12 +387,21 @@ def main() -> int:
                     s.hosts[other] = ip
             s.scale(svc, n)
             return 0
-        s.down()
+        r = podman("ps", "-a", "-q", "--filter", f"label={LABEL}={a.project}", check=False)
+        if r.stdout.split():
+            print(f"system: project {a.project} already has containers "
+                  f"({sys.argv[0]} ps/down --project {a.project})", file=sys.stderr)
+            return 1
         s.up(scale={"overdue": a.overdue},
              on_step=lambda svc, name, dt: print(f"system: {name} ready ({dt:.0f}s)"))
         for name, ports in s.ports.items():
             for c, h in ports.items():
                 print(f"system: {name}: container port {c} on {HOST}:{h}")
+        pg = s.ports.get(s.container_name("postgres", 1), {}).get(5432)
+        env = s.services["postgres"].get("environment") or {}
+        if pg:
+            print(f"system: psql 'host=127.0.0.1 port={pg} dbname={env.get('POSTGRES_DB')} "
+                  f"user={env.get('POSTGRES_USER')} password={env.get('POSTGRES_PASSWORD')}'")
         print(f"system: up; stop with: {sys.argv[0]} down --project {a.project}")
         return 0
     except Failure as e:
