@@ -35,6 +35,7 @@ import string
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(os.environ.get("RECOBRO_SOURCE_DIR") or Path(__file__).resolve().parents[2])
@@ -267,6 +268,15 @@ class Probe:
                       f"{timeout:.0f}s (last seen: {got})")
 
 
+def events_seen(sysm: System, name: str) -> int:
+    """recobro_events_total (every type and result) on a worker's published /metrics."""
+    port = next(iter(sysm.ports[name].values()))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return int(sum(float(line.rsplit(None, 1)[1]) for line in text.splitlines()
+                   if line.startswith("recobro_events_total")))
+
+
 def describe(members, names_by_ip) -> str:
     """"overdue-1 [0, 1], overdue-2 [2, 3]" from the group's members."""
     return ", ".join(f"{'-'.join(names_by_ip.get(h, h).split('-')[-2:])} {parts}"
@@ -408,10 +418,17 @@ def run(sysm: System, results: dict) -> None:
         probe.produce(batch)
         lag_now = probe.lag()
         worst, _ = probe.wait_drained("three overdue containers", 120)
+        took = time.time() - t
+        # Each of the three did part of the work (its own /metrics, through its published port).
+        seen = {name: events_seen(sysm, name) for name in sysm.replicas["overdue"]}
         results["b"] = {"events": len(batch), "lag_after_produce": lag_now, "highest": worst,
-                        "drain_s": time.time() - t, "members": members}
+                        "drain_s": took, "members": members, "events_by_container": seen}
         say(f"round b (3 containers): {len(batch)} events, lag {max(lag_now, worst)} -> 0 "
-            f"in {time.time() - t:.1f}s")
+            f"in {took:.1f}s; events counted by each (/metrics): "
+            + ", ".join(f"{'-'.join(n.split('-')[-2:])} {c}" for n, c in seen.items()))
+        idle = [n for n, c in seen.items() if c == 0]
+        if idle:
+            raise Failure(f"{idle} processed nothing although the group gave them partitions")
 
         # c. one of them killed with SIGKILL while its partitions have work
         victim = sysm.replicas["overdue"][1]
@@ -506,8 +523,8 @@ def main() -> int:
             f"could not remove everything of {project}")
     if not ok or not clean:
         return 1
-    say(f"container.system: ok in {time.time() - T0:.0f}s (system up {results['up_s']:.0f}s, "
-        f"scenario {time.time() - t:.0f}s)")
+    say(f"container.system: ok in {time.time() - T0:.0f}s (images {t - T0:.0f}s, system up "
+        f"{results['up_s']:.0f}s, rounds and checks {time.time() - t - results['up_s']:.0f}s)")
     print("RESULTS " + json.dumps(results, default=str), flush=True)
     return 0
 
