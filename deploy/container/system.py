@@ -82,18 +82,18 @@ def parse_duration(text, default):
 
 
 def local_image(image: str) -> str:
-    """compose.yaml's image (with ${VAR:-default}) -> the local image to run."""
+    """compose.yaml's image -> the local image to run. `${RECOBRO_IMAGE:-recobro:local}` (the
+    recobro services) is RECOBRO_IMAGE or localhost/recobro:local; the registry images are the
+    ones deploy/container/build makes."""
     m = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", image)
     if m:
-        image = os.environ.get(m.group(1), "") or m.group(2)
         if m.group(1) == "RECOBRO_IMAGE":
-            return os.environ.get("RECOBRO_IMAGE", "localhost/recobro:local")
+            return RECOBRO_IMAGE
+        image = os.environ.get(m.group(1)) or m.group(2)
     name = image.split(":", 1)[0]
     for registry_name, local in LOCAL_IMAGES.items():
         if name in (registry_name, "docker.io/" + registry_name, "docker.io/library/" + registry_name):
             return local
-    if image == "recobro:local":
-        return RECOBRO_IMAGE
     return image
 
 
@@ -302,6 +302,10 @@ class System:
         timeouts = {"kafka": 180, "postgres": 90, "redis": 60, "init": 180, "worker": 120,
                     **(timeouts or {})}
         scale = scale or {}
+        for svc, spec in self.services.items():
+            image = local_image(spec.get("image", ""))
+            if podman("image", "exists", image, check=False).returncode != 0:
+                raise Failure(f"no image {image} for {svc} (build the images: make image)")
         self.create_network()
         done: set[str] = set()
         pending = list(self.services)
