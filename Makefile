@@ -4,7 +4,7 @@ STACK   := deploy/local/stack
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DRECOBRO_WERROR=ON
 
-.PHONY: all deps build test unit fuzz demo bench stack-up stack-down stack-status format format-check sanitize clean
+.PHONY: all deps build test unit fuzz demo bench image container-test stack-up stack-down stack-status format format-check sanitize clean
 
 all: build
 
@@ -17,7 +17,7 @@ build: deps
 
 # Unit and vector tests only: no servers needed.
 unit: build
-	@cd $(BUILD) && ctest --output-on-failure -LE stack -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -LE 'stack|container' -j $(JOBS)
 
 # Everything: unit tests, then the integration suites against the real local stack.
 test: build
@@ -30,6 +30,15 @@ fuzz: deps
 
 sanitize:
 	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DRECOBRO_WERROR=ON -DRECOBRO_SANITIZE=ON" unit
+
+# The container images, built here with podman from Debian (no registry needed): the project's
+# image (deploy/docker/Dockerfile) and Kafka, PostgreSQL and Redis for running it all in containers.
+image:
+	@deploy/container/build
+
+# The whole system in containers (ctest label "container"; `make test` runs it too).
+container-test: build
+	@cd $(BUILD) && ctest --output-on-failure -L container
 
 demo: build
 	@deploy/local/demo $(BUILD)

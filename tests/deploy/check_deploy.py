@@ -18,6 +18,7 @@ deploy/kafka-topics.md and checks them against what the code says:
   dropped; every consumer-group worker (its main.c calls wk_run or pipeline_main) is a StatefulSet with
   RECOBRO_KAFKA_GROUP_INSTANCE_ID from the pod name and a PodDisruptionBudget, and no other
   workload sets a group instance id; kustomization.yaml lists every manifest (templates aside);
+- the Dockerfile needs no SHELL instruction and no bash (podman's default OCI format);
 - the Dockerfile's runtime packages exist in Debian 12 (apt-cache, when this is Debian 12) and
   provide every shared library the built binaries need (readelf + dpkg, when a build exists);
 - deploy/kafka-topics.md states every topic setting that `recobroctl topics ensure` applies.
@@ -206,6 +207,17 @@ class Checker:
         for svc in sorted(self.workers | ({"recobroctl"} & set(self.services))):
             if svc not in self.image_services:
                 self.bad(w, f"does not build services/{svc}/ (add it to RECOBRO_SERVICES)")
+        # podman builds the OCI image format by default, which has no SHELL instruction: every RUN
+        # runs with /bin/sh (dash on Debian), so the file must need neither SHELL nor bash.
+        for st in d["stages"]:
+            for ln in st["lines"]:
+                word = ln.split(None, 1)[0].upper()
+                if word == "SHELL":
+                    self.bad(w, "has a SHELL instruction (podman's default OCI format has none): "
+                                "write every RUN in POSIX sh")
+                elif word == "RUN" and re.search(r"\w\+?=\(|\[\[|\bpipefail\b|\$\{\w+\[", ln):
+                    self.bad(w, "a RUN uses bash-only syntax (arrays, [[ ]], pipefail) but runs with "
+                                f"/bin/sh: {ln[:70]}")
         user = d["user"].split(":")[0]
         if not user.isdigit() or int(user) == 0:
             self.bad(w, f"runtime USER '{d['user']}' is not a numeric non-root id")
@@ -496,6 +508,11 @@ BREAKS = [
      "is not a librdkafka property"),
     ("a misspelt binary in the migration Job", ("k8s", "migrate-job.yaml"),
      "recobroctl migrate &&", "recobroctll migrate &&", "recobroctll"),
+    ("a Dockerfile that needs bash", ("Dockerfile",),
+     "RUN set -eu;", 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN targets=(); set -eu;',
+     "SHELL instruction"),
+    ("a RUN with a bash array", ("Dockerfile",),
+     "    targets=; \\", "    targets=(); \\", "bash-only syntax"),
     ("a topic setting missing from the doc", ("kafka-topics.md",),
      "2592000000", "2592000001", "retention.ms=2592000000"),
 ]
