@@ -78,6 +78,28 @@ def test_migrate_is_idempotent_and_refuses_newer(names):
         su.drop_database(name)
 
 
+def test_postgresql_errors_carry_no_detail_and_no_password(names):
+    """A failed statement is reported with the server's primary message and SQLSTATE, never its
+    DETAIL (which quotes the row's values); a connection error never quotes the password."""
+    name = "scratch_%s" % names["rid"]
+    dsn = su.create_database(name, migrate=False)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text "
+                         "NOT NULL CHECK (name <> '0001_runtime.sql'), applied_at timestamptz "
+                         "NOT NULL DEFAULT now())")
+        r = su.recobroctl("migrate", env={"RECOBRO_PG_DSN": dsn}, check=False)
+        assert r.returncode == 1
+        assert "SQLSTATE 23514" in r.stderr and "violates check constraint" in r.stderr
+        assert "Failing row" not in r.stderr and "0001_runtime.sql," not in r.stderr, r.stderr
+    finally:
+        su.drop_database(name)
+    bad = " ".join(p for p in su.DSN.split() if not p.startswith("user="))
+    r = su.recobroctl("migrate", env={"RECOBRO_PG_DSN": bad + " user=hunter2 password=hunter2"},
+                      check=False)
+    assert r.returncode == 1 and "hunter2" not in r.stderr and "***" in r.stderr, r.stderr
+
+
 def test_recobroctl_usage_and_errors():
     for args in ([], ["frobnicate"], ["migrate", "extra"], ["topics"]):
         r = su.recobroctl(*args, check=False)

@@ -255,6 +255,41 @@ static void no_secret_in_errors(void **state)
     assert_null(strstr(err, "hunter2"));
 }
 
+/* No piece of a PostgreSQL password appears in the error for a connection string libpq cannot
+ * parse, whatever libpq quotes from it (before: "missing \"=\" after \"er2\"", or the whole
+ * URI). */
+static void no_dsn_secret_in_errors(void **state)
+{
+    static const char *const dsns[] = {
+        "RECOBRO_PG_DSN=host=x password=hunt er2",
+        "RECOBRO_PG_DSN=host=x password=hunter2 oops",
+        "RECOBRO_PG_DSN=host=x password='hunter2",
+        "RECOBRO_PG_DSN=host=x hunter2=1",
+        "RECOBRO_PG_DSN=postgresql://u:hunter2@h:5432/db?hunter2=1",
+        "RECOBRO_PG_DSN=postgresql://u:hun%zzter2@h/db",
+        "RECOBRO_PG_DSN=postgresql://u:hunter2@[h/db",
+    };
+    static const char *const pieces[] = {"hunt", "er2", "zzter"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(dsns) / sizeof(dsns[0]); i++) {
+        config_t cfg;
+        char err[512] = "";
+        char *env[] = {(char *)dsns[i], NULL};
+        assert_int_equal(load(&cfg, env, err), -1);
+        assert_true(strncmp(err, "RECOBRO_PG_DSN: not a valid libpq connection string (", 53) == 0);
+        for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++)
+            if (strstr(err, pieces[j]) != NULL)
+                fail_msg("for %s the message was: %s", dsns[i], err);
+    }
+    config_t cfg;
+    char err[512] = "";
+    char *env[] = {"RECOBRO_PG_DSN=host=x password=hunt er2", NULL};
+    assert_int_equal(load(&cfg, env, err), -1);
+    assert_string_equal(err, "RECOBRO_PG_DSN: not a valid libpq connection string (missing \"=\" "
+                             "after \"...\" in connection info string)");
+}
+
 static void addresses(void **state)
 {
     char host[64], pw[64];
@@ -290,7 +325,7 @@ int main(void)
         cmocka_unit_test(bad_values),    cmocka_unit_test(no_secret_in_errors),
         cmocka_unit_test(addresses),     cmocka_unit_test(error_texts),
         cmocka_unit_test(empty_allowed), cmocka_unit_test(too_many_kafka_props),
-        cmocka_unit_test(redis_urls),
+        cmocka_unit_test(redis_urls),    cmocka_unit_test(no_dsn_secret_in_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
