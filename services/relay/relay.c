@@ -293,17 +293,24 @@ static void flush_all(relay_t *r)
 static void produce_all(relay_t *r, const PGresult *res, delivery_t *dl)
 {
     outbox_cols_t c = outbox_cols(res);
+    int alone = 1;
+    char *sent = calloc((size_t)PQntuples(res), 1);
 
-    for (int i = 0; i < PQntuples(res); i++) {
+    /* One at a time only while the broker answers: after a timeout (broker away) the others
+     * go with the batch, so that a pass never waits message.timeout.ms once per row. */
+    for (int i = 0; i < PQntuples(res) && alone && sent != NULL; i++) {
         if (be32(PQgetvalue(res, i, c.attempts)) > 0) {
             produce_row(r, res, i, &c, &dl[i]);
             flush_all(r);
+            sent[i] = 1;
+            alone = dl[i].err != RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
         }
     }
     for (int i = 0; i < PQntuples(res); i++)
-        if (be32(PQgetvalue(res, i, c.attempts)) == 0)
+        if (sent == NULL || !sent[i])
             produce_row(r, res, i, &c, &dl[i]);
     flush_all(r);
+    free(sent);
 }
 
 /* The reason label of a delivery error: librdkafka's error name in lower case without the
