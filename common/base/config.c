@@ -44,7 +44,13 @@ static const config_entry_t config_table[] = {
     {"RECOBRO_PG_DSN", CT_DSN, "host=127.0.0.1 port=15432 dbname=recobro user=recobro", STR(pg_dsn),
      0, 0, "libpq connection string"},
     {"RECOBRO_REDIS_URL", CT_REDIS_URL, "redis://127.0.0.1:16379/0", STR(redis_url), 0, 0,
-     "Redis for the hot case cache: redis://[:password@]host:port[/db]"},
+     "Redis for the hot case cache: redis[s]://[[user]:password@]host:port[/db] (rediss: TLS)"},
+    {"RECOBRO_REDIS_TLS_CA", CT_STRING, "", STR(redis_tls_ca), 0, 0,
+     "CA certificate file (PEM) that verifies a rediss:// server; unset: the system's CAs"},
+    {"RECOBRO_REDIS_TLS_CERT", CT_STRING, "", STR(redis_tls_cert), 0, 0,
+     "client certificate file (PEM) for rediss:// servers that ask for one"},
+    {"RECOBRO_REDIS_TLS_KEY", CT_STRING, "", STR(redis_tls_key), 0, 0,
+     "private key file (PEM) of RECOBRO_REDIS_TLS_CERT"},
     {"RECOBRO_GROUP_ID", CT_STRING, NULL, STR(group_id), 0, 0,
      "Kafka consumer group (default recobro-<service>)"},
     {"RECOBRO_HTTP_ADDR", CT_ADDR, NULL, STR(http_addr), 0, 0,
@@ -163,24 +169,26 @@ int config_parse_addr(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-/* Reads the user-info of a Redis URL, "[user]:password@" or "password@", at *p (just after
- * "redis://"): copies the password to pw ("" when there is none) and moves *p to the host.
- * Returns 0, or -1 when the password does not fit in pwlen. */
-static int redis_url_password(const char **p, char *pw, size_t pwlen)
+/* Reads the user-info of a Redis URL, "[user]:password@" at *p (just after "://"): copies the
+ * user ("" none) and password ("" none) and moves *p to the host. Returns 0, or -1 when a part
+ * does not fit or a user comes without a password ("word@"). */
+static int redis_url_userinfo(const char **p, config_redis_url_t *u)
 {
     const char *at = strrchr(*p, '@');
 
-    pw[0] = '\0';
+    u->user[0] = u->password[0] = '\0';
     if (at == NULL)
         return 0;
     const char *colon = memchr(*p, ':', (size_t)(at - *p));
-    /* redis://:password@host or redis://user:password@host (user ignored) */
-    const char *pw_start = colon ? colon + 1 : *p;
-    size_t n = (size_t)(at - pw_start);
-    if (n >= pwlen)
+    if (colon == NULL)
+        return -1; /* "word@": a user with no password */
+    size_t ul = (size_t)(colon - *p), pl = (size_t)(at - colon - 1);
+    if (ul >= sizeof(u->user) || pl >= sizeof(u->password) || pl == 0)
         return -1;
-    memcpy(pw, pw_start, n);
-    pw[n] = '\0';
+    memcpy(u->user, *p, ul);
+    u->user[ul] = '\0';
+    memcpy(u->password, colon + 1, pl);
+    u->password[pl] = '\0';
     *p = at + 1;
     return 0;
 }
@@ -223,28 +231,28 @@ static int redis_url_db(const char *slash, int *db)
     return 0;
 }
 
-int config_parse_redis_url(const char *s, char *host, size_t hostlen, int *port, char *password,
-                           size_t passlen, int *db)
+int config_parse_redis_url(const char *s, config_redis_url_t *out)
 {
     const char *p, *slash;
-    char pw[256], h[256];
-    int d, prt;
 
-    if (s == NULL || strncmp(s, "redis://", 8) != 0)
+    if (s == NULL)
         return -1;
-    p = s + 8;
-    if (redis_url_password(&p, pw, sizeof(pw)) < 0)
+    memset(out, 0, sizeof(*out));
+    if (strncmp(s, "redis://", 8) == 0) {
+        p = s + 8;
+    } else if (strncmp(s, "rediss://", 9) == 0) {
+        p = s + 9;
+        out->tls = true;
+    } else {
+        return -1;
+    }
+    if (redis_url_userinfo(&p, out) < 0)
         return -1;
     slash = strchr(p, '/');
-    if (redis_url_host(p, slash ? (size_t)(slash - p) : strlen(p), h, sizeof(h), &prt) < 0 ||
-        redis_url_db(slash, &d) < 0)
+    if (redis_url_host(p, slash ? (size_t)(slash - p) : strlen(p), out->host, sizeof(out->host),
+                       &out->port) < 0 ||
+        redis_url_db(slash, &out->db) < 0)
         return -1;
-    if (strlen(h) + 1 > hostlen || strlen(pw) + 1 > passlen)
-        return -1;
-    strcpy(host, h);
-    strcpy(password, pw);
-    *port = prt;
-    *db = d;
     return 0;
 }
 
@@ -321,14 +329,13 @@ static int check_addr(config_t *cfg, const config_entry_t *e, const char *v, cha
 static int check_redis_url(config_t *cfg, const config_entry_t *e, const char *v, char *err,
                            size_t errlen)
 {
-    char host[256], pw[256];
-    int port, db;
+    config_redis_url_t u;
 
     (void)cfg;
-    if (config_parse_redis_url(v, host, sizeof(host), &port, pw, sizeof(pw), &db) < 0) {
+    if (config_parse_redis_url(v, &u) < 0) {
         /* Never echo the value: it may hold a password. */
-        snprintf(err, errlen, "%s: not a URL of the form redis://[:password@]host:port[/db]",
-                 e->name);
+        snprintf(err, errlen,
+                 "%s: not a URL of the form redis[s]://[[user]:password@]host:port[/db]", e->name);
         return -1;
     }
     return 0;

@@ -8,6 +8,7 @@
 #ifndef RECOBRO_CONFIG_H
 #define RECOBRO_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@ typedef struct config {
     char kafka_brokers[512];
     char pg_dsn[1024];
     char redis_url[512];
+    char redis_tls_ca[512];   /* CA file for rediss://; "" the system's CAs */
+    char redis_tls_cert[512]; /* client certificate for rediss://; "" none */
+    char redis_tls_key[512];  /* its private key; "" none */
     char group_id[256];
     char http_addr[128];
     log_level_t log_level;
@@ -90,8 +94,19 @@ const char *config_default_http_addr(const char *service);
  * Returns 0 or -1. */
 int config_parse_addr(const char *s, char *host, size_t hostlen, int *port);
 
-/* Parses "redis://[:password@]host:port[/db]". Returns 0 or -1 (fields untouched). */
-int config_parse_redis_url(const char *s, char *host, size_t hostlen, int *port, char *password,
-                           size_t passlen, int *db);
+/* A Redis URL, parsed. */
+typedef struct config_redis_url {
+    bool tls;           /* rediss:// */
+    char host[256];     /* without the brackets of an IPv6 address */
+    int port;           /* 6379 when absent */
+    char user[128];     /* ACL user; "" the default user */
+    char password[256]; /* "" none */
+    int db;             /* 0 when absent */
+} config_redis_url_t;
+
+/* Parses "redis[s]://[[user]:password@]host[:port][/db]" into *out. "user@" without a password
+ * is refused: a user cannot AUTH without one, and an older "redis://password@host" must fail
+ * at start, not run unauthenticated. Returns 0 or -1 (*out then undefined). */
+int config_parse_redis_url(const char *s, config_redis_url_t *out);
 
 #endif

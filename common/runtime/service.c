@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
@@ -41,6 +42,7 @@ int service_init(config_t *cfg, const char *service, const char *about, int argc
         return EXIT_USAGE;
     }
     rd_kafka_conf_destroy(kconf);
+    cache_set_tls(cfg->redis_tls_ca, cfg->redis_tls_cert, cfg->redis_tls_key);
     log_min_level = cfg->log_level;
     log_set_service(service);
     if (cfg->now[0] != '\0')

@@ -136,8 +136,7 @@ int wk_tx_sql_error(wk_tx_t *tx, PGresult *res, const char *what)
     int transient = pg_is_transient(tx->w->conn, res);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-    snprintf(err, sizeof(err), "%s",
-             res ? pg_oneline(PQresultErrorMessage(res)) : pg_oneline(PQerrorMessage(tx->w->conn)));
+    snprintf(err, sizeof(err), "%s", pg_error_text(tx->w->conn, res));
     LOG_WARN("db.statement_failed", "\"what\":\"%s\",\"sqlstate\":\"%s\",\"transient\":%s", what,
              state ? state : "", transient ? "true" : "false");
     LOG_DEBUG("db.statement_error", "\"what\":\"%s\",\"error\":\"%s\"", what,

@@ -1,7 +1,6 @@
 /* cache.c - the Redis hot case cache and its PostgreSQL backlog (see cache.h). */
 #include "cache.h"
 
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "clock.h"
 #include "config.h"
 #include "pg.h"
+#include "redisconn.h"
 
 /* KEYS[1] key; ARGV[1] json, ARGV[2] version, ARGV[3] ttl. Keeps a newer version. */
 static const char put_script[] =
@@ -24,14 +24,22 @@ static const char put_script[] =
     "return 1";
 
 struct cache {
-    redisContext *ctx;
-    char host[256];
-    int port, db;
-    char password[256];
+    rconn_t *ctx;
+    config_redis_url_t url;
     int ttl_s;
     int64_t next_attempt_us;
     char errstr[256];
 };
+
+/* The TLS files of every cache of the process (cache_set_tls()); "" none. */
+static char tls_ca[512], tls_cert[512], tls_key[512];
+
+void cache_set_tls(const char *ca_file, const char *cert_file, const char *key_file)
+{
+    snprintf(tls_ca, sizeof(tls_ca), "%s", ca_file ? ca_file : "");
+    snprintf(tls_cert, sizeof(tls_cert), "%s", cert_file ? cert_file : "");
+    snprintf(tls_key, sizeof(tls_key), "%s", key_file ? key_file : "");
+}
 
 cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen)
 {
@@ -41,11 +49,10 @@ cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (config_parse_redis_url(url, c->host, sizeof(c->host), &c->port, c->password,
-                               sizeof(c->password), &c->db) < 0) {
+    if (config_parse_redis_url(url, &c->url) < 0) {
         snprintf(err, errlen,
                  "RECOBRO_REDIS_URL: not a URL of the form "
-                 "redis://[:password@]host:port[/db]");
+                 "redis[s]://[[user]:password@]host:port[/db]");
         free(c);
         return NULL;
     }
@@ -57,8 +64,7 @@ void cache_free(cache_t *c)
 {
     if (c == NULL)
         return;
-    if (c->ctx != NULL)
-        redisFree(c->ctx);
+    rconn_free(c->ctx);
     free(c);
 }
 
@@ -70,8 +76,7 @@ const char *cache_errstr(const cache_t *c)
 static void disconnect(cache_t *c, const char *why)
 {
     snprintf(c->errstr, sizeof(c->errstr), "redis: %s", why);
-    if (c->ctx != NULL)
-        redisFree(c->ctx);
+    rconn_free(c->ctx);
     c->ctx = NULL;
     c->next_attempt_us = clock_mono_us() + 1000000;
 }
@@ -80,7 +85,7 @@ static void disconnect(cache_t *c, const char *why)
 static int simple(cache_t *c, redisReply *r)
 {
     if (r == NULL) {
-        disconnect(c, c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        disconnect(c, c->ctx ? rconn_errstr(c->ctx) : "no reply");
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -97,22 +102,29 @@ static int simple(cache_t *c, redisReply *r)
 /* Makes sure a connection exists. Returns 0 or -1 (not yet time to retry, or it failed). */
 static int ensure(cache_t *c)
 {
-    struct timeval tv = {0, 300000};
+    char why[256];
+    rconn_tls_t tls = {tls_ca, tls_cert, tls_key};
+    const config_redis_url_t *u = &c->url;
 
     if (c->ctx != NULL)
         return 0;
     if (clock_mono_us() < c->next_attempt_us)
         return -1;
-    c->ctx = redisConnectWithTimeout(c->host, c->port, tv);
-    if (c->ctx == NULL || c->ctx->err) {
-        disconnect(c, c->ctx ? c->ctx->errstr : "cannot allocate a context");
+    /* The TLS handshake is a few more round trips than a TCP connect: allow it a little more. */
+    c->ctx = rconn_connect(u->host, u->port, u->tls ? 1000 : 300, 500, u->tls ? &tls : NULL, why,
+                           sizeof(why));
+    if (c->ctx == NULL) {
+        disconnect(c, why);
         return -1;
     }
-    tv.tv_usec = 500000;
-    redisSetTimeout(c->ctx, tv);
-    if (c->password[0] != '\0' && simple(c, redisCommand(c->ctx, "AUTH %s", c->password)) < 0)
+    /* AUTH user password: an ACL user (Redis 6+); AUTH password: the default user. */
+    if (u->user[0] != '\0' &&
+        simple(c, rconn_command(c->ctx, "AUTH %s %s", u->user, u->password)) < 0)
         return -1;
-    if (c->db != 0 && simple(c, redisCommand(c->ctx, "SELECT %d", c->db)) < 0)
+    if (u->user[0] == '\0' && u->password[0] != '\0' &&
+        simple(c, rconn_command(c->ctx, "AUTH %s", u->password)) < 0)
+        return -1;
+    if (u->db != 0 && simple(c, rconn_command(c->ctx, "SELECT %d", u->db)) < 0)
         return -1;
     c->errstr[0] = '\0';
     return 0;
@@ -127,9 +139,9 @@ int cache_put(cache_t *c, const char *key, const char *json, int64_t version)
         return -1;
     snprintf(v, sizeof(v), "%" PRId64, version);
     snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
-    r = redisCommand(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, key, json, v, ttl);
+    r = rconn_command(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, key, json, v, ttl);
     if (r == NULL) {
-        disconnect(c, c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        disconnect(c, rconn_errstr(c->ctx));
         return -1;
     }
     if (r->type != REDIS_REPLY_INTEGER) {
@@ -161,14 +173,14 @@ int cache_put_many(cache_t *c, cache_entry_t *entries, size_t n)
     for (; sent < n; sent++) {
         char v[24];
         snprintf(v, sizeof(v), "%" PRId64, entries[sent].version);
-        if (redisAppendCommand(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, entries[sent].key,
-                               entries[sent].json, v, ttl) != REDIS_OK)
+        if (rconn_append(c->ctx, "EVAL %s 1 %s %s %s %s", put_script, entries[sent].key,
+                         entries[sent].json, v, ttl) < 0)
             break;
     }
     for (size_t i = 0; i < sent; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK || r == NULL) {
-            disconnect(c, c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        redisReply *r = rconn_get_reply(c->ctx);
+        if (r == NULL) {
+            disconnect(c, rconn_errstr(c->ctx));
             break; /* the rest stay failed; the connection is gone */
         }
         if (r->type == REDIS_REPLY_INTEGER)
@@ -189,9 +201,9 @@ char *cache_get(cache_t *c, const char *key)
 
     if (ensure(c) < 0)
         return NULL;
-    r = redisCommand(c->ctx, "GET %s", key);
+    r = rconn_command(c->ctx, "GET %s", key);
     if (r == NULL) {
-        disconnect(c, c->ctx->errstr);
+        disconnect(c, rconn_errstr(c->ctx));
         return NULL;
     }
     if (r->type == REDIS_REPLY_STRING)

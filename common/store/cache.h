@@ -15,7 +15,14 @@
 
 typedef struct cache cache_t;
 
-/* A new cache client for `url` (redis://[:password@]host:port[/db]) writing with a TTL of
+/* The TLS files that rediss:// connections of every cache use (RECOBRO_REDIS_TLS_CA, _CERT,
+ * _KEY; NULL or "": the system's CAs, no client certificate). Set once at start-up, before
+ * any cache connects (service_init() does): a process has one Redis configuration, and the
+ * services that make caches need not pass it along. */
+void cache_set_tls(const char *ca_file, const char *cert_file, const char *key_file);
+
+/* A new cache client for `url` (redis[s]://[[user]:password@]host:port[/db]; rediss: TLS,
+ * user: an ACL user) writing with a TTL of
  * `ttl_s` seconds. It connects lazily, on first use. Returns NULL with a reason in err when the
  * URL is not valid. Free with cache_free() (NULL is a no-op). */
 cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen);

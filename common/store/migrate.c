@@ -77,8 +77,7 @@ int migrate_run(PGconn *conn, int *from, int *to, char *err, size_t errlen)
             goto out;
         res = PQexec(conn, m->sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "migration %s failed: %s", m->name,
-                     pg_oneline(PQresultErrorMessage(res)));
+            snprintf(err, errlen, "migration %s failed: %s", m->name, pg_error_text(conn, res));
             PQclear(res);
             PQclear(PQexec(conn, "ROLLBACK"));
             goto out;

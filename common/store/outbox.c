@@ -196,7 +196,7 @@ int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
     }
     PQclear(res);
     if (PQputCopyData(conn, ob->buf, (int)ob->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        snprintf(err, errlen, "outbox.copy: %s", pg_oneline(PQerrorMessage(conn)));
+        snprintf(err, errlen, "outbox.copy: %s", pg_error_text(conn, NULL));
         while ((res = PQgetResult(conn)) != NULL)
             PQclear(res);
         return RESULT_TRANSIENT;
@@ -205,7 +205,7 @@ int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
     while ((res = PQgetResult(conn)) != NULL) {
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
             rc = pg_is_transient(conn, res) ? RESULT_TRANSIENT : -1;
-            snprintf(err, errlen, "outbox.copy: %s", pg_oneline(PQresultErrorMessage(res)));
+            snprintf(err, errlen, "outbox.copy: %s", pg_error_text(conn, res));
         }
         PQclear(res);
     }

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,45 @@ static void on_notice(void *arg, const char *message)
               log_json_escape(pg_oneline(message), esc, sizeof(esc)));
 }
 
+/* Copies msg to out (size bytes) with every occurrence of secret (NULL or "": none) replaced by
+ * "***": a server or libpq message may quote a host or option that holds the password. */
+static void redact(const char *msg, const char *secret, char *out, size_t size)
+{
+    size_t sl = secret ? strlen(secret) : 0, o = 0;
+
+    while (*msg != '\0' && o + 1 < size) {
+        if (sl > 0 && strncmp(msg, secret, sl) == 0) {
+            o += (size_t)snprintf(out + o, size - o, "***");
+            msg += sl;
+            continue;
+        }
+        out[o++] = *msg++;
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
+/* Copies msg to out (size bytes) with the inside of every "quoted" token replaced by "...",
+ * except a lone punctuation mark ("=", "]"), which is libpq's grammar, not the user's text. */
+static void mask_quoted(const char *msg, char *out, size_t size)
+{
+    size_t o = 0;
+
+    while (*msg != '\0' && o + 1 < size) {
+        const char *close = *msg == '"' ? strchr(msg + 1, '"') : NULL;
+        if (close == NULL) {
+            out[o++] = *msg++;
+            continue;
+        }
+        size_t n = (size_t)(close - msg - 1);
+        if (n == 1 && !isalnum((unsigned char)msg[1]))
+            o += (size_t)snprintf(out + o, size - o, "\"%c\"", msg[1]);
+        else
+            o += (size_t)snprintf(out + o, size - o, "\"...\"");
+        msg = close + 1;
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
 PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
@@ -33,7 +73,9 @@ PGconn *pg_connect(const char *dsn, const char *app, char *err, size_t errlen)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "postgresql: %s", pg_oneline(PQerrorMessage(conn)));
+        char msg[512];
+        redact(pg_oneline(PQerrorMessage(conn)), PQpass(conn), msg, sizeof(msg));
+        snprintf(err, errlen, "postgresql: %s", msg);
         PQfinish(conn);
         return NULL;
     }
@@ -89,12 +131,37 @@ const char *pg_oneline(const char *msg)
     return buf;
 }
 
+const char *pg_error_text(const PGconn *conn, const PGresult *res)
+{
+    static _Thread_local char buf[512];
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (primary != NULL) {
+        snprintf(buf, sizeof(buf), "%s (SQLSTATE %s)", primary, state ? state : "?");
+    } else {
+        /* No server error in hand: libpq's own text (connection lost, out of memory). Only its
+         * first line: after a failed statement it repeats the server's whole report. */
+        const char *msg = conn ? PQerrorMessage(conn) : "";
+        size_t n = strcspn(msg, "\n");
+        if (n == 0 && res == NULL)
+            snprintf(buf, sizeof(buf), "no result (connection lost?)");
+        else if (n == 0)
+            snprintf(buf, sizeof(buf), "%s", PQresStatus(PQresultStatus(res)));
+        else
+            snprintf(buf, sizeof(buf), "%.*s", (int)n, msg);
+    }
+    for (char *c = buf; *c != '\0'; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+    return buf;
+}
+
 int pg_expect(PGresult *res, ExecStatusType want, const char *what, char *err, size_t errlen)
 {
     if (res != NULL && PQresultStatus(res) == want)
         return 0;
-    snprintf(err, errlen, "%s: %s", what,
-             res ? pg_oneline(PQresultErrorMessage(res)) : "no result (connection lost?)");
+    snprintf(err, errlen, "%s: %s", what, pg_error_text(NULL, res));
     PQclear(res);
     return -1;
 }
@@ -126,9 +193,8 @@ bool pg_is_transient(PGconn *conn, const PGresult *res)
 
 int pg_fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
 {
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
     int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg && msg[0] ? msg : PQerrorMessage(conn)));
+    snprintf(err, errlen, "%s: %s", what, pg_error_text(conn, res));
     PQclear(res);
     return transient ? RESULT_TRANSIENT : -1;
 }
@@ -299,11 +365,12 @@ int pg_check_dsn(const char *dsn, char *why, size_t whylen)
         PQconninfoFree(opts);
         return 0;
     }
-    /* libpq's message says what is wrong without the password. */
-    size_t l = perr ? strlen(perr) : 0;
-    while (l > 0 && (perr[l - 1] == '\n' || perr[l - 1] == '\r'))
-        perr[--l] = '\0';
-    snprintf(why, whylen, "%s", perr ? perr : "out of memory");
+    /* libpq's message quotes pieces of the string ("missing \"=\" after \"er2\"", or the whole
+     * URI), which can be pieces of the password: say what is wrong, not what was written. */
+    if (perr != NULL)
+        mask_quoted(pg_oneline(perr), why, whylen);
+    else
+        snprintf(why, whylen, "out of memory");
     PQfreemem(perr);
     return -1;
 }

@@ -46,6 +46,14 @@ int pg_exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *err, si
 /* `msg` with its line breaks folded, in a thread-local buffer (valid until the next call). */
 const char *pg_oneline(const char *msg);
 
+/* The text to log or put in an err for a failed statement: the server's primary message and its
+ * SQLSTATE ("duplicate key value violates unique constraint \"x\" (SQLSTATE 23505)"), never
+ * its DETAIL, HINT or CONTEXT, which can hold a row's values. res may be NULL (then the first
+ * line of the connection's error, which libpq also fills from the last result, so the lines
+ * after it are cut too); conn may be NULL. In a thread-local buffer (valid until the next call;
+ * not the one of pg_oneline()). */
+const char *pg_error_text(const PGconn *conn, const PGresult *res);
+
 /* True when a failure is worth retrying as is: the connection is gone or broken, or the server
  * said serialization failure, deadlock, shutdown, too many connections, out of resources.
  * `res` may be NULL (connection-level failure). */
@@ -97,7 +105,8 @@ void pgarr_add_null(pgarr_t *a);
 const char *pgarr_str(pgarr_t *a);
 
 /* Checks a libpq connection string with libpq's own parser (config.h's config_dsn_check).
- * Returns 0, or -1 with libpq's reason (which never holds the password) in why. */
+ * Returns 0, or -1 with libpq's reason in why, every quoted token of it (which can be a piece of
+ * the string, password included) replaced by "...". */
 int pg_check_dsn(const char *dsn, char *why, size_t whylen);
 
 #endif

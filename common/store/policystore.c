@@ -12,9 +12,8 @@
 
 static int fail(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
 {
-    const char *msg = res ? PQresultErrorMessage(res) : "";
     int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", what, pg_oneline(msg[0] ? msg : PQerrorMessage(conn)));
+    snprintf(err, errlen, "%s: %s", what, pg_error_text(conn, res));
     PQclear(res);
     return transient ? RESULT_TRANSIENT : -1;
 }

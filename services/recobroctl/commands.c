@@ -77,12 +77,25 @@ static int cmd_topics_ensure(const config_t *cfg, int argc, char **argv)
 {
     char err[600];
     int created = 0, existing = 0;
-    /* Inputs and outputs keep a week; the DLQ keeps a month, time to look and replay. */
-    static const char *const week[] = {"retention.ms", "604800000", NULL};
+    /* Inputs and outputs keep a week; the DLQ keeps a month, time to look and replay. With three
+     * replicas or more, a write (acks=all) needs two of them in sync, so one broker may stop
+     * without losing an acknowledged message or refusing new ones. */
+    static const char *const week1[] = {"retention.ms", "604800000", NULL};
+    static const char *const week3[] = {"retention.ms", "604800000", "min.insync.replicas", "2",
+                                        NULL};
     /* The DLQ keeps every rejected message whole, including ones over the input topics' size
      * limit set by a producer's own topic settings. */
-    static const char *const month[] = {"retention.ms", "2592000000", "max.message.bytes",
-                                        "16777216", NULL};
+    static const char *const month1[] = {"retention.ms", "2592000000", "max.message.bytes",
+                                         "16777216", NULL};
+    static const char *const month3[] = {"retention.ms",
+                                         "2592000000",
+                                         "max.message.bytes",
+                                         "16777216",
+                                         "min.insync.replicas",
+                                         "2",
+                                         NULL};
+    const char *const *week = cfg->topic_replication >= 3 ? week3 : week1;
+    const char *const *month = cfg->topic_replication >= 3 ? month3 : month1;
     const struct {
         const char *topic;
         const char *const *configs;

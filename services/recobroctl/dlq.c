@@ -2,11 +2,20 @@
  * byte for byte with their key and their producer's headers, once whatever made them fail
  * (a missing currency, a worker bug, a policy) has been fixed.
  *
+ * Only to an input topic (RECOBRO_TOPIC_INVOICES, _PAYMENTS, _INTERACTIONS, renames included):
+ * the recobro-source-topic header is data, and anyone who can write to the DLQ could otherwise
+ * make an operator's replay publish into recobro.tasks. A message naming another topic is
+ * refused: counted ("refused" in the summary) and named on stderr (partition/offset), never
+ * sent; `--to TOPIC` sends the selected messages to TOPIC instead, whatever they name.
+ *
  * It reads recobro.dlq with its own consumer group up to the end the topic had when it started
- * (so it always terminates), and commits what it read, so a message is replayed once. With a
- * filter (--reason, --source-topic) nothing is committed: skipped messages stay available to a
- * later replay. A replayed event that is still invalid goes back to the DLQ; one that is now
- * valid is applied exactly once, like any re-sent event. */
+ * (so it always terminates), and commits what it read, so a message is replayed once; with
+ * --limit N it commits the messages it read up to the N-th replayed, so the next run goes on
+ * after them. Refused messages are read, so they are committed too (replay them with another
+ * RECOBRO_GROUP_ID, --source-topic and --to). With a filter (--reason, --source-topic) nothing
+ * is committed: skipped messages stay available to a later replay. A replayed event that is
+ * still invalid goes back to the DLQ; one that is now valid is applied exactly once, like any
+ * re-sent event. */
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -15,11 +24,14 @@
 
 #include "commands.h"
 #include "kafka.h"
+#include "log.h"
 #include "service.h"
 
 typedef struct replay_opts {
     const char *reason;       /* only this recobro-error, or NULL */
     const char *source_topic; /* only messages from this topic, or NULL */
+    const char *to;           /* send everything selected here instead, or NULL */
+    const char *inputs[3];    /* the only topics a message may name (without --to) */
     int dry_run;
     long limit; /* at most this many replayed; 0: no limit */
 } replay_opts_t;
@@ -27,7 +39,7 @@ typedef struct replay_opts {
 static int usage(void)
 {
     fprintf(stderr, "recobroctl: usage: recobroctl dlq replay [--reason CODE] "
-                    "[--source-topic TOPIC] [--limit N] [--dry-run]\n");
+                    "[--source-topic TOPIC] [--to TOPIC] [--limit N] [--dry-run]\n");
     return EXIT_USAGE;
 }
 
@@ -87,7 +99,7 @@ typedef struct replay_run {
     rd_kafka_topic_partition_list_t *ends;    /* where each partition stops (exclusive) */
     rd_kafka_topic_partition_list_t *reached; /* the next offset of each partition */
     int open;                                 /* partitions not read up to their end yet */
-    long replayed, skipped;
+    long replayed, skipped, refused;
     char err[600]; /* why the replay failed */
 } replay_run_t;
 
@@ -167,10 +179,10 @@ static int advance(replay_run_t *r, const rd_kafka_message_t *m)
 }
 
 /* The filter: true when a message rejected for `reason` from topic `source` is to be replayed.
- * One without a source topic has nowhere to go and is always skipped. */
+ * One without a source topic has nowhere to go and is skipped, unless --to names one. */
 static int wanted(const replay_opts_t *o, const char *reason, const char *source)
 {
-    if (source[0] == '\0')
+    if (source[0] == '\0' && o->to == NULL)
         return 0;
     if (o->reason != NULL && strcmp(o->reason, reason) != 0)
         return 0;
@@ -222,13 +234,36 @@ static int publish(rd_kafka_t *producer, const rd_kafka_message_t *m, const char
     return 0; /* out is now owned by the message */
 }
 
+/* True when `topic` is one of the input topics a replay may publish to. */
+static int is_input(const replay_opts_t *o, const char *topic)
+{
+    for (size_t i = 0; i < sizeof(o->inputs) / sizeof(o->inputs[0]); i++)
+        if (o->inputs[i] != NULL && strcmp(o->inputs[i], topic) == 0)
+            return 1;
+    return 0;
+}
+
+/* Counts and reports on stderr a message whose source topic is not an input topic. */
+static void refuse(replay_run_t *r, const rd_kafka_message_t *m, const char *source)
+{
+    char esc[600];
+
+    r->refused++;
+    fprintf(stderr,
+            "recobroctl: refused DLQ message %" PRId32 "/%" PRId64
+            ": its recobro-source-topic \"%s\" is not an input topic (--to TOPIC sends it "
+            "elsewhere)\n",
+            m->partition, m->offset, log_json_escape(source, esc, sizeof(esc)));
+}
+
 /* Handles one message read from the DLQ (borrowed; the caller destroys it): counts it as
- * skipped, prints it (--dry-run) or sends it back to its source topic. Returns 0, or -1 with
- * r->err filled when the producer refused it. */
+ * skipped or refused, prints it (--dry-run) or sends it back to its source topic (or --to).
+ * Returns 0, or -1 with r->err filled when the producer refused it. */
 static int replay_message(replay_run_t *r, const rd_kafka_message_t *m)
 {
     rd_kafka_headers_t *hdrs = NULL;
-    char reason[64], source[256];
+    char reason[64], source[256], ereason[400], esource[1600];
+    const char *dest;
 
     if (!advance(r, m))
         return 0;
@@ -239,12 +274,22 @@ static int replay_message(replay_run_t *r, const rd_kafka_message_t *m)
         r->skipped++;
         return 0;
     }
+    dest = r->o->to != NULL ? r->o->to : source;
+    if (r->o->to == NULL && !is_input(r->o, source)) {
+        refuse(r, m, source);
+        return 0;
+    }
     if (r->o->dry_run) {
+        /* The headers are anyone's bytes: escaped, so that every line stays one JSON object. */
+        char edest[1600];
+        log_json_escape(reason, ereason, sizeof(ereason));
+        log_json_escape(source, esource, sizeof(esource));
+        log_json_escape(dest, edest, sizeof(edest));
         printf("{\"partition\":%" PRId32 ",\"offset\":%" PRId64
-               ",\"reason\":\"%s\",\"source_topic\":\"%s\"}\n",
-               m->partition, m->offset, reason, source);
-    } else if (publish(r->producer, m, source, replay_headers_new(hdrs, m), r->err,
-                       sizeof(r->err)) < 0) {
+               ",\"reason\":\"%s\",\"source_topic\":\"%s\",\"to\":\"%s\"}\n",
+               m->partition, m->offset, ereason, esource, edest);
+    } else if (publish(r->producer, m, dest, replay_headers_new(hdrs, m), r->err, sizeof(r->err)) <
+               0) {
         return -1;
     }
     r->replayed++;
@@ -273,7 +318,8 @@ static int read_all(replay_run_t *r)
 }
 
 /* Waits until the broker has every copy, then commits what was read, only for an unfiltered,
- * real replay (what it read is done). Returns 0, or -1 with r->err filled (nothing committed). */
+ * real replay (what it read is done; with --limit, up to the last message replayed). Returns 0, or
+ * -1 with r->err filled (nothing committed). */
 static int finish(replay_run_t *r)
 {
     const replay_opts_t *o = r->o;
@@ -284,7 +330,9 @@ static int finish(replay_run_t *r)
         snprintf(r->err, sizeof(r->err), "the broker did not acknowledge every replayed message");
         return -1;
     }
-    if (o->reason == NULL && o->source_topic == NULL && o->limit == 0)
+    /* r->reached holds, per partition, the offset after the last message handled: with
+     * --limit, after the last one replayed, so the next run starts with the next one. */
+    if (o->reason == NULL && o->source_topic == NULL)
         rd_kafka_commit(r->consumer, r->reached, 0);
     return 0;
 }
@@ -321,8 +369,8 @@ static int replay(const config_t *cfg, const replay_opts_t *o)
         if (read_all(&r) < 0 || finish(&r) < 0)
             goto out;
     }
-    printf("{\"replayed\":%ld,\"skipped\":%ld,\"dry_run\":%s}\n", r.replayed, r.skipped,
-           o->dry_run ? "true" : "false");
+    printf("{\"replayed\":%ld,\"skipped\":%ld,\"refused\":%ld,\"dry_run\":%s}\n", r.replayed,
+           r.skipped, r.refused, o->dry_run ? "true" : "false");
     rc = EXIT_OK;
 out:
     if (rc != EXIT_OK)
@@ -333,7 +381,8 @@ out:
 
 int ctl_dlq_replay(const config_t *cfg, int argc, char **argv)
 {
-    replay_opts_t o = {NULL, NULL, 0, 0};
+    replay_opts_t o = {
+        .inputs = {cfg->topic_invoices, cfg->topic_payments, cfg->topic_interactions}};
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--dry-run") == 0) {
@@ -342,6 +391,8 @@ int ctl_dlq_replay(const config_t *cfg, int argc, char **argv)
             o.reason = argv[++i];
         } else if (strcmp(argv[i], "--source-topic") == 0 && i + 1 < argc) {
             o.source_topic = argv[++i];
+        } else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc && argv[i + 1][0] != '\0') {
+            o.to = argv[++i];
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             char *end;
             o.limit = strtol(argv[++i], &end, 10);

@@ -8,27 +8,29 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: recobroctl COMMAND [ARGS]\n"
-                 "\n"
-                 "commands:\n"
-                 "  migrate              create or upgrade the database schema (idempotent)\n"
-                 "  migrate status       print the schema version of the database and build\n"
-                 "  topics ensure        create the contract's topics if missing (idempotent)\n"
-                 "  policy load FILE     check a policy and make it the active version\n"
-                 "  policy show          print the active policy\n"
-                 "  case show CREDITOR DEBTOR\n"
-                 "                       print a case as an agent sees it (JSON)\n"
-                 "  scheduler tick [--now INSTANT]\n"
-                 "                       run one due-work sweep as of INSTANT (RFC 3339 with\n"
-                 "                       an offset; default now), print a JSON summary\n"
-                 "  dlq replay [--reason CODE] [--source-topic TOPIC] [--limit N] [--dry-run]\n"
-                 "                       send rejected messages back to their topic\n"
-                 "  report [--creditor ID] [--from DATE] [--to DATE] [--format json|text]\n"
-                 "                       print the business measures (JSON by default)\n"
-                 "  version              print the version\n"
-                 "  help                 this text, and the configuration variables\n"
-                 "\n"
-                 "Exit codes: 0 ok, 1 failure, 2 usage error.\n");
+    fprintf(
+        out,
+        "usage: recobroctl COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  migrate              create or upgrade the database schema (idempotent)\n"
+        "  migrate status       print the schema version of the database and build\n"
+        "  topics ensure        create the contract's topics if missing (idempotent)\n"
+        "  policy load FILE     check a policy and make it the active version\n"
+        "  policy show          print the active policy\n"
+        "  case show CREDITOR DEBTOR\n"
+        "                       print a case as an agent sees it (JSON)\n"
+        "  scheduler tick [--now INSTANT]\n"
+        "                       run one due-work sweep as of INSTANT (RFC 3339 with\n"
+        "                       an offset; default now), print a JSON summary\n"
+        "  dlq replay [--reason CODE] [--source-topic TOPIC] [--to TOPIC] [--limit N] [--dry-run]\n"
+        "                       send rejected messages back to their topic\n"
+        "  report [--creditor ID] [--from DATE] [--to DATE] [--format json|text]\n"
+        "                       print the business measures (JSON by default)\n"
+        "  version              print the version\n"
+        "  help                 this text, and the configuration variables\n"
+        "\n"
+        "Exit codes: 0 ok, 1 failure, 2 usage error.\n");
 }
 
 int main(int argc, char **argv)

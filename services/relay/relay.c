@@ -35,6 +35,7 @@ typedef struct relay {
     volatile sig_atomic_t *stop;
     atomic_int ready;
     int64_t next_cleanup_us;
+    int64_t next_gauge_us; /* when recobro_outbox_retry_waiting is next recounted */
 } relay_t;
 
 /* A delivery report lands here, through the message's opaque pointer. */
@@ -169,8 +170,23 @@ static rd_kafka_headers_t *headers_from(const char *s, int len)
 
 /* The column numbers of the pending-rows query, looked up by name once per batch. */
 typedef struct outbox_cols {
-    int id, topic, key, payload, headers;
+    int id, topic, key, payload, headers, attempts;
 } outbox_cols_t;
+
+static outbox_cols_t outbox_cols(const PGresult *res)
+{
+    return (outbox_cols_t){PQfnumber(res, "id"),      PQfnumber(res, "topic"),
+                           PQfnumber(res, "msg_key"), PQfnumber(res, "payload"),
+                           PQfnumber(res, "headers"), PQfnumber(res, "attempts")};
+}
+
+static int32_t be32(const char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = (v << 8) | (unsigned char)p[i];
+    return (int32_t)v;
+}
 
 /* Takes, inside the open transaction, the advisory lock of every shard no other relay holds
  * and writes their numbers to `shards` as an array literal ("{0,3}"). Returns 1 when it holds
@@ -194,9 +210,16 @@ static int lock_shards(relay_t *r, char *shards, size_t size, char *err, size_t 
     return strcmp(shards, "{}") != 0;
 }
 
-/* The first relay_batch unsent rows of `shards`, in id order, in binary (bytea as raw bytes,
- * ids as big-endian int8, headers as "namehex:valuehex,..."). Returns a new result for the
- * caller to PQclear(), or NULL with err filled. */
+/* The first relay_batch rows of `shards` that may be published now, in id order, in binary
+ * (bytea as raw bytes, ids as big-endian int8, attempts as int4, headers as
+ * "namehex:valuehex,...").
+ *
+ * Per-key order: a row that failed waits for its next_attempt_at, and every later row of its
+ * key waits behind it (the NOT EXISTS) until it is published, however long that takes; the
+ * other keys go on. So a row the broker refuses for good (too large for the topic) holds its
+ * own case's output, visibly (recobro_outbox_retry_waiting, relay.publish_failed), and nothing
+ * else. A row that failed is therefore always alone of its key in a pass. Returns a new result
+ * for the caller to PQclear(), or NULL with err filled. */
 static PGresult *select_pending(relay_t *r, const char *shards, char *err, size_t errlen)
 {
     char lim[16];
@@ -205,12 +228,17 @@ static PGresult *select_pending(relay_t *r, const char *shards, char *err, size_
     snprintf(lim, sizeof(lim), "%d", r->cfg->relay_batch);
     PGresult *res = PQexecParams(
         r->conn,
-        "SELECT id, topic, msg_key, payload, "
+        "SELECT id, topic, msg_key, payload, attempts, "
         "  (SELECT string_agg(encode(convert_to(h.n, 'UTF8'), 'hex') || ':' || encode(h.v, "
         "'hex'), ',' ORDER BY h.ord) "
         "   FROM unnest(o.header_names, o.header_values) WITH ORDINALITY AS h(n, v, ord)) "
         "  AS headers "
-        "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) ORDER BY id LIMIT $2::int",
+        "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) "
+        "  AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+        "  AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.sent_at IS NULL "
+        "    AND b.next_attempt_at IS NOT NULL AND b.shard = o.shard "
+        "    AND b.msg_key IS NOT DISTINCT FROM o.msg_key AND b.id < o.id) "
+        "ORDER BY id LIMIT $2::int",
         2, NULL, params, NULL, NULL, 1);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.select", err, errlen) < 0)
         return NULL;
@@ -250,45 +278,152 @@ static void produce_row(relay_t *r, const PGresult *res, int i, const outbox_col
     }
 }
 
-/* Produces every row of res (dl[i] receives row i's delivery report) and waits until every
- * message is reported, so that dl may be freed afterwards. */
-static void produce_all(relay_t *r, const PGresult *res, delivery_t *dl)
+/* Waits until every message handed to the producer is reported (message.timeout.ms bounds
+ * it). */
+static void flush_all(relay_t *r)
 {
-    outbox_cols_t c = {PQfnumber(res, "id"), PQfnumber(res, "topic"), PQfnumber(res, "msg_key"),
-                       PQfnumber(res, "payload"), PQfnumber(res, "headers")};
-
-    for (int i = 0; i < PQntuples(res); i++)
-        produce_row(r, res, i, &c, &dl[i]);
-    /* Wait however long the broker takes (message.timeout.ms bounds it). */
     while (rd_kafka_outq_len(r->rk) > 0)
         rd_kafka_flush(r->rk, 1000);
 }
 
-/* Adds to ids the id of every row of res the broker acknowledged (dl: their reports), counts
- * and logs the others. Returns the number acknowledged. */
-static int collect_acked(const PGresult *res, const delivery_t *dl, pgarr_t *ids, int *failed)
+/* Produces every row of res (dl[i] receives row i's delivery report) and waits until every
+ * message is reported, so that dl may be freed afterwards. A row that failed before goes out
+ * alone: the broker refuses a whole record batch when one record in it is too large, so a good
+ * row that shared a batch with a bad one must not share it again. */
+static void produce_all(relay_t *r, const PGresult *res, delivery_t *dl)
+{
+    outbox_cols_t c = outbox_cols(res);
+    int alone = 1;
+    char *sent = calloc((size_t)PQntuples(res), 1);
+
+    /* One at a time only while the broker answers: after a timeout (broker away) the others
+     * go with the batch, so that a pass never waits message.timeout.ms once per row. */
+    for (int i = 0; i < PQntuples(res) && alone && sent != NULL; i++) {
+        if (be32(PQgetvalue(res, i, c.attempts)) > 0) {
+            produce_row(r, res, i, &c, &dl[i]);
+            flush_all(r);
+            sent[i] = 1;
+            alone = dl[i].err != RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
+        }
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        if (sent == NULL || !sent[i])
+            produce_row(r, res, i, &c, &dl[i]);
+    flush_all(r);
+    free(sent);
+}
+
+/* The reason label of a delivery error: librdkafka's error name in lower case without the
+ * leading underscore of its local errors ("msg_size_too_large", "msg_timed_out"). */
+static void reason_of(rd_kafka_resp_err_t e, char *out, size_t size)
+{
+    const char *name = rd_kafka_err2name(e);
+    size_t n = 0;
+
+    while (*name == '_')
+        name++;
+    for (; name[n] != '\0' && n + 1 < size; n++)
+        out[n] = (char)(name[n] >= 'A' && name[n] <= 'Z' ? name[n] - 'A' + 'a' : name[n]);
+    out[n] = '\0';
+}
+
+static rd_kafka_resp_err_t delivery_err(const delivery_t *d)
+{
+    return d->done ? d->err : RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
+}
+
+/* Counts the failed rows of res by reason and logs one line per reason (with the first row's
+ * id, topic and attempts, never its key or payload). */
+static void report_failures(const PGresult *res, const delivery_t *dl, int failed)
+{
+    outbox_cols_t c = outbox_cols(res);
+    char *seen = calloc((size_t)PQntuples(res), 1);
+
+    metrics_inc("recobro_relay_errors_total", "Outbox rows the broker did not acknowledge", NULL,
+                failed);
+    for (int i = 0; i < PQntuples(res); i++) {
+        rd_kafka_resp_err_t e = delivery_err(&dl[i]);
+        int rows = 0;
+        char reason[64], labels[96], topic[256], esc[520];
+
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || (seen != NULL && seen[i]))
+            continue;
+        for (int j = i; j < PQntuples(res); j++) {
+            if (delivery_err(&dl[j]) == e) {
+                rows++;
+                if (seen != NULL)
+                    seen[j] = 1;
+            }
+        }
+        reason_of(e, reason, sizeof(reason));
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+        metrics_inc("recobro_outbox_failed_total",
+                    "Outbox rows whose publication failed (each will be retried), by reason",
+                    labels, rows);
+        snprintf(topic, sizeof(topic), "%.*s", PQgetlength(res, i, c.topic),
+                 PQgetvalue(res, i, c.topic));
+        LOG_WARN("relay.publish_failed",
+                 "\"reason\":\"%s\",\"rows\":%d,\"first_id\":%" PRId64
+                 ",\"topic\":\"%s\",\"attempts\":%d,\"error\":\"%s\"",
+                 reason, rows, (int64_t)be64(PQgetvalue(res, i, c.id)),
+                 log_json_escape(topic, esc, sizeof(esc)), be32(PQgetvalue(res, i, c.attempts)) + 1,
+                 rd_kafka_err2str(e));
+        if (seen == NULL)
+            break; /* out of memory: one line for the first reason is better than none */
+    }
+    free(seen);
+}
+
+/* Adds to ids the id of every row of res the broker acknowledged and to fids/freasons the id
+ * and reason of every other one (dl: their reports), which it counts and logs. Returns the
+ * number acknowledged; *failed the others. */
+static int collect(const PGresult *res, const delivery_t *dl, pgarr_t *ids, pgarr_t *fids,
+                   pgarr_t *freasons, int *failed)
 {
     int fid = PQfnumber(res, "id"), ok = 0;
-    rd_kafka_resp_err_t first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    char reason[64];
 
     *failed = 0;
     for (int i = 0; i < PQntuples(res); i++) {
-        if (dl[i].done && dl[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            pgarr_add_int64(ids, (int64_t)be64(PQgetvalue(res, i, fid)));
+        rd_kafka_resp_err_t e = delivery_err(&dl[i]);
+        int64_t id = (int64_t)be64(PQgetvalue(res, i, fid));
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            pgarr_add_int64(ids, id);
             ok++;
         } else {
+            reason_of(e, reason, sizeof(reason));
+            pgarr_add_int64(fids, id);
+            pgarr_add_cstr(freasons, reason);
             (*failed)++;
-            if (first_err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                first_err = dl[i].done ? dl[i].err : RD_KAFKA_RESP_ERR__TIMED_OUT;
         }
     }
-    if (*failed > 0) {
-        metrics_inc("recobro_relay_errors_total", "Outbox rows the broker did not acknowledge",
-                    NULL, *failed);
-        LOG_WARN("relay.not_acknowledged", "\"rows\":%d,\"error\":\"%s\"", *failed,
-                 rd_kafka_err2str(first_err));
-    }
+    if (*failed > 0)
+        report_failures(res, dl, *failed);
     return ok;
+}
+
+/* Puts the rows fids off until their backoff has passed (RECOBRO_BACKOFF_INITIAL_MS doubled per
+ * attempt up to RECOBRO_BACKOFF_MAX_MS), inside the open transaction; their keys' later rows
+ * wait behind them (select_pending). Returns 0, or -1 with err filled. */
+static int mark_failed(relay_t *r, pgarr_t *fids, pgarr_t *freasons, char *err, size_t errlen)
+{
+    char init[16], max[16];
+    const char *params[4] = {pgarr_str(fids), pgarr_str(freasons), init, max};
+
+    snprintf(init, sizeof(init), "%d", r->cfg->backoff_initial_ms);
+    snprintf(max, sizeof(max), "%d", r->cfg->backoff_max_ms);
+    PGresult *res =
+        PQexecParams(r->conn,
+                     "UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.reason, "
+                     "  next_attempt_at = now() + make_interval(secs => least($4::float8, "
+                     "    $3::float8 * power(2, least(o.attempts, 30))) / 1000) "
+                     "FROM unnest($1::bigint[], $2::text[]) AS f(id, reason) WHERE o.id = f.id",
+                     4, NULL, params, NULL, NULL, 0);
+
+    if (pg_expect(res, PGRES_COMMAND_OK, "relay.mark_failed", err, errlen) < 0)
+        return -1;
+    PQclear(res);
+    return 0;
 }
 
 /* Marks the rows `ids` sent, inside the open transaction. Returns 0, or -1 with err filled. */
@@ -305,13 +440,13 @@ static int mark_sent(relay_t *r, pgarr_t *ids, char *err, size_t errlen)
     return 0;
 }
 
-/* Produces the rows of res and marks those acknowledged sent, inside the open transaction.
- * Returns the number acknowledged (*failed: the others), or -1 with err filled when the rows
- * cannot be marked. res stays the caller's. */
+/* Produces the rows of res, marks those acknowledged sent and puts the others off, inside the
+ * open transaction. Returns the number acknowledged (*failed: the others), or -1 with err
+ * filled when the rows cannot be marked. res stays the caller's. */
 static int publish_rows(relay_t *r, const PGresult *res, int *failed, char *err, size_t errlen)
 {
     delivery_t *dl = calloc((size_t)PQntuples(res), sizeof(*dl));
-    pgarr_t ids;
+    pgarr_t ids, fids, freasons;
     int ok;
 
     if (dl == NULL) {
@@ -320,11 +455,17 @@ static int publish_rows(relay_t *r, const PGresult *res, int *failed, char *err,
     }
     produce_all(r, res, dl);
     pgarr_init(&ids);
-    ok = collect_acked(res, dl, &ids, failed);
+    pgarr_init(&fids);
+    pgarr_init(&freasons);
+    ok = collect(res, dl, &ids, &fids, &freasons, failed);
     free(dl);
     if (ok > 0 && mark_sent(r, &ids, err, errlen) < 0)
         ok = -1;
+    if (ok >= 0 && *failed > 0 && mark_failed(r, &fids, &freasons, err, errlen) < 0)
+        ok = -1;
     pgarr_free(&ids);
+    pgarr_free(&fids);
+    pgarr_free(&freasons);
     return ok;
 }
 
@@ -353,8 +494,9 @@ static int nothing_to_publish(relay_t *r, PGresult *res)
 
 /* Publishes up to relay_batch pending rows, in id order, of every shard no other relay holds,
  * in one transaction: one flush and one round of acknowledgements per pass, whatever the number
- * of shards. Returns the number of rows published, 0 when there was nothing to publish (or
- * every shard was held elsewhere), -1 on failure (the transaction is rolled back and nothing is
+ * of shards. Rows the broker refused are put off with backoff (see select_pending) and do not
+ * fail the pass. Returns the number of rows tried, 0 when there was nothing to publish (or every
+ * shard was held elsewhere), -1 on failure (the transaction is rolled back and nothing is
  * marked). */
 static int publish_batch(relay_t *r)
 {
@@ -384,7 +526,9 @@ static int publish_batch(relay_t *r)
     PQclear(res);
     if (ok > 0)
         metrics_inc("recobro_outbox_published_total", "Outbox rows published", NULL, ok);
-    return failed > 0 && ok == 0 ? -1 : ok;
+    if (failed > 0)
+        r->next_gauge_us = 0; /* recount now */
+    return ok + failed;
 }
 
 /* Waits up to ms for a NOTIFY from a worker (or the timeout). */
@@ -426,6 +570,26 @@ static void cleanup(relay_t *r)
                                  1, NULL, params, NULL, NULL, 0);
     if (pg_expect(res, PGRES_COMMAND_OK, "relay.cleanup", err, sizeof(err)) == 0)
         PQclear(res);
+}
+
+/* Sets recobro_outbox_retry_waiting to the number of unsent rows that failed at least once (in
+ * every shard), at most every 5 s or at once after a failure. */
+static void count_waiting(relay_t *r)
+{
+    char err[512];
+
+    if (clock_mono_us() < r->next_gauge_us)
+        return;
+    r->next_gauge_us = clock_mono_us() + 5 * 1000000LL;
+    PGresult *res = PQexec(r->conn, "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL "
+                                    "AND next_attempt_at IS NOT NULL");
+    if (pg_expect(res, PGRES_TUPLES_OK, "relay.count_waiting", err, sizeof(err)) < 0)
+        return;
+    metrics_set("recobro_outbox_retry_waiting",
+                "Unsent outbox rows that failed and wait for a retry (their keys' later rows "
+                "wait behind them)",
+                NULL, atof(PQgetvalue(res, 0, PQfnumber(res, "n"))));
+    PQclear(res);
 }
 
 int relay_run(const config_t *cfg)
@@ -481,6 +645,8 @@ int relay_run(const config_t *cfg)
         backoff_reset(&r.backoff);
         if (r.conn != NULL)
             cleanup(&r);
+        if (r.conn != NULL)
+            count_waiting(&r);
         if (n == 0 && r.conn != NULL)
             wait_notify(&r, cfg->relay_poll_ms);
     }

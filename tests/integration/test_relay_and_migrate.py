@@ -78,6 +78,28 @@ def test_migrate_is_idempotent_and_refuses_newer(names):
         su.drop_database(name)
 
 
+def test_postgresql_errors_carry_no_detail_and_no_password(names):
+    """A failed statement is reported with the server's primary message and SQLSTATE, never its
+    DETAIL (which quotes the row's values); a connection error never quotes the password."""
+    name = "scratch_%s" % names["rid"]
+    dsn = su.create_database(name, migrate=False)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text "
+                         "NOT NULL CHECK (name <> '0001_runtime.sql'), applied_at timestamptz "
+                         "NOT NULL DEFAULT now())")
+        r = su.recobroctl("migrate", env={"RECOBRO_PG_DSN": dsn}, check=False)
+        assert r.returncode == 1
+        assert "SQLSTATE 23514" in r.stderr and "violates check constraint" in r.stderr
+        assert "Failing row" not in r.stderr and "0001_runtime.sql," not in r.stderr, r.stderr
+    finally:
+        su.drop_database(name)
+    bad = " ".join(p for p in su.DSN.split() if not p.startswith("user="))
+    r = su.recobroctl("migrate", env={"RECOBRO_PG_DSN": bad + " user=hunter2 password=hunter2"},
+                      check=False)
+    assert r.returncode == 1 and "hunter2" not in r.stderr and "***" in r.stderr, r.stderr
+
+
 def test_recobroctl_usage_and_errors():
     for args in ([], ["frobnicate"], ["migrate", "extra"], ["topics"]):
         r = su.recobroctl(*args, check=False)
@@ -93,3 +115,65 @@ def test_recobroctl_usage_and_errors():
     assert "already present" in r.stdout
     r = su.recobroctl("help")
     assert "RECOBRO_PG_DSN" in r.stdout
+
+
+def test_relay_retries_refused_rows_and_keeps_key_order(names, services):
+    """Rows the broker refuses (larger than the topic's max.message.bytes) are retried with
+    backoff, counted and logged, while the rows of other keys behind them are published; the
+    later rows of a refused row's key wait behind it and follow it in order once the topic
+    accepts it. Before: the refused rows filled every batch and nothing else went out."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+    rid = names["rid"]
+    name = "relayfail_%s" % rid
+    dsn = su.create_database(name)  # its own outbox: no other test's relay takes these rows
+    topic = "it.%s.small" % rid
+    admin = AdminClient({"bootstrap.servers": su.BROKERS})
+    for f in admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1,
+                                           config={"max.message.bytes": "2000"})]).values():
+        f.result(timeout=60)
+    rows = []  # (key, seq, size): 15 refused rows first, more than one batch of 10
+    rows += [("bad-%d" % i, 0, 5000) for i in range(15)]
+    rows += [("held", 0, 5000), ("held", 1, 10), ("held", 2, 10)]
+    rows += [("good-%d" % (i % 10), i, 10) for i in range(60)]
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO outbox (shard, topic, msg_key, payload, event_id) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(sum(k.encode()) % 16, topic, k.encode(),
+                      json.dumps({"id": "%s-%s-%d" % (rid, k, s), "key": k, "seq": s,
+                                  "pad": "x" * size}).encode(), "%s-%s-%d" % (rid, k, s))
+                     for k, s, size in rows])
+        relay = services("recobro-relay", {"RECOBRO_PG_DSN": dsn, "RECOBRO_RELAY_BATCH": "10",
+                                           "RECOBRO_BACKOFF_INITIAL_MS": "200",
+                                           "RECOBRO_BACKOFF_MAX_MS": "1000"})
+        good = su.consume(topic, 60, timeout=60,
+                          predicate=lambda m: m.key().startswith(b"good-"))
+        assert len(good) == 60, relay.tail()
+        su.wait_for(lambda: relay.metric("recobro_outbox_failed_total",
+                                         'reason="msg_size_too_large"') >= 16, timeout=30,
+                    what="failures counted")
+        # 16 refused rows, plus "held"'s later rows when they shared the refused record batch
+        su.wait_for(lambda: relay.metric("recobro_outbox_retry_waiting") >= 16, timeout=30,
+                    what="the retry gauge")
+        log = relay.log_path.read_text()
+        assert '"event":"relay.publish_failed"' in log and '"reason":"msg_size_too_large"' in log
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            held = conn.execute("SELECT event_id, sent_at IS NOT NULL, attempts FROM outbox "
+                                "WHERE msg_key = 'held' ORDER BY id").fetchall()
+        assert [s for _, s, _ in held] == [False, False, False], held  # all wait behind seq 0
+        assert held[0][2] > 0, held
+        # The topic now takes them: the refused rows go out, then "held"'s rows in order.
+        for f in admin.alter_configs([ConfigResource("topic", topic, set_config={
+                "max.message.bytes": str(1024 * 1024)})]).values():
+            f.result(timeout=30)
+        out = su.consume(topic, 78, timeout=60)
+        assert len(out) == 78, relay.tail()
+        seqs = [json.loads(m.value())["seq"] for m in out if m.key() == b"held"]
+        assert seqs == [0, 1, 2]
+        su.wait_for(lambda: relay.metric("recobro_outbox_retry_waiting") == 0, timeout=30,
+                    what="the gauge back at 0")
+    finally:
+        admin.delete_topics([topic])
+        su.drop_database(name)

@@ -129,7 +129,7 @@ static void error_texts(void **state)
          "RECOBRO_LOG_LEVEL: \"verbose\" is not one of debug, info, warn, error"},
         {"RECOBRO_HTTP_ADDR=9101", "RECOBRO_HTTP_ADDR: \"9101\" is not host:port"},
         {"RECOBRO_REDIS_URL=redis://",
-         "RECOBRO_REDIS_URL: not a URL of the form redis://[:password@]host:port[/db]"},
+         "RECOBRO_REDIS_URL: not a URL of the form redis[s]://[[user]:password@]host:port[/db]"},
         {"RECOBRO_NOW=yesterday",
          "RECOBRO_NOW: \"yesterday\" is not an RFC 3339 instant with an offset"},
         {"RECOBRO_TOPIC_TASKS=bad topic",
@@ -199,48 +199,51 @@ static void redis_urls(void **state)
     static const struct {
         const char *url;
         int rc;
-        const char *host, *pw;
-        int port, db;
+        const char *host, *user, *pw;
+        int port, db, tls;
     } cases[] = {
-        {"redis://h", 0, "h", "", 6379, 0},
-        {"redis://h/", 0, "h", "", 6379, 0},
-        {"redis://:pw@h:1/2", 0, "h", "pw", 1, 2},
-        {"redis://pw@h", 0, "h", "pw", 6379, 0},
-        {"redis://a@b@h:7", 0, "h", "a@b", 7, 0},
-        {"redis://[::1]:6380/3", 0, "::1", "", 6380, 3},
-        {"redis://h:6379/1000", 0, "h", "", 6379, 1000},
-        {"redis://h:0", -1, NULL, NULL, 0, 0},
-        {"redis://:1", -1, NULL, NULL, 0, 0},
-        {"redis://h/1001", -1, NULL, NULL, 0, 0},
-        {"redis://h/-1", -1, NULL, NULL, 0, 0},
-        {"redis://h/1x", -1, NULL, NULL, 0, 0},
-        {"redis:///0", -1, NULL, NULL, 0, 0},
-        {"rediss://h", -1, NULL, NULL, 0, 0},
-        {NULL, -1, NULL, NULL, 0, 0},
+        {"redis://h", 0, "h", "", "", 6379, 0, 0},
+        {"redis://h/", 0, "h", "", "", 6379, 0, 0},
+        {"redis://:pw@h:1/2", 0, "h", "", "pw", 1, 2, 0},
+        {"redis://user:pw@h:1/2", 0, "h", "user", "pw", 1, 2, 0},
+        {"rediss://user:pw@127.0.0.1:6390/0", 0, "127.0.0.1", "user", "pw", 6390, 0, 1},
+        {"rediss://h", 0, "h", "", "", 6379, 0, 1},
+        /* "word@" is a user name without a password (RFC 3986), which cannot AUTH: refused
+         * rather than read as a password, as it was before */
+        {"redis://pw@h", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://user:@h", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:a@b@h:7", 0, "h", "", "a@b", 7, 0, 0},
+        {"redis://[::1]:6380/3", 0, "::1", "", "", 6380, 3, 0},
+        {"redis://h:6379/1000", 0, "h", "", "", 6379, 1000, 0},
+        {"redis://h:0", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:1", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://h/1001", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://h/-1", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://h/1x", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis:///0", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redisx://h", -1, NULL, NULL, NULL, 0, 0, 0},
+        {NULL, -1, NULL, NULL, NULL, 0, 0, 0},
     };
-    char host[64], pw[64], small[2];
-    int port, db;
+    char longpw[400];
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc =
-            config_parse_redis_url(cases[i].url, host, sizeof(host), &port, pw, sizeof(pw), &db);
+        config_redis_url_t u;
+        int rc = config_parse_redis_url(cases[i].url, &u);
         if (rc != cases[i].rc)
             fail_msg("%s: %d", cases[i].url ? cases[i].url : "NULL", rc);
         if (rc == 0) {
-            assert_string_equal(host, cases[i].host);
-            assert_string_equal(pw, cases[i].pw);
-            assert_int_equal(port, cases[i].port);
-            assert_int_equal(db, cases[i].db);
+            assert_string_equal(u.host, cases[i].host);
+            assert_string_equal(u.user, cases[i].user);
+            assert_string_equal(u.password, cases[i].pw);
+            assert_int_equal(u.port, cases[i].port);
+            assert_int_equal(u.db, cases[i].db);
+            assert_int_equal(u.tls, cases[i].tls);
         }
     }
-    /* Output buffers too small: refused, not truncated. */
-    assert_int_equal(
-        config_parse_redis_url("redis://host", small, sizeof(small), &port, pw, sizeof(pw), &db),
-        -1);
-    assert_int_equal(config_parse_redis_url("redis://:pw@h", host, sizeof(host), &port, small,
-                                            sizeof(small), &db),
-                     -1);
+    config_redis_url_t u;
+    snprintf(longpw, sizeof(longpw), "redis://:%0300d@h", 1);
+    assert_int_equal(config_parse_redis_url(longpw, &u), -1);
 }
 
 /* A Redis password never appears in an error message. */
@@ -255,10 +258,45 @@ static void no_secret_in_errors(void **state)
     assert_null(strstr(err, "hunter2"));
 }
 
+/* No piece of a PostgreSQL password appears in the error for a connection string libpq cannot
+ * parse, whatever libpq quotes from it (before: "missing \"=\" after \"er2\"", or the whole
+ * URI). */
+static void no_dsn_secret_in_errors(void **state)
+{
+    static const char *const dsns[] = {
+        "RECOBRO_PG_DSN=host=x password=hunt er2",
+        "RECOBRO_PG_DSN=host=x password=hunter2 oops",
+        "RECOBRO_PG_DSN=host=x password='hunter2",
+        "RECOBRO_PG_DSN=host=x hunter2=1",
+        "RECOBRO_PG_DSN=postgresql://u:hunter2@h:5432/db?hunter2=1",
+        "RECOBRO_PG_DSN=postgresql://u:hun%zzter2@h/db",
+        "RECOBRO_PG_DSN=postgresql://u:hunter2@[h/db",
+    };
+    static const char *const pieces[] = {"hunt", "er2", "zzter"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(dsns) / sizeof(dsns[0]); i++) {
+        config_t cfg;
+        char err[512] = "";
+        char *env[] = {(char *)dsns[i], NULL};
+        assert_int_equal(load(&cfg, env, err), -1);
+        assert_true(strncmp(err, "RECOBRO_PG_DSN: not a valid libpq connection string (", 53) == 0);
+        for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++)
+            if (strstr(err, pieces[j]) != NULL)
+                fail_msg("for %s the message was: %s", dsns[i], err);
+    }
+    config_t cfg;
+    char err[512] = "";
+    char *env[] = {"RECOBRO_PG_DSN=host=x password=hunt er2", NULL};
+    assert_int_equal(load(&cfg, env, err), -1);
+    assert_string_equal(err, "RECOBRO_PG_DSN: not a valid libpq connection string (missing \"=\" "
+                             "after \"...\" in connection info string)");
+}
+
 static void addresses(void **state)
 {
-    char host[64], pw[64];
-    int port, db;
+    char host[64];
+    int port;
 
     (void)state;
     assert_int_equal(config_parse_addr("127.0.0.1:9101", host, sizeof(host), &port), 0);
@@ -269,18 +307,16 @@ static void addresses(void **state)
     assert_int_equal(config_parse_addr("[::1]:80", host, sizeof(host), &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(config_parse_addr("nohost", host, sizeof(host), &port), -1);
-    assert_int_equal(config_parse_redis_url("redis://127.0.0.1:16379/0", host, sizeof(host), &port,
-                                            pw, sizeof(pw), &db),
-                     0);
-    assert_int_equal(port, 16379);
-    assert_int_equal(db, 0);
-    assert_string_equal(pw, "");
-    assert_int_equal(
-        config_parse_redis_url("redis://user:pw@h", host, sizeof(host), &port, pw, sizeof(pw), &db),
-        0);
-    assert_string_equal(pw, "pw");
-    assert_string_equal(host, "h");
-    assert_int_equal(port, 6379);
+    config_redis_url_t u;
+    assert_int_equal(config_parse_redis_url("redis://127.0.0.1:16379/0", &u), 0);
+    assert_int_equal(u.port, 16379);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.password, "");
+    assert_int_equal(config_parse_redis_url("redis://user:pw@h", &u), 0);
+    assert_string_equal(u.user, "user");
+    assert_string_equal(u.password, "pw");
+    assert_string_equal(u.host, "h");
+    assert_int_equal(u.port, 6379);
 }
 
 int main(void)
@@ -290,7 +326,7 @@ int main(void)
         cmocka_unit_test(bad_values),    cmocka_unit_test(no_secret_in_errors),
         cmocka_unit_test(addresses),     cmocka_unit_test(error_texts),
         cmocka_unit_test(empty_allowed), cmocka_unit_test(too_many_kafka_props),
-        cmocka_unit_test(redis_urls),
+        cmocka_unit_test(redis_urls),    cmocka_unit_test(no_dsn_secret_in_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
