@@ -518,6 +518,21 @@ static bool waivable(policy_limit_t l)
            l != POLICY_LIMIT_INVALID_DATE;
 }
 
+/* Why an agreement breaking a limit no supervisor can waive is refused, for the DLQ detail:
+ * the limit, never the amounts (the policy check's own detail quotes them, and a DLQ detail
+ * carries no personal or financial data). */
+static const char *unwaivable_why(policy_limit_t l)
+{
+    switch (l) {
+    case POLICY_LIMIT_INVALID_AMOUNT:
+        return "an amount is not positive, or the total does not fit";
+    case POLICY_LIMIT_EXCEEDS_BALANCE:
+        return "the amount agreed is above the case's documented balance";
+    default:
+        return "a date is in the past, or the dates are out of order";
+    }
+}
+
 static int decide(const casefile_t *cf, const char *currency, const char *code, bool approved,
                   int rc, policy_check_t *check, reason_t *err)
 {
@@ -526,7 +541,8 @@ static int decide(const casefile_t *cf, const char *currency, const char *code, 
     if (check->limit == POLICY_LIMIT_OK)
         return CASEPAY_APPLY;
     if (!waivable(check->limit))
-        return reason_set(err, code, "%s: %s", policy_limit_name(check->limit), check->detail);
+        return reason_set(err, code, "%s: %s", policy_limit_name(check->limit),
+                          unwaivable_why(check->limit));
     (void)cf;
     (void)currency;
     return approved ? CASEPAY_APPLY : CASEPAY_REVIEW;

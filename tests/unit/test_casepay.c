@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -99,12 +101,41 @@ static void test_partial_payment_keeps_promise_then_reversal_breaks_it(void **st
     casefile_clear(&cf);
 }
 
+/* A promise above the balance is refused, and the DLQ detail names the limit, never the
+ * amounts (the policy check's own text quotes both). */
+static void test_refused_promise_detail_has_no_amounts(void **state)
+{
+    char path[4096], perr[512];
+    const char *root = getenv("RECOBRO_SOURCE_DIR");
+    casefile_t cf;
+    policy_check_t check;
+    reason_t why;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/deploy/policy/default.json", root ? root : ".");
+    policy_t *policy = policy_load_file(path, perr, sizeof(perr));
+    assert_non_null(policy);
+    init_case(&cf);
+    add_invoice(&cf, "INV-1", 12345, "2026-10-01");
+    cf.balance = 12345;
+    cf.segmented = true;
+    cf.segment = SEGMENT_FORGETFUL;
+    int rc = casepay_decide_promise(&cf, policy, "EUR", 98765, 20430, 20417, false, &check, &why);
+    assert_true(rc < 0);
+    assert_string_equal(why.code, "invalid_promise");
+    assert_non_null(strstr(why.detail, "exceeds_balance"));
+    assert_null(strstr(why.detail, "987"));
+    assert_null(strstr(why.detail, "123"));
+    casefile_clear(&cf);
+    policy_free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overpayment_becomes_credit_and_pays_later_invoice),
         cmocka_unit_test(test_currency_mismatch_changes_nothing),
         cmocka_unit_test(test_partial_payment_keeps_promise_then_reversal_breaks_it),
+        cmocka_unit_test(test_refused_promise_detail_has_no_amounts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
