@@ -52,7 +52,7 @@ static const config_entry_t config_table[] = {
     {"RECOBRO_REDIS_TLS_KEY", CT_STRING, "", STR(redis_tls_key), 0, 0,
      "private key file (PEM) of RECOBRO_REDIS_TLS_CERT"},
     {"RECOBRO_GROUP_ID", CT_STRING, NULL, STR(group_id), 0, 0,
-     "Kafka consumer group (default recobro-<service>)"},
+     "Kafka consumer group, recobro-<service> unless set"},
     {"RECOBRO_HTTP_ADDR", CT_ADDR, NULL, STR(http_addr), 0, 0,
      "host:port of /metrics, /healthz, /readyz"},
     {"RECOBRO_LOG_LEVEL", CT_LOGLEVEL, "info", offsetof(config_t, log_level), 0, 0, 0,
@@ -98,7 +98,7 @@ static const config_entry_t config_table[] = {
     {"RECOBRO_SCHEDULER_PERIOD_MS", CT_INT, "60000", NUM(scheduler_period_ms), 10, 86400000,
      "scheduler: milliseconds between two sweeps for due work"},
     {"RECOBRO_POLICY_FILE", CT_STRING, "", STR(policy_file), 0, 0,
-     "policy to load when the database has none (default: none)"},
+     "policy to load when the database has none"},
 };
 
 static const struct {

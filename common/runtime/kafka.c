@@ -4,6 +4,40 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
+/* How long a command-line tool waits for a first broker to answer before it gives up. */
+#define KAFKA_PROBE_MS 5000
+
+/* librdkafka's own log lines (syslog levels) as JSON lines through the one logger: event
+ * "kafka.log" with librdkafka's facility and message. Called from librdkafka's threads. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+    char fac[64], msg[900];
+    log_level_t l = level <= 3   ? LOG_ERROR
+                    : level == 4 ? LOG_WARN
+                    : level <= 6 ? LOG_INFO
+                                 : LOG_DEBUG;
+
+    (void)rk;
+    LOG_AT(l, "kafka.log", "\"facility\":\"%s\",\"message\":\"%s\"",
+           log_json_escape(facility, fac, sizeof(fac)), log_json_escape(message, msg, sizeof(msg)));
+}
+
+int kafka_probe(rd_kafka_t *rk, const config_t *cfg, char *err, size_t errlen)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, KAFKA_PROBE_MS);
+
+    if (md != NULL)
+        rd_kafka_metadata_destroy(md);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    snprintf(err, errlen, "kafka: no broker answered at %s within %d s (%s)", cfg->kafka_brokers,
+             KAFKA_PROBE_MS / 1000, rd_kafka_err2str(e));
+    return -1;
+}
+
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
                    size_t errlen)
 {
@@ -27,6 +61,12 @@ rd_kafka_conf_t *kafka_conf_new(const config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     if (kafka_conf_set(conf, "client.id", client_id, err, errlen) < 0)
+        goto fail;
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    /* The command-line tool says what failed in one line of its own; librdkafka's lines (a
+     * refused connection, every retry) are for RECOBRO_LOG_LEVEL=debug there. */
+    if (strcmp(cfg->service, "recobroctl") == 0 && cfg->log_level > LOG_DEBUG &&
+        kafka_conf_set(conf, "log_level", "0", err, errlen) < 0)
         goto fail;
     for (int i = 0; i < cfg->n_kafka_props; i++) {
         const config_kafka_prop_t *p = &cfg->kafka_props[i];
@@ -69,6 +109,10 @@ int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n
         return -1;
     }
     conf = NULL; /* now owned by rk */
+    if (kafka_probe(rk, cfg, err, errlen) < 0) {
+        rd_kafka_destroy(rk);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         newt[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication, why, sizeof(why));
         if (newt[i] == NULL) {

@@ -24,4 +24,9 @@ int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n
                         int replication, const char *const *configs, int *created, int *existing,
                         char *err, size_t errlen);
 
+/* Asks `rk` for the cluster's metadata, waiting at most a few seconds: 0 when a broker answered,
+ * else -1 with one line naming the bootstrap servers in err. For command-line tools, which should
+ * fail fast rather than wait for librdkafka's own timeouts. */
+int kafka_probe(rd_kafka_t *rk, const config_t *cfg, char *err, size_t errlen);
+
 #endif

@@ -435,22 +435,91 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
     return rc == RESULT_OK && st.failed == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* Longer commands first (ctl_find() takes the first match), each with its usage. */
 static const ctl_command_t commands[] = {
-    {{"migrate", "status", NULL}, 2, cmd_migrate_status},
-    {{"migrate", NULL, NULL}, 1, cmd_migrate},
-    {{"topics", "ensure", NULL}, 2, cmd_topics_ensure},
-    {{"policy", "load", NULL}, 2, cmd_policy_load},
-    {{"policy", "show", NULL}, 2, cmd_policy_show},
-    {{"case", "show", NULL}, 2, cmd_case_show},
-    {{"scheduler", "tick", NULL}, 2, cmd_scheduler_tick},
-    {{"dlq", "replay", NULL}, 2, ctl_dlq_replay},
-    {{"report", NULL, NULL}, 1, ctl_report},
+    {{"migrate", "status", NULL},
+     2,
+     cmd_migrate_status,
+     "",
+     "print the schema version of the database and of this build"},
+    {{"migrate", NULL, NULL},
+     1,
+     cmd_migrate,
+     "",
+     "create or upgrade the database schema (idempotent)"},
+    {{"topics", "ensure", NULL},
+     2,
+     cmd_topics_ensure,
+     "",
+     "create the contract's topics if missing (idempotent)"},
+    {{"policy", "load", NULL},
+     2,
+     cmd_policy_load,
+     "FILE",
+     "check a policy and make it the active version"},
+    {{"policy", "show", NULL}, 2, cmd_policy_show, "", "print the active policy"},
+    {{"case", "show", NULL},
+     2,
+     cmd_case_show,
+     "CREDITOR DEBTOR",
+     "print a case as an agent sees it (JSON)"},
+    {{"scheduler", "tick", NULL},
+     2,
+     cmd_scheduler_tick,
+     "[--now INSTANT]",
+     "run one due-work sweep as of INSTANT (RFC 3339 with an offset; default now), print a "
+     "JSON summary"},
+    {{"dlq", "replay", NULL},
+     2,
+     ctl_dlq_replay,
+     "[--reason CODE] [--source-topic TOPIC] [--to TOPIC] [--limit N] [--dry-run]",
+     "send rejected messages back to their input topic"},
+    {{"report", NULL, NULL},
+     1,
+     ctl_report,
+     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text]",
+     "print the business measures (JSON by default)"},
 };
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* "case show CREDITOR DEBTOR" into buf. */
+static const char *synopsis(const ctl_command_t *c, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (int w = 0; w < c->words && n < size; w++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", w ? " " : "", c->word[w]);
+    if (c->args[0] != '\0' && n < size)
+        snprintf(buf + n, size - n, " %s", c->args);
+    return buf;
+}
+
+void ctl_usage(FILE *out)
+{
+    char syn[256];
+
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        synopsis(&commands[i], syn, sizeof(syn));
+        if (strlen(syn) <= 20)
+            fprintf(out, "  %-20s %s\n", syn, commands[i].about);
+        else
+            fprintf(out, "  %s\n  %-20s %s\n", syn, "", commands[i].about);
+    }
+}
+
+void ctl_command_usage(FILE *out, const ctl_command_t *cmd)
+{
+    char syn[256];
+
+    fprintf(out, "usage: recobroctl %s\n%s\n", synopsis(cmd, syn, sizeof(syn)), cmd->about);
+}
 
 const ctl_command_t *ctl_find(int argc, char **argv)
 {
     /* The table lists longer commands first, so the first match is the longest. */
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+    for (size_t i = 0; i < N_COMMANDS; i++) {
         const ctl_command_t *c = &commands[i];
         int ok = argc >= c->words;
         for (int w = 0; ok && w < c->words; w++)

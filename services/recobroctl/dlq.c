@@ -129,7 +129,7 @@ static int clients_new(const config_t *cfg, replay_run_t *r)
         goto out;
     pconf = NULL; /* now owned by the producer */
     rd_kafka_poll_set_consumer(r->consumer);
-    rc = 0;
+    rc = kafka_probe(r->producer, cfg, r->err, sizeof(r->err));
 out:
     if (cconf != NULL)
         rd_kafka_conf_destroy(cconf);

@@ -1,5 +1,6 @@
 /* main.c - recobroctl, the operations tool: parses the command line and dispatches to
  * commands.c. Exit codes: 0 ok, 1 failure, 2 usage error (CONTRACT.md). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,29 +9,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: recobroctl COMMAND [ARGS]\n"
-        "\n"
-        "commands:\n"
-        "  migrate              create or upgrade the database schema (idempotent)\n"
-        "  migrate status       print the schema version of the database and build\n"
-        "  topics ensure        create the contract's topics if missing (idempotent)\n"
-        "  policy load FILE     check a policy and make it the active version\n"
-        "  policy show          print the active policy\n"
-        "  case show CREDITOR DEBTOR\n"
-        "                       print a case as an agent sees it (JSON)\n"
-        "  scheduler tick [--now INSTANT]\n"
-        "                       run one due-work sweep as of INSTANT (RFC 3339 with\n"
-        "                       an offset; default now), print a JSON summary\n"
-        "  dlq replay [--reason CODE] [--source-topic TOPIC] [--to TOPIC] [--limit N] [--dry-run]\n"
-        "                       send rejected messages back to their topic\n"
-        "  report [--creditor ID] [--from DATE] [--to DATE] [--format json|text]\n"
-        "                       print the business measures (JSON by default)\n"
-        "  version              print the version\n"
-        "  help                 this text, and the configuration variables\n"
-        "\n"
-        "Exit codes: 0 ok, 1 failure, 2 usage error.\n");
+    fputs("usage: recobroctl COMMAND [ARGS]\n\ncommands:\n", out);
+    ctl_usage(out);
+    fputs("  version              print the version\n"
+          "  help                 this text, and the configuration variables\n"
+          "  COMMAND --help       that command's usage\n"
+          "\n"
+          "Exit codes: 0 ok, 1 failure, 2 usage error.\n",
+          out);
+}
+
+/* True when the arguments after the command's words ask for its usage. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -56,6 +51,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "recobroctl: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (wants_help(argc - 1 - cmd->words, argv + 1 + cmd->words)) {
+        ctl_command_usage(stdout, cmd);
+        return EXIT_OK;
     }
     /* service_init() reads the configuration (exit 2 with one line on a bad setting); the
      * command's own arguments were already matched, so none are passed to it. */

@@ -2,6 +2,7 @@
 order; the relay keeps rows until the broker acknowledges them; migrations are idempotent and
 refuse a database newer than the build; recobroctl's usage errors exit 2."""
 import json
+import time
 
 import psycopg
 
@@ -115,6 +116,36 @@ def test_recobroctl_usage_and_errors():
     assert "already present" in r.stdout
     r = su.recobroctl("help")
     assert "RECOBRO_PG_DSN" in r.stdout
+    assert "(default recobro-<service>) (default:" not in r.stdout  # one default, said once
+    # A command's --help: its usage on stdout, exit 0, no configuration needed.
+    for words in (["case", "show"], ["scheduler", "tick"], ["dlq", "replay"], ["report"]):
+        r = su.recobroctl(*words, "--help", env={"RECOBRO_LOG_LEVEL": "chatty"}, check=False)
+        assert r.returncode == 0 and r.stdout.startswith("usage: recobroctl " + " ".join(words))
+        assert r.stderr == ""
+    # No broker: the Kafka commands fail within seconds with one line, not librdkafka's chatter.
+    for words in (["topics", "ensure"], ["dlq", "replay", "--dry-run"]):
+        t0 = time.monotonic()
+        r = su.recobroctl(*words, env={"RECOBRO_KAFKA_BROKERS": "127.0.0.1:1"}, check=False)
+        assert r.returncode == 1, words
+        assert time.monotonic() - t0 < 15, words
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "no broker answered at 127.0.0.1:1" in lines[0], r.stderr
+
+
+def test_librdkafka_logs_are_json_lines(tmp_path):
+    """A worker whose broker does not answer: librdkafka's own complaints reach stderr as JSON
+    lines of the one logger (event kafka.log), never as raw text."""
+    s = su.Service("recobro-testsum", {"RECOBRO_KAFKA_BROKERS": "127.0.0.1:1",
+                                       "RECOBRO_GROUP_ID": "it-nobroker"}, tmp_path).start()
+    try:
+        su.wait_for(lambda: "kafka.log" in s.log_path.read_text(), timeout=30,
+                    what="a librdkafka log line")
+    finally:
+        s.stop()
+    lines = [l for l in s.log_path.read_text().splitlines() if l.strip()]
+    for line in lines:
+        json.loads(line)
+    assert any(json.loads(l)["event"] == "kafka.log" for l in lines)
 
 
 def test_relay_retries_refused_rows_and_keeps_key_order(names, services):
