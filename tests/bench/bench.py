@@ -6,9 +6,17 @@ as ratios to a floor measured in the same run (see DESIGN.md, "Performance targe
    with one bulk COPY.
 3. Runtime: recobro-testsum (consume -> one transaction per batch: dedupe, effect, outbox,
    offsets) and recobro-relay (outbox -> Kafka) on the same messages, timed to the last stored
-   offset (worker) and to the last published output (end to end).
+   offset (worker) and to the last published output (end to end); the worker's RSS at its first
+   stored offset and at its last (BENCH_EVENTS=1000000 for the one-million-event run).
 4. Latency: a steady 1,000 events/s for a while, each event's time from its production to its
    output on Kafka (p50/p99).
+5. The case workers (recobro-overdue, -interactions, -payments) on a sample portfolio, each
+   beside its own floor (the same messages, plain librdkafka + one bulk COPY), with its RSS.
+6. The REAL overdue worker's latency: BENCH_RATE new debtors/s (one invoice.overdue each) for
+   BENCH_RATE_SECONDS, paced; from the producer's call to the Kafka timestamp of the debtor's
+   first task.created on the tasks topic (published by the relay): p50, p99, max.
+7. The scheduler: one `recobroctl scheduler tick --now` 45 days ahead over the portfolio (every
+   open case due), timed as a process: due cases/s; then the same tick again (nothing due).
 Prints numbers only; nothing here asserts on time (machines are noisy)."""
 import json
 import os
@@ -64,19 +72,21 @@ def run_floor(topic, count, rid):
 
 
 def time_worker(name, env, group, count):
-    """Starts a worker and times it from its first stored offset to the last."""
+    """Starts a worker and times it from its first stored offset to the last. Returns
+    (events/s, RSS KiB at the first stored offset, RSS KiB at the last)."""
     logs = Path(su.ROOT / ".local" / "logs")
     logs.mkdir(parents=True, exist_ok=True)
     w = su.Service(name, env, logs).start()
     try:
-        first = None
+        first = rss_start = None
         deadline = time.time() + 900
         while time.time() < deadline:
             done = stored(group)
             if first is None and done > 0:
                 first = time.time()
+                rss_start = rss_kib(w.proc.pid)
             if done >= count:
-                return count / (time.time() - first)
+                return count / (time.time() - first), rss_start, rss_kib(w.proc.pid)
             assert w.proc.poll() is None, w.tail()
             time.sleep(0.05)
         raise AssertionError("%s did not finish in time" % name)
@@ -101,8 +111,8 @@ def bench_overdue(rid):
     env = {"RECOBRO_TOPIC_INVOICES": topics["in"], "RECOBRO_TOPIC_TASKS": topics["tasks"],
            "RECOBRO_TOPIC_CASE_EVENTS": topics["cases"], "RECOBRO_TOPIC_DLQ": topics["dlq"],
            "RECOBRO_GROUP_ID": group, "RECOBRO_LOG_LEVEL": "warn"}
-    rate = time_worker("recobro-overdue", env, group, len(msgs))
-    rows = [("recobro-overdue", "cases, segments, tasks", len(msgs), floor, rate)]
+    rate, rss0, rss1 = time_worker("recobro-overdue", env, group, len(msgs))
+    rows = [("recobro-overdue", "cases, segments, tasks", len(msgs), floor, rate, rss0, rss1)]
 
     # The same cases' next events: a contact attempt each (interactions), then a partial
     # payment each (payments). Every event loads, changes, re-plans and saves a case.
@@ -131,11 +141,102 @@ def bench_overdue(rid):
         floor_svc = run_floor(topic, len(events), rid + svc)
         g = "bench-%s-%s" % (svc, rid)
         env_svc = dict(env, RECOBRO_GROUP_ID=g, **{"RECOBRO_TOPIC_" + svc.upper(): topic})
-        rate_svc = time_worker("recobro-" + svc, env_svc, g, len(events))
+        rate_svc, rss0, rss1 = time_worker("recobro-" + svc, env_svc, g, len(events))
         what = "contacts, features, re-plan" if svc == "interactions" else \
             "allocation, settlement, re-plan"
-        rows.append(("recobro-" + svc, what, len(events), floor_svc, rate_svc))
-    return rows
+        rows.append(("recobro-" + svc, what, len(events), floor_svc, rate_svc, rss0, rss1))
+    return rows, env
+
+
+def bench_overdue_latency(rid):
+    """invoice.overdue -> its first task.created on the tasks topic, through the REAL overdue
+    worker and the relay, at a steady RATE new debtors/s for RATE_SECONDS: each debtor's time
+    from the producer's call to the Kafka timestamp of its first task (set when the relay
+    published it). Returns (debtors sent, debtors with a task, p50 ms, p99 ms, max ms)."""
+    import datetime as dt
+    topics = {k: "bench.%s.lat.%s" % (rid, k) for k in ("in", "tasks", "cases", "dlq")}
+    su.create_topics(list(topics.values()))
+    # The throughput runs above ran without a relay: their outbox is a backlog this run's relay
+    # must not publish first (the benchmark's own database, dropped at the end).
+    with su.pg() as conn:
+        conn.execute("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL")
+    group = "bench-lat-" + rid
+    env = {"RECOBRO_TOPIC_INVOICES": topics["in"], "RECOBRO_TOPIC_TASKS": topics["tasks"],
+           "RECOBRO_TOPIC_CASE_EVENTS": topics["cases"], "RECOBRO_TOPIC_DLQ": topics["dlq"],
+           "RECOBRO_GROUP_ID": group, "RECOBRO_LOG_LEVEL": "warn"}
+    logs = Path(su.ROOT / ".local" / "logs")
+    worker = su.Service("recobro-overdue", env, logs).start()
+    relay = su.Service("recobro-relay", env, logs).start()
+    sent = {}
+    try:
+        worker.wait_ready()
+        relay.wait_ready()
+        due = (dt.date.today() - dt.timedelta(days=20)).isoformat()
+        p = su.producer()
+        interval = 1.0 / RATE
+        start = time.time()
+        for i in range(RATE * RATE_SECONDS):
+            debtor = "L-%s-%06d" % (rid, i)
+            key = "benchlat/" + debtor
+            value = su.event("erp/benchlat", "lat-" + debtor, "invoice.overdue", {
+                "creditor_id": "benchlat", "creditor_name": "Bench Latency S.L.",
+                "debtor_id": debtor,
+                "debtor": {"id": debtor, "name": "Bench Debtor", "timezone": "Europe/Madrid",
+                           "country": "ES"},
+                "invoice": {"id": "INV-1", "currency": "EUR", "amount": "120.00",
+                            "open_amount": "120.00", "due_on": due}})
+            delay = start + i * interval - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent[debtor] = time.time()
+            p.produce(topics["in"], key=key, value=value)
+            p.poll(0)
+        assert p.flush(60) == 0
+        first = {}
+        c = Consumer({"bootstrap.servers": su.BROKERS, "group.id": "bench-latr-" + rid,
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([topics["tasks"]])
+        deadline = time.time() + 120
+        try:
+            while len(first) < len(sent) and time.time() < deadline:
+                for m in c.consume(num_messages=1000, timeout=0.5):
+                    if m.error():
+                        continue
+                    ev = json.loads(m.value())
+                    if ev["type"] != "task.created":
+                        continue
+                    d = ev["data"]["debtor_id"]
+                    t = m.timestamp()[1] / 1000.0
+                    if d in sent and (d not in first or t < first[d]):
+                        first[d] = t
+        finally:
+            c.close()
+    finally:
+        worker.stop()
+        relay.stop()
+    lats = sorted((first[d] - sent[d]) * 1000 for d in first)
+    if not lats:
+        return len(sent), 0, float("nan"), float("nan"), float("nan")
+    return (len(sent), len(lats), lats[len(lats) // 2], lats[max(0, int(len(lats) * 0.99) - 1)],
+            lats[-1])
+
+
+def bench_scheduler():
+    """One `recobroctl scheduler tick --now` 45 days ahead over the whole bench portfolio (every
+    open case's next step due), timed as a process; then the same tick again (nothing due any
+    more: the cost of a sweep with no work). Returns (cases in the portfolio, summary of the
+    first tick, its seconds, seconds of the second tick, cases the second swept)."""
+    import datetime as dt
+    now = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=45)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    cases = su.query("SELECT count(*) FROM debt_case")[0][0]
+    t0 = time.time()
+    r = su.recobroctl("scheduler", "tick", "--now", now)
+    secs = time.time() - t0
+    t0 = time.time()
+    r2 = su.recobroctl("scheduler", "tick", "--now", now)
+    secs2 = time.time() - t0
+    return cases, json.loads(r.stdout), secs, secs2, json.loads(r2.stdout)["cases"]
 
 
 def own_database(rid):
@@ -160,11 +261,13 @@ def drop_database(db, admin_dsn):
 def main():
     rid = su.run_id()
     admin_dsn = su.DSN
+    started = time.time()
     db = own_database(rid)
     try:
         run(rid)
     finally:
         drop_database(db, admin_dsn)
+    print("\nbench took %.0f s" % (time.time() - started))
 
 
 def run(rid):
@@ -257,13 +360,26 @@ def run(rid):
     print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
 
     if os.environ.get("BENCH_OVERDUE", "1") != "0":
-        rows = bench_overdue(rid)
+        rows, _ = bench_overdue(rid)
         print("\nthe case workers on a sample portfolio (%d debtors, 6 partitions, one worker "
               "each; floor: the same messages, plain librdkafka + one bulk COPY)" %
               N_OVERDUE_DEBTORS)
-        for name, what, n, floor_w, rate in rows:
-            print("  %-21s %-32s %6d events %7.0f events/s  floor %7.0f  ratio %.3f" %
-                  (name, "(" + what + ")", n, rate, floor_w, rate / floor_w))
+        for name, what, n, floor_w, rate, rss0, rss1 in rows:
+            print("  %-21s %-32s %6d events %7.0f events/s  floor %7.0f  ratio %.3f  "
+                  "RSS %d -> %d KiB" % (name, "(" + what + ")", n, rate, floor_w, rate / floor_w,
+                                        rss0, rss1))
+        n_sent, n_got, p50, p99, pmax = bench_overdue_latency(rid)
+        print("  recobro-overdue latency, invoice.overdue -> first task.created on the tasks "
+              "topic (worker + relay),")
+        print("    %d new debtors/s for %d s: %d sent, %d with a task: p50 %.0f ms, p99 %.0f ms, "
+              "max %.0f ms" % (RATE, RATE_SECONDS, n_sent, n_got, p50, p99, pmax))
+        cases, summary, secs, secs2, cases2 = bench_scheduler()
+        print("  scheduler tick (recobroctl, one process) over %d cases, 45 days ahead: %d due "
+              "cases swept in %.2f s = %.0f due cases/s (%d tasks created, %d cancelled, "
+              "%d failed); the same tick again: %d due, %.2f s" % (
+                  cases, summary["cases"], secs, summary["cases"] / secs,
+                  summary["tasks_created"], summary["tasks_cancelled"], summary["failed"],
+                  cases2, secs2))
 
 
 if __name__ == "__main__":

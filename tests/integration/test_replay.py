@@ -286,7 +286,9 @@ class Stream:
         self.events.append((at, era, topic, debtor, json.dumps(ev)))
 
 
-def generate(rid, creditor, rng):
+def generate(rid, creditor, rng, n_debtors=None):
+    """The stream and its reference for n_debtors (default N_DEBTORS); test_kill_workers.py
+    reuses it with a smaller population."""
     s = Stream(rid, creditor)
     ref = {}
     clock = {"t": datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)}
@@ -297,7 +299,7 @@ def generate(rid, creditor, rng):
         clock["t"] += timedelta(seconds=rng.randint(1, 3))
         return clock["t"]
 
-    debtors = ["D-%04d" % i for i in range(N_DEBTORS)]
+    debtors = ["D-%04d" % i for i in range(N_DEBTORS if n_debtors is None else n_debtors)]
     kind = {}
     for d in debtors:
         ref[d] = RefCase(d)
