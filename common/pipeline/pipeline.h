@@ -78,6 +78,30 @@ pipeline_run_case(const pipeline_ctx_t *ctx, PGconn *conn, const char *creditor_
                   const char *debtor_id, const pipeline_handler_t *h, const ce_event_t *ev,
                   casefile_t *cf, casefile_plan_t *plan, reason_t *rej, char *err, size_t errlen);
 
+/* One case of a batch through the pipeline (pipeline_run_cases()). */
+typedef struct pipeline_item {
+    const char *creditor_id, *debtor_id; /* borrowed */
+    const pipeline_handler_t *h;         /* borrowed */
+    const ce_event_t *ev;                /* borrowed; NULL for the scheduler's tick */
+    casefile_t *cf;                      /* the caller's; zeroed and filled here, caller clears */
+    casefile_plan_t *plan;               /* the caller's (CASEFILE_PLAN_INIT); caller clears */
+    reason_t rej;                        /* why, when rc is RESULT_REJECTED */
+    int rc;                              /* RESULT_OK, or RESULT_REJECTED: nothing of it saved */
+    void *ud;                            /* the caller's, e.g. the message the event came in */
+} pipeline_item_t;
+
+/* pipeline_run_case() for `n` DIFFERENT cases at once, inside the caller's transaction on `conn`:
+ * every case loaded and locked in one round trip (in (creditor_id, debtor_id) order, so replicas
+ * lock in one order), every decision and planning in memory, one save of them all in one round
+ * trip (casestore_load_many(), casestore_save_many()), then the outputs into ctx->outbox in the
+ * items' order. An item's rejection is its own outcome (items[i].rc, rej); the call returns
+ * RESULT_OK, or RESULT_PERMANENT / RESULT_TRANSIENT when any case failed (logged; the caller rolls
+ * the transaction back). Several events of one case go through successive calls, in order: each
+ * call loads what the previous one saved. */
+__attribute__((warn_unused_result)) int pipeline_run_cases(const pipeline_ctx_t *ctx, PGconn *conn,
+                                                           pipeline_item_t *items, size_t n,
+                                                           char *err, size_t errlen);
+
 /* The hot case's cache key, "recobro:case:<creditor_id>:<debtor_id>" (CONTRACT.md), into key. */
 void pipeline_cache_key(const casefile_t *cf, char *key, size_t size);
 

@@ -20,6 +20,12 @@
     "WHERE next_due_at <= to_timestamp($1::bigint) "                                               \
     "ORDER BY next_due_at LIMIT 1 FOR UPDATE SKIP LOCKED"
 
+/* Up to $2 due cases no other scheduler holds, oldest due first, locked for this transaction. */
+#define SQL_DUE                                                                                    \
+    "SELECT creditor_id, debtor_id FROM debt_case "                                                \
+    "WHERE next_due_at <= to_timestamp($1::bigint) "                                               \
+    "ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+
 /* Sets a case that could not be planned aside until $3 (updated_at unchanged: the trigger keeps
  * the value). */
 #define SQL_SET_ASIDE                                                                              \
@@ -30,7 +36,8 @@ int sweep_prepare(PGconn *conn, char *err, size_t errlen)
 {
     static const struct {
         const char *name, *sql;
-    } stmts[] = {{"sw_next_due", SQL_NEXT_DUE}, {"sw_set_aside", SQL_SET_ASIDE}};
+    } stmts[] = {
+        {"sw_next_due", SQL_NEXT_DUE}, {"sw_due", SQL_DUE}, {"sw_set_aside", SQL_SET_ASIDE}};
     int rc = pipeline_prepare(conn, err, errlen);
 
     if (rc != 0)
@@ -189,11 +196,11 @@ static one_t case_failed(PGconn *conn, const char *creditor_id, const char *debt
     return *rc == 0 ? ONE_FAILED : ONE_ERROR;
 }
 
-/* Writes the outbox and commits the case; then the stats and the hot case. */
-static one_t commit_case(PGconn *conn, const policy_t *policy, int64_t now,
-                         const sweep_opts_t *opts, outbox_t *ob, const casefile_t *cf,
-                         const casefile_plan_t *plan, sweep_stats_t *stats, int *rc, char *err,
-                         size_t errlen)
+/* Writes the outbox and commits the cases; then, for each, the stats and the hot case. */
+static one_t commit_cases(PGconn *conn, const policy_t *policy, int64_t now,
+                          const sweep_opts_t *opts, outbox_t *ob, const casefile_t *cfs,
+                          const casefile_plan_t *plans, size_t n, sweep_stats_t *stats, int *rc,
+                          char *err, size_t errlen)
 {
     char esc1[300], esc2[300];
 
@@ -205,14 +212,17 @@ static one_t commit_case(PGconn *conn, const policy_t *policy, int64_t now,
         rollback(conn);
         return ONE_ERROR;
     }
-    stats->cases++;
-    count(plan, stats);
-    write_cache(conn, opts, cf, policy, now, stats);
-    LOG_DEBUG("case.swept",
-              "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
-              log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
-              log_json_escape(cf->debtor_id, esc2, sizeof(esc2)),
-              cf->segmented ? segment_name(cf->segment) : "", plan->n_outputs);
+    for (size_t i = 0; i < n; i++) {
+        const casefile_t *cf = &cfs[i];
+        stats->cases++;
+        count(&plans[i], stats);
+        write_cache(conn, opts, cf, policy, now, stats);
+        LOG_DEBUG("case.swept",
+                  "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
+                  log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
+                  log_json_escape(cf->debtor_id, esc2, sizeof(esc2)),
+                  cf->segmented ? segment_name(cf->segment) : "", plans[i].n_outputs);
+    }
     return ONE_DONE;
 }
 
@@ -244,7 +254,7 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
     } else if (*rc != RESULT_OK) {
         r = case_failed(conn, creditor_id, debtor_id, now, stats, rc, err, errlen);
     } else {
-        r = commit_case(conn, policy, now, opts, ob, &cf, &plan, stats, rc, err, errlen);
+        r = commit_cases(conn, policy, now, opts, ob, &cf, &plan, 1, stats, rc, err, errlen);
     }
     if (r == ONE_ERROR)
         outbox_clear(ob);
@@ -253,25 +263,156 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
     return r;
 }
 
+/* A claimed due case. */
+typedef struct sweep_case {
+    char creditor_id[CASEFILE_ID_MAX], debtor_id[CASEFILE_ID_MAX];
+} sweep_case_t;
+
+/* Opens the batch's transaction and claims up to `want` due cases no other scheduler holds into
+ * cases[0..*got). Returns ONE_DONE with cases in hand (transaction open), ONE_NONE when none is
+ * due (committed), ONE_ERROR with *rc (rolled back). */
+static one_t claim_due(PGconn *conn, int64_t now, int want, sweep_case_t *cases, int *got, int *rc,
+                       char *err, size_t errlen)
+{
+    char nowtxt[24], limit[16];
+
+    if ((*rc = exec_cmd(conn, "BEGIN", err, errlen)) != 0)
+        return ONE_ERROR;
+    snprintf(nowtxt, sizeof(nowtxt), "%" PRId64, now);
+    snprintf(limit, sizeof(limit), "%d", want);
+    const char *p[2] = {nowtxt, limit};
+    PGresult *res = PQexecPrepared(conn, "sw_due", 2, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = pg_is_transient(conn, res) ? RESULT_TRANSIENT : RESULT_PERMANENT;
+        snprintf(err, errlen, "sw_due: %s", pg_oneline(PQresultErrorMessage(res)));
+        PQclear(res);
+        rollback(conn);
+        return ONE_ERROR;
+    }
+    int fc = PQfnumber(res, "creditor_id"), fd = PQfnumber(res, "debtor_id");
+    *got = PQntuples(res);
+    for (int i = 0; i < *got; i++) {
+        snprintf(cases[i].creditor_id, CASEFILE_ID_MAX, "%s", PQgetvalue(res, i, fc));
+        snprintf(cases[i].debtor_id, CASEFILE_ID_MAX, "%s", PQgetvalue(res, i, fd));
+    }
+    PQclear(res);
+    if (*got > 0)
+        return ONE_DONE;
+    *rc = exec_cmd(conn, "COMMIT", err, errlen);
+    return *rc == 0 ? ONE_NONE : ONE_ERROR;
+}
+
+/* Plans the claimed cases through the pipeline at once and commits them. ONE_FAILED: one of them
+ * could not be planned (rolled back: the caller takes them one at a time, so that only that one
+ * is set aside). */
+static one_t plan_claimed(PGconn *conn, const pipeline_ctx_t *ctx, const sweep_opts_t *opts,
+                          const sweep_case_t *cases, int n, sweep_stats_t *stats, int *rc,
+                          char *err, size_t errlen)
+{
+    pipeline_item_t *items = calloc((size_t)n, sizeof(*items));
+    casefile_t *cfs = calloc((size_t)n, sizeof(*cfs));
+    casefile_plan_t *plans = calloc((size_t)n, sizeof(*plans)); /* zeroed: CASEFILE_PLAN_INIT */
+    one_t r = ONE_ERROR;
+
+    *rc = items != NULL && cfs != NULL && plans != NULL ? RESULT_OK : RESULT_TRANSIENT;
+    for (int i = 0; i < n && *rc == RESULT_OK; i++)
+        items[i] = (pipeline_item_t){
+            cases[i].creditor_id, cases[i].debtor_id, &tick_handler, NULL, &cfs[i], &plans[i],
+            {NULL, ""},           RESULT_OK,          NULL};
+    outbox_clear(ctx->outbox);
+    if (*rc == RESULT_OK)
+        *rc = pipeline_run_cases(ctx, conn, items, (size_t)n, err, errlen);
+    for (int i = 0; i < n && *rc == RESULT_OK; i++)
+        if (items[i].rc != RESULT_OK)
+            *rc = RESULT_PERMANENT;
+    if (*rc == RESULT_OK) {
+        r = commit_cases(conn, ctx->policy, ctx->now, opts, ctx->outbox, cfs, plans, (size_t)n,
+                         stats, rc, err, errlen);
+    } else {
+        rollback(conn);
+        r = *rc == RESULT_TRANSIENT ? ONE_ERROR : ONE_FAILED;
+    }
+    if (r != ONE_DONE)
+        outbox_clear(ctx->outbox);
+    for (int i = 0; items != NULL && cfs != NULL && plans != NULL && i < n; i++) {
+        casefile_plan_clear(&plans[i]);
+        casefile_clear(&cfs[i]);
+    }
+    free(items);
+    free(cfs);
+    free(plans);
+    return r;
+}
+
+/* Claims up to `want` due cases and plans them in one transaction (*got: how many were
+ * claimed). */
+static one_t sweep_batch(PGconn *conn, const policy_t *policy, int64_t now,
+                         const sweep_opts_t *opts, outbox_t *ob, int want, int *got,
+                         sweep_stats_t *stats, int *rc, char *err, size_t errlen)
+{
+    const pipeline_ctx_t ctx = {
+        policy, now, SWEEP_SOURCE, opts->topic_tasks, opts->topic_case_events, ob};
+    sweep_case_t *cases = calloc((size_t)want, sizeof(*cases));
+    one_t r;
+
+    *got = 0;
+    if (cases == NULL) {
+        snprintf(err, errlen, "out of memory");
+        *rc = RESULT_TRANSIENT;
+        return ONE_ERROR;
+    }
+    r = claim_due(conn, now, want, cases, got, rc, err, errlen);
+    if (r == ONE_DONE)
+        r = plan_claimed(conn, &ctx, opts, cases, *got, stats, rc, err, errlen);
+    free(cases);
+    return r;
+}
+
+/* After a batch that could not be planned as a whole: its `n` cases one per transaction, so that
+ * only the one that fails is set aside. */
+static one_t sweep_singly(PGconn *conn, const policy_t *policy, int64_t now,
+                          const sweep_opts_t *opts, outbox_t *ob, int n, sweep_stats_t *stats,
+                          int *rc, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (opts->stop != NULL && *opts->stop)
+            return ONE_NONE;
+        one_t r = sweep_one(conn, policy, now, opts, ob, stats, rc, err, errlen);
+        if (r == ONE_NONE || r == ONE_ERROR)
+            return r;
+        if (r == ONE_DONE)
+            metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler",
+                        NULL, 1);
+    }
+    return ONE_DONE;
+}
+
 int sweep_run(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,
               sweep_stats_t *stats, char *err, size_t errlen)
 {
     outbox_t *ob = outbox_new();
     int rc = RESULT_OK;
+    long done = 0;
 
     if (ob == NULL) {
         snprintf(err, errlen, "out of memory");
         return RESULT_TRANSIENT;
     }
-    for (int n = 0; opts->max_cases <= 0 || n < opts->max_cases; n++) {
+    while (opts->max_cases <= 0 || done < opts->max_cases) {
+        int want = SWEEP_BATCH, got = 0;
         if (opts->stop != NULL && *opts->stop)
             break;
-        one_t r = sweep_one(conn, policy, now, opts, ob, stats, &rc, err, errlen);
+        if (opts->max_cases > 0 && opts->max_cases - done < want)
+            want = (int)(opts->max_cases - done);
+        one_t r = sweep_batch(conn, policy, now, opts, ob, want, &got, stats, &rc, err, errlen);
+        if (r == ONE_FAILED)
+            r = sweep_singly(conn, policy, now, opts, ob, got, stats, &rc, err, errlen);
+        else if (r == ONE_DONE)
+            metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler",
+                        NULL, got);
         if (r == ONE_NONE || r == ONE_ERROR)
             break;
-        if (r == ONE_DONE)
-            metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler",
-                        NULL, 1);
+        done += got;
     }
     outbox_free(ob);
     return rc;

@@ -1,12 +1,14 @@
 /* sweep.h - one due-work sweep of the scheduler (DESIGN.md, "Services"): finds the cases whose
- * time has come in PostgreSQL and re-plans each of them as of `now`, in its own short
+ * time has come in PostgreSQL and re-plans them as of `now`, up to SWEEP_BATCH cases per short
  * transaction. Shared by recobro-scheduler (every period) and `recobroctl scheduler tick`.
  *
  * How due work is found: debt_case.next_due_at (deploy/migrations/0005_scheduler.sql) is the next
  * local midnight after a case's last planning, kept by a trigger on every save; the sweep takes
- * `next_due_at <= now` cases one at a time with `FOR UPDATE SKIP LOCKED` (index debt_case_due),
- * so several schedulers share the work and never hold one case at once. Each case goes through
- * the case pipeline (pipeline.h) with the scheduler's own handler: loaded with its open promise
+ * `next_due_at <= now` cases, up to SWEEP_BATCH at a time, with `FOR UPDATE SKIP LOCKED` (index
+ * debt_case_due), so several schedulers share the work, never hold one case at once, and the cost
+ * grows with the cases due, not the portfolio. The claimed cases go through the case pipeline
+ * together (pipeline_run_cases(): one round trip loads them, one saves them) with the scheduler's
+ * own handler: loaded with its open promise
  * and active plan, those settled as of `now` (casedecide_tick(): due date plus grace passed),
  * planned (casefile_plan(): days past due in the debtor's zone, re-segmentation, the ladder
  * steps whose day has come), saved, and its tasks and case events written to the outbox in the
@@ -34,6 +36,10 @@
 #define SWEEP_RETRY_S 3600
 
 #define SWEEP_SOURCE "recobro/scheduler"
+
+/* Most due cases one transaction claims and plans through the pipeline at once (one round trip
+ * to load them, one to save them). */
+#define SWEEP_BATCH 500
 
 /* Where the outputs go and how far one sweep goes. */
 typedef struct sweep_opts {
@@ -65,9 +71,10 @@ typedef struct sweep_stats {
  * RESULT_PERMANENT or RESULT_TRANSIENT with err filled. */
 __attribute__((warn_unused_result)) int sweep_prepare(PGconn *conn, char *err, size_t errlen);
 
-/* Plans every case due at `now` (Unix seconds) with `policy` (borrowed), one transaction per
- * case, adding to *stats. `conn` must be idle (no transaction open) and prepared. A case whose
- * planning fails permanently is logged, counted in stats->failed and set aside for
+/* Plans every case due at `now` (Unix seconds) with `policy` (borrowed), up to SWEEP_BATCH cases
+ * per transaction (when one of them cannot be planned, that batch is redone one case per
+ * transaction), adding to *stats. `conn` must be idle (no transaction open) and prepared. A case
+ * whose planning fails permanently is logged, counted in stats->failed and set aside for
  * SWEEP_RETRY_S; the sweep goes on. Returns RESULT_OK when no due case is left (or max_cases /
  * stop ended it), or RESULT_TRANSIENT / RESULT_PERMANENT with err filled when the database failed
  * (the case in hand was rolled back; the cases before it stay committed). */

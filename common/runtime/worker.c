@@ -53,6 +53,13 @@ typedef struct cache_write {
     int64_t version;
 } cache_write_t;
 
+/* A counter increment a handler asked for, added to /metrics only once the batch committed. */
+typedef struct count_write {
+    const char *name, *help; /* static */
+    char *labels;            /* NULL: none */
+    long n;
+} count_write_t;
+
 typedef struct worker {
     const config_t *cfg;
     const wk_handler_t *h;
@@ -70,6 +77,8 @@ typedef struct worker {
     size_t n, cap;
     cache_write_t *writes;
     size_t nwrites, capwrites;
+    count_write_t *counts;
+    size_t ncounts, capcounts;
     int cache_backlog; /* cache_pending may hold rows */
     int64_t next_drain_us, next_lag_us, next_forget_us;
     atomic_int ready;
@@ -119,6 +128,42 @@ int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version)
     }
     w->nwrites++;
     return 0;
+}
+
+int wk_tx_count(wk_tx_t *tx, const char *name, const char *help, const char *labels, long n)
+{
+    worker_t *w = tx->w;
+
+    if (w->ncounts == w->capcounts) {
+        size_t ncap = w->capcounts ? w->capcounts * 2 : 64;
+        count_write_t *nc = realloc(w->counts, ncap * sizeof(*nc));
+        if (nc == NULL)
+            return -1;
+        w->counts = nc;
+        w->capcounts = ncap;
+    }
+    count_write_t *c = &w->counts[w->ncounts];
+    *c = (count_write_t){name, help, labels != NULL ? strdup(labels) : NULL, n};
+    if (labels != NULL && c->labels == NULL)
+        return -1;
+    w->ncounts++;
+    return 0;
+}
+
+/* Forgets the counter increments queued after the first `keep` (a rollback undid them). */
+static void drop_counts(worker_t *w, size_t keep)
+{
+    while (w->ncounts > keep)
+        free(w->counts[--w->ncounts].labels);
+}
+
+/* Adds the committed batch's counter increments to /metrics. */
+static void apply_counts(worker_t *w)
+{
+    for (size_t i = 0; i < w->ncounts; i++)
+        metrics_inc(w->counts[i].name, w->counts[i].help, w->counts[i].labels,
+                    (double)w->counts[i].n);
+    drop_counts(w, 0);
 }
 
 static void clear_cache_writes(worker_t *w)
@@ -582,7 +627,7 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
                 rc = RESULT_TRANSIENT;
                 break;
             }
-            size_t writes_before = w->nwrites;
+            size_t writes_before = w->nwrites, counts_before = w->ncounts;
             int r = w->h->apply(w->h->ud, tx, &todo[i], 1);
             if (r == RESULT_OK)
                 r = flush_outbox(w);
@@ -593,6 +638,7 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
                     break;
                 }
                 outbox_clear(w->outbox);
+                drop_counts(w, counts_before);
                 while (w->nwrites > writes_before) {
                     w->nwrites--;
                     free(w->writes[w->nwrites].key);
@@ -625,6 +671,7 @@ static int apply_batch(worker_t *w, int isolate)
             w->batch[i].state = WK_MSG_NEW;
     outbox_clear(w->outbox);
     clear_cache_writes(w);
+    drop_counts(w, 0);
     if (pg_exec_ok(w->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
         return RESULT_TRANSIENT;
     if ((rc = dedupe(w, &tx)) != RESULT_OK)
@@ -803,6 +850,7 @@ static void after_commit(worker_t *w, int64_t started_us)
     clock_gettime(CLOCK_REALTIME, &ts); /* the real clock, even under RECOBRO_NOW */
     int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     write_cache(w);
+    apply_counts(w);
     for (size_t i = 0; i < w->n; i++)
         count_message(&w->batch[i], now_ms);
     commit_hint(w);
@@ -1019,6 +1067,8 @@ static void worker_close(worker_t *w)
     free(w->batch);
     clear_cache_writes(w);
     free(w->writes);
+    drop_counts(w, 0);
+    free(w->counts);
     http_server_free(w->http);
     cache_free(w->cache);
     outbox_free(w->outbox);

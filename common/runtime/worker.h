@@ -70,6 +70,11 @@ const config_t *wk_tx_config(wk_tx_t *tx);
 /* Queues a cache write to happen after the commit (copied). Returns 0 or -1 (out of memory). */
 int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version);
 
+/* Queues a counter increment (metrics_inc()) to happen after the commit, so that a batch retried
+ * or rolled back counts nothing twice. `name` and `help` are borrowed (static); `labels` (may be
+ * NULL) is copied. Returns 0 or -1 (out of memory). */
+int wk_tx_count(wk_tx_t *tx, const char *name, const char *help, const char *labels, long n);
+
 /* Classifies a failed statement: clears `res`, logs `what` with the server's message, and
  * returns RESULT_TRANSIENT or RESULT_PERMANENT. */
 int wk_tx_sql_error(wk_tx_t *tx, PGresult *res, const char *what);

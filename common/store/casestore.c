@@ -10,6 +10,7 @@
 #include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
+#include "pgpipe.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
@@ -243,27 +244,9 @@ static int load_tasks(casefile_t *cf, const char *text, char *err, size_t errlen
     return 0;
 }
 
-int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id, bool lock,
-                   casefile_t *cf, char *err, size_t errlen)
+/* The case row's own columns into *cf. */
+static void case_columns(const PGresult *res, casefile_t *cf)
 {
-    const char *params[2] = {creditor_id, debtor_id};
-    int rc;
-
-    if (casefile_init(cf, creditor_id, debtor_id) < 0) {
-        snprintf(err, errlen, "case ids too long, or out of memory");
-        return -1;
-    }
-    if (lock && (rc = pg_run_cmd(conn, "cs_touch", 2, params, err, errlen)) != 0)
-        return rc;
-    PGresult *res = pg_run(conn, lock ? "cs_load_lock" : "cs_load", 2, params, PGRES_TUPLES_OK, &rc,
-                           err, errlen);
-    if (res == NULL)
-        return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        snprintf(err, errlen, "no case %s/%s", creditor_id, debtor_id);
-        return CASESTORE_NOT_FOUND;
-    }
     set_str(cf->currency, sizeof(cf->currency), col(res, "currency"));
     cf->balance = col_i64(res, "balance");
     cf->days_past_due = (int32_t)col_i64(res, "days_past_due");
@@ -294,12 +277,20 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     set_str(cf->locale, sizeof(cf->locale), col(res, "locale"));
     set_str(cf->phone, sizeof(cf->phone), col(res, "phone"));
     set_str(cf->email, sizeof(cf->email), col(res, "email"));
+}
+
+/* cs_load's row (one) into *cf: the case, its parties, features, invoices, pending tasks and
+ * contact state. Returns 0 or -1. */
+static int case_from_res(const PGresult *res, casefile_t *cf, char *err, size_t errlen)
+{
     json_error_t jerr;
+    int rc;
+
+    case_columns(res, cf);
     json_t *features = json_loads(col(res, "features") ? col(res, "features") : "{}", 0, &jerr);
     rc = features != NULL ? casefile_set_features(cf, features) : -1;
     json_decref(features);
     if (rc < 0) {
-        PQclear(res);
         snprintf(err, errlen, "case features are not a JSON object");
         return -1;
     }
@@ -315,10 +306,90 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
         }
         json_decref(contact);
     }
+    return rc;
+}
+
+int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id, bool lock,
+                   casefile_t *cf, char *err, size_t errlen)
+{
+    const char *params[2] = {creditor_id, debtor_id};
+    int rc;
+
+    if (casefile_init(cf, creditor_id, debtor_id) < 0) {
+        snprintf(err, errlen, "case ids too long, or out of memory");
+        return -1;
+    }
+    if (lock && (rc = pgpipe_cmd(conn, "cs_touch", 2, params, err, errlen)) != 0)
+        return rc;
+    PGresult *res = pg_run(conn, lock ? "cs_load_lock" : "cs_load", 2, params, PGRES_TUPLES_OK, &rc,
+                           err, errlen);
+    if (res == NULL)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        snprintf(err, errlen, "no case %s/%s", creditor_id, debtor_id);
+        return CASESTORE_NOT_FOUND;
+    }
+    rc = case_from_res(res, cf, err, errlen);
     PQclear(res);
     /* payments: the case's credits, open promise and active plan (paystore.h). */
     if (rc == 0)
         rc = paystore_load_case(conn, cf, err, errlen);
+    return rc;
+}
+
+/* cs_load_lock's row into the case file (target); the case row was created first, so there is
+ * one. */
+static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    casefile_t *cf = target;
+
+    (void)pp;
+    if (PQntuples(res) != 1) {
+        snprintf(err, errlen, "cs_load_lock: no case row");
+        return -1;
+    }
+    return case_from_res(res, cf, err, errlen);
+}
+
+/* Queues one request's statements: create the case row when missing, load and lock it, its
+ * payments side, and the rows its event needs. */
+static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
+{
+    const char *params[2] = {r->creditor_id, r->debtor_id};
+    int rc = pgpipe_begin(pp, err, errlen);
+
+    if (rc == 0 && casefile_init(r->cf, r->creditor_id, r->debtor_id) < 0) {
+        snprintf(err, errlen, "case ids too long, or out of memory");
+        return -1;
+    }
+    if (rc == 0)
+        rc = pgpipe_cmd(r->conn, "cs_touch", 2, params, err, errlen);
+    if (rc == 0)
+        rc = pgpipe_query(pp, "cs_load_lock", 2, params, on_case, r->cf, err, errlen);
+    if (rc == 0)
+        rc = paystore_queue_case(pp, r->cf, err, errlen);
+    if (rc == 0 && r->need != 0)
+        rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
+    if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
+        rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
+    return rc;
+}
+
+int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err, size_t errlen)
+{
+    pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? 0 : -1;
+
+    if (pp == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        reqs[i].conn = conn;
+        rc = queue_case(pp, &reqs[i], err, errlen);
+    }
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
     return rc;
 }
 
@@ -341,12 +412,12 @@ static const char *opt(const char *s)
 static int save_parties(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
 {
     const char *cp[2] = {cf->creditor_id, cf->creditor_name};
-    int rc = pg_run_cmd(conn, "cs_creditor", 2, cp, err, errlen);
+    int rc = pgpipe_cmd(conn, "cs_creditor", 2, cp, err, errlen);
     if (rc != 0)
         return rc;
     const char *dp[8] = {cf->creditor_id,  cf->debtor_id,   opt(cf->debtor_name), cf->timezone,
                          opt(cf->country), opt(cf->locale), opt(cf->phone),       opt(cf->email)};
-    return pg_run_cmd(conn, "cs_debtor", 8, dp, err, errlen);
+    return pgpipe_cmd(conn, "cs_debtor", 8, dp, err, errlen);
 }
 
 static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
@@ -385,7 +456,7 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
         version,
         updated,
     };
-    return pg_run_cmd(conn, "cs_case", 21, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_case", 21, p, err, errlen);
 }
 
 static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoice_t *inv,
@@ -405,7 +476,7 @@ static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoi
                          opt(inv->issued_on),
                          casefile_invoice_status_name(inv->status),
                          inv->adjusted ? "true" : "false"};
-    return pg_run_cmd(conn, "cs_invoice", 11, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_invoice", 11, p, err, errlen);
 }
 
 static int save_task(PGconn *conn, const casefile_t *cf, const casefile_task_t *t, char *err,
@@ -434,7 +505,7 @@ static int save_task(PGconn *conn, const casefile_t *cf, const casefile_task_t *
                          casefile_task_status_name(t->status),
                          opt(t->reason),
                          payload};
-    int rc = pg_run_cmd(conn, "cs_task_new", 15, p, err, errlen);
+    int rc = pgpipe_cmd(conn, "cs_task_new", 15, p, err, errlen);
     free(payload);
     return rc;
 }
@@ -461,7 +532,7 @@ static int save_history(PGconn *conn, const casefile_t *cf, const casefile_plan_
                          dpd,
                          bal,
                          at};
-    return pg_run_cmd(conn, "cs_history", 13, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_history", 13, p, err, errlen);
 }
 
 /* The counters other services keep, when a decision moved them. */
@@ -471,7 +542,7 @@ static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
         return 0;
     char *features = json_dumps(cf->features, JSON_COMPACT);
     const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
-    int rc = features ? pg_run_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
+    int rc = features ? pgpipe_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
     free(features);
     if (features == NULL)
         snprintf(err, errlen, "out of memory");
@@ -493,7 +564,7 @@ static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
         if (t->status_dirty) {
             const char *p[5] = {cf->creditor_id, cf->debtor_id, t->task_id,
                                 casefile_task_status_name(t->status), opt(t->reason)};
-            if ((rc = pg_run_cmd(conn, "cs_task_status", 5, p, err, errlen)) != 0)
+            if ((rc = pgpipe_cmd(conn, "cs_task_status", 5, p, err, errlen)) != 0)
                 return rc;
             t->status_dirty = false;
         }
@@ -532,6 +603,23 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
         return rc;
     /* payments: credits used and their allocation lines (paystore.h). */
     return paystore_save_case(conn, cf, err, errlen);
+}
+
+int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
+                        size_t n, char *err, size_t errlen)
+{
+    pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
+
+    if (pp == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (cfs[i] != NULL)
+            rc = casestore_save(conn, cfs[i], plans[i], err, errlen);
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
+    return rc;
 }
 
 int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debtor_id, int limit,

@@ -18,6 +18,7 @@
 #include "result.h"
 
 #include "casefile.h"
+#include "pgpipe.h"
 
 #define CASESTORE_NOT_FOUND 1
 
@@ -41,12 +42,37 @@ __attribute__((warn_unused_result)) int casestore_load_rows(PGconn *conn, casefi
                                                             unsigned need, const char *name,
                                                             char *err, size_t errlen);
 
+/* One case of a batch to load and lock (casestore_load_many()). */
+typedef struct casestore_req {
+    const char *creditor_id, *debtor_id; /* borrowed */
+    unsigned need;    /* CASEFILE_ROW_* flags: the rows its event's decision reads */
+    const char *name; /* the id its event names (payment_id, promise_id, plan_id) or NULL */
+    casefile_t *cf;   /* zeroed by the caller; initialised and filled here (casefile_clear() it) */
+    PGconn *conn;     /* set by casestore_load_many() */
+} casestore_req_t;
+
+/* casestore_load(..., lock) plus casestore_load_rows() for `n` cases in one round trip (libpq's
+ * pipeline mode, pgpipe.h; a received payment's lines, promise and plan take a second one),
+ * inside the caller's transaction. Each case row is created when missing and locked FOR UPDATE
+ * in the order given: callers sort the requests by (creditor_id, debtor_id), so that replicas
+ * take locks in one order and cannot deadlock. Returns 0, -1 or RESULT_TRANSIENT (the
+ * transaction is then aborted: roll it back). */
+__attribute__((warn_unused_result)) int casestore_load_many(PGconn *conn, casestore_req_t *reqs,
+                                                            size_t n, char *err, size_t errlen);
+
 /* Saves *cf after casefile_plan(): the rows the decision marked (paystore_save_rows(),
  * interactstore_save_rows()), then parties, the case row, dirty invoices, new tasks (a task_id
  * already present is left alone, so a replay never duplicates), cancelled tasks, and the segment
  * history row when `plan` says the segment changed. Clears the dirty marks. */
 __attribute__((warn_unused_result)) int
 casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err, size_t errlen);
+
+/* casestore_save() of `n` cases (cfs[i] with plans[i]; a NULL cfs[i] is skipped) in one round
+ * trip: every statement is sent in pipeline mode (pgpipe.h) and the results are checked at the
+ * end. Returns 0, -1 or RESULT_TRANSIENT (the transaction is then aborted: roll it back). */
+__attribute__((warn_unused_result)) int casestore_save_many(PGconn *conn, casefile_t *const *cfs,
+                                                            const casefile_plan_t *const *plans,
+                                                            size_t n, char *err, size_t errlen);
 
 /* The case's most recent tasks (up to `limit`, newest first) as a new JSON array of
  * {task_id, status, reason, action, channel, step, segment, not_before, not_after, created_at}

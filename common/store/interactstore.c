@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pg.h"
+#include "pgpipe.h"
 
 static const pg_statement_t statements[] = {
     {"is_log",
@@ -89,7 +90,7 @@ static int log_contact(PGconn *conn, const casefile_t *cf, char *err, size_t err
                          techs,
                          objs,
                          str_at(d, "task_id")};
-    int rc = pg_run_cmd(conn, "is_log", 12, p, err, errlen);
+    int rc = pgpipe_cmd(conn, "is_log", 12, p, err, errlen);
     free(techs);
     free(objs);
     return rc;
@@ -102,7 +103,7 @@ static int open_dispute(PGconn *conn, const casefile_t *cf, char *err, size_t er
     const char *p[7] = {cf->creditor_id,        cf->debtor_id,   cf->rows.event_source,
                         cf->rows.event_id,      str_at(d, "at"), str_at(d, "reason"),
                         str_at(d, "invoice_id")};
-    return pg_run_cmd(conn, "is_dispute_open", 7, p, err, errlen);
+    return pgpipe_cmd(conn, "is_dispute_open", 7, p, err, errlen);
 }
 
 /* The event merged into the case's preferences: only the fields it carries change. */
@@ -116,7 +117,7 @@ static int save_preferences(PGconn *conn, const casefile_t *cf, char *err, size_
                         bool_at(d, "do_not_email"),
                         bool_at(d, "cease_communication"),
                         str_at(d, "timezone")};
-    return pg_run_cmd(conn, "is_prefs", 7, p, err, errlen);
+    return pgpipe_cmd(conn, "is_prefs", 7, p, err, errlen);
 }
 
 /* The event as a forbearance. */
@@ -126,24 +127,21 @@ static int add_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t
     const char *p[8] = {cf->creditor_id,     cf->debtor_id,        cf->rows.event_source,
                         cf->rows.event_id,   str_at(d, "from"),    str_at(d, "until"),
                         str_at(d, "reason"), str_at(d, "agent_id")};
-    return pg_run_cmd(conn, "is_forbearance", 8, p, err, errlen);
+    return pgpipe_cmd(conn, "is_forbearance", 8, p, err, errlen);
 }
 
-int interactstore_load_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+/* The open disputes from is_disputes' row into cf->rows.disputes (target: the case file). */
+static int on_disputes(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    const char *p[2] = {cf->creditor_id, cf->debtor_id};
+    casefile_t *cf = target;
     json_error_t jerr;
     size_t i;
     json_t *o;
-    int rc;
-    PGresult *res = pg_run(conn, "is_disputes", 2, p, PGRES_TUPLES_OK, &rc, err, errlen);
+    int rc = 0, f = PQfnumber(res, "disputes");
 
-    if (res == NULL)
-        return rc;
-    int f = PQfnumber(res, "disputes");
+    (void)pp;
     json_t *arr =
         f >= 0 && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, f), 0, &jerr) : NULL;
-    PQclear(res);
     cf->rows.disputes = calloc(json_array_size(arr) + 1, sizeof(*cf->rows.disputes));
     if (!json_is_array(arr) || cf->rows.disputes == NULL) {
         json_decref(arr);
@@ -166,6 +164,25 @@ int interactstore_load_disputes(PGconn *conn, casefile_t *cf, char *err, size_t 
     return rc;
 }
 
+int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
+{
+    const char *p[2] = {cf->creditor_id, cf->debtor_id};
+    return pgpipe_query(pp, "is_disputes", 2, p, on_disputes, cf, err, errlen);
+}
+
+int interactstore_load_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? interactstore_queue_disputes(pp, cf, err, errlen) : -1;
+
+    if (pp == NULL)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
+    return rc;
+}
+
 /* The disputes the decision resolved, with the event's resolution. */
 static int resolve_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
@@ -176,7 +193,7 @@ static int resolve_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errl
             continue;
         const char *p[6] = {cf->creditor_id, cf->debtor_id,        d->event_source,
                             d->event_id,     cf->rows.resolved_at, cf->rows.outcome};
-        rc = pg_run_cmd(conn, "is_dispute_resolve", 6, p, err, errlen);
+        rc = pgpipe_cmd(conn, "is_dispute_resolve", 6, p, err, errlen);
         d->resolved = rc != 0;
     }
     return rc;

@@ -23,6 +23,7 @@
 #include "result.h"
 
 #include "casefile.h"
+#include "pgpipe.h"
 
 /* Prepares the statements on `conn` (call after each connection). */
 __attribute__((warn_unused_result)) int interactstore_prepare(PGconn *conn, char *err,
@@ -31,6 +32,11 @@ __attribute__((warn_unused_result)) int interactstore_prepare(PGconn *conn, char
 /* Loads the case's open disputes into cf->rows.disputes (oldest first). */
 __attribute__((warn_unused_result)) int interactstore_load_disputes(PGconn *conn, casefile_t *cf,
                                                                     char *err, size_t errlen);
+
+/* interactstore_load_disputes() for a batch: queues the query on `pp`; its result fills
+ * cf->rows.disputes when the caller runs the pipeline. */
+__attribute__((warn_unused_result)) int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf,
+                                                                     char *err, size_t errlen);
 
 /* Writes what the decision marked: the event as its row (rows.record: a contact_log row, an
  * open dispute, the preferences merged (only the fields the event carries change), a

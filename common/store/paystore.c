@@ -9,6 +9,7 @@
 
 #include "casepay.h"
 #include "pg.h"
+#include "pgpipe.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
@@ -126,6 +127,8 @@ int paystore_prepare(PGconn *conn, char *err, size_t errlen)
 static int run(PGconn *conn, const char *name, int n, const char *const *params, const char *column,
                char **text, char *err, size_t errlen)
 {
+    if (column == NULL) /* a command: sent only, inside a batch's pipeline (pgpipe.h) */
+        return pgpipe_cmd(conn, name, n, params, err, errlen);
     PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
     ExecStatusType want = column ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
     if (PQresultStatus(res) != want)
@@ -242,42 +245,50 @@ static int plan_from_text(const char *text, casefile_plan_row_t *sp)
     return 0;
 }
 
-/* Loads one promise by statement `stmt` (3 params with `id`, else 2) into a new row (*out, free()
- * it; NULL when there is none). Returns 0, -1 or RESULT_TRANSIENT. */
-static int load_promise(PGconn *conn, const casefile_t *cf, const char *stmt, const char *id,
-                        casefile_promise_row_t **out, char *err, size_t errlen)
+/* A promise or plan query's row (column "doc") into a new row (*out, free() it), when there is
+ * one; the previous *out is freed. Returns 0 or -1. */
+static int promise_from_res(const PGresult *res, casefile_promise_row_t **out, char *err,
+                            size_t errlen)
 {
-    const char *params[3] = {cf->creditor_id, cf->debtor_id, id};
-    char *text = NULL;
-    int rc = run(conn, stmt, id ? 3 : 2, params, "doc", &text, err, errlen);
+    int f = PQfnumber(res, "doc");
 
+    free(*out);
     *out = NULL;
-    if (rc != 0 || text == NULL)
-        return rc;
-    if ((*out = malloc(sizeof(**out))) == NULL)
-        rc = -1, snprintf(err, errlen, "out of memory");
-    else if ((rc = promise_from_text(text, *out)) < 0)
-        snprintf(err, errlen, "%s: a promise row did not parse", stmt);
-    free(text);
-    return rc;
+    if (f < 0 || PQntuples(res) == 0 || PQgetisnull(res, 0, f))
+        return 0;
+    if ((*out = malloc(sizeof(**out))) == NULL || promise_from_text(PQgetvalue(res, 0, f), *out)) {
+        snprintf(err, errlen, "a promise row did not parse, or out of memory");
+        return -1;
+    }
+    return 0;
 }
 
-static int load_plan(PGconn *conn, const casefile_t *cf, const char *stmt, const char *id,
-                     casefile_plan_row_t **out, char *err, size_t errlen)
+static int plan_from_res(const PGresult *res, casefile_plan_row_t **out, char *err, size_t errlen)
 {
-    const char *params[3] = {cf->creditor_id, cf->debtor_id, id};
-    char *text = NULL;
-    int rc = run(conn, stmt, id ? 3 : 2, params, "doc", &text, err, errlen);
+    int f = PQfnumber(res, "doc");
 
+    free(*out);
     *out = NULL;
-    if (rc != 0 || text == NULL)
-        return rc;
-    if ((*out = malloc(sizeof(**out))) == NULL)
-        rc = -1, snprintf(err, errlen, "out of memory");
-    else if ((rc = plan_from_text(text, *out)) < 0)
-        snprintf(err, errlen, "%s: a plan row did not parse", stmt);
-    free(text);
-    return rc;
+    if (f < 0 || PQntuples(res) == 0 || PQgetisnull(res, 0, f))
+        return 0;
+    if ((*out = malloc(sizeof(**out))) == NULL || plan_from_text(PQgetvalue(res, 0, f), *out)) {
+        snprintf(err, errlen, "a plan row did not parse, or out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* pgpipe callbacks: the target is the slot the row goes to. */
+static int on_promise(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    return promise_from_res(res, target, err, errlen);
+}
+
+static int on_plan(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    return plan_from_res(res, target, err, errlen);
 }
 
 /* Upserts a promise row; the insert-only columns come from the row (casefile.h). */
@@ -380,16 +391,19 @@ static void set_doc(json_t **slot, json_t *doc)
     *slot = doc;
 }
 
-int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+/* The case's credits, open promise and active plan from ps_case's row (target: the case file). */
+static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    const char *params[2] = {cf->creditor_id, cf->debtor_id};
-    PGresult *res = PQexecPrepared(conn, "ps_case", 2, params, NULL, NULL, 0);
+    casefile_t *cf = target;
     json_error_t jerr;
     size_t i;
     json_t *o;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        return pg_fail(conn, res, "ps_case", err, errlen);
+    (void)pp;
+    if (PQntuples(res) != 1) {
+        snprintf(err, errlen, "ps_case: no row");
+        return -1;
+    }
     int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
     json_t *credits = json_loads(PQgetvalue(res, 0, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
@@ -422,8 +436,26 @@ int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
             set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
         free(sp);
     }
-    PQclear(res);
     return 0;
+}
+
+int paystore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
+{
+    const char *params[2] = {cf->creditor_id, cf->debtor_id};
+    return pgpipe_query(pp, "ps_case", 2, params, on_case, cf, err, errlen);
+}
+
+int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? paystore_queue_case(pp, cf, err, errlen) : -1;
+
+    if (pp == NULL)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
+    return rc;
 }
 
 int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
@@ -454,65 +486,77 @@ int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 
 /* ---- The rows an event's decision needs (casefile.h, "rows") -------------------------------- */
 
-/* Every pending applied promise into cf->rows.pending. */
-static int load_pending(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+/* Every pending applied promise into cf->rows.pending (target: the case file). */
+static int on_pending(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    const char *params[2] = {cf->creditor_id, cf->debtor_id};
-    int rc;
-    PGresult *res =
-        pg_run(conn, "ps_promise_pending", 2, params, PGRES_TUPLES_OK, &rc, err, errlen);
-
-    if (res == NULL)
-        return rc;
+    casefile_t *cf = target;
     int f = PQfnumber(res, "doc"), n = PQntuples(res);
+
+    (void)pp;
+    free(cf->rows.pending);
+    cf->rows.n_pending = 0;
     cf->rows.pending = calloc((size_t)n + 1, sizeof(*cf->rows.pending));
     if (cf->rows.pending == NULL) {
-        PQclear(res);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (int r = 0; r < n; r++)
         if (promise_from_text(PQgetvalue(res, r, f), &cf->rows.pending[cf->rows.n_pending]) == 0)
             cf->rows.n_pending++;
-    PQclear(res);
     return 0;
 }
 
-/* The stored lines of a payment: its allocation lines not reversed (ps_alloc_get) and the
- * instalments it filled (`plan_lines`, the row's JSON text). */
-static int load_payment_lines(PGconn *conn, const casefile_t *cf, casefile_payment_row_t *row,
-                              const char *plan_lines, char *err, size_t errlen)
+/* The allocation lines of the payment in cf->rows.payment not reversed (target: the case file). */
+static int on_alloc_lines(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    const char *gp[3] = {cf->creditor_id, cf->debtor_id, row->payment_id};
+    casefile_t *cf = target;
+    casefile_payment_row_t *row = cf->rows.payment;
+    int f = PQfnumber(res, "lines");
     json_error_t jerr;
-    char *text = NULL;
     size_t i;
     json_t *o;
-    int rc = run(conn, "ps_alloc_get", 3, gp, "lines", &text, err, errlen);
 
-    if (rc != 0)
-        return rc;
-    json_t *alines = json_loads(text ? text : "[]", 0, &jerr);
-    json_t *plines = json_loads(plan_lines ? plan_lines : "[]", 0, &jerr);
-    free(text);
+    (void)pp;
+    json_t *alines =
+        json_loads(f >= 0 && PQntuples(res) > 0 ? PQgetvalue(res, 0, f) : "[]", 0, &jerr);
     row->lines = calloc(json_array_size(alines) + 1, sizeof(*row->lines));
-    row->plan_lines = calloc(json_array_size(plines) + 1, sizeof(*row->plan_lines));
-    if (row->lines == NULL || row->plan_lines == NULL)
-        rc = -1, snprintf(err, errlen, "out of memory");
-    json_array_foreach(rc == 0 ? alines : NULL, i, o)
+    if (row->lines == NULL) {
+        json_decref(alines);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_array_foreach(alines, i, o)
     {
         snprintf(row->lines[row->nlines].invoice_id, sizeof(row->lines[0].invoice_id), "%s",
                  jstr(o, "invoice_id"));
         row->lines[row->nlines++].amount = jint(o, "amount");
     }
-    json_array_foreach(rc == 0 ? plines : NULL, i, o)
+    json_decref(alines);
+    return 0;
+}
+
+/* The instalments a payment filled (`plan_lines`, the row's JSON text). */
+static int plan_lines_from_text(casefile_payment_row_t *row, const char *plan_lines, char *err,
+                                size_t errlen)
+{
+    json_error_t jerr;
+    size_t i;
+    json_t *o;
+    json_t *plines = json_loads(plan_lines ? plan_lines : "[]", 0, &jerr);
+
+    row->plan_lines = calloc(json_array_size(plines) + 1, sizeof(*row->plan_lines));
+    if (row->plan_lines == NULL) {
+        json_decref(plines);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_array_foreach(plines, i, o)
     {
         row->plan_lines[row->n_plan_lines].slot = (uint32_t)jint(o, "slot");
         row->plan_lines[row->n_plan_lines++].amount = jint(o, "amount");
     }
-    json_decref(alines);
     json_decref(plines);
-    return rc;
+    return 0;
 }
 
 /* Copies column `name` of row 0 (NULL when SQL NULL) into dst. */
@@ -522,60 +566,85 @@ static void copy_col(char *dst, size_t size, const PGresult *res, const char *na
     snprintf(dst, size, "%s", f >= 0 && !PQgetisnull(res, 0, f) ? PQgetvalue(res, 0, f) : "");
 }
 
-/* The payment named `payment_id` into cf->rows.payment (known or not); when it stands received,
- * with its lines and the promise and plan it counted toward (rows.promise, rows.plan). */
-static int load_payment(PGconn *conn, casefile_t *cf, const char *payment_id, char *err,
-                        size_t errlen)
+/* The payment cf->rows.payment names (known or not; target: the case file); when it stands
+ * received, queues its lines and the promise and plan it counted toward (rows.promise,
+ * rows.plan). */
+static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    casefile_t *cf = target;
+    casefile_payment_row_t *row = cf->rows.payment;
+    int rc;
+
+    row->known = PQntuples(res) > 0;
+    if (!row->known || strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "received") != 0)
+        return 0;
+    row->received = true;
+    copy_col(row->promise_id, sizeof(row->promise_id), res, "promise_id");
+    copy_col(row->plan_id, sizeof(row->plan_id), res, "plan_id");
+    row->promise_applied = strtoll(PQgetvalue(res, 0, PQfnumber(res, "promise_applied")), NULL, 10);
+    if ((rc = plan_lines_from_text(row, PQgetvalue(res, 0, PQfnumber(res, "plan_lines")), err,
+                                   errlen)) != 0)
+        return rc;
+    const char *gp[3] = {cf->creditor_id, cf->debtor_id, row->payment_id};
+    rc = pgpipe_query(pp, "ps_alloc_get", 3, gp, on_alloc_lines, cf, err, errlen);
+    const char *pp3[3] = {cf->creditor_id, cf->debtor_id, row->promise_id};
+    if (rc == 0 && row->promise_id[0])
+        rc = pgpipe_query(pp, "ps_promise_get", 3, pp3, on_promise, &cf->rows.promise, err, errlen);
+    const char *lp[3] = {cf->creditor_id, cf->debtor_id, row->plan_id};
+    if (rc == 0 && row->plan_id[0])
+        rc = pgpipe_query(pp, "ps_plan_get", 3, lp, on_plan, &cf->rows.plan, err, errlen);
+    return rc;
+}
+
+/* Queues the payment `payment_id` into a new cf->rows.payment. */
+static int queue_payment(pgpipe_t *pp, casefile_t *cf, const char *payment_id, char *err,
+                         size_t errlen)
 {
     const char *gp[3] = {cf->creditor_id, cf->debtor_id, payment_id};
     casefile_payment_row_t *row = calloc(1, sizeof(*row));
-    int rc;
 
     if ((cf->rows.payment = row) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     snprintf(row->payment_id, sizeof(row->payment_id), "%s", payment_id);
-    PGresult *res = pg_run(conn, "ps_payment_get", 3, gp, PGRES_TUPLES_OK, &rc, err, errlen);
-    if (res == NULL)
-        return rc;
-    row->known = PQntuples(res) > 0;
-    if (!row->known || strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "received") != 0) {
-        PQclear(res);
-        return 0;
-    }
-    row->received = true;
-    copy_col(row->promise_id, sizeof(row->promise_id), res, "promise_id");
-    copy_col(row->plan_id, sizeof(row->plan_id), res, "plan_id");
-    row->promise_applied = strtoll(PQgetvalue(res, 0, PQfnumber(res, "promise_applied")), NULL, 10);
-    rc = load_payment_lines(conn, cf, row, PQgetvalue(res, 0, PQfnumber(res, "plan_lines")), err,
-                            errlen);
-    PQclear(res);
-    if (rc == 0 && row->promise_id[0])
-        rc = load_promise(conn, cf, "ps_promise_get", row->promise_id, &cf->rows.promise, err,
+    return pgpipe_query(pp, "ps_payment_get", 3, gp, on_payment, cf, err, errlen);
+}
+
+int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name, char *err,
+                        size_t errlen)
+{
+    const char *named[3] = {cf->creditor_id, cf->debtor_id, name};
+    int rc = 0;
+
+    if ((need & CASEFILE_ROW_PAYMENT) && name != NULL)
+        rc = queue_payment(pp, cf, name, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PROMISE) && name != NULL)
+        rc = pgpipe_query(pp, "ps_promise_get", 3, named, on_promise, &cf->rows.promise, err,
                           errlen);
-    if (rc == 0 && row->plan_id[0])
-        rc = load_plan(conn, cf, "ps_plan_get", row->plan_id, &cf->rows.plan, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PLAN) && name != NULL)
+        rc = pgpipe_query(pp, "ps_plan_get", 3, named, on_plan, &cf->rows.plan, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PROMISE))
+        rc = pgpipe_query(pp, "ps_promise_open", 2, named, on_promise, &cf->rows.open_promise, err,
+                          errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PLAN))
+        rc = pgpipe_query(pp, "ps_plan_open", 2, named, on_plan, &cf->rows.open_plan, err, errlen);
+    if (rc == 0 && (need & CASEFILE_ROW_PENDING))
+        rc = pgpipe_query(pp, "ps_promise_pending", 2, named, on_pending, cf, err, errlen);
     return rc;
 }
 
 int paystore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
                        size_t errlen)
 {
-    int rc = 0;
+    pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? paystore_queue_rows(pp, cf, need, name, err, errlen) : -1;
 
-    if ((need & CASEFILE_ROW_PAYMENT) && name != NULL)
-        rc = load_payment(conn, cf, name, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PROMISE) && name != NULL)
-        rc = load_promise(conn, cf, "ps_promise_get", name, &cf->rows.promise, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PLAN) && name != NULL)
-        rc = load_plan(conn, cf, "ps_plan_get", name, &cf->rows.plan, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PROMISE))
-        rc = load_promise(conn, cf, "ps_promise_open", NULL, &cf->rows.open_promise, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PLAN))
-        rc = load_plan(conn, cf, "ps_plan_open", NULL, &cf->rows.open_plan, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PENDING))
-        rc = load_pending(conn, cf, err, errlen);
+    if (pp == NULL)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include "result.h"
 
 #include "casefile.h"
+#include "pgpipe.h"
 
 /* Prepares this module's statements on `conn` (call after each connection, after
  * casestore_prepare()). Returns 0, -1 or RESULT_TRANSIENT. */
@@ -34,6 +35,13 @@ __attribute__((warn_unused_result)) int paystore_load_rows(PGconn *conn, casefil
                                                            unsigned need, const char *name,
                                                            char *err, size_t errlen);
 
+/* paystore_load_rows() for a batch: queues the same queries on `pp` (their results fill cf->rows
+ * when the caller runs the pipeline; a received payment queues its lines, promise and plan).
+ * `cf` must stay where it is until then. */
+__attribute__((warn_unused_result)) int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf,
+                                                            unsigned need, const char *name,
+                                                            char *err, size_t errlen);
+
 /* Writes the rows the decision marked: the payment row (received, stub or reversed, with its
  * lines), then every dirty promise and plan (with its instalments); clears the marks. */
 __attribute__((warn_unused_result)) int paystore_save_rows(PGconn *conn, casefile_t *cf, char *err,
@@ -45,6 +53,11 @@ __attribute__((warn_unused_result)) int paystore_save_rows(PGconn *conn, casefil
  * 0) and the cache's open_promise / active_plan documents. casestore_load() calls it. */
 __attribute__((warn_unused_result)) int paystore_load_case(PGconn *conn, casefile_t *cf, char *err,
                                                            size_t errlen);
+
+/* paystore_load_case() for a batch: queues ps_case on `pp`; its result fills *cf when the caller
+ * runs the pipeline. */
+__attribute__((warn_unused_result)) int paystore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err,
+                                                            size_t errlen);
 
 /* Saves the credits marked dirty and inserts cf->credit_lines (allocation lines made out of
  * credit since loading), then clears those marks. casestore_save() calls it. */

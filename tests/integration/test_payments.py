@@ -174,3 +174,28 @@ def test_currency_mismatch_goes_to_dlq(pay, services):
     # The good one behind it applied.
     wait_cache(cr, d, lambda c: c["balance"] == "100.00", "good payment applied")
     assert cached(cr, d)["status"] == "open"
+
+
+def test_rejected_event_between_two_good_ones_of_one_case(pay, services):
+    """The case workers apply a batch case by case in rounds: a good payment, a refused one and
+    another good one of the same case, sent together, must leave the case as if the refused one
+    never came (nothing of it saved, cached or emitted) and apply the other two in order."""
+    rid, cr, d = pay["rid"], pay["creditor"], "D-mid"
+    send(pay["in"], cr, d, overdue(rid, "o1", cr, d, "INV-1", "120.00", "2026-10-31"))
+    start(services, pay)
+    wait_cache(cr, d, lambda c: c["balance"] == "120.00", "case open")
+    send(pay["pay"], cr, d, payment(rid, "p1", cr, d, "PAY-1", "50.00"),
+         payment(rid, "p2", cr, d, "PAY-2", "20.00", currency="USD"),
+         payment(rid, "p3", cr, d, "PAY-3", "30.00"))
+    dlq = su.consume(pay["dlq"], 1, timeout=90)
+    assert len(dlq) == 1
+    assert dict(dlq[0].headers())["recobro-error"].decode() == "currency_mismatch"
+    assert json.loads(dlq[0].value())["data"]["payment_id"] == "PAY-2"
+    wait_cache(cr, d, lambda c: c["balance"] == "40.00", "both good payments applied")
+    wait_invoices(cr, d, {"INV-1": (4000, "open")}, "invoice paid down")
+    assert su.query("SELECT payment_id, amount, status FROM payment WHERE creditor_id = %s "
+                    "ORDER BY payment_id", cr) == [("PAY-1", 5000, "received"),
+                                                   ("PAY-3", 3000, "received")]
+    assert su.query("SELECT count(*) FROM payment_allocation WHERE creditor_id = %s "
+                    "AND payment_id = 'PAY-2'", cr) == [(0,)]
+    assert cached(cr, d)["status"] == "open"
