@@ -44,19 +44,15 @@ int sweep_prepare(PGconn *conn, char *err, size_t errlen)
         return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
         PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            int transient = pg_is_transient(conn, res);
-            snprintf(err, errlen, "prepare %s: %s", stmts[i].name,
-                     pg_oneline(PQresultErrorMessage(res)));
-            PQclear(res);
-            return transient ? RESULT_TRANSIENT : RESULT_PERMANENT;
-        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return pg_fail(conn, res, stmts[i].name, err, errlen);
         PQclear(res);
     }
     return 0;
 }
 
-/* Runs `sql` without parameters expecting COMMAND_OK. Returns 0 or a SWEEP_ error. */
+/* Runs `sql` without parameters expecting COMMAND_OK. Returns 0, RESULT_PERMANENT or
+ * RESULT_TRANSIENT. */
 static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = PQexec(conn, sql);
@@ -64,10 +60,7 @@ static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
         PQclear(res);
         return 0;
     }
-    int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "%s: %s", sql, pg_oneline(PQresultErrorMessage(res)));
-    PQclear(res);
-    return transient ? RESULT_TRANSIENT : RESULT_PERMANENT;
+    return pg_fail(conn, res, sql, err, errlen);
 }
 
 static void rollback(PGconn *conn)
@@ -108,10 +101,7 @@ static int set_aside(PGconn *conn, const char *creditor_id, const char *debtor_i
         PQclear(res);
         return 0;
     }
-    int transient = pg_is_transient(conn, res);
-    snprintf(err, errlen, "sw_set_aside: %s", pg_oneline(PQresultErrorMessage(res)));
-    PQclear(res);
-    return transient ? RESULT_TRANSIENT : RESULT_PERMANENT;
+    return pg_fail(conn, res, "sw_set_aside", err, errlen);
 }
 
 /* The scheduler's handler: the open promise and the active plan settled as of the tick, then
@@ -161,9 +151,7 @@ static one_t claim_next(PGconn *conn, int64_t now, char creditor_id[CASEFILE_ID_
     const char *p[1] = {nowtxt};
     PGresult *res = PQexecPrepared(conn, "sw_next_due", 1, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *rc = pg_is_transient(conn, res) ? RESULT_TRANSIENT : RESULT_PERMANENT;
-        snprintf(err, errlen, "sw_next_due: %s", pg_oneline(PQresultErrorMessage(res)));
-        PQclear(res);
+        *rc = pg_fail(conn, res, "sw_next_due", err, errlen);
         rollback(conn);
         return ONE_ERROR;
     }
@@ -283,9 +271,7 @@ static one_t claim_due(PGconn *conn, int64_t now, int want, sweep_case_t *cases,
     const char *p[2] = {nowtxt, limit};
     PGresult *res = PQexecPrepared(conn, "sw_due", 2, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *rc = pg_is_transient(conn, res) ? RESULT_TRANSIENT : RESULT_PERMANENT;
-        snprintf(err, errlen, "sw_due: %s", pg_oneline(PQresultErrorMessage(res)));
-        PQclear(res);
+        *rc = pg_fail(conn, res, "sw_due", err, errlen);
         rollback(conn);
         return ONE_ERROR;
     }
