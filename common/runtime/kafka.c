@@ -81,18 +81,68 @@ fail:
     return NULL;
 }
 
+/* Counts the CreateTopics results: created, already there, or refused (the last refusal's
+ * reason in err). Returns 0, or -1 when a topic was refused. */
+static int count_created(rd_kafka_event_t *ev, int *created, int *existing, char *err,
+                         size_t errlen)
+{
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+    int rc = 0;
+
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            (*created)++;
+        } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            (*existing)++;
+        } else {
+            const char *why = rd_kafka_topic_result_error_string(tr[i]);
+            snprintf(err, errlen, "topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+                     why ? why : rd_kafka_err2str(e));
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* Sends CreateTopics for the n new topics on rk and waits for the answer. Returns 0, or -1 with
+ * err filled (no answer, a request error, a topic refused). */
+static int create_topics(rd_kafka_t *rk, const config_t *cfg, rd_kafka_NewTopic_t **newt, size_t n,
+                         int *created, int *existing, char *err, size_t errlen)
+{
+    char why[512];
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    int rc = -1;
+
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, why, sizeof(why));
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, why, sizeof(why));
+    rd_kafka_CreateTopics(rk, newt, n, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    if (ev == NULL)
+        snprintf(err, errlen, "kafka: no answer to CreateTopics within 60 s from %s",
+                 cfg->kafka_brokers);
+    else if (rd_kafka_event_error(ev))
+        snprintf(err, errlen, "kafka: %s", rd_kafka_event_error_string(ev));
+    else
+        rc = count_created(ev, created, existing, err, errlen);
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    return rc;
+}
+
 int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n, int partitions,
                         int replication, const char *const *configs, int *created, int *existing,
                         char *err, size_t errlen)
 {
     char why[512];
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
-    rd_kafka_t *rk;
     rd_kafka_NewTopic_t *newt[32];
-    rd_kafka_queue_t *q;
-    rd_kafka_AdminOptions_t *opts;
-    rd_kafka_event_t *ev;
-    int rc = -1;
+    int rc;
 
     *created = *existing = 0;
     if (conf == NULL)
@@ -102,7 +152,7 @@ int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (rk == NULL) {
         snprintf(err, errlen, "kafka: %s", why);
         rd_kafka_conf_destroy(conf);
@@ -124,41 +174,7 @@ int kafka_topics_ensure(const config_t *cfg, const char *const *topics, size_t n
         for (size_t c = 0; configs != NULL && configs[c] != NULL; c += 2)
             rd_kafka_NewTopic_set_config(newt[i], configs[c], configs[c + 1]);
     }
-    opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, why, sizeof(why));
-    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, why, sizeof(why));
-    q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, newt, n, opts, q);
-    ev = rd_kafka_queue_poll(q, 60000);
-    if (ev == NULL) {
-        snprintf(err, errlen, "kafka: no answer to CreateTopics within 60 s from %s",
-                 cfg->kafka_brokers);
-    } else if (rd_kafka_event_error(ev)) {
-        snprintf(err, errlen, "kafka: %s", rd_kafka_event_error_string(ev));
-    } else {
-        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-        size_t cnt;
-        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-        rc = 0;
-        for (size_t i = 0; i < cnt; i++) {
-            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                (*created)++;
-            } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                (*existing)++;
-            } else {
-                snprintf(err, errlen, "topic %s: %s", rd_kafka_topic_result_name(tr[i]),
-                         rd_kafka_topic_result_error_string(tr[i])
-                             ? rd_kafka_topic_result_error_string(tr[i])
-                             : rd_kafka_err2str(e));
-                rc = -1;
-            }
-        }
-    }
-    if (ev != NULL)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
+    rc = create_topics(rk, cfg, newt, n, created, existing, err, errlen);
     rd_kafka_NewTopic_destroy_array(newt, n);
     rd_kafka_destroy(rk);
     return rc;
