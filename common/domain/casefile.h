@@ -126,7 +126,7 @@ typedef struct casefile_credit_line {
 
 /* ---- The rows an event's decision needs beyond the case ---------------------------------------
  * The pipeline (pipeline.h) loads them as the event's handler asks (CASEFILE_ROW_* flags, the
- * store's casestore_load_rows()), the pure decision reads them and marks what it changed
+ * store's casestore_load_many()), the pure decision reads them and marks what it changed
  * (dirty, or a `write` to do), and ONE save (casestore_save()) writes what was marked, in the
  * batch's transaction. Nothing here is read or written by the domain's I/O: there is none. */
 

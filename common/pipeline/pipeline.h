@@ -1,11 +1,11 @@
 /* pipeline.h - the one case pipeline. Every case-keeping worker (overdue, payments,
  * interactions) and the scheduler's sweep (sweep.h) run each case event through it:
  *
- *   load and lock the case with the rows its handler asks for (casestore_load(),
- *   casestore_load_rows()) -> the handler's PURE decision (casedecide.h) -> casefile_plan()
- *   (re-segment, plan the ladder) -> ONE save of everything the decision and the planning marked
- *   (casestore_save()) -> the outputs into the outbox, wrapped in the CloudEvents envelope with
- *   the service's source -> the hot case for the cache (written after the commit).
+ *   load and lock the case with the rows its handler asks for (casestore_load_many())
+ *   -> the handler's PURE decision (casedecide.h) -> casefile_plan() (re-segment, plan the
+ *   ladder) -> ONE save of everything the decision and the planning marked (casestore_save())
+ *   -> the outputs into the outbox, wrapped in the CloudEvents envelope with the service's
+ *   source -> the hot case for the cache (written after the commit).
  *
  * A service is a declarative table, like Redis' command table: one pipeline_handler_t per event
  * type it consumes, {type, rows to load, the data field naming the row, decision, observer}.

@@ -393,15 +393,6 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     return rc;
 }
 
-int casestore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
-                        size_t errlen)
-{
-    int rc = paystore_load_rows(conn, cf, need, name, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_DISPUTES))
-        rc = interactstore_load_disputes(conn, cf, err, errlen);
-    return rc;
-}
-
 /* ---- Saving ---------------------------------------------------------------------------------- */
 
 static const char *opt(const char *s)

@@ -35,13 +35,6 @@ __attribute__((warn_unused_result)) int casestore_load(PGconn *conn, const char 
                                                        const char *debtor_id, bool lock,
                                                        casefile_t *cf, char *err, size_t errlen);
 
-/* Loads into cf->rows (casefile.h, "rows") what an event's decision needs: `need` is a set of
- * CASEFILE_ROW_* flags, `name` the id the event names (payment_id, promise_id, plan_id; may be
- * NULL). Call after casestore_load(); the rows are freed by casefile_clear(). */
-__attribute__((warn_unused_result)) int casestore_load_rows(PGconn *conn, casefile_t *cf,
-                                                            unsigned need, const char *name,
-                                                            char *err, size_t errlen);
-
 /* One case of a batch to load and lock (casestore_load_many()). */
 typedef struct casestore_req {
     const char *creditor_id, *debtor_id; /* borrowed */
@@ -51,7 +44,8 @@ typedef struct casestore_req {
     PGconn *conn;     /* set by casestore_load_many() */
 } casestore_req_t;
 
-/* casestore_load(..., lock) plus casestore_load_rows() for `n` cases in one round trip (libpq's
+/* casestore_load(..., lock) plus the rows each event's decision needs (cf->rows, casefile.h:
+ * CASEFILE_ROW_* flags and the id the event names) for `n` cases in one round trip (libpq's
  * pipeline mode, pgpipe.h; a received payment's lines, promise and plan take a second one),
  * inside the caller's transaction. Each case row is created when missing and locked FOR UPDATE
  * in the order given: callers sort the requests by (creditor_id, debtor_id), so that replicas

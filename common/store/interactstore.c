@@ -170,19 +170,6 @@ int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf, char *err, size_t
     return pgpipe_query(pp, "is_disputes", 2, p, on_disputes, cf, err, errlen);
 }
 
-int interactstore_load_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
-{
-    pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? interactstore_queue_disputes(pp, cf, err, errlen) : -1;
-
-    if (pp == NULL)
-        snprintf(err, errlen, "out of memory");
-    if (rc == 0)
-        rc = pgpipe_run(pp, err, errlen);
-    pgpipe_free(pp);
-    return rc;
-}
-
 /* The disputes the decision resolved, with the event's resolution. */
 static int resolve_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {

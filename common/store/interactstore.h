@@ -29,12 +29,8 @@
 __attribute__((warn_unused_result)) int interactstore_prepare(PGconn *conn, char *err,
                                                               size_t errlen);
 
-/* Loads the case's open disputes into cf->rows.disputes (oldest first). */
-__attribute__((warn_unused_result)) int interactstore_load_disputes(PGconn *conn, casefile_t *cf,
-                                                                    char *err, size_t errlen);
-
-/* interactstore_load_disputes() for a batch: queues the query on `pp`; its result fills
- * cf->rows.disputes when the caller runs the pipeline. */
+/* Queues on `pp` the query of the case's open disputes; its result fills cf->rows.disputes
+ * (oldest first) when the caller runs the pipeline. */
 __attribute__((warn_unused_result)) int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf,
                                                                      char *err, size_t errlen);
 

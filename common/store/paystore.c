@@ -634,20 +634,6 @@ int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf, unsigned need, const char 
     return rc;
 }
 
-int paystore_load_rows(PGconn *conn, casefile_t *cf, unsigned need, const char *name, char *err,
-                       size_t errlen)
-{
-    pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? paystore_queue_rows(pp, cf, need, name, err, errlen) : -1;
-
-    if (pp == NULL)
-        snprintf(err, errlen, "out of memory");
-    if (rc == 0)
-        rc = pgpipe_run(pp, err, errlen);
-    pgpipe_free(pp);
-    return rc;
-}
-
 /* A received payment: its row, with what it did, and its receipt lines. */
 static int insert_payment(PGconn *conn, const casefile_t *cf, const casefile_payment_row_t *row,
                           char *err, size_t errlen)

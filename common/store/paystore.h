@@ -4,7 +4,7 @@
  * plan it names, the open promise, the active plan, the pending promises) and write back what the
  * decision marked; and keep the case's over-payment credit. It decides nothing: the decisions are
  * casedecide.h's and casepay.h's (pure), called by the case pipeline (pipeline.h) between
- * casestore_load_rows() and casestore_save(), which call this module.
+ * casestore_load_many() and casestore_save(), which call this module.
  *
  * Errors: 0 on success; -1 for a failure retrying will not fix, RESULT_TRANSIENT for a lost
  * connection or serialization failure, both with a one-line text in err. Every statement is
@@ -27,17 +27,12 @@ __attribute__((warn_unused_result)) int paystore_prepare(PGconn *conn, char *err
 
 /* ---- The rows of one event (casestore.h calls these) --------------------------------------- */
 
-/* Loads into cf->rows what `need` asks for (CASEFILE_ROW_PAYMENT, _PROMISE, _PLAN, _OPEN_PROMISE,
- * _OPEN_PLAN, _PENDING; other flags are ignored). `name` is the id the event names (payment_id,
- * promise_id or plan_id); NULL skips the named rows. A payment is always loaded (known or not);
- * a named promise or plan that does not exist stays NULL. */
-__attribute__((warn_unused_result)) int paystore_load_rows(PGconn *conn, casefile_t *cf,
-                                                           unsigned need, const char *name,
-                                                           char *err, size_t errlen);
-
-/* paystore_load_rows() for a batch: queues the same queries on `pp` (their results fill cf->rows
- * when the caller runs the pipeline; a received payment queues its lines, promise and plan).
- * `cf` must stay where it is until then. */
+/* Queues on `pp` the queries of what `need` asks for (CASEFILE_ROW_PAYMENT, _PROMISE, _PLAN,
+ * _OPEN_PROMISE, _OPEN_PLAN, _PENDING; other flags are ignored); their results fill cf->rows when
+ * the caller runs the pipeline (a received payment then queues its lines, promise and plan).
+ * `name` is the id the event names (payment_id, promise_id or plan_id); NULL skips the named
+ * rows. A payment is always loaded (known or not); a named promise or plan that does not exist
+ * stays NULL. `cf` must stay where it is until the pipeline ran. */
 __attribute__((warn_unused_result)) int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf,
                                                             unsigned need, const char *name,
                                                             char *err, size_t errlen);
