@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 import redis
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(os.environ.get("RECOBRO_SOURCE_DIR", Path(__file__).resolve().parents[2]))
@@ -153,6 +153,28 @@ def create_database(name, migrate=True):
 def drop_database(name):
     with pg() as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+def read_all(topic):
+    """Every message of `topic` up to its current end, as dicts (a reader of its own)."""
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "reader-" + run_id(),
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, pos = [], {p: 0 for p in parts}
+    deadline = time.time() + 120
+    try:
+        while any(pos[p] < ends[p] for p in parts) and time.time() < deadline:
+            for m in c.consume(num_messages=5000, timeout=0.5):
+                if m.error():
+                    continue
+                pos[m.partition()] = m.offset() + 1
+                out.append(json.loads(m.value()))
+    finally:
+        c.close()
+    assert all(pos[p] >= ends[p] for p in parts), "could not read %s to its end" % topic
+    return out
 
 
 def pg():

@@ -208,28 +208,6 @@ def caught_up(group, topic):
         c.close()
 
 
-def read_all(topic):
-    """Every message of `topic`, up to its current end."""
-    c = Consumer({"bootstrap.servers": su.BROKERS, "group.id": "reader-" + su.run_id(),
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, pos = [], {p: 0 for p in parts}
-    deadline = time.time() + 120
-    try:
-        while any(pos[p] < ends[p] for p in parts) and time.time() < deadline:
-            for m in c.consume(num_messages=5000, timeout=0.5):
-                if m.error():
-                    continue
-                pos[m.partition()] = m.offset() + 1
-                out.append(json.loads(m.value()))
-    finally:
-        c.close()
-    assert all(pos[p] >= ends[p] for p in parts), "could not read %s to its end" % topic
-    return out
-
-
 def metrics_by_reason(svc, acc):
     _, body = svc.http("/metrics")
     for line in body.splitlines():
@@ -282,7 +260,8 @@ def run_month(n, services, policy, n_debtors, seed):
     su.wait_for(lambda: dbq(n, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0] == 0,
                 timeout=120,
                 what="outbox drained")
-    envelopes = [e for e in read_all(n["out"]) if e["type"] in ("task.created", "task.cancelled")]
+    envelopes = [e for e in su.read_all(n["out"])
+                 if e["type"] in ("task.created", "task.cancelled")]
     print("  30 days: %d inputs, %d tick(s), %d task envelopes (%.0f s)" % (
         len(inputs), len(ticks), len(envelopes), time.time() - t0))
     return inputs, debtors, envelopes, metrics, ticks

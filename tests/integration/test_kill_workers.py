@@ -38,7 +38,6 @@ from collections import Counter
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 import stackutil as su
 import test_replay as rpl
@@ -101,28 +100,6 @@ def with_duplicates(msgs, rng):
 def progress(n, run, topic):
     return db(n, run, "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset "
                       "WHERE topic = %s", n[topic])[0][0]
-
-
-def read_all(topic):
-    """Every message of `topic` up to its current end, as dicts."""
-    c = Consumer({"bootstrap.servers": su.BROKERS, "group.id": "reader-" + su.run_id(),
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, pos = [], {p: 0 for p in parts}
-    deadline = time.time() + 120
-    try:
-        while any(pos[p] < ends[p] for p in parts) and time.time() < deadline:
-            for m in c.consume(num_messages=5000, timeout=0.5):
-                if m.error():
-                    continue
-                pos[m.partition()] = m.offset() + 1
-                out.append(json.loads(m.value()))
-    finally:
-        c.close()
-    assert all(pos[p] >= ends[p] for p in parts), "could not read %s to its end" % topic
-    return out
 
 
 def mismatches(n, run, ref):
@@ -264,7 +241,7 @@ def test_killed_workers_match_the_reference(kw, services):
     emitted = {json.loads(bytes(pl))["data"]["task_id"] for pl, in db(
         kw, "kill", "SELECT payload FROM outbox WHERE topic = %s", kw["out"])
         if json.loads(bytes(pl))["type"] == "task.created"}
-    created = Counter(e["data"]["task_id"] for e in read_all(kw["out"])
+    created = Counter(e["data"]["task_id"] for e in su.read_all(kw["out"])
                       if e["type"] == "task.created")
     ids = {t for t, _, _ in tasks["kill"]}
     quiet = Counter(st for t, _, st in tasks["kill"] if t not in emitted)
