@@ -10,6 +10,16 @@ def migrated():
     su.recobroctl("migrate")
 
 
+@pytest.fixture(autouse=True)
+def _delete_topics(request):
+    """Set up before (so torn down after) every other fixture of the test, services included:
+    then deletes the test's topics."""
+    yield
+    names = request.node.funcargs.get("names")
+    if isinstance(names, dict) and names.get("rid"):
+        su.delete_topics_of(names["rid"])
+
+
 @pytest.fixture
 def names():
     rid = su.run_id()
