@@ -51,8 +51,15 @@ OUTPUT_TYPES = [
 ERROR_CODES = [
     "malformed_json", "too_large", "schema_violation", "unknown_type", "invalid_amount",
     "invalid_currency", "invalid_date", "invalid_timezone", "currency_mismatch",
+    "invalid_promise", "invalid_plan", "processing_error", "poison",
 ]
-CODES_WITHOUT_EXAMPLE = {"currency_mismatch": "needs the case's currency from the database"}
+CODES_WITHOUT_EXAMPLE = {
+    "currency_mismatch": "needs the case's currency from the database",
+    "invalid_promise": "needs the case's balance from the database",
+    "invalid_plan": "needs the case's balance from the database",
+    "processing_error": "the database refused a valid event",
+    "poison": "the message crashed the worker (tests/integration/test_poison.py)",
+}
 
 # Invalid examples that are well-formed for the schemas: only recobro's validator rejects them.
 SCHEMA_CANNOT_REJECT = {
