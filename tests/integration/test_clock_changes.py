@@ -1,6 +1,7 @@
 """test_clock_changes.py - the scheduler under a wall clock that jumps (RECOBRO_NOW / --now moved
 between sweeps): forward by days, due work is neither skipped nor done twice (a case swept once
-after the jump ends with the same tasks as a case swept every day); back by an hour (also across
+after the jump does the first due ladder day at once and catches up one ladder day per local day,
+ending with the same tasks, in the same order, as a case swept every day); back by an hour (also across
 the debtor's local midnight), nothing is done again, and when the clock comes forward again the
 next day's work is done once."""
 import psycopg
@@ -36,12 +37,30 @@ def test_jump_forward_days_skips_nothing(sc, services):
            "%s AND debtor_id = %s", sc["creditor"], jumped)
     s = tick(sc, "2026-12-09T10:00:00Z")
     assert s["cases"] == 1 and s["failed"] == 0
-    assert steps(sc, jumped) == steps(sc, daily)
-    assert len(steps(sc, daily)) > 3  # the ladder moved on: there was work to skip
+    want = steps(sc, daily)
+    assert len(want) > 3  # the ladder moved on during the jump: there was work to skip
+    # The sweep after the jump does the first ladder day that was due (a sweep plans the next
+    # due step and the steps of the same ladder day, casefile.c plan_steps()), and the case is
+    # due again at its next local midnight: a later ladder day is never skipped, only caught up
+    # one per local day, so the debtor does not get a week of reminders at once.
+    got = steps(sc, jumped)
+    assert got == want[:len(got)] and len(got) >= 3
     # Once done, the same instant and the hour after do nothing more.
     assert tick(sc, "2026-12-09T10:00:00Z")["cases"] == 0
     assert tick(sc, "2026-12-09T11:00:00Z")["cases"] == 0
-    assert steps(sc, jumped) == steps(sc, daily)
+    assert steps(sc, jumped) == got
+    # The daily case stays where it is; the jumped one catches up on the following days.
+    execute(sc, "UPDATE debt_case SET next_due_at = '2027-06-01T00:00:00Z' WHERE creditor_id = "
+                "%s AND debtor_id = %s", sc["creditor"], daily)
+    for day in range(10, 10 + len(want)):
+        if len(steps(sc, jumped)) >= len(want):
+            break
+        tick(sc, "2026-12-%02dT10:00:00Z" % day)
+    # Every step the daily case had, in order, none twice (days went on meanwhile, so the
+    # jumped case may already be further).
+    assert steps(sc, jumped)[:len(want)] == want
+    nums = [n for n, _ in steps(sc, jumped)]
+    assert nums == list(range(1, len(nums) + 1))
 
 
 def test_clock_back_an_hour_acts_once(sc, services):
