@@ -87,6 +87,8 @@ static const config_entry_t config_table[] = {
      "seconds a hot case stays in Redis"},
     {"RECOBRO_DEDUPE_RETENTION", CT_INT, "2592000", NUM(dedupe_retention_s), 0, INT_MAX,
      "seconds an applied event's (source, id) is remembered against re-sends (0: forever)"},
+    {"RECOBRO_POISON_ATTEMPTS", CT_INT, "3", NUM(poison_attempts), 1, 100,
+     "times a message may crash the worker before it goes to the DLQ as poison"},
     {"RECOBRO_SHUTDOWN_TIMEOUT_MS", CT_INT, "8000", NUM(shutdown_timeout_ms), 100, 600000,
      "longest graceful shutdown before giving up on the batch in hand"},
     {"RECOBRO_RELAY_BATCH", CT_INT, "1000", NUM(relay_batch), 1, 100000,

@@ -52,6 +52,7 @@ typedef struct config {
     int backoff_max_ms;
     int cache_ttl_s;
     int shutdown_timeout_ms;
+    int poison_attempts;    /* crashes on one message before it is sent to the DLQ as poison */
     int dedupe_retention_s; /* how long an applied event's (source, id) is remembered */
     /* The relay. */
     int relay_batch;

@@ -257,34 +257,44 @@ static int document_invoice(casefile_t *cf, const json_t *invj, int64_t amount, 
     if (!(stub && inv->adjusted))
         inv->open_amount = open_amount; /* a stub's earlier adjustment wins over the snapshot */
     inv->adjusted = false;
-    copy_str(inv->due_on, sizeof(inv->due_on), str_at(invj, "due_on"));
-    if (str_at(invj, "issued_on"))
-        copy_str(inv->issued_on, sizeof(inv->issued_on), str_at(invj, "issued_on"));
-    if (str_at(invj, "number"))
-        copy_str(inv->number, sizeof(inv->number), str_at(invj, "number"));
+    /* Validated values always fit (the buffers hold their limits in bytes); one that does not is
+     * refused, never blanked. */
+    if (copy_str(inv->due_on, sizeof(inv->due_on), str_at(invj, "due_on")) < 0 ||
+        (str_at(invj, "issued_on") &&
+         copy_str(inv->issued_on, sizeof(inv->issued_on), str_at(invj, "issued_on")) < 0) ||
+        (str_at(invj, "number") &&
+         copy_str(inv->number, sizeof(inv->number), str_at(invj, "number")) < 0))
+        return reason_set(err, "schema_violation",
+                          "data.invoice: a field is longer than its limit");
     settle_status(inv);
     inv->dirty = true;
     return 0;
 }
 
-/* The creditor and the debtor as the overdue names them. */
-static void name_parties(casefile_t *cf, const json_t *data)
+/* Copies the optional field `name` of `obj` into dst when the event carries it: a re-send that
+ * omits it keeps what was known. Returns 0, or -1 when it does not fit (dst unchanged). */
+static int copy_known(char *dst, size_t size, const json_t *obj, const char *name)
+{
+    const char *s = str_at(obj, name);
+    return s == NULL ? 0 : strlen(s) < size ? copy_str(dst, size, s) : -1;
+}
+
+/* The creditor and the debtor as the overdue names them. Returns 0, or -1 with err filled when a
+ * value does not fit its buffer (never blanked: validated values always fit). */
+static int name_parties(casefile_t *cf, const json_t *data, reason_t *err)
 {
     const json_t *debtor = json_object_get(data, "debtor");
 
-    copy_str(cf->creditor_name, sizeof(cf->creditor_name), str_at(data, "creditor_name"));
-    copy_str(cf->debtor_name, sizeof(cf->debtor_name), str_at(debtor, "name"));
-    copy_str(cf->timezone, sizeof(cf->timezone), str_at(debtor, "timezone"));
-    /* Optional fields: a re-send that omits one keeps what was known. */
-    if (str_at(debtor, "country"))
-        copy_str(cf->country, sizeof(cf->country), str_at(debtor, "country"));
-    if (str_at(debtor, "locale"))
-        copy_str(cf->locale, sizeof(cf->locale), str_at(debtor, "locale"));
-    if (str_at(debtor, "phone"))
-        copy_str(cf->phone, sizeof(cf->phone), str_at(debtor, "phone"));
-    if (str_at(debtor, "email"))
-        copy_str(cf->email, sizeof(cf->email), str_at(debtor, "email"));
+    if (copy_known(cf->creditor_name, sizeof(cf->creditor_name), data, "creditor_name") < 0 ||
+        copy_known(cf->debtor_name, sizeof(cf->debtor_name), debtor, "name") < 0 ||
+        copy_known(cf->timezone, sizeof(cf->timezone), debtor, "timezone") < 0 ||
+        copy_known(cf->country, sizeof(cf->country), debtor, "country") < 0 ||
+        copy_known(cf->locale, sizeof(cf->locale), debtor, "locale") < 0 ||
+        copy_known(cf->phone, sizeof(cf->phone), debtor, "phone") < 0 ||
+        copy_known(cf->email, sizeof(cf->email), debtor, "email") < 0)
+        return reason_set(err, "schema_violation", "data.debtor: a field is longer than its limit");
     cf->parties_dirty = true;
+    return 0;
 }
 
 static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
@@ -298,8 +308,7 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
     if (document_invoice(cf, invj, amount, open_amount, err) < 0)
         return -1;
     strcpy(cf->currency, str_at(invj, "currency"));
-    name_parties(cf, data);
-    return 0;
+    return name_parties(cf, data, err);
 }
 
 static int apply_adjusted(casefile_t *cf, const json_t *data, reason_t *err)

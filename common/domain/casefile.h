@@ -52,9 +52,11 @@
 #include "promise.h"
 #include "segment.h"
 
-#define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
-#define CASEFILE_NAME_MAX 257 /* names: 1-256 characters + NUL */
-#define CASEFILE_UUID_MAX 37  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+/* The contract limits ids and names in characters (JSON Schema's maxLength); a character is up to
+ * 4 bytes of UTF-8, so the buffers hold the limit times 4, plus the NUL. */
+#define CASEFILE_ID_MAX   (128 * 4 + 1) /* ids: 1-128 characters */
+#define CASEFILE_NAME_MAX (256 * 4 + 1) /* names: 1-256 characters (and e-mails: 254) */
+#define CASEFILE_UUID_MAX 37            /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 /* interactions: phone attempts kept for the call cap (policies cap at most this many). */
 #define CASEFILE_MAX_CALLS 64
 

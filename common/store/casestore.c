@@ -71,9 +71,13 @@ static const struct {
     {"cs_debtor",
      "INSERT INTO debtor (creditor_id, debtor_id, name, timezone, country, locale, phone, email) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET name = EXCLUDED.name, "
-     "timezone = EXCLUDED.timezone, country = EXCLUDED.country, locale = EXCLUDED.locale, "
-     "phone = EXCLUDED.phone, email = EXCLUDED.email, updated_at = now()"},
+     /* A field the case does not know ($3, $5-$8 NULL) never erases what is stored. */
+     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET "
+     "name = COALESCE(EXCLUDED.name, debtor.name), timezone = EXCLUDED.timezone, "
+     "country = COALESCE(EXCLUDED.country, debtor.country), "
+     "locale = COALESCE(EXCLUDED.locale, debtor.locale), "
+     "phone = COALESCE(EXCLUDED.phone, debtor.phone), "
+     "email = COALESCE(EXCLUDED.email, debtor.email), updated_at = now()"},
     {"cs_case",
      "UPDATE debt_case SET currency = $3, balance = $4, days_past_due = $5, segment = $6, "
      "rule = $7, strategy = $8, variant = $9, policy_version = $10, high_value = $11, "

@@ -460,7 +460,9 @@ static bool matches_email(const char *s)
 {
     const char *at = strchr(s, '@');
 
-    if (at == NULL || at == s || at - s > 64 || strchr(at + 1, '@') != NULL || utf8_chars(s) > 254)
+    /* The local part's 64 and the whole's 254 are characters, as in the schema. */
+    if (at == NULL || at == s || g_utf8_strlen(s, at - s) > 64 || strchr(at + 1, '@') != NULL ||
+        utf8_chars(s) > 254)
         return false;
     for (const char *p = s; *p != '\0'; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7F)
