@@ -21,6 +21,10 @@ typedef struct family_def {
 
 static const family_def_t common_families[] = {
     {"recobro_build_info", METRIC_GAUGE, "Always 1: the version and commit of this build", 0},
+    {"recobro_ready", METRIC_GAUGE,
+     "1 when /readyz answers 200 (connected and, for a consumer, assigned), else 0; set at "
+     "each scrape",
+     1},
     {"recobro_db_errors_total", METRIC_COUNTER,
      "Database errors, by kind (connect: no session; cache_backlog: a failed cache write could "
      "not be remembered)",

@@ -56,7 +56,7 @@ def check_fresh(svc, expect):
         if svc.name == "recobro-scheduler" and name.startswith("recobro_scheduler_"):
             continue  # it sweeps once at start
         if name.startswith("recobro_") and name not in (
-                "recobro_build_info", "recobro_consumer_lag_messages",
+                "recobro_build_info", "recobro_ready", "recobro_consumer_lag_messages",
                 "recobro_outbox_backlog_rows", "recobro_outbox_oldest_age_seconds",
                 "recobro_outbox_retry_waiting", "recobro_db_errors_total"):
             assert value == 0, "%s: %s%s is %g on a fresh process" % (svc.name, name, labels, value)
