@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "http.h"
 #include "kafka.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -382,6 +383,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         backoff_init(&b, w->cfg->backoff_initial_ms, w->cfg->backoff_max_ms, (uint64_t)getpid());
         while (offsets_load(w, parts) < 0 && !stop_requested)
             nap(backoff_next_ms(&b));
+        lag_assigned(parts);
         for (int i = 0; i < parts->cnt; i++)
             LOG_INFO("partition.assigned", "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64,
                      parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
@@ -401,6 +403,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++)
             LOG_INFO("partition.revoked", "\"topic\":\"%s\",\"partition\":%d",
                      parts->elems[i].topic, parts->elems[i].partition);
+        lag_revoked(parts);
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
             if (e != NULL)
@@ -1099,28 +1102,10 @@ static void forget_old_events(worker_t *w)
 
 static void report_lag(worker_t *w)
 {
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-
     if (clock_mono_us() < w->next_lag_us)
         return;
     w->next_lag_us = clock_mono_us() + 5000000;
-    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    rd_kafka_position(w->rk, assigned);
-    for (int i = 0; i < assigned->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &assigned->elems[i];
-        int64_t lo, hi;
-        char labels[300];
-        if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo, &hi) !=
-                RD_KAFKA_RESP_ERR_NO_ERROR ||
-            p->offset < 0)
-            continue;
-        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"", p->topic,
-                 p->partition);
-        metrics_set("recobro_consumer_lag", "Messages behind the partition's end", labels,
-                    (double)(hi > p->offset ? hi - p->offset : 0));
-    }
-    rd_kafka_topic_partition_list_destroy(assigned);
+    lag_report(w->rk);
 }
 
 /* ---- The loop --------------------------------------------------------------------------------*/

@@ -213,6 +213,15 @@ static void redis_urls(void **state)
         {"redis://pw@h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://user:@h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://:a@b@h:7", 0, "h", "", "a@b", 7, 0, 0},
+        /* RFC 3986 user-info, percent-decoded by GLib's parser; raw '/', '?', '#' kept too */
+        {"redis://us%65r:p%40ss%25w@h", 0, "h", "user", "p@ss%w", 6379, 0, 0},
+        {"redis://:a/b?c#d@h:7/1", 0, "h", "", "a/b?c#d", 7, 1, 0},
+        {"redis://:pw@h/1?x=1", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:pw@h/1#f", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:p%zzw@h", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:pw@h:65536", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"REDISS://h", 0, "h", "", "", 6379, 0, 1}, /* schemes are case-insensitive */
+        {"redis:h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://[::1]:6380/3", 0, "::1", "", "", 6380, 3, 0},
         {"redis://h:6379/1000", 0, "h", "", "", 6379, 1000, 0},
         {"redis://h:0", -1, NULL, NULL, NULL, 0, 0, 0},
