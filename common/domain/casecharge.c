@@ -150,15 +150,19 @@ static json_t *money_of(int64_t minor, const char *currency)
 
 int casecharge_annotate(const casefile_t *cf, json_t *doc)
 {
-    int64_t balance = 0;
+    int64_t charged = 0, principal;
     char through[16];
 
     if (doc == NULL || cf->currency[0] == '\0')
         return doc == NULL ? -1 : 0;
-    if (!money_add(cf->principal, cf->charges.interest, &balance) ||
-        !money_add(balance, cf->charges.fees, &balance))
+    /* The balance is the stored truth (principal + interest + fees, see casefile's recompute);
+     * the principal follows from it, also for a case loaded from the store, where
+     * cf->principal is not kept. */
+    if (!money_add(cf->charges.interest, cf->charges.fees, &charged) ||
+        !money_sub(cf->balance, charged, &principal))
         return -1;
-    int rc = json_object_set_new(doc, "principal", money_of(cf->principal, cf->currency)) |
+    int64_t balance = cf->balance;
+    int rc = json_object_set_new(doc, "principal", money_of(principal, cf->currency)) |
              json_object_set_new(doc, "interest", money_of(cf->charges.interest, cf->currency)) |
              json_object_set_new(doc, "fees", money_of(cf->charges.fees, cf->currency)) |
              json_object_set_new(doc, "balance", money_of(balance, cf->currency));
