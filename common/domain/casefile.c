@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casecharge.h"
 #include "contact.h"
 #include "money.h"
 #include "strategy.h"
@@ -15,7 +16,7 @@
 /* ---- Names ----------------------------------------------------------------------------------- */
 
 static const char *const status_names[] = {"open", "paused", "resolved"};
-static const char *const invoice_status_names[] = {"open", "cancelled", "paid"};
+static const char *const invoice_status_names[] = {"open", "cancelled", "paid", "written_off"};
 static const char *const task_status_names[] = {"pending", "cancelled", "done", "suppressed",
                                                 "failed"};
 
@@ -548,6 +549,12 @@ static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *
         snprintf(err, errlen, "unknown time zone");
         return -1;
     }
+    cf->principal = balance; /* money: the charges come on top (casecharge.h) */
+    if (!money_add(balance, cf->charges.interest, &balance) ||
+        !money_add(balance, cf->charges.fees, &balance)) {
+        snprintf(err, errlen, "balance overflows 64-bit minor units");
+        return -1;
+    }
     cf->balance = balance;
     cf->days_past_due = oldest == INT64_MAX || today <= oldest ? 0 : (int32_t)(today - oldest);
     return 0;
@@ -614,6 +621,8 @@ void casefile_contact_state(const casefile_t *cf, contact_state_t *out)
 
 static const char *resolved_reason(const casefile_t *cf)
 {
+    if (cf->charges.settlement.settled && strcmp(cf->last_event, "payment.received") == 0)
+        return "settled";
     if (strcmp(cf->last_event, "invoice.cancelled") == 0)
         return "cancelled";
     if (strcmp(cf->last_event, "invoice.adjusted") == 0)
@@ -969,5 +978,9 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
         json_object_set_new(doc, "next_allowed", allowed);
     if (doc && cf->forbearance_until[0] && state.forbearance_until > asof)
         json_object_set_new(doc, "paused_until", json_string(cf->forbearance_until));
+    if (doc && casecharge_cache(cf, doc) < 0) { /* money: principal, interest, fees, settlement */
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }

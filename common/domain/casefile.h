@@ -64,6 +64,7 @@ typedef enum {
     CASEFILE_INVOICE_OPEN = 0,
     CASEFILE_INVOICE_CANCELLED,
     CASEFILE_INVOICE_PAID,
+    CASEFILE_INVOICE_WRITTEN_OFF, /* money: forgiven by a settlement (settlement.h) */
 } casefile_invoice_status_t;
 
 typedef enum {
@@ -286,7 +287,11 @@ typedef struct casefile {
     bool do_not_call, do_not_sms, do_not_email, cease_communication;
     char tz_override[72];                             /* contact.preferences' zone; "" = none */
     char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
-    bool features_dirty;  /* features changed: casestore_save() writes them */
+    bool features_dirty; /* features changed: casestore_save() writes them */
+    /* money (charges.h, casecharge.h): `balance` is principal + charges.interest + charges.fees;
+     * principal is the open documented invoices' sum. chargestore.h loads and saves charges. */
+    int64_t principal;
+    charges_state_t charges;
     casefile_rows_t rows; /* the rows the event's decision needed (see above) */
 } casefile_t;
 

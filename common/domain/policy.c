@@ -416,9 +416,9 @@ static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t e
 
 static int parse_document(policy_t *p, const json_t *root, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"$schema",     "version",      "name",
-                                       "description", "segmentation", "strategies",
-                                       "negotiation", "contact",      NULL};
+    static const char *const keys[] = {"$schema",      "version",    "name",        "description",
+                                       "segmentation", "strategies", "negotiation", "contact",
+                                       "charges",      NULL};
     json_t *v;
 
     if (!json_is_object(root))
@@ -449,6 +449,8 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
     if (parse_strategies(p, json_object_get(root, "strategies"), err, errlen) != 0)
         return -1;
     if (parse_segmentation(p, json_object_get(root, "segmentation"), err, errlen) != 0)
+        return -1;
+    if (charges_rules_from_json(json_object_get(root, "charges"), &p->charges, err, errlen) != 0)
         return -1;
     return parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen);
 }

@@ -62,6 +62,7 @@
 
 #include <jansson.h>
 
+#include "charges.h"
 #include "contact.h"
 #include "segment.h"
 #include "strategy.h"
@@ -124,6 +125,7 @@ typedef struct policy {
     int plan_default_missed_installments;  /* missed instalments that default a plan */
     policy_limits_t limits[SEGMENT_COUNT]; /* by segment, defaults already merged in */
     contact_rules_t contact;
+    charges_rules_t charges; /* late interest and fees (charges.h); zero: none */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

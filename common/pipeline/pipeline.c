@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casecharge.h"
 #include "casestore.h"
 #include "clock.h"
 #include "interactstore.h"
@@ -112,6 +113,11 @@ static int decide(const pipeline_ctx_t *ctx, pipeline_item_t *it, char *err, siz
 {
     casedecide_in_t in = {it->ev ? it->ev->type : it->h->type, it->ev ? it->ev->data : NULL,
                           ctx->policy, ctx->now, ctx->source};
+    /* money: the interest of the days since the last pass, before the event (casecharge.h). */
+    if (casecharge_accrue(it->cf, &ctx->policy->charges, ctx->now) < 0) {
+        snprintf(err, errlen, "interest overflows 64-bit minor units");
+        return stage_failed(RESULT_PERMANENT, "decide", err);
+    }
     int rc = it->h->decide(it->cf, &in, it->plan, &it->rej);
 
     it->rc = rc;
@@ -125,6 +131,13 @@ static int decide(const pipeline_ctx_t *ctx, pipeline_item_t *it, char *err, siz
         char esc[700];
         LOG_WARN("case.plan_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
         return RESULT_PERMANENT;
+    }
+    /* money: a case complete only now starts accruing today; then principal, interest and fees
+     * into its tasks. */
+    if (casecharge_accrue(it->cf, &ctx->policy->charges, ctx->now) < 0 ||
+        casecharge_annotate_plan(it->cf, it->plan) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
     }
     return RESULT_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caseinteract.h"
+#include "chargestore.h"
 #include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
@@ -123,6 +124,8 @@ static const struct {
 int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 {
     int prc = paystore_prepare(conn, err, errlen); /* payments: its statements too */
+    if (prc == 0)
+        prc = chargestore_prepare(conn, err, errlen); /* money */
     if (prc != 0)
         return prc;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
@@ -339,6 +342,13 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     /* payments: the case's credits, open promise and active plan (paystore.h). */
     if (rc == 0)
         rc = paystore_load_case(conn, cf, err, errlen);
+    if (rc == 0) { /* money: the case's interest, fees and settlement (chargestore.h) */
+        pgpipe_t *pp = pgpipe_new(conn);
+        rc = pp != NULL ? chargestore_queue_case(pp, cf, 0, NULL, err, errlen) : -1;
+        if (rc == 0)
+            rc = pgpipe_run(pp, err, errlen);
+        pgpipe_free(pp);
+    }
     return rc;
 }
 
@@ -377,6 +387,8 @@ static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen
         rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
     if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
         rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
+    if (rc == 0) /* money */
+        rc = chargestore_queue_case(pp, r->cf, r->need, r->name, err, errlen);
     return rc;
 }
 
@@ -597,7 +609,9 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
         (rc = save_history(conn, cf, plan, err, errlen)) != 0)
         return rc;
     /* payments: credits used and their allocation lines (paystore.h). */
-    return paystore_save_case(conn, cf, err, errlen);
+    if ((rc = paystore_save_case(conn, cf, err, errlen)) != 0)
+        return rc;
+    return chargestore_save_case(conn, cf, err, errlen); /* money: interest, fees, settlement */
 }
 
 int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,

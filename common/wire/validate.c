@@ -206,6 +206,7 @@ static const field_t invoice_fields[] = {
     REQ("due_on", K_DATE),
     OPT("number", K_ID),
     OPT("issued_on", K_DATE),
+    OPT("fees_agreed", K_BOOL), /* money: the contract allows the policy's fixed fee */
     END,
 };
 /* clang-format on */
@@ -296,6 +297,7 @@ static const field_t plan_agreed[] = {
     OPT("agent_id", K_ID),
     OPT("down_payment", K_MONEY),
     OPT("approved_by", K_ID),
+    OPT("settlement_amount", K_MONEY_POS), /* money: a discounted settlement (settlement.h) */
     END,
 };
 

@@ -44,7 +44,7 @@ INPUT_TYPES = [
 ]
 OUTPUT_TYPES = [
     "task.created", "task.cancelled", "case.segment_changed", "promise.kept", "promise.broken",
-    "plan.defaulted", "case.resolved",
+    "plan.defaulted", "case.resolved", "case.settled",
 ]
 # Every DLQ code; currency_mismatch needs the database (a payment in another currency than
 # its case), so no example can show it without one.
