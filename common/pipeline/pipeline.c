@@ -128,6 +128,13 @@ static int decide(const pipeline_ctx_t *ctx, pipeline_item_t *it, char *err, siz
         snprintf(err, errlen, "%s: %s", it->rej.code, it->rej.detail);
         return stage_failed(rc, "decide", err);
     }
+    /* The policy's conversation rules: hardship objections, the negotiation stage (up or back). */
+    bool moved = false;
+    if (conv_apply(&policy->conversation, it->cf->features, in.type, in.data, &moved) < 0) {
+        snprintf(err, errlen, "conversation rules: out of memory");
+        return stage_failed(RESULT_PERMANENT, "decide", err);
+    }
+    it->cf->features_dirty = it->cf->features_dirty || moved;
     if (casefile_plan(it->cf, policy, ctx->now, it->plan, err, errlen) < 0) {
         char esc[700];
         LOG_WARN("case.plan_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
