@@ -418,7 +418,9 @@ static const ctl_command_t commands[] = {
      2,
      cmd_case_show,
      "CREDITOR DEBTOR",
-     "print a case as an agent sees it (JSON)"},
+     "print a case as an agent sees it (JSON): balance, segment and the policy it is planned "
+     "under, invoices, promises, plan, payments with their allocations, disputes, segment "
+     "history, contacts, tasks"},
     {{"scheduler", "tick", NULL},
      2,
      cmd_scheduler_tick,

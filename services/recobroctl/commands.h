@@ -29,7 +29,9 @@ int ctl_policy_show(const config_t *cfg, int argc, char **argv);
 int ctl_policy_list(const config_t *cfg, int argc, char **argv);
 
 /* Adds to the `case show` document `out` what the hot case lacks (caseshow.c): "policy_id"
- * (the policy of its policy_version) and "policy_in_force". Returns 0, or -1 with err. */
+ * (the policy of its policy_version), "policy_in_force", "payments" with their allocations,
+ * "disputes" with their reasons, "segment_history" with rule and policy, and each promise's
+ * "techniques". Returns 0, or -1 with err. */
 int ctl_case_extras(PGconn *conn, const char *creditor_id, const char *debtor_id, json_t *out,
                     char *err, size_t errlen);
 

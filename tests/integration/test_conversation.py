@@ -1,7 +1,8 @@
 """test_conversation.py - the policy's conversation rules end to end (objection and hardship
 codes, techniques, stage rules of deploy/policy/default.json): interaction events through Kafka,
 recobro-overdue and recobro-interactions, the case checked in PostgreSQL and `recobroctl case
-show`. A hardship code the old hard-coded list did not know (temporary_unemployment) makes the
+show` (payments with their allocations, disputes with their reasons, the segment history with
+rule and policy, promise techniques). A hardship code the old hard-coded list did not know (temporary_unemployment) makes the
 debtor willing_unable; a debtor who accepted the debt and then disputes it goes back to stage
 none; promise.made's techniques are stored with the promise."""
 import json
@@ -21,8 +22,9 @@ def cv(names):
     name = "recobro_it_" + names["rid"]
     names["dsn"] = su.create_database(name)
     names["inv"] = "it.%s.inv" % names["rid"]
+    names["pay"] = "it.%s.pay" % names["rid"]
     names["events"] = "it.%s.events" % names["rid"]
-    su.create_topics([names["inv"], names["events"]])
+    su.create_topics([names["inv"], names["pay"], names["events"]])
     names["creditor"] = "cr-" + names["rid"]
     yield names
     names["drop_db"] = name
@@ -38,7 +40,7 @@ def _drop_private_db(request):
 
 def envs(names, group):
     env = worker_env(names, RECOBRO_TOPIC_INVOICES=names["inv"],
-                     RECOBRO_TOPIC_INTERACTIONS=names["in"],
+                     RECOBRO_TOPIC_INTERACTIONS=names["in"], RECOBRO_TOPIC_PAYMENTS=names["pay"],
                      RECOBRO_TOPIC_CASE_EVENTS=names["events"], RECOBRO_NOW=T0,
                      RECOBRO_POLICY_FILE=str(POLICY), RECOBRO_PG_DSN=names["dsn"])
     env["RECOBRO_GROUP_ID"] = names["group"] + "-" + group
@@ -69,6 +71,7 @@ def wait_case(names, debtor, pred, what):
 def test_codes_and_stage_rules_of_the_policy(cv, services):
     services("recobro-overdue", envs(cv, "ov"))
     services("recobro-interactions", envs(cv, "ia"))
+    services("recobro-payments", envs(cv, "pay"))
     d = "D-conv"
     overdue = {"creditor_name": "ACME", "debtor": {"id": d, "name": "Ana", "timezone":
                                                    "Europe/Madrid", "country": "ES"},
@@ -104,6 +107,30 @@ def test_codes_and_stage_rules_of_the_policy(cv, services):
                                       "AND 'made_up_excuse' = ANY(objections)",
                                       (cv["creditor"],)).fetchone()[0] == 1, what="recorded")
     assert case_row(cv, d)[3]["hardship_objections"] == 1
+    send(cv, "pay", d, event(cv, "e6", "payment.received", d, payment_id="PAY-1", amount="50.00",
+                             currency="EUR", received_at="2026-11-25T09:50:00Z",
+                             method="bank_transfer"))
+    with psycopg.connect(cv["dsn"], autocommit=True) as c:
+        su.wait_for(lambda: c.execute("SELECT count(*) FROM payment WHERE creditor_id = %s",
+                                      (cv["creditor"],)).fetchone()[0] == 1, what="the payment")
     shown = json.loads(su.recobroctl("case", "show", cv["creditor"], d,
                                      env={"RECOBRO_PG_DSN": cv["dsn"]}).stdout)
     assert shown["stage"] == "none" and shown["policy_id"] == "default"
+    assert shown["policy_version"] == 1
+    assert shown["policy_in_force"] == {"policy_id": "default", "policy_version": 1, "own": False}
+    pay = shown["payments"]
+    assert [(p["payment_id"], p["amount"], p["status"], p["method"]) for p in pay] == [
+        ("PAY-1", "50.00", "received", "bank_transfer")]
+    assert pay[0]["allocations"] == [{"invoice_id": "INV-1", "amount": "50.00",
+                                      "from_credit": False, "reversed": False}]
+    assert [(x["reason"], x["outcome"]) for x in shown["disputes"]] == [
+        ("says the amount is not theirs", None)]
+    hist = shown["segment_history"]
+    assert [(h["from"], h["to"], h["rule"], h["policy_id"], h["policy_version"])
+            for h in reversed(hist)][:3] == [
+        (None, "unaware", "unaware.no_right_party_contact", "default", 1),
+        ("unaware", "willing_unable", "willing_unable.hardship", "default", 1),
+        ("willing_unable", "disputed", "disputed.open_dispute", "default", 1)]
+    assert hist[0]["balance"].endswith(".00") and hist[0]["seq"] == len(hist)
+    assert [(p["promise_id"], p["techniques"]) for p in shown["promises"]] == [
+        ("PR-1", ["precise_date", "options_offer"])]
