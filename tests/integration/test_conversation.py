@@ -9,6 +9,7 @@ import json
 
 import psycopg
 import pytest
+from confluent_kafka.admin import AdminClient
 
 import stackutil as su
 from conftest import worker_env
@@ -36,6 +37,9 @@ def _drop_private_db(request):
     names = request.node.funcargs.get("cv")
     if names and names.get("drop_db"):
         su.drop_database(names["drop_db"])
+    if names:  # the broker keeps a file per partition: leave no test topics behind
+        topics = [names[k] for k in ["in", "out", "dlq"] + ["inv", "pay", "events"]]
+        AdminClient({"bootstrap.servers": su.BROKERS}).delete_topics(topics, operation_timeout=10)
 
 
 def envs(names, group):

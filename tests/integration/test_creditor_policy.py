@@ -8,6 +8,7 @@ case under its creditor's policy; `case show` names the policy; bad arguments ar
 import json
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 import stackutil as su
 from conftest import worker_env
@@ -34,6 +35,9 @@ def _drop_private_db(request):
     names = request.node.funcargs.get("db")
     if names and names.get("drop_db"):
         su.drop_database(names["drop_db"])
+    if names:  # the broker keeps a file per partition: leave no test topics behind
+        topics = [names[k] for k in ["in", "out", "dlq"] + ["events"]]
+        AdminClient({"bootstrap.servers": su.BROKERS}).delete_topics(topics, operation_timeout=10)
 
 
 def ctl(names, *args, check=True):
