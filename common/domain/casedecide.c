@@ -399,6 +399,7 @@ int casedecide_promise_made(casefile_t *cf, const casedecide_in_t *in, casefile_
     sp->dirty = true;
     sp->agent_id = dstr(in, "agent_id");
     sp->channel = dstr(in, "channel");
+    sp->techniques = json_object_get(in->data, "techniques"); /* stored with the promise */
     if (verdict == CASEPAY_REVIEW) {
         sp->pending_approval = true;
         sp->limit = policy_limit_name(check.limit);

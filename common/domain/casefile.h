@@ -154,6 +154,7 @@ typedef struct casefile_promise_row {
     bool has_approver;
     bool dirty; /* changed by the decision: the store upserts it */
     const char *limit, *approved_by, *agent_id, *channel;
+    const json_t *techniques; /* promise.made's techniques (borrowed from the event), or NULL */
 } casefile_promise_row_t;
 
 typedef struct casefile_plan_row {

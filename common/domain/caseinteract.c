@@ -35,20 +35,6 @@ static int feature_set_bool(casefile_t *cf, const char *key, bool v)
     return json_object_set_new(cf->features, key, json_boolean(v));
 }
 
-bool caseinteract_is_hardship(const char *code)
-{
-    static const char *const codes[] = {"hardship",  "cannot_pay",     "unemployed", "illness",
-                                        "no_income", "reduced_income", "bereavement"};
-    if (code == NULL)
-        return false;
-    if (strncmp(code, "hardship_", 9) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
-}
-
 static bool is_right_party(const char *outcome)
 {
     return strcmp(outcome, "right_party") == 0 || strcmp(outcome, "refused") == 0 ||
@@ -103,34 +89,6 @@ static int count_outcome(casefile_t *cf, const char *channel, const char *outcom
     return rc;
 }
 
-/* The debtor's objections and negotiation stage: a hardship objection is counted once per
- * contact; the stage only rises. Returns 0, or non-zero when out of memory. */
-static int note_negotiation(casefile_t *cf, const json_t *data)
-{
-    const char *stage = str_at(data, "stage");
-    vocab_stage_t have, got;
-    size_t i;
-    json_t *o;
-    int rc = 0;
-
-    json_array_foreach(json_object_get(data, "objections"), i, o)
-    {
-        if (caseinteract_is_hardship(json_string_value(o))) {
-            rc |= feature_add(cf, "hardship_objections", 1);
-            break;
-        }
-    }
-    if (stage != NULL && vocab_stage_from_name(stage, &got) == 0) {
-        if (vocab_stage_from_name(str_at(cf->features, "stage"), &have) != 0)
-            have = VOCAB_STAGE_NONE;
-        if (got > have) {
-            cf->features_dirty = true;
-            rc |= json_object_set_new(cf->features, "stage", json_string(stage));
-        }
-    }
-    return rc;
-}
-
 /* Closes the loop of the task a notifier reports on: done, or failed on delivery_failed; a task
  * not pending (unknown, already closed) is only reported. */
 static caseinteract_task_t close_task(casefile_t *cf, const char *task_id, const char *outcome)
@@ -158,7 +116,6 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
     if (channel == NULL || outcome == NULL || cal_parse_instant(str_at(data, "at"), &at, NULL) < 0)
         return reason_set(err, "schema_violation", "data: channel, at and outcome are required");
     rc = count_outcome(cf, channel, outcome, at);
-    rc |= note_negotiation(cf, data);
     if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0)
         add_call(cf, at);
     if (at > cf->last_contact_at)

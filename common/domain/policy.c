@@ -418,7 +418,7 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
 {
     static const char *const keys[] = {"$schema",      "version",    "name",        "description",
                                        "segmentation", "strategies", "negotiation", "contact",
-                                       "charges",      NULL};
+                                       "charges",      "conversation", NULL};
     json_t *v;
 
     if (!json_is_object(root))
@@ -452,7 +452,10 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
         return -1;
     if (charges_rules_from_json(json_object_get(root, "charges"), &p->charges, err, errlen) != 0)
         return -1;
-    return parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen);
+    if (parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen) != 0)
+        return -1;
+    return conv_rules_from_json(json_object_get(root, "conversation"), &p->conversation, err,
+                                errlen);
 }
 
 policy_t *policy_parse(const char *json, char *err, size_t errlen)
@@ -548,6 +551,7 @@ void policy_free(policy_t *p)
     free(p->rules);
     for (int s = 0; s < SEGMENT_COUNT; s++)
         strategy_clear(&p->strategies[s]);
+    conv_rules_clear(&p->conversation);
     free(p->name);
     free(p);
 }

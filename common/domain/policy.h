@@ -18,7 +18,8 @@
  *       "promise_grace_days": 3, "plan_default_missed_installments": 2,
  *       "limits": { "default": {...all limits...}, "<segment>": {...some limits...} }
  *     },
- *     "contact": { <contact.h's section> }
+ *     "contact": { <contact.h's section> },
+ *     "conversation": { <conversation.h's section: objection codes, techniques, stage rules> }
  *   }
  *
  * Rules are evaluated in order and the first whose conditions hold wins (segment.h documents
@@ -64,6 +65,7 @@
 
 #include "charges.h"
 #include "contact.h"
+#include "conversation.h"
 #include "segment.h"
 #include "strategy.h"
 
@@ -126,6 +128,7 @@ typedef struct policy {
     policy_limits_t limits[SEGMENT_COUNT]; /* by segment, defaults already merged in */
     contact_rules_t contact;
     charges_rules_t charges; /* late interest and fees (charges.h); zero: none */
+    conv_rules_t conversation; /* objection codes, techniques, stage rules (conversation.h) */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

@@ -31,6 +31,7 @@
 
 #include "cache.h"
 #include "policy.h"
+#include "policyset.h"
 
 /* What a case that could not be planned (a permanent failure) waits before its next try. */
 #define SWEEP_RETRY_S 3600
@@ -71,16 +72,17 @@ typedef struct sweep_stats {
  * RESULT_PERMANENT or RESULT_TRANSIENT with err filled. */
 __attribute__((warn_unused_result)) int sweep_prepare(PGconn *conn, char *err, size_t errlen);
 
-/* Plans every case due at `now` (Unix seconds) with `policy` (borrowed), up to SWEEP_BATCH cases
+/* Plans every case due at `now` (Unix seconds), each under its creditor's policy in `policies`
+ * (borrowed; its default must be set), up to SWEEP_BATCH cases
  * per transaction (when one of them cannot be planned, that batch is redone one case per
  * transaction), adding to *stats. `conn` must be idle (no transaction open) and prepared. A case
  * whose planning fails permanently is logged, counted in stats->failed and set aside for
  * SWEEP_RETRY_S; the sweep goes on. Returns RESULT_OK when no due case is left (or max_cases /
  * stop ended it), or RESULT_TRANSIENT / RESULT_PERMANENT with err filled when the database failed
  * (the case in hand was rolled back; the cases before it stay committed). */
-__attribute__((warn_unused_result)) int sweep_run(PGconn *conn, const policy_t *policy, int64_t now,
-                                                  const sweep_opts_t *opts, sweep_stats_t *stats,
-                                                  char *err, size_t errlen);
+__attribute__((warn_unused_result)) int sweep_run(PGconn *conn, const policyset_t *policies,
+                                                  int64_t now, const sweep_opts_t *opts,
+                                                  sweep_stats_t *stats, char *err, size_t errlen);
 
 /* The stats as a one-line JSON object (a new malloc'd string, free() it; NULL when out of
  * memory): {"now": RFC 3339 UTC, "cases", "failed", "tasks_created", "tasks_cancelled",
