@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "callback.h"
 #include "caseinteract.h"
 #include "casepay.h"
 #include "money.h"
+#include "outreach.h"
 
 /* ---- Event fields and small helpers ---------------------------------------------------------- */
 
@@ -499,6 +501,10 @@ int casedecide_contact(casefile_t *cf, const casedecide_in_t *in, casefile_plan_
     (void)plan;
     if (caseinteract_contact(cf, in->data, &task, why) < 0)
         return RESULT_REJECTED;
+    /* version 2: a callback asked for, and whether the debtor was reached (callback.h,
+     * outreach.h). */
+    if (callback_note(cf, in->data) < 0 || outreach_note(cf, in->data) < 0)
+        return out_of_memory(why);
     cf->rows.task_report = (int)task;
     cf->rows.record = CASEFILE_RECORD_CONTACT;
     return RESULT_OK;

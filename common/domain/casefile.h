@@ -286,6 +286,12 @@ typedef struct casefile {
     char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
     bool features_dirty;  /* features changed: casestore_save() writes them */
     casefile_rows_t rows; /* the rows the event's decision needed (see above) */
+    /* version 2 (hold.h, callback.h, outreach.h): what follow-up planning remembers between
+     * events (debt_case.followup, 0011_followup.sql): promise reminders sent, the callback
+     * asked for, attempts that reached nobody, the last skip trace, a restriction to restore.
+     * Owned object, never NULL after casefile_init(); followup_dirty: casestore saves it. */
+    json_t *followup;
+    bool followup_dirty;
 } casefile_t;
 
 /* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage
@@ -351,6 +357,18 @@ typedef struct casefile_plan {
 __attribute__((warn_unused_result)) int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic,
                                                       const char *type, const char *id, int64_t at,
                                                       json_t *data);
+
+/* Plans one task outside the ladder (a promise reminder, a callback, a follow-up, a skip trace,
+ * a restore): *t carries its id, action, channel, template, priority and window (not_before,
+ * not_after), or status CASEFILE_TASK_SUPPRESSED with its reason. The task is added to the case
+ * (segment fields from the case, step 0) and, unless suppressed, its task.created (with `reason`
+ * and the task's `promise` field: `promise` is stolen, NULL for null) appended to the plan and
+ * counted (a `deferred` reason, when not NULL, is counted too). Returns 0 or -1 (out of
+ * memory). */
+__attribute__((warn_unused_result)) int casefile_emit_task(casefile_t *cf, casefile_task_t *t,
+                                                           const char *reason, const char *deferred,
+                                                           json_t *promise, int64_t now,
+                                                           casefile_plan_t *plan);
 
 /* Frees what *plan owns and zeroes it. */
 void casefile_plan_clear(casefile_plan_t *plan);

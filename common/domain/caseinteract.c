@@ -89,7 +89,9 @@ static int count_outcome(casefile_t *cf, const char *channel, const char *outcom
         rc |= feature_add(cf, "right_party_contacts", 1);
         rc |= feature_set_int(cf, "attempts_without_answer", 0);
         rc |= feature_set_bool(cf, "ever_contacted", true);
-        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at)
+        /* A callback asked for is consent, not a conversation: no quiet period (callback.h). */
+        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at &&
+            strcmp(outcome, "callback_requested") != 0)
             cf->last_rpc_at = at;
     } else if (strcmp(outcome, "no_answer") == 0 || strcmp(outcome, "voicemail") == 0) {
         rc |= feature_add(cf, "attempts_without_answer", 1);

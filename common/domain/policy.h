@@ -63,6 +63,7 @@
 #include <jansson.h>
 
 #include "contact.h"
+#include "planrules.h"
 #include "segment.h"
 #include "strategy.h"
 
@@ -124,6 +125,7 @@ typedef struct policy {
     int plan_default_missed_installments;  /* missed instalments that default a plan */
     policy_limits_t limits[SEGMENT_COUNT]; /* by segment, defaults already merged in */
     contact_rules_t contact;
+    planrules_t planning; /* "promise", "unreached", "delivery" (planrules.h) */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

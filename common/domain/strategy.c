@@ -13,7 +13,8 @@
 static bool action_is_internal(vocab_action_t a)
 {
     return a == VOCAB_ACTION_RESTRICT_SERVICE || a == VOCAB_ACTION_LEGAL_REVIEW ||
-           a == VOCAB_ACTION_SUPERVISOR_REVIEW;
+           a == VOCAB_ACTION_SUPERVISOR_REVIEW || a == VOCAB_ACTION_SKIP_TRACE ||
+           a == VOCAB_ACTION_RESTORE_SERVICE;
 }
 
 /* Whether `channel` can carry `action`: a call needs a voice (phone, or in person on a visit)

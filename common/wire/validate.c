@@ -265,6 +265,7 @@ static const field_t contact_attempted[] = {
     ARRAY("techniques", false, &code_item, 0, 32),
     ARRAY("objections", false, &code_item, 0, 32),
     OPT("task_id", K_ID),
+    OPT("callback_at", K_INSTANT), /* version 2: when the debtor asked to be called back */
     END,
 };
 
