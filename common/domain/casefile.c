@@ -864,7 +864,10 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
             return -1;
         }
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
+            int64_t until; /* version 2: a held step is next at the end of its hold (hold.h) */
             set_next_action(cf, policy, &state, &nx, days_in_segment, now);
+            if (hold_blocks(cf, policy, nx.action, cf->next_not_before, &until))
+                set_next_action(cf, policy, &state, &nx, nx.day, until);
             return 0;
         }
         first_day = nx.day;
