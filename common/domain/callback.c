@@ -81,6 +81,21 @@ static int withdraw_replaced(casefile_t *cf, const char *id, int64_t now, casefi
     return 0;
 }
 
+/* Withdraws the other pending calls that would act before the callback's window ends: no other
+ * call comes before the one the debtor asked for. */
+static int withdraw_earlier_calls(casefile_t *cf, int64_t until, int64_t now, casefile_plan_t *plan)
+{
+    for (size_t i = 0; i < cf->n_tasks; i++) {
+        casefile_task_t *t = &cf->tasks[i];
+        if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now || t->not_before >= until ||
+            strcmp(t->action, "call") != 0 || callback_is_task(cf, t))
+            continue;
+        if (casefile_cancel_task(cf, plan, t, now, "callback") < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int callback_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_plan_t *plan)
 {
     json_t *cb = json_object_get(cf->followup, "callback");
@@ -113,6 +128,8 @@ int callback_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         json_object_set_new(cb, "until", json_integer(d.not_after)) < 0)
         return -1;
     cf->followup_dirty = true;
+    if (d.verdict != CONTACT_SUPPRESS && withdraw_earlier_calls(cf, d.not_after, now, plan) < 0)
+        return -1;
     /* Deferred only when a rule moved it from the moment asked for (or now, when that passed). */
     const char *deferred =
         d.verdict != CONTACT_SUPPRESS && d.not_before > (at > now ? at : now) ? d.reason : NULL;

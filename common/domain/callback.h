@@ -10,7 +10,8 @@
  *  - it is placed with the debtor's consent: neither the quiet period after a conversation nor
  *    the call cap holds it, and the callback_requested contact itself starts no quiet period
  *    (caseinteract.c);
- *  - no other call is planned before its window ends (hold.h holds the ladder's calls), a
+ *  - no other call is planned before its window ends (hold.h holds the ladder's calls, and
+ *    pending calls that would act before its end are withdrawn, reason "callback"), a
  *    segment change does not withdraw it, and a new callback_at replaces it (the old task is
  *    withdrawn, "superseded").
  * The case's follow-up state (casefile_t.followup) keeps {"callback": {"at", "task_id",

@@ -375,6 +375,30 @@ static void test_callback_inside_the_window(void **state)
     casefile_clear(&cf);
 }
 
+/* A call planned before the request that would come before the callback is withdrawn. */
+static void test_callback_withdraws_an_earlier_call(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+
+    (void)state;
+    new_case(&cf, &plan, "Europe/Madrid", NULL, "2026-09-01", at("2026-11-02T09:00:00Z"));
+    plan_at(&cf, &plan, at("2026-11-09T06:00:00Z")); /* day 7: the call, for 08:00-21:00 */
+    const json_t *call = output(&plan, "task.created", "call", 0);
+    assert_non_null(call);
+    char id[CASEFILE_UUID_MAX];
+    snprintf(id, sizeof(id), "%s", str(call, "task_id"));
+    contact(&cf, &plan, CALLBACK("2026-11-09T07:00:00+01:00", "2026-11-09T18:00:00+01:00"),
+            at("2026-11-09T06:05:00Z"));
+    const json_t *c = output(&plan, "task.cancelled", NULL, 0);
+    assert_non_null(c);
+    assert_string_equal(str(c, "task_id"), id);
+    assert_string_equal(str(c, "reason"), "callback");
+    assert_non_null(output(&plan, "task.created", "call", 0));
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
 static void test_callback_outside_the_window(void **state)
 {
     static const struct {
@@ -537,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_plan_holds_and_reminds_each_installment),
         cmocka_unit_test(test_broken_promise_follow_up_at_once),
         cmocka_unit_test(test_callback_inside_the_window),
+        cmocka_unit_test(test_callback_withdraws_an_earlier_call),
         cmocka_unit_test(test_callback_outside_the_window),
         cmocka_unit_test(test_skip_trace_after_six_unreached_attempts),
         cmocka_unit_test(test_skip_trace_counts_only_after_a_right_party_contact),
