@@ -9,6 +9,7 @@
 #include "callback.h"
 #include "caseinteract.h"
 #include "casepay.h"
+#include "forbear.h"
 #include "money.h"
 #include "outreach.h"
 
@@ -584,6 +585,17 @@ int casedecide_forbearance(casefile_t *cf, const casedecide_in_t *in, casefile_p
                                  in->now, plan, why) < 0)
         return RESULT_REJECTED;
     cf->rows.record = CASEFILE_RECORD_FORBEARANCE;
+    return RESULT_OK;
+}
+
+int casedecide_forbearance_ended(casefile_t *cf, const casedecide_in_t *in, casefile_plan_t *plan,
+                                 reason_t *why)
+{
+    (void)plan;
+    if (forbear_end(cf, dstr(in, "on"), in->now, cf->rows.ended_from, cf->rows.ended_until) < 0)
+        return reason_set(why, "invalid_date", "data.on: not a date"), RESULT_REJECTED;
+    cf->rows.ended_on = dstr(in, "on");
+    cf->rows.record = CASEFILE_RECORD_FORBEARANCE_END;
     return RESULT_OK;
 }
 

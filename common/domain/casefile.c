@@ -9,6 +9,7 @@
 
 #include "callback.h"
 #include "contact.h"
+#include "forbear.h"
 #include "hold.h"
 #include "money.h"
 #include "outreach.h"
@@ -131,6 +132,7 @@ void casefile_clear(casefile_t *cf)
     free(cf->invoices);
     json_decref(cf->features);
     json_decref(cf->followup);
+    json_decref(cf->forbearances);
     /* payments */
     free(cf->credits);
     free(cf->credit_lines);
@@ -943,6 +945,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->updated_at = now;
     if (cf->tz_override[0]) /* interactions: the debtor's own zone wins over accounting's */
         copy_str(cf->timezone, sizeof(cf->timezone), cf->tz_override);
+    forbear_pick(cf, now); /* version 2: the forbearance in force now (forbear.h) */
     if (cf->creditor_name[0] == '\0' || cf->timezone[0] == '\0' || cf->currency[0] == '\0')
         return 0; /* not complete yet: the facts are kept, nothing is decided */
     if (recompute(cf, now, &invoices_open, err, errlen) < 0)

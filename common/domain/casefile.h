@@ -200,10 +200,11 @@ typedef struct casefile_dispute_row {
 /* The interaction row an event itself becomes (written from the event, borrowed). */
 typedef enum {
     CASEFILE_RECORD_NONE = 0,
-    CASEFILE_RECORD_CONTACT,     /* contact_log */
-    CASEFILE_RECORD_DISPUTE,     /* dispute opened */
-    CASEFILE_RECORD_PREFERENCES, /* contact_preference merged */
-    CASEFILE_RECORD_FORBEARANCE, /* forbearance */
+    CASEFILE_RECORD_CONTACT,         /* contact_log */
+    CASEFILE_RECORD_DISPUTE,         /* dispute opened */
+    CASEFILE_RECORD_PREFERENCES,     /* contact_preference merged */
+    CASEFILE_RECORD_FORBEARANCE,     /* forbearance */
+    CASEFILE_RECORD_FORBEARANCE_END, /* forbearance.ended: ended_* below (version 2) */
 } casefile_record_t;
 
 typedef struct casefile_rows {
@@ -223,6 +224,10 @@ typedef struct casefile_rows {
     const json_t *event_data;
     const char *event_source, *event_id;
     int task_report; /* contact.attempted: what it did to its task (caseinteract_task_t) */
+    /* forbearance.ended (forbear.h): the period it ended, as stored, and the day collection
+     * resumes (borrowed from the event). */
+    char ended_from[11], ended_until[11];
+    const char *ended_on;
 } casefile_rows_t;
 
 typedef struct casefile {
@@ -292,6 +297,8 @@ typedef struct casefile {
      * Owned object, never NULL after casefile_init(); followup_dirty: casestore saves it. */
     json_t *followup;
     bool followup_dirty;
+    /* version 2 (forbear.h): every forbearance [{"from", "until"}]; owned, NULL when none. */
+    json_t *forbearances;
 } casefile_t;
 
 /* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "casepay.h"
+#include "forbear.h"
 #include "segment.h"
 #include "strategy.h"
 #include "calendar.h"
@@ -276,8 +277,10 @@ int caseinteract_forbearance(casefile_t *cf, const char *from, const char *until
         contact_forbearance_interval(cf->timezone, from, until, &ff, &fu) < 0)
         return reason_set(err, "invalid_date",
                           "data.from/data.until: not a pause in the case's zone");
-    snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", from);
-    snprintf(cf->forbearance_until, sizeof(cf->forbearance_until), "%s", until);
+    /* version 2: every period is kept, planning obeys the one in force (forbear.h); an already
+     * ended back-dated one no longer replaces it. */
+    if (forbear_add(cf, from, until, now) < 0)
+        return reason_set(err, "processing_error", "out of memory");
     if (cf->timezone[0] == '\0' || fu <= now)
         return 0; /* nothing planned yet, or a pause that is already over */
     for (size_t i = 0; i < cf->n_tasks; i++) {
@@ -327,6 +330,8 @@ int caseinteract_state_from_json(casefile_t *cf, const json_t *doc)
             snprintf(cf->timezone, sizeof(cf->timezone), "%s", tz);
         }
     }
+    if (forbear_load(cf, json_object_get(doc, "forbearances")) < 0) /* version 2 */
+        return -1;
     const json_t *f = json_object_get(doc, "forbearance");
     if (json_is_object(f) && str_at(f, "from") && str_at(f, "until")) {
         snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", str_at(f, "from"));

@@ -8,3 +8,10 @@
 -- only when planning changed it; instants are Unix seconds. It holds no personal data.
 
 ALTER TABLE debt_case ADD COLUMN followup jsonb NOT NULL DEFAULT '{}';
+
+-- Every forbearance is kept and planning obeys the one in force (forbear.h); forbearance.ended
+-- ends one early: collection may resume from the start of local day ended_on (on or before
+-- from_on: it never paused anything). The row keeps what was granted.
+ALTER TABLE forbearance ADD COLUMN ended_on date;
+ALTER TABLE forbearance ADD COLUMN ended_reason text; -- free text: never logged
+ALTER TABLE forbearance ADD COLUMN ended_by text;
