@@ -9,6 +9,7 @@
 
 #include "callback.h"
 #include "contact.h"
+#include "escalation.h"
 #include "forbear.h"
 #include "hold.h"
 #include "money.h"
@@ -663,9 +664,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
 }
 
 /* Records the segment change in the case and the plan (events, withdrawals). */
-static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
-                         casefile_plan_t *plan)
+static int enter_segment(casefile_t *cf, const policy_t *policy, const segment_result_t *r,
+                         int64_t now, casefile_plan_t *plan)
 {
+    int64_t prev_since = cf->segmented ? cf->segment_since : 0;
     char id[CASEFILE_UUID_MAX], seq[16];
     json_t *from = cf->segmented ? json_string(segment_name(cf->segment)) : json_null();
 
@@ -677,6 +679,7 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     cf->segment_seq++;
     cf->segment_since = now;
     cf->last_step = 0;
+    escalation_carry(cf, policy, r, prev_since, now); /* version 2: carry_days */
     snprintf(seq, sizeof(seq), "%d", cf->segment_seq);
     uuid_of(id, "segment_changed", cf, seq);
     char at[32];
@@ -966,11 +969,14 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->policy_version = r.policy_version;
     int32_t days_in_segment = f.days_in_segment;
     if (!cf->segmented || cf->segment != r.segment) {
-        if (enter_segment(cf, &r, now, plan) < 0) {
+        if (enter_segment(cf, policy, &r, now, plan) < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        days_in_segment = 0;
+        /* 0, or the days carried from the previous segment (escalation.h) */
+        if (cal_local_days_between(cf->timezone, cf->segment_since, now, &days_in_segment) < 0 ||
+            days_in_segment < 0)
+            days_in_segment = 0;
     }
     set_case_status(cf, &f, &r, now);
     if (recheck_pending(cf, policy, now, plan) < 0) {

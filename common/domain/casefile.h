@@ -23,7 +23,8 @@
  *    thank-you to someone who never owed).
  *  - Days past due: local days, in the debtor's zone, from the oldest open documented invoice's
  *    due date to today; never below 0.
- *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day). Entries are
+ *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day), unless the
+ *    new strategy carries the days already spent (carry_days, escalation.h). Entries are
  *    numbered per case (segment_seq), and a task's id is a UUIDv5 of (creditor, debtor,
  *    segment_seq, segment, step): the same step of the same entry always has the same id, and
  *    the ladder position (last_step) is saved with the case, so a step is never emitted twice.

@@ -155,7 +155,8 @@ static int ladder_from_json(const json_t *obj, const char *path, strategy_varian
 static int parse_plain(const json_t *obj, const char *path, strategy_t *out, char *err,
                        size_t errlen)
 {
-    static const char *const plain_keys[] = {"steps", "repeat_every_days", "description", NULL};
+    static const char *const plain_keys[] = {"steps", "repeat_every_days", "carry_days",
+                                             "description", NULL};
 
     if (jsonfield_expect_keys(obj, path, plain_keys, err, errlen) != 0)
         return -1;
@@ -227,7 +228,7 @@ static int variant_from_json(const json_t *vj, const char *vpath, strategy_t *ou
 static int parse_variants(const json_t *obj, const char *path, strategy_t *out, char *err,
                           size_t errlen)
 {
-    static const char *const variants_keys[] = {"variants", "description", NULL};
+    static const char *const variants_keys[] = {"variants", "carry_days", "description", NULL};
     json_t *variants = json_object_get(obj, "variants");
     char sub[JSONFIELD_PATH_MAX], vpath[JSONFIELD_PATH_MAX + 32];
 
@@ -257,6 +258,10 @@ static int parse_strategy(const json_t *obj, const char *path, segment_id_t seg,
     out->name = segment_name(seg);
     if (!json_is_object(obj))
         return jsonfield_error(err, errlen, path, "must be an object");
+    if (json_object_get(obj, "carry_days") != NULL && /* version 2 (escalation.h) */
+        jsonfield_int(obj, path, "carry_days", 0, STRATEGY_DAY_MAX, &out->carry_days, err,
+                      errlen) != 0)
+        return -1;
     if (json_object_get(obj, "variants") == NULL)
         return parse_plain(obj, path, out, err, errlen);
     return parse_variants(obj, path, out, err, errlen);

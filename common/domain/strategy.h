@@ -61,6 +61,8 @@ typedef struct strategy {
     strategy_variant_t *variants; /* owned, nvariants >= 1 */
     size_t nvariants;
     int64_t total_weight; /* sum of the weights */
+    int carry_days;       /* version 2 (escalation.h): days of the previous segment carried over,
+                             0..STRATEGY_DAY_MAX; 0 = every entry starts at day 0 */
 } strategy_t;
 
 /* Compiles the JSON strategy `obj` for segment `seg` into *out (overwritten; release it with
