@@ -741,7 +741,6 @@ int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, c
 {
     copy_str(t->segment, sizeof(t->segment), segment_name(cf->segment));
     t->segment_seq = cf->segment_seq;
-    t->step = 0;
     t->is_new = true;
     if (t->status == CASEFILE_TASK_SUPPRESSED) {
         json_decref(promise);
@@ -749,7 +748,7 @@ int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, c
         return casefile_add_task(cf, t) == NULL ? -1 : 0;
     }
     t->status = CASEFILE_TASK_PENDING;
-    t->data = task_doc_new(cf, t, 0, reason, promise);
+    t->data = task_doc_new(cf, t, t->step, reason, promise);
     if (t->data == NULL)
         return -1;
     json_t *data = json_incref(t->data);

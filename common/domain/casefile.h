@@ -367,12 +367,12 @@ __attribute__((warn_unused_result)) int casefile_emit(casefile_plan_t *plan, cas
                                                       json_t *data);
 
 /* Plans one task outside the ladder (a promise reminder, a callback, a follow-up, a skip trace,
- * a restore): *t carries its id, action, channel, template, priority and window (not_before,
- * not_after), or status CASEFILE_TASK_SUPPRESSED with its reason. The task is added to the case
- * (segment fields from the case, step 0) and, unless suppressed, its task.created (with `reason`
- * and the task's `promise` field: `promise` is stolen, NULL for null) appended to the plan and
- * counted (a `deferred` reason, when not NULL, is counted too). Returns 0 or -1 (out of
- * memory). */
+ * a restore, a delivery fallback): *t carries its id, action, channel, template, priority, step
+ * (0 outside the ladder) and window (not_before, not_after), or status CASEFILE_TASK_SUPPRESSED
+ * with its reason. The task is added to the case (segment fields from the case) and, unless
+ * suppressed, its task.created (with `reason` and the task's `promise` field: `promise` is stolen,
+ * NULL for null) appended to the plan and counted (a `deferred` reason, when not NULL, is counted
+ * too). Returns 0 or -1 (out of memory). */
 __attribute__((warn_unused_result)) int casefile_emit_task(casefile_t *cf, casefile_task_t *t,
                                                            const char *reason, const char *deferred,
                                                            json_t *promise, int64_t now,

@@ -7,6 +7,7 @@
 #include "calendar.h"
 #include "contact.h"
 #include "hold.h"
+#include "strategy.h"
 
 #define OUTREACH_KEEP 100 /* unreached attempts remembered: the most unreached.attempts allows */
 
@@ -164,6 +165,93 @@ static int restore(casefile_t *cf, const policy_t *policy, int64_t now, casefile
                          now, plan);
 }
 
+/* ---- Delivery fallback ---------------------------------------------------------------------- */
+
+/* The ladder step task `t` (of the current entry) was planned from, or NULL. */
+static const strategy_step_t *step_of(const casefile_t *cf, const policy_t *policy,
+                                      const casefile_task_t *t)
+{
+    const strategy_t *s = policy_strategy_for(policy, cf->segment);
+
+    if (s == NULL || t->step <= 0 || t->segment_seq != cf->segment_seq ||
+        strcmp(t->segment, segment_name(cf->segment)) != 0)
+        return NULL;
+    for (size_t v = 0; v < s->nvariants; v++)
+        if (strcmp(s->variants[v].name, cf->variant) == 0) {
+            size_t i = (size_t)t->step <= s->variants[v].nsteps ? (size_t)t->step - 1
+                                                                : s->variants[v].nsteps - 1;
+            return &s->variants[v].steps[i];
+        }
+    return NULL;
+}
+
+/* The channel after `ch` in the step's order (its channel, then its fallback_channels). */
+static bool next_channel(const strategy_step_t *st, const char *ch, vocab_channel_t *out)
+{
+    vocab_channel_t order[VOCAB_CHANNEL_COUNT + 1];
+    int n = 0;
+
+    order[n++] = st->channel;
+    for (int k = 0; k < st->n_fallback; k++)
+        order[n++] = st->fallback[k];
+    for (int k = 0; k + 1 < n; k++)
+        if (strcmp(vocab_channel_name(order[k]), ch) == 0) {
+            *out = order[k + 1];
+            return true;
+        }
+    return false;
+}
+
+/* Plans the next channel of the step of a task reported delivery_failed by this event. */
+static int fallback_one(casefile_t *cf, const policy_t *policy, const casefile_task_t *failed,
+                        int64_t now, casefile_plan_t *plan)
+{
+    const strategy_step_t *st = step_of(cf, policy, failed);
+    vocab_channel_t ch;
+    contact_state_t cs;
+    contact_decision_t d;
+    casefile_task_t t;
+    char key[128], reason[160];
+
+    if (st == NULL || !next_channel(st, failed->channel, &ch))
+        return 0;
+    casefile_contact_state(cf, &cs);
+    if (contact_decide(&policy->contact, &cs, failed->action, ch, now, cf->timezone, &d) < 0)
+        return -1;
+    memset(&t, 0, sizeof(t));
+    snprintf(key, sizeof(key), "%s:%s", failed->task_id, vocab_channel_name(ch));
+    hold_task_id(cf, "fallback", key, t.task_id);
+    snprintf(t.action, sizeof(t.action), "%s", failed->action);
+    snprintf(t.channel, sizeof(t.channel), "%s", vocab_channel_name(ch));
+    snprintf(t.template_name, sizeof(t.template_name), "%s", failed->template_name);
+    t.priority = failed->priority;
+    t.step = failed->step;
+    t.not_before = d.not_before;
+    t.not_after = d.not_after;
+    if (d.verdict == CONTACT_SUPPRESS) {
+        t.status = CASEFILE_TASK_SUPPRESSED;
+        snprintf(t.reason, sizeof(t.reason), "%s", d.reason);
+    }
+    snprintf(reason, sizeof(reason), "step %d: %s failed, fallback to %s", failed->step,
+             failed->channel, vocab_channel_name(ch));
+    return casefile_emit_task(cf, &t, reason, d.verdict == CONTACT_DEFER ? d.reason : NULL, NULL,
+                              now, plan);
+}
+
+static int fallback(casefile_t *cf, const policy_t *policy, int64_t now, casefile_plan_t *plan)
+{
+    if (!policy->planning.delivery_fallback)
+        return 0;
+    size_t n = cf->n_tasks; /* the tasks planned here are not failures of this event */
+    for (size_t i = 0; i < n; i++) {
+        casefile_task_t failed = cf->tasks[i]; /* a copy: planning may move the array */
+        if (failed.status == CASEFILE_TASK_FAILED && failed.status_dirty &&
+            fallback_one(cf, policy, &failed, now, plan) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int outreach_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_plan_t *plan)
 {
     if (!cf->segmented || cf->timezone[0] == '\0')
@@ -172,5 +260,7 @@ int outreach_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         return -1;
     if (cf->segment == SEGMENT_RESOLVED)
         return 0;
+    if (fallback(cf, policy, now, plan) < 0)
+        return -1;
     return skip_trace(cf, policy, now, plan);
 }

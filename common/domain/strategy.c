@@ -61,11 +61,48 @@ static bool valid_name(const char *s, bool dots)
     return true;
 }
 
+/* The step's optional "fallback_channels" (version 2): distinct channels that carry its action,
+ * none its own channel. */
+static int fallback_from_json(const json_t *obj, const char *path, strategy_step_t *st, char *err,
+                              size_t errlen)
+{
+    const json_t *arr = json_object_get(obj, "fallback_channels");
+    char sub[JSONFIELD_PATH_MAX + 32];
+    size_t i;
+    json_t *v;
+
+    st->n_fallback = 0;
+    if (arr == NULL)
+        return 0;
+    jsonfield_path(sub, sizeof(sub), path, "fallback_channels");
+    if (!json_is_array(arr) || json_array_size(arr) >= VOCAB_CHANNEL_COUNT)
+        return jsonfield_error(err, errlen, sub, "must be an array of at most %d channels",
+                               VOCAB_CHANNEL_COUNT - 1);
+    json_array_foreach(arr, i, v)
+    {
+        vocab_channel_t ch;
+        bool seen = false;
+        if (vocab_channel_from_name(json_string_value(v), &ch) != 0 ||
+            !channel_carries(ch, st->action))
+            return jsonfield_error(err, errlen, sub,
+                                   "item %zu: not a channel that can carry the "
+                                   "step's action",
+                                   i);
+        for (int k = 0; k < st->n_fallback; k++)
+            seen = seen || st->fallback[k] == ch;
+        if (seen || ch == st->channel)
+            return jsonfield_error(err, errlen, sub, "item %zu: a channel given twice", i);
+        st->fallback[st->n_fallback++] = ch;
+    }
+    return 0;
+}
+
 static int step_from_json(const json_t *obj, const char *path, int prev_day, strategy_step_t *st,
                           char *err, size_t errlen)
 {
-    static const char *const keys[] = {"day",      "action",      "channel", "template",
-                                       "priority", "description", NULL};
+    static const char *const keys[] = {"day",         "action",   "channel",
+                                       "template",    "priority", "fallback_channels",
+                                       "description", NULL};
     const char *action, *channel, *tmpl;
     char sub[320];
 
@@ -102,7 +139,8 @@ static int step_from_json(const json_t *obj, const char *path, int prev_day, str
                                "\"%s\" is not a template name ([a-z0-9_.-]{1,64})", tmpl);
     }
     if (jsonfield_int(obj, path, "priority", STRATEGY_PRIORITY_MIN, STRATEGY_PRIORITY_MAX,
-                      &st->priority, err, errlen) != 0)
+                      &st->priority, err, errlen) != 0 ||
+        fallback_from_json(obj, path, st, err, errlen) != 0)
         return -1;
     st->template_name = strdup(tmpl);
     if (st->template_name == NULL)

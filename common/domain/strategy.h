@@ -45,6 +45,11 @@ typedef struct strategy_step {
     vocab_channel_t channel;
     char *template_name; /* owned: "evasive.firm_call" */
     int priority;        /* 1..5, 1 most urgent */
+    /* version 2: where a delivery_failed falls back to, in order ("fallback_channels"; each
+     * carries the action, none is the step's own channel); used when the policy's
+     * delivery.fallback is on (planrules.h). */
+    vocab_channel_t fallback[VOCAB_CHANNEL_COUNT];
+    int n_fallback;
 } strategy_step_t;
 
 typedef struct strategy_variant {

@@ -187,3 +187,59 @@ def test_restore_service_after_restriction_and_senior_queue(pr, services):
     assert (s["channel"], s["reason"]) == ("internal", "restore service: case resolved")
     hv = created(pr, "D-hv", settle=10)
     assert hv and all(t["queue"] == "senior" for t in hv), [t.get("queue") for t in hv]
+
+
+# ---- Forbearances, delivery fallback, carried escalation ---------------------------------------
+
+def test_forbearance_in_force_and_its_early_end(pr, services):
+    """A forbearance 25 Nov - 10 Dec, then a back-dated one that ended in October: planning still
+    obeys the first (the bug of issue 13). forbearance.ended on 1 December ends it: the day-5
+    reminder held by it goes out on the 1st. A bad `on` goes to the DLQ."""
+    d = "D-fb"
+    ia = start(services, pr)
+    open_cases(pr, [d], segment="unaware")
+    send(pr, "in", d,
+         inter(pr, "f1", d, "forbearance.granted", **{"from": "2026-11-25", "until": "2026-12-10",
+                                                       "reason": "hardship"}),
+         inter(pr, "f2", d, "forbearance.granted", **{"from": "2026-10-01", "until": "2026-10-05",
+                                                       "reason": "old"}))
+    c = wait_cache(pr, d, lambda c: c["version"] >= 3, "both forbearances applied")
+    assert (c["status"], c.get("paused_until")) == ("paused", "2026-12-10")
+    tick(pr, "2026-11-30T06:00:00Z")
+    assert not [t for t in created(pr, d) if t["action"] == "reminder"]
+    restart_interactions(services, pr, "2026-11-30T07:00:00Z", ia)
+    send(pr, "in", d, inter(pr, "f3", d, "forbearance.ended", on="2026-12-01",
+                            reason="back at work"))
+    wait_cache(pr, d, lambda c: c.get("paused_until") == "2026-11-30", "ended early")
+    assert db(pr, "SELECT from_on::text, ended_on::text FROM forbearance WHERE creditor_id = %s "
+                  "AND ended_on IS NOT NULL", pr["creditor"]) == [("2026-11-25", "2026-12-01")]
+    tick(pr, "2026-11-30T23:10:00Z")  # 1 Dec 00:10 local
+    r = wait_task(pr, d, lambda t: t["action"] == "reminder", "reminder after the early end")
+    assert r["not_before"] == "2026-12-01T08:00:00+01:00"
+    send(pr, "in", d, inter(pr, "f4", d, "forbearance.ended", on="tomorrow"))
+    dlq = su.consume(pr["dlq"], 1, timeout=60)
+    assert dlq and dict(dlq[0].headers())["recobro-error"] == b"invalid_date"
+
+
+def test_delivery_failure_falls_back_and_escalation_is_carried(pr, services):
+    """The unaware day-0 invoice copy by e-mail bounces: it goes again by SMS (default.json's
+    fallback_channels). A forgetful case that becomes evasive after 25 days continues the
+    evasive ladder at day 25 (carry_days 30): no day-0 letter again."""
+    start(services, pr)
+    open_cases(pr, ["D-df"], segment="unaware")
+    e = wait_task(pr, "D-df", lambda t: t["action"] == "invoice_copy", "invoice copy")
+    assert e["channel"] == "email"
+    send(pr, "in", "D-df", contact(pr, "df", "D-df", "delivery_failed", "2026-11-25T09:50:00Z",
+                                   channel="email", task_id=e["task_id"]))
+    s = wait_task(pr, "D-df", lambda t: t["action"] == "invoice_copy" and t["channel"] == "sms",
+                  "fallback by sms")
+    assert s["reason"] == "step 2: email failed, fallback to sms"
+    d = "D-carry"
+    send(pr, "inv", d, overdue(pr, d))
+    send(pr, "in", d, rpc(pr, d))
+    wait_cache(pr, d, lambda c: c["segment"] == "forgetful", "forgetful")
+    tick(pr, "2026-12-20T10:00:00Z")  # 40 days past due: evasive, 25 days after entering
+    c = wait_cache(pr, d, lambda c: c["segment"] == "evasive", "evasive")
+    assert not [t for t in created(pr, d) if t["segment"] == "evasive"]
+    assert (c["next_action"]["action"], c["next_action"]["not_before"][:10]) == \
+        ("call", "2026-12-25")

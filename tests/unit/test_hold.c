@@ -519,6 +519,44 @@ static void test_restore_after_restriction_when_resolved(void **state)
     casefile_clear(&cf);
 }
 
+/* A delivery_failed goes again on the next channel of its ladder step. */
+static void test_delivery_failure_falls_back_to_the_next_channel(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    char ev[512], id[CASEFILE_UUID_MAX];
+
+    (void)state;
+    new_case(&cf, &plan, "Europe/Madrid", "{}", "2026-11-01", at("2026-11-02T09:00:00Z"));
+    const json_t *t = output(&plan, "task.created", "invoice_copy", 0);
+    assert_non_null(t);
+    assert_string_equal(str(t, "channel"), "email");
+    snprintf(id, sizeof(id), "%s", str(t, "task_id"));
+    snprintf(ev, sizeof(ev),
+             "{\"creditor_id\":\"acme\",\"debtor_id\":\"D-1\",\"channel\":\"email\","
+             "\"at\":\"2026-11-02T10:00:00Z\",\"outcome\":\"delivery_failed\","
+             "\"task_id\":\"%s\"}",
+             id);
+    contact(&cf, &plan, ev, at("2026-11-02T10:00:05Z"));
+    t = output(&plan, "task.created", "invoice_copy", 0);
+    assert_non_null(t);
+    assert_string_equal(str(t, "channel"), "sms");
+    assert_int_equal(json_integer_value(json_object_get(t, "step")), 2);
+    assert_string_equal(str(t, "reason"), "step 2: email failed, fallback to sms");
+    snprintf(id, sizeof(id), "%s", str(t, "task_id"));
+    snprintf(ev, sizeof(ev),
+             "{\"creditor_id\":\"acme\",\"debtor_id\":\"D-1\",\"channel\":\"sms\","
+             "\"at\":\"2026-11-02T10:30:00Z\",\"outcome\":\"delivery_failed\","
+             "\"task_id\":\"%s\"}",
+             id);
+    contact(&cf, &plan, ev, at("2026-11-02T10:30:05Z"));
+    t = output(&plan, "task.created", "invoice_copy", 0);
+    assert_non_null(t);
+    assert_string_equal(str(t, "channel"), "letter");
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
 static void test_queue_senior_for_high_value(void **state)
 {
     casefile_t cf;
@@ -550,6 +588,58 @@ static void test_queue_senior_for_high_value(void **state)
     casefile_clear(&cf);
 }
 
+/* The policy's version-2 settings are checked at load, with the path of the bad value. */
+static void test_bad_policy_settings_are_refused(void **state)
+{
+    static const struct {
+        const char *path, *value, *err;
+    } v[] = {
+        {"promise", "{\"reminder_days_before\": 31}",
+         "promise.reminder_days_before: 31 is out of range 0..30"},
+        {"promise", "{\"reminder_channel\": \"letter\"}",
+         "promise.reminder_channel: must be \"sms\" or \"email\""},
+        {"promise", "{\"follow_up\": {\"action\": \"call\", \"channel\": \"sms\"}}",
+         "promise.follow_up.channel: action \"call\" cannot go by \"sms\""},
+        {"promise", "{\"remind\": 1}", "promise.remind: unknown key"},
+        {"unreached", "{\"attempts\": 0}", "unreached.attempts: 0 is out of range 1..100"},
+        {"delivery", "{\"fallback\": \"yes\"}", "delivery.fallback: must be true or false"},
+    };
+    char path[4096], err[POLICY_ERR_MAX];
+    json_error_t jerr;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/deploy/policy/default.json",
+             getenv("RECOBRO_SOURCE_DIR") ? getenv("RECOBRO_SOURCE_DIR") : ".");
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        json_t *doc = json_load_file(path, 0, &jerr);
+        assert_non_null(doc);
+        json_object_set_new(doc, v[i].path, json_loads(v[i].value, 0, &jerr));
+        char *text = json_dumps(doc, 0);
+        policy_t *p = policy_parse(text, err, sizeof(err));
+        assert_null(p);
+        assert_string_equal(err, v[i].err);
+        free(text);
+        json_decref(doc);
+    }
+    /* carry_days and fallback_channels, in a strategy. */
+    json_t *doc = json_load_file(path, 0, &jerr);
+    json_t *ev = json_object_get(json_object_get(doc, "strategies"), "evasive");
+    json_object_set_new(ev, "carry_days", json_integer(-1));
+    char *text = json_dumps(doc, 0);
+    assert_null(policy_parse(text, err, sizeof(err)));
+    assert_string_equal(err, "strategies.evasive.carry_days: -1 is out of range 0..3650");
+    free(text);
+    json_object_set_new(ev, "carry_days", json_integer(30));
+    json_t *step = json_array_get(json_object_get(ev, "steps"), 1); /* the day-7 call */
+    json_object_set_new(step, "fallback_channels", json_pack("[s]", "email"));
+    text = json_dumps(doc, 0);
+    assert_null(policy_parse(text, err, sizeof(err)));
+    assert_string_equal(err, "strategies.evasive.steps[1].fallback_channels: item 0: not a "
+                             "channel that can carry the step's action");
+    free(text);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,7 +656,9 @@ int main(void)
         cmocka_unit_test(test_skip_trace_after_six_unreached_attempts),
         cmocka_unit_test(test_skip_trace_counts_only_after_a_right_party_contact),
         cmocka_unit_test(test_restore_after_restriction_when_resolved),
+        cmocka_unit_test(test_delivery_failure_falls_back_to_the_next_channel),
         cmocka_unit_test(test_queue_senior_for_high_value),
+        cmocka_unit_test(test_bad_policy_settings_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
