@@ -357,7 +357,10 @@ static int follow_up(casefile_t *cf, const policy_t *policy, int64_t now, casefi
             strcmp(cf->tasks[i].action, vocab_action_name(st.action)) == 0)
             return hold_mark_sent(cf, key);
     casefile_contact_state(cf, &cs);
-    if (contact_decide(&policy->contact, &cs, vocab_action_name(st.action), st.channel, now,
+    int64_t from = now, cb = callback_until(cf, now);
+    if (st.action == VOCAB_ACTION_CALL && cb > now)
+        from = cb; /* no call before the callback the debtor asked for */
+    if (contact_decide(&policy->contact, &cs, vocab_action_name(st.action), st.channel, from,
                        cf->timezone, &d) < 0 ||
         hold_mark_sent(cf, key) < 0)
         return -1;

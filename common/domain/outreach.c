@@ -85,8 +85,6 @@ static int internal_task(casefile_t *cf, const policy_t *policy, vocab_action_t 
     const char *name = vocab_action_name(action);
 
     casefile_contact_state(cf, &cs);
-    if (action == VOCAB_ACTION_RESTORE_SERVICE) /* ends a pressure: nothing pauses it */
-        cs.dispute_open = false, cs.forbearance_from = cs.forbearance_until = 0;
     if (contact_decide(&policy->contact, &cs, name, VOCAB_CHANNEL_INTERNAL, now, cf->timezone, &d) <
         0)
         return -1;

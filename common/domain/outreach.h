@@ -11,7 +11,7 @@
  *    (channel internal, template "restore_service") goes out when the case is resolved or a
  *    plan is active, once per restriction.
  * Both are planned like every internal action (contact.h: the rest of the local day; an open
- * dispute or a forbearance pauses a skip trace; a restore is never paused: it ends a pressure).
+ * dispute or a forbearance defers them unless the policy exempts the action).
  * The case's follow-up state keeps "unreached" (times), "reached_at", "wrong_party_at",
  * "skip_trace_at", "restricted" and "restores". */
 #ifndef RECOBRO_OUTREACH_H
