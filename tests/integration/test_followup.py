@@ -193,8 +193,9 @@ def test_restore_service_after_restriction_and_senior_queue(pr, services):
 
 def test_forbearance_in_force_and_its_early_end(pr, services):
     """A forbearance 25 Nov - 10 Dec, then a back-dated one that ended in October: planning still
-    obeys the first (the bug of issue 13). forbearance.ended on 1 December ends it: the day-5
-    reminder held by it goes out on the 1st. A bad `on` goes to the DLQ."""
+    obeys the first (the bug of issue 13): the day-5 reminder waits for 11 December.
+    forbearance.ended on 1 December ends it: the day-10 call goes out on 5 December instead of
+    waiting for the 11th. A bad `on` goes to the DLQ."""
     d = "D-fb"
     ia = start(services, pr)
     open_cases(pr, [d], segment="unaware")
@@ -206,16 +207,17 @@ def test_forbearance_in_force_and_its_early_end(pr, services):
     c = wait_cache(pr, d, lambda c: c["version"] >= 3, "both forbearances applied")
     assert (c["status"], c.get("paused_until")) == ("paused", "2026-12-10")
     tick(pr, "2026-11-30T06:00:00Z")
-    assert not [t for t in created(pr, d) if t["action"] == "reminder"]
+    r = wait_task(pr, d, lambda t: t["action"] == "reminder", "day-5 reminder")
+    assert r["not_before"] == "2026-12-11T08:00:00+01:00", r["not_before"]
     restart_interactions(services, pr, "2026-11-30T07:00:00Z", ia)
     send(pr, "in", d, inter(pr, "f3", d, "forbearance.ended", on="2026-12-01",
                             reason="back at work"))
     wait_cache(pr, d, lambda c: c.get("paused_until") == "2026-11-30", "ended early")
     assert db(pr, "SELECT from_on::text, ended_on::text FROM forbearance WHERE creditor_id = %s "
                   "AND ended_on IS NOT NULL", pr["creditor"]) == [("2026-11-25", "2026-12-01")]
-    tick(pr, "2026-11-30T23:10:00Z")  # 1 Dec 00:10 local
-    r = wait_task(pr, d, lambda t: t["action"] == "reminder", "reminder after the early end")
-    assert r["not_before"] == "2026-12-01T08:00:00+01:00"
+    tick(pr, "2026-12-04T23:10:00Z")  # 5 Dec 00:10 local: day 10
+    call = wait_task(pr, d, lambda t: t["action"] == "call", "day-10 call after the early end")
+    assert call["not_before"] == "2026-12-05T08:00:00+01:00", call["not_before"]
     send(pr, "in", d, inter(pr, "f4", d, "forbearance.ended", on="tomorrow"))
     dlq = su.consume(pr["dlq"], 1, timeout=60)
     assert dlq and dict(dlq[0].headers())["recobro-error"] == b"invalid_date"
