@@ -132,6 +132,6 @@ int callback_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
         return -1;
     /* Deferred only when a rule moved it from the moment asked for (or now, when that passed). */
     const char *deferred =
-        d.verdict != CONTACT_SUPPRESS && d.not_before > (at > now ? at : now) ? d.reason : NULL;
+        d.verdict == CONTACT_SUPPRESS || d.not_before > (at > now ? at : now) ? d.reason : NULL;
     return casefile_emit_task(cf, &t, "callback", deferred, NULL, now, plan);
 }

@@ -736,15 +736,19 @@ static json_t *task_data_new(const casefile_t *cf, const casefile_task_t *t,
     return task_doc_new(cf, t, nx->step, reason, NULL);
 }
 
-int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, const char *deferred,
+int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, const char *rule,
                        json_t *promise, int64_t now, casefile_plan_t *plan)
 {
     copy_str(t->segment, sizeof(t->segment), segment_name(cf->segment));
     t->segment_seq = cf->segment_seq;
     t->is_new = true;
+    /* The metric counters keep static strings only: the action's name from vocab.c, the
+     * contact rule's static reason. */
+    vocab_action_t a;
+    const char *action = vocab_action_from_name(t->action, &a) == 0 ? vocab_action_name(a) : NULL;
     if (t->status == CASEFILE_TASK_SUPPRESSED) {
         json_decref(promise);
-        count(plan->suppressed, &plan->n_suppressed, t->reason);
+        count(plan->suppressed, &plan->n_suppressed, rule ? rule : "suppressed");
         return casefile_add_task(cf, t) == NULL ? -1 : 0;
     }
     t->status = CASEFILE_TASK_PENDING;
@@ -759,9 +763,10 @@ int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, c
     }
     if (casefile_emit(plan, CASEFILE_TOPIC_TASKS, "task.created", t->task_id, now, data) < 0)
         return -1;
-    if (deferred != NULL)
-        count(plan->deferred, &plan->n_deferred, deferred);
-    count(plan->created, &plan->n_created, t->action);
+    if (rule != NULL)
+        count(plan->deferred, &plan->n_deferred, rule);
+    if (action != NULL)
+        count(plan->created, &plan->n_created, action);
     return 0;
 }
 

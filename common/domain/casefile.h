@@ -371,10 +371,11 @@ __attribute__((warn_unused_result)) int casefile_emit(casefile_plan_t *plan, cas
  * (0 outside the ladder) and window (not_before, not_after), or status CASEFILE_TASK_SUPPRESSED
  * with its reason. The task is added to the case (segment fields from the case) and, unless
  * suppressed, its task.created (with `reason` and the task's `promise` field: `promise` is stolen,
- * NULL for null) appended to the plan and counted (a `deferred` reason, when not NULL, is counted
- * too). Returns 0 or -1 (out of memory). */
+ * NULL for null) appended to the plan and counted. `rule` is the contact rule's static reason
+ * (contact.h) that deferred or suppressed it, NULL when allowed at once: counted as the deferral or
+ * suppression reason (the metrics keep the pointer: never a buffer). Returns 0 or -1. */
 __attribute__((warn_unused_result)) int casefile_emit_task(casefile_t *cf, casefile_task_t *t,
-                                                           const char *reason, const char *deferred,
+                                                           const char *reason, const char *rule,
                                                            json_t *promise, int64_t now,
                                                            casefile_plan_t *plan);
 

@@ -255,7 +255,7 @@ static int remind(casefile_t *cf, const policy_t *policy, const reminder_t *rm, 
         snprintf(reason, sizeof(reason), "plan %s instalment due %s", rm->plan, rm->due_on);
     else
         snprintf(reason, sizeof(reason), "promise %s due %s", rm->id, rm->due_on);
-    return casefile_emit_task(cf, &t, reason, d.verdict == CONTACT_DEFER ? d.reason : NULL,
+    return casefile_emit_task(cf, &t, reason, d.verdict != CONTACT_ALLOW ? d.reason : NULL,
                               promise_field(rm), now, plan);
 }
 
@@ -379,7 +379,7 @@ static int follow_up(casefile_t *cf, const policy_t *policy, int64_t now, casefi
         size_t n = strlen(reason);
         snprintf(reason + n, sizeof(reason) - n, ", deferred (%s)", d.reason);
     }
-    return casefile_emit_task(cf, &t, reason, d.verdict == CONTACT_DEFER ? d.reason : NULL, NULL,
+    return casefile_emit_task(cf, &t, reason, d.verdict != CONTACT_ALLOW ? d.reason : NULL, NULL,
                               now, plan);
 }
 

@@ -100,7 +100,7 @@ static int internal_task(casefile_t *cf, const policy_t *policy, vocab_action_t 
         t.status = CASEFILE_TASK_SUPPRESSED;
         snprintf(t.reason, sizeof(t.reason), "%s", d.reason);
     }
-    return casefile_emit_task(cf, &t, reason, d.verdict == CONTACT_DEFER ? d.reason : NULL, NULL,
+    return casefile_emit_task(cf, &t, reason, d.verdict != CONTACT_ALLOW ? d.reason : NULL, NULL,
                               now, plan);
 }
 
@@ -232,7 +232,7 @@ static int fallback_one(casefile_t *cf, const policy_t *policy, const casefile_t
     }
     snprintf(reason, sizeof(reason), "step %d: %s failed, fallback to %s", failed->step,
              failed->channel, vocab_channel_name(ch));
-    return casefile_emit_task(cf, &t, reason, d.verdict == CONTACT_DEFER ? d.reason : NULL, NULL,
+    return casefile_emit_task(cf, &t, reason, d.verdict != CONTACT_ALLOW ? d.reason : NULL, NULL,
                               now, plan);
 }
 

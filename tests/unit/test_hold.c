@@ -233,6 +233,10 @@ static void check_reminder(const char *zone, const char *due, const char *opens,
     assert_string_equal(str(p, "currency"), "EUR");
     assert_string_equal(str(p, "due_on"), due);
     assert_string_equal(str(r, "queue"), "standard");
+    /* The metrics keep static names, never a pointer into a task on the stack. */
+    assert_true(plan.n_created > 0);
+    assert_ptr_equal(plan.created[plan.n_created - 1],
+                     vocab_action_name(VOCAB_ACTION_PROMISE_REMINDER));
     plan_at(&cf, &plan, at(opens) + 3600); /* once */
     assert_null(output(&plan, "task.created", "promise_reminder", 0));
     casefile_plan_clear(&plan);
