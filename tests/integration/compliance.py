@@ -263,7 +263,8 @@ class Checker:
             if t.get("reason") != "callback":
                 continue
             nb = epoch(t["not_before"])
-            mine = [q for q in reqs if q["callback_at"] <= nb and self._known(q, made_at[id(t)])]
+            # The callback task is planned by the request itself: known_at <= its creation.
+            mine = [q for q in reqs if q["callback_at"] <= nb and q["known_at"] <= made_at[id(t)]]
             if not mine:
                 out.append((t, "callback with no known request at or before %s" %
                             t["not_before"]))
