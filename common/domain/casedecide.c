@@ -7,10 +7,13 @@
 
 #include "calendar.h"
 #include "casecharge.h"
+#include "callback.h"
 #include "caseinteract.h"
 #include "casepay.h"
+#include "forbear.h"
 #include "money.h"
 #include "settlement.h"
+#include "outreach.h"
 
 /* ---- Event fields and small helpers ---------------------------------------------------------- */
 
@@ -540,6 +543,10 @@ int casedecide_contact(casefile_t *cf, const casedecide_in_t *in, casefile_plan_
     (void)plan;
     if (caseinteract_contact(cf, in->data, &task, why) < 0)
         return RESULT_REJECTED;
+    /* version 2: a callback asked for, and whether the debtor was reached (callback.h,
+     * outreach.h). */
+    if (callback_note(cf, in->data) < 0 || outreach_note(cf, in->data) < 0)
+        return out_of_memory(why);
     cf->rows.task_report = (int)task;
     cf->rows.record = CASEFILE_RECORD_CONTACT;
     return RESULT_OK;
@@ -619,6 +626,17 @@ int casedecide_forbearance(casefile_t *cf, const casedecide_in_t *in, casefile_p
                                  in->now, plan, why) < 0)
         return RESULT_REJECTED;
     cf->rows.record = CASEFILE_RECORD_FORBEARANCE;
+    return RESULT_OK;
+}
+
+int casedecide_forbearance_ended(casefile_t *cf, const casedecide_in_t *in, casefile_plan_t *plan,
+                                 reason_t *why)
+{
+    (void)plan;
+    if (forbear_end(cf, dstr(in, "on"), in->now, cf->rows.ended_from, cf->rows.ended_until) < 0)
+        return reason_set(why, "invalid_date", "data.on: not a date"), RESULT_REJECTED;
+    cf->rows.ended_on = dstr(in, "on");
+    cf->rows.record = CASEFILE_RECORD_FORBEARANCE_END;
     return RESULT_OK;
 }
 

@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "casecharge.h"
+#include "callback.h"
 #include "contact.h"
+#include "escalation.h"
+#include "forbear.h"
+#include "hold.h"
 #include "money.h"
+#include "outreach.h"
 #include "strategy.h"
 #include "calendar.h"
 
@@ -95,7 +100,8 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
     strcpy(cf->stage, vocab_stage_name(VOCAB_STAGE_NONE));
     cf->status = CASEFILE_OPEN;
     cf->features = json_object();
-    return cf->features ? 0 : -1;
+    cf->followup = json_object();
+    return cf->features && cf->followup ? 0 : -1;
 }
 
 static void rows_clear(casefile_rows_t *r)
@@ -127,6 +133,8 @@ void casefile_clear(casefile_t *cf)
     free(cf->tasks);
     free(cf->invoices);
     json_decref(cf->features);
+    json_decref(cf->followup);
+    json_decref(cf->forbearances);
     /* payments */
     free(cf->credits);
     free(cf->credit_lines);
@@ -448,6 +456,14 @@ int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic, const char *typ
         json_decref(data);
         return -1;
     }
+    if (topic == CASEFILE_TOPIC_TASKS && strcmp(type, "task.created") == 0 &&
+        json_object_get(data, "queue") == NULL) {
+        /* version 2: the routing queue; senior for the high_value overlay and supervisors. */
+        const char *action = json_string_value(json_object_get(data, "action"));
+        bool senior = json_is_true(json_object_get(data, "high_value")) ||
+                      (action != NULL && strcmp(action, "supervisor_review") == 0);
+        json_object_set_new(data, "queue", json_string(senior ? "senior" : "standard"));
+    }
     o = &plan->outputs[plan->n_outputs++];
     o->topic = topic;
     o->type = type;
@@ -587,6 +603,9 @@ static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all
             continue;
         if (!all && vocab_action_from_name(t->action, &a) == 0 && !vocab_action_is_collection(a))
             continue;
+        /* version 2: a callback the debtor asked for outlives a segment change (callback.h). */
+        if (!all && strcmp(reason, "superseded") == 0 && callback_is_task(cf, t))
+            continue;
         if (casefile_cancel_task(cf, plan, t, now, reason) < 0)
             return -1;
     }
@@ -649,7 +668,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
             vocab_channel_from_name(t->channel, &ch) < 0 || ch == VOCAB_CHANNEL_INTERNAL)
             continue;
         int64_t from = t->not_before > now ? t->not_before : now;
-        if (contact_decide(&policy->contact, &cs, t->action, ch, from, cf->timezone, &d) < 0)
+        contact_state_t tcs = cs;
+        if (callback_is_task(cf, t)) /* version 2: placed with consent (callback.h) */
+            callback_consent_state(&tcs);
+        if (contact_decide(&policy->contact, &tcs, t->action, ch, from, cf->timezone, &d) < 0)
             continue;
         if (d.verdict == CONTACT_ALLOW && d.not_before <= from && d.not_after >= t->not_after)
             continue;
@@ -660,9 +682,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
 }
 
 /* Records the segment change in the case and the plan (events, withdrawals). */
-static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
-                         casefile_plan_t *plan)
+static int enter_segment(casefile_t *cf, const policy_t *policy, const segment_result_t *r,
+                         int64_t now, casefile_plan_t *plan)
 {
+    int64_t prev_since = cf->segmented ? cf->segment_since : 0;
     char id[CASEFILE_UUID_MAX], seq[16];
     json_t *from = cf->segmented ? json_string(segment_name(cf->segment)) : json_null();
 
@@ -674,6 +697,7 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     cf->segment_seq++;
     cf->segment_since = now;
     cf->last_step = 0;
+    escalation_carry(cf, policy, r, prev_since, now); /* version 2: carry_days */
     snprintf(seq, sizeof(seq), "%d", cf->segment_seq);
     uuid_of(id, "segment_changed", cf, seq);
     char at[32];
@@ -703,22 +727,65 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     return 0;
 }
 
+/* The task.created data of task t, step `step`, with `promise` (stolen; NULL: null). New
+ * reference, NULL when out of memory. */
+static json_t *task_doc_new(const casefile_t *cf, const casefile_task_t *t, int step,
+                            const char *reason, json_t *promise)
+{
+    json_t *nb = instant_json(t->not_before, cf->timezone);
+    json_t *na = instant_json(t->not_after, cf->timezone);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
+                     " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:o}",
+                     "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name",
+                     cf->creditor_name, "debtor_id", cf->debtor_id, "channel", t->channel, "action",
+                     t->action, "template", t->template_name, "priority", t->priority, "not_before",
+                     nb, "not_after", na, "segment", segment_name(cf->segment), "high_value",
+                     (int)cf->high_value, "strategy", cf->strategy, "variant", cf->variant, "step",
+                     step, "policy_version", cf->policy_version, "reason", reason, "currency",
+                     cf->currency, "balance", money_json(cf->balance, cf->currency),
+                     "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf),
+                     "promise", promise ? promise : json_null());
+}
+
 /* The task.created data of one step (new reference, NULL when out of memory). */
 static json_t *task_data_new(const casefile_t *cf, const casefile_task_t *t,
                              const strategy_next_t *nx, const char *reason)
 {
-    json_t *nb = instant_json(t->not_before, cf->timezone);
-    json_t *na = instant_json(t->not_after, cf->timezone);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
-        " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:n}",
-        "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name", cf->creditor_name,
-        "debtor_id", cf->debtor_id, "channel", t->channel, "action", t->action, "template",
-        t->template_name, "priority", t->priority, "not_before", nb, "not_after", na, "segment",
-        segment_name(cf->segment), "high_value", (int)cf->high_value, "strategy", cf->strategy,
-        "variant", cf->variant, "step", nx->step, "policy_version", cf->policy_version, "reason",
-        reason, "currency", cf->currency, "balance", money_json(cf->balance, cf->currency),
-        "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "promise");
+    return task_doc_new(cf, t, nx->step, reason, NULL);
+}
+
+int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, const char *rule,
+                       json_t *promise, int64_t now, casefile_plan_t *plan)
+{
+    copy_str(t->segment, sizeof(t->segment), segment_name(cf->segment));
+    t->segment_seq = cf->segment_seq;
+    t->is_new = true;
+    /* The metric counters keep static strings only: the action's name from vocab.c, the
+     * contact rule's static reason. */
+    vocab_action_t a;
+    const char *action = vocab_action_from_name(t->action, &a) == 0 ? vocab_action_name(a) : NULL;
+    if (t->status == CASEFILE_TASK_SUPPRESSED) {
+        json_decref(promise);
+        count(plan->suppressed, &plan->n_suppressed, rule ? rule : "suppressed");
+        return casefile_add_task(cf, t) == NULL ? -1 : 0;
+    }
+    t->status = CASEFILE_TASK_PENDING;
+    t->data = task_doc_new(cf, t, t->step, reason, promise);
+    if (t->data == NULL)
+        return -1;
+    json_t *data = json_incref(t->data);
+    if (casefile_add_task(cf, t) == NULL) {
+        json_decref(t->data);
+        json_decref(data);
+        return -1;
+    }
+    if (casefile_emit(plan, CASEFILE_TOPIC_TASKS, "task.created", t->task_id, now, data) < 0)
+        return -1;
+    if (rule != NULL)
+        count(plan->deferred, &plan->n_deferred, rule);
+    if (action != NULL)
+        count(plan->created, &plan->n_created, action);
+    return 0;
 }
 
 /* The step is not for now: records it as the case's next action, at the first moment the
@@ -824,10 +891,19 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
             return -1;
         }
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
+            int64_t until; /* version 2: a held step is next at the end of its hold (hold.h) */
             set_next_action(cf, policy, &state, &nx, days_in_segment, now);
+            if (hold_blocks(cf, policy, nx.action, cf->next_not_before, &until))
+                set_next_action(cf, policy, &state, &nx, nx.day, until);
             return 0;
         }
         first_day = nx.day;
+        int64_t held_until;
+        if (hold_blocks(cf, policy, nx.action, now, &held_until)) {
+            /* version 2: a promise, a plan or a callback holds the ladder (hold.h). */
+            set_next_action(cf, policy, &state, &nx, nx.day, held_until);
+            return 0;
+        }
         if (contact_decide(&policy->contact, &state, vocab_action_name(nx.action), nx.channel, now,
                            cf->timezone, &d) < 0) {
             snprintf(err, errlen, "contact rules cannot decide in the debtor's zone");
@@ -894,6 +970,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->updated_at = now;
     if (cf->tz_override[0]) /* interactions: the debtor's own zone wins over accounting's */
         copy_str(cf->timezone, sizeof(cf->timezone), cf->tz_override);
+    forbear_pick(cf, now); /* version 2: the forbearance in force now (forbear.h) */
     if (cf->creditor_name[0] == '\0' || cf->timezone[0] == '\0' || cf->currency[0] == '\0')
         return 0; /* not complete yet: the facts are kept, nothing is decided */
     if (recompute(cf, now, &invoices_open, err, errlen) < 0)
@@ -914,18 +991,29 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->policy_version = r.policy_version;
     int32_t days_in_segment = f.days_in_segment;
     if (!cf->segmented || cf->segment != r.segment) {
-        if (enter_segment(cf, &r, now, plan) < 0) {
+        if (enter_segment(cf, policy, &r, now, plan) < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        days_in_segment = 0;
+        /* 0, or the days carried from the previous segment (escalation.h) */
+        if (cal_local_days_between(cf->timezone, cf->segment_since, now, &days_in_segment) < 0 ||
+            days_in_segment < 0)
+            days_in_segment = 0;
     }
     set_case_status(cf, &f, &r, now);
     if (recheck_pending(cf, policy, now, plan) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen);
+    if (plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen) < 0)
+        return -1;
+    /* version 2: promise holds and reminders, callbacks, skip tracing and restores. */
+    if (hold_plan(cf, policy, now, plan) < 0 || callback_plan(cf, policy, now, plan) < 0 ||
+        outreach_plan(cf, policy, now, plan) < 0) {
+        snprintf(err, errlen, "out of memory, or a zone that cannot place a day");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- The hot cache --------------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "casepay.h"
+#include "forbear.h"
 #include "segment.h"
 #include "strategy.h"
 #include "calendar.h"
@@ -75,7 +76,9 @@ static int count_outcome(casefile_t *cf, const char *channel, const char *outcom
         rc |= feature_add(cf, "right_party_contacts", 1);
         rc |= feature_set_int(cf, "attempts_without_answer", 0);
         rc |= feature_set_bool(cf, "ever_contacted", true);
-        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at)
+        /* A callback asked for is consent, not a conversation: no quiet period (callback.h). */
+        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at &&
+            strcmp(outcome, "callback_requested") != 0)
             cf->last_rpc_at = at;
     } else if (strcmp(outcome, "no_answer") == 0 || strcmp(outcome, "voicemail") == 0) {
         rc |= feature_add(cf, "attempts_without_answer", 1);
@@ -231,8 +234,10 @@ int caseinteract_forbearance(casefile_t *cf, const char *from, const char *until
         contact_forbearance_interval(cf->timezone, from, until, &ff, &fu) < 0)
         return reason_set(err, "invalid_date",
                           "data.from/data.until: not a pause in the case's zone");
-    snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", from);
-    snprintf(cf->forbearance_until, sizeof(cf->forbearance_until), "%s", until);
+    /* version 2: every period is kept, planning obeys the one in force (forbear.h); an already
+     * ended back-dated one no longer replaces it. */
+    if (forbear_add(cf, from, until, now) < 0)
+        return reason_set(err, "processing_error", "out of memory");
     if (cf->timezone[0] == '\0' || fu <= now)
         return 0; /* nothing planned yet, or a pause that is already over */
     for (size_t i = 0; i < cf->n_tasks; i++) {
@@ -282,6 +287,8 @@ int caseinteract_state_from_json(casefile_t *cf, const json_t *doc)
             snprintf(cf->timezone, sizeof(cf->timezone), "%s", tz);
         }
     }
+    if (forbear_load(cf, json_object_get(doc, "forbearances")) < 0) /* version 2 */
+        return -1;
     const json_t *f = json_object_get(doc, "forbearance");
     if (json_is_object(f) && str_at(f, "from") && str_at(f, "until")) {
         snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", str_at(f, "from"));

@@ -12,7 +12,8 @@
  *  - A right-party contact is an attempt with outcome right_party, refused or
  *    callback_requested: in all three the debtor was reached. It resets attempts_without_answer,
  *    sets ever_contacted, and on the phone starts the quiet period (no call for
- *    quiet_days_after_rpc days).
+ *    quiet_days_after_rpc days), except callback_requested: a callback asked for is consent, not
+ *    a conversation (callback.h).
  *  - attempts_without_answer counts consecutive no_answer / voicemail; wrong_party and the
  *    written channels' outcomes neither count nor reset it.
  *  - Every phone attempt counts against the call cap, whatever its outcome.

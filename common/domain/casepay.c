@@ -677,17 +677,21 @@ json_t *casepay_promise_json(const promise_t *p)
 
 json_t *casepay_plan_json(const plan_t *pl)
 {
-    char total[MONEY_FMT_MAX], paid[MONEY_FMT_MAX], due[16] = "";
+    char total[MONEY_FMT_MAX], paid[MONEY_FMT_MAX], due[16] = "", next[MONEY_FMT_MAX] = "";
     if (money_format(pl->total, pl->currency, total, sizeof(total)) < 0 ||
         money_format(pl->paid, pl->currency, paid, sizeof(paid)) < 0)
         return NULL;
     for (size_t i = 0; i < pl->n; i++)
         if (pl->installments[i].paid < pl->installments[i].amount) {
             promise_format_day(pl->installments[i].due_day, due, sizeof(due));
+            /* version 2: what the next instalment still needs (its promise_reminder). */
+            if (money_format(pl->installments[i].amount - pl->installments[i].paid, pl->currency,
+                             next, sizeof(next)) < 0)
+                next[0] = '\0';
             break;
         }
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?}", "plan_id", pl->id, "currency",
-                     pl->currency, "total", total, "paid", paid, "installments", (int)pl->n,
-                     "missed", (int)pl->missed, "state", plan_state_name(pl->state), "next_due_on",
-                     due[0] ? due : NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?, s:s?}", "plan_id", pl->id,
+                     "currency", pl->currency, "total", total, "paid", paid, "installments",
+                     (int)pl->n, "missed", (int)pl->missed, "state", plan_state_name(pl->state),
+                     "next_due_on", due[0] ? due : NULL, "next_amount", next[0] ? next : NULL);
 }

@@ -418,7 +418,8 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
 {
     static const char *const keys[] = {"$schema",      "version",    "name",        "description",
                                        "segmentation", "strategies", "negotiation", "contact",
-                                       "charges",      "conversation", NULL};
+                                       "charges",      "conversation",
+                                       "promise",      "unreached",    "delivery", NULL};
     json_t *v;
 
     if (!json_is_object(root))
@@ -454,6 +455,8 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
         return -1;
     if (parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen) != 0)
         return -1;
+    if (planrules_from_json(root, &p->planning, err, errlen) != 0)
+        return -1;
     return conv_rules_from_json(json_object_get(root, "conversation"), &p->conversation, err,
                                 errlen);
 }
@@ -484,6 +487,7 @@ policy_t *policy_parse(const char *json, char *err, size_t errlen)
         return NULL;
     }
     contact_rules_default(&p->contact);
+    planrules_default(&p->planning);
     if (parse_document(p, root, err, errlen) != 0) {
         policy_free(p);
         p = NULL;

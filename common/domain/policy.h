@@ -66,6 +66,7 @@
 #include "charges.h"
 #include "contact.h"
 #include "conversation.h"
+#include "planrules.h"
 #include "segment.h"
 #include "strategy.h"
 
@@ -129,6 +130,7 @@ typedef struct policy {
     contact_rules_t contact;
     charges_rules_t charges; /* late interest and fees (charges.h); zero: none */
     conv_rules_t conversation; /* objection codes, techniques, stage rules (conversation.h) */
+    planrules_t planning; /* "promise", "unreached", "delivery" (planrules.h) */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

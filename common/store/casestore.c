@@ -27,6 +27,7 @@ static const struct {
      " c.policy_version, c.high_value, "
      " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "
      " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "
+     " c.followup::text AS followup, "
      " c.next_action, c.next_channel, "
      " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "
      " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "
@@ -52,7 +53,7 @@ static const struct {
      "     AND l.debtor_id = $2 AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), "
      "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
      "     WHERE l.creditor_id = $1 AND l.debtor_id = $2 AND l.channel = 'phone' "
-     "     AND l.outcome IN ('right_party', 'refused', 'callback_requested')), "
+     "     AND l.outcome IN ('right_party', 'refused')), "
      "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
      "     WHERE l.creditor_id = $1 AND l.debtor_id = $2), "
      "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "
@@ -61,7 +62,13 @@ static const struct {
      "     WHERE p.creditor_id = $1 AND p.debtor_id = $2), "
      "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "
      "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
-     "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1)))::text AS contact "
+     "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on) "
+     "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1), "
+     /* version 2 (forbear.h): every period, shortened by its early end (0011). */
+     "   'forbearances', (SELECT coalesce(json_agg(json_build_object('from', f.from_on, "
+     "     'until', least(f.until_on, f.ended_on - 1)) ORDER BY f.from_on, f.until_on), '[]') "
+     "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
+     "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on))))::text AS contact "
      "FROM debt_case c "
      "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "
      "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
@@ -103,6 +110,9 @@ static const struct {
      "to_timestamp($12::bigint), $13, $14, $15::jsonb) ON CONFLICT DO NOTHING"},
     /* interactions: the counters caseinteract.c moves. */
     {"cs_features", "UPDATE debt_case SET features = $3::jsonb "
+                    "WHERE creditor_id = $1 AND debtor_id = $2"},
+    /* version 2: follow-up planning's state (0011_followup.sql). */
+    {"cs_followup", "UPDATE debt_case SET followup = $3::jsonb "
                     "WHERE creditor_id = $1 AND debtor_id = $2"},
     {"cs_task_status", "UPDATE task SET status = $4, reason = $5, updated_at = now() "
                        "WHERE creditor_id = $1 AND debtor_id = $2 AND task_id = $3"},
@@ -300,6 +310,15 @@ static int case_from_res(const PGresult *res, casefile_t *cf, char *err, size_t 
     if (rc < 0) {
         snprintf(err, errlen, "case features are not a JSON object");
         return -1;
+    }
+    if (col(res, "followup") != NULL) { /* version 2 (hold.h) */
+        json_t *fu = json_loads(col(res, "followup"), 0, &jerr);
+        if (json_is_object(fu)) {
+            json_decref(cf->followup);
+            cf->followup = fu;
+        } else {
+            json_decref(fu);
+        }
     }
     rc = load_invoices(cf, col(res, "invoices"), err, errlen);
     if (rc == 0)
@@ -557,6 +576,21 @@ static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return rc;
 }
 
+/* version 2: follow-up planning's state, when planning changed it (hold.h). */
+static int save_followup(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    if (!cf->followup_dirty)
+        return 0;
+    char *text = json_dumps(cf->followup, JSON_COMPACT);
+    const char *fp[3] = {cf->creditor_id, cf->debtor_id, text};
+    int rc = text ? pgpipe_cmd(conn, "cs_followup", 3, fp, err, errlen) : -1;
+    free(text);
+    if (text == NULL)
+        snprintf(err, errlen, "out of memory");
+    cf->followup_dirty = rc != 0;
+    return rc;
+}
+
 /* New tasks (inserted once) and tasks whose status changed. */
 static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
@@ -594,7 +628,8 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
         cf->parties_dirty = false;
     }
     if ((rc = save_case(conn, cf, err, errlen)) != 0 ||
-        (rc = save_features(conn, cf, err, errlen)) != 0)
+        (rc = save_features(conn, cf, err, errlen)) != 0 ||
+        (rc = save_followup(conn, cf, err, errlen)) != 0)
         return rc;
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)

@@ -266,6 +266,7 @@ static const field_t contact_attempted[] = {
     ARRAY("techniques", false, &code_item, 0, 32),
     ARRAY("objections", false, &code_item, 0, 32),
     OPT("task_id", K_ID),
+    OPT("callback_at", K_INSTANT), /* version 2: when the debtor asked to be called back */
     END,
 };
 
@@ -328,6 +329,10 @@ static const field_t forbearance_granted[] = {
     REQ("reason", K_TEXT), OPT("agent_id", K_ID), END,
 };
 
+static const field_t forbearance_ended[] = {
+    CASE_FIELDS, REQ("on", K_DATE), OPT("reason", K_TEXT), OPT("agent_id", K_ID), END,
+};
+
 /* ==== Rules across fields ================================================================ */
 
 /* invoice.overdue: a `debtor_id`, when given, must name the same debtor as `debtor.id`. */
@@ -384,6 +389,7 @@ static const event_rules_t rules[] = {
     {"dispute.resolved", dispute_resolved, NULL},
     {"contact.preferences", contact_preferences, check_contact_preferences},
     {"forbearance.granted", forbearance_granted, check_forbearance_granted},
+    {"forbearance.ended", forbearance_ended, NULL},
 };
 
 #define RULES_COUNT (sizeof(rules) / sizeof(rules[0]))

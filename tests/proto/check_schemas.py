@@ -40,7 +40,7 @@ EXAMPLES = PROTO / "examples"
 INPUT_TYPES = [
     "invoice.overdue", "invoice.adjusted", "invoice.cancelled", "payment.received",
     "payment.reversed", "contact.attempted", "promise.made", "plan.agreed", "debt.disputed",
-    "dispute.resolved", "contact.preferences", "forbearance.granted",
+    "dispute.resolved", "contact.preferences", "forbearance.granted", "forbearance.ended",
 ]
 OUTPUT_TYPES = [
     "task.created", "task.cancelled", "case.segment_changed", "promise.kept", "promise.broken",
