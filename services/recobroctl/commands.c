@@ -417,7 +417,8 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
         return EXIT_FAIL;
     }
     cache_t *cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
-    sweep_opts_t opts = {cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL};
+    sweep_opts_t opts = {
+        cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL, cfg->snapshot_retention_days};
     sweep_stats_t st = SWEEP_STATS_INIT;
     rc = sweep_run(conn, p, now, &opts, &st, err, sizeof(err));
     char *summary = sweep_stats_json(&st, now);

@@ -8,6 +8,8 @@ a case cured by payment, one resolved by cancellation, a reversed payment, two c
 creditor), and one built through the real workers (recobro-overdue, recobro-payments,
 recobro-interactions, recobro-relay) from CloudEvents on Kafka."""
 import json
+import os
+import subprocess
 
 import psycopg
 import pytest
@@ -302,3 +304,68 @@ def test_report_of_a_portfolio_built_by_the_workers(names, services, db):
     assert (o["promises"]["pending"], o["promises"]["settled"]) == (1, 0)
     emp = report_json(db, "--creditor", cr)["by_technique"]
     assert [(t["technique"], t["cases"], t["cure"]["rate"]) for t in emp] == [("empathy", 1, 0.0)]
+
+
+# ---- the daily snapshot written by the scheduler's sweep ---------------------------------------
+
+def tick(dsn, now, **env):
+    return su.recobroctl("scheduler", "tick", "--now", now,
+                         env=dict({"RECOBRO_PG_DSN": dsn}, **env))
+
+
+def test_sweep_writes_one_snapshot_per_case_per_local_day(names, services, db):
+    """Cases fed through recobro-overdue; each tick of the scheduler writes every swept case's
+    day (in the debtor's zone) with its days past due and bucket; a second sweep of the same day
+    writes no second row; a case resolved meanwhile gets none; the retention deletes old days."""
+    rid, cr = names["rid"], "cr-" + names["rid"]
+    services("recobro-overdue", worker_env(names, RECOBRO_PG_DSN=db, RECOBRO_NOW=NOW,
+                                           RECOBRO_POLICY_FILE=str(POLICY)))
+    su.produce(names["in"], [("%s/%s" % (cr, d), overdue(rid, "o-" + d, cr, d, "I-" + d, "90.00",
+                                                         due), None)
+                             for d, due in (("S1", "2026-11-20"), ("S2", "2026-10-20"),
+                                            ("S3", "2026-08-01"))])
+
+    def q(sql, *params):
+        with psycopg.connect(db, autocommit=True) as c:
+            cur = c.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    su.wait_for(lambda: q("SELECT count(*) FROM debt_case WHERE segment IS NOT NULL")[0][0] == 3,
+                timeout=90, what="three segmented cases")
+    assert q("SELECT count(*) FROM case_snapshot") == [(0,)]  # only the sweep writes them
+    # 2026-11-26 00:30 in Madrid is 2026-11-25 23:30 UTC: the local day is the 26th.
+    tick(db, "2026-11-25T23:30:00Z")
+    rows = q("SELECT debtor_id, day::text, days_past_due, bucket, segment, currency, balance "
+             "FROM case_snapshot ORDER BY debtor_id, day")
+    assert rows == [("S1", "2026-11-26", 6, "1-30", rows[0][4], "EUR", 9000),
+                    ("S2", "2026-11-26", 37, "31-60", rows[1][4], "EUR", 9000),
+                    ("S3", "2026-11-26", 117, "91-180", rows[2][4], "EUR", 9000)], rows
+    assert all(r[4] for r in rows)
+    # The same local day again (nothing due): no new row; a forced re-sweep overwrites.
+    tick(db, "2026-11-26T10:00:00Z")
+    q("UPDATE debt_case SET next_due_at = '2026-11-26T09:00:00Z'")
+    tick(db, "2026-11-26T10:00:00Z")
+    assert q("SELECT count(*) FROM case_snapshot")[0][0] == 3
+    # S1 is paid (resolved, never swept again); the others roll on 60 days later.
+    q("UPDATE debt_case SET status = 'resolved', balance = 0, segment = 'resolved' "
+      "WHERE debtor_id = 'S1'")
+    tick(db, "2027-02-05T12:00:00Z")
+    assert q("SELECT debtor_id, day::text, days_past_due, bucket FROM case_snapshot "
+             "WHERE day > '2026-11-26' ORDER BY 1") == [("S2", "2027-02-05", 108, "91-180"),
+                                                       ("S3", "2027-02-05", 188, "181+")]
+    # A retention of 30 days deletes the November rows at the next sweep.
+    tick(db, "2027-02-06T12:00:00Z", RECOBRO_SNAPSHOT_RETENTION_DAYS="30")
+    assert q("SELECT DISTINCT day::text FROM case_snapshot ORDER BY 1") == [
+        ("2027-02-05",), ("2027-02-06",)]
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "99999999"])
+def test_bad_snapshot_retention_stops_at_start(value):
+    for cmd in (["scheduler", "tick"], ["report"]):
+        r = su.recobroctl(*cmd, env={"RECOBRO_SNAPSHOT_RETENTION_DAYS": value}, check=False)
+        assert r.returncode == 2, r
+        assert "RECOBRO_SNAPSHOT_RETENTION_DAYS" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([str(su.BIN / "recobro-scheduler")], capture_output=True, text=True,
+                       env=dict(os.environ, RECOBRO_SNAPSHOT_RETENTION_DAYS=value), timeout=30)
+    assert r.returncode == 2 and "RECOBRO_SNAPSHOT_RETENTION_DAYS" in r.stderr
