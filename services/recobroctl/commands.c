@@ -478,8 +478,8 @@ static const ctl_command_t commands[] = {
     {{"report", NULL, NULL},
      1,
      ctl_report,
-     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text]",
-     "print the business measures (JSON by default)"},
+     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text|csv|html] [--out FILE]",
+     "print the business measures and analytics (JSON by default; html: one page with charts)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
