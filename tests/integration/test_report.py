@@ -563,3 +563,63 @@ def test_analytics_match_an_independent_computation(analytics_db, period):
         assert rate["cases"] == sum(row_.values())
         assert rate["resolved"] == row_.get("resolved", 0)
         assert rate["resolved_rate"] == approx(rate["resolved"] / rate["cases"])
+
+
+CHARTS = ["chart-segments", "chart-champion", "chart-roll", "chart-techniques",
+          "chart-techniques-kept", "chart-objections-plan", "chart-objections-dispute",
+          "chart-agents"]
+
+
+def test_csv_is_one_flat_table_of_the_same_figures(analytics_db):
+    import csv
+    import io
+    r = report_json(analytics_db, "--creditor", "acme")
+    out = report(analytics_db, "--creditor", "acme", "--format", "csv").stdout
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["section", "group", "subgroup", "measure", "value"]
+    assert all(len(t) == 5 for t in table)
+    val = {tuple(t[:4]): t[4] for t in table[1:]}
+    assert len(val) == len(table) - 1  # one row per group and measure
+    assert float(val[("overall", "", "", "cure.rate")]) == approx(r["overall"]["cure"]["rate"])
+    fg = [s for s in r["champion_challenger"] if s["strategy"] == "forgetful"][0]
+    cmp_ = fg["comparisons"][0]
+    assert float(val[("champion_challenger", "forgetful", "challenger vs champion",
+                      "cure.difference")]) == approx(cmp_["cure"]["difference"])
+    assert float(val[("champion_challenger", "forgetful", "challenger vs champion",
+                      "cure.ci95.lo")]) == approx(cmp_["cure"]["ci95"][0])
+    for m in r["roll"]["matrix"]:
+        assert val[("roll", m["from"], m["to"], "cases")] == str(m["cases"])
+    for a in r["agents"]:
+        assert val[("agents", a["agent_id"], "", "complaints")] == str(a["complaints"])
+    emp = [t for t in r["techniques"] if t["technique"] == "empathy"][0]
+    assert val[("techniques", "empathy", "", "with.promise.count")] == \
+        str(emp["with"]["promise"]["count"])
+    assert val[("overall", "", "EUR", "recovery.collected")] == \
+        r["overall"]["recovery"][0]["collected"]  # money stays the exact decimal string
+
+
+def test_html_page_is_self_contained(analytics_db, tmp_path):
+    import re
+    page = tmp_path / "report.html"
+    r = report(analytics_db, "--creditor", "acme", "--format", "html", "--out", str(page))
+    assert r.stdout == "" and r.stderr == ""
+    html = page.read_text()
+    assert html.startswith("<!doctype html>")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "@media print" in html
+    # Nothing to fetch: no script, no link, no image, no url(); the SVG namespace is a name only.
+    assert not re.search(r"<script|<link|<img|<iframe|url\(|@import", html, re.I)
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * len(
+        re.findall("<svg", html))
+    for chart in CHARTS:
+        assert 'id="%s"' % chart in html
+    # The figures of the page are the report's: the forgetful challenger's cure difference.
+    fg = [s for s in report_json(analytics_db, "--creditor", "acme")["champion_challenger"]
+          if s["strategy"] == "forgetful"][0]
+    assert "%+.1f pts" % (fg["comparisons"][0]["cure"]["difference"] * 100) in html
+    # stdout works too; an unwritable --out is one line and exit 1.
+    assert report(analytics_db, "--format", "html").stdout.startswith("<!doctype html>")
+    bad = report(analytics_db, "--format", "html", "--out", str(tmp_path / "no" / "x.html"),
+                 check=False)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert "cannot write" in bad.stderr
