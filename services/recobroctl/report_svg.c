@@ -1,15 +1,18 @@
 /* report_svg.c - inline SVG charts for the report page (see report_svg.h). Coordinates are in a
- * fixed 800-unit-wide viewBox; the browser scales the whole drawing to the page's width. */
+ * fixed 400-unit-wide viewBox that the browser scales to the column's width (at most 560 px, see
+ * report_html.c's style): narrow enough that the text stays readable on a phone. Each group's
+ * label sits on its own line above its bars, so the bars get the whole width. */
 #include "report_svg.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define W         800 /* viewBox width */
-#define LABEL_W   170 /* the labels' column */
-#define PLOT_W    560 /* the bars' area: 0% at LABEL_W, 100% at LABEL_W + PLOT_W */
+#define W         400 /* viewBox width */
+#define LABEL_W   12  /* left margin: 0% is here */
+#define PLOT_W    330 /* the bars' area: 0% at LABEL_W, 100% at LABEL_W + PLOT_W */
+#define LABEL_H   16  /* a group's label line */
 #define BAR_H     14
-#define GROUP_PAD 10
+#define GROUP_PAD 8
 #define TOP       44 /* legend and axis */
 
 /* Fill colours of the series, told apart also by their order in the legend (print in grey). */
@@ -65,7 +68,7 @@ static void open_figure(FILE *out, const char *id, const char *title, const char
                 x, palette[s % 6], x + 16);
         svg_text(out, names[s]);
         fputs("</text>\n", out);
-        x += 24 + 8 * (int)(names[s] ? strlen(names[s]) : 0);
+        x += 24 + 7 * (int)(names[s] ? strlen(names[s]) : 0);
     }
     for (int t = 0; t <= 4; t++)
         fprintf(out,
@@ -112,7 +115,7 @@ static void bar(FILE *out, const char *label, const char *series, int s, const s
 
 void svg_grouped_bars(FILE *out, const svg_chart_t *c)
 {
-    int gh = c->n_series * BAR_H + GROUP_PAD;
+    int gh = LABEL_H + c->n_series * BAR_H + GROUP_PAD;
     int h = TOP + (c->n_groups > 0 ? c->n_groups * gh : 30) + 8;
 
     open_figure(out, c->id, c->title, c->series, c->n_series, h, "bars");
@@ -121,12 +124,12 @@ void svg_grouped_bars(FILE *out, const svg_chart_t *c)
                 TOP + 18);
     for (int g = 0; g < c->n_groups; g++) {
         int y = TOP + g * gh;
-        fprintf(out, "<text class=\"label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 6,
-                y + gh / 2 + 2);
+        fprintf(out, "<text class=\"label\" x=\"%d\" y=\"%d\">", LABEL_W, y + LABEL_H - 4);
         svg_text(out, c->labels[g]);
         fputs("</text>\n", out);
         for (int s = 0; s < c->n_series; s++)
-            bar(out, c->labels[g], c->series[s], s, &c->bars[g * c->n_series + s], y + s * BAR_H);
+            bar(out, c->labels[g], c->series[s], s, &c->bars[g * c->n_series + s],
+                y + LABEL_H + s * BAR_H);
     }
     close_figure(out, c->title);
 }
@@ -139,10 +142,11 @@ static void stack_row(FILE *out, const svg_stack_t *s, int g, int y)
 
     for (int p = 0; p < s->n_parts; p++)
         tot += s->counts[g * s->n_parts + p];
-    fprintf(out, "<text class=\"label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 6,
-            y + 13);
+    fprintf(out, "<text class=\"label\" x=\"%d\" y=\"%d\">", LABEL_W, y + LABEL_H - 4);
     svg_text(out, s->labels[g]);
-    fputs("</text>\n", out);
+    fprintf(out, "</text><text class=\"val\" x=\"%d\" y=\"%d\" text-anchor=\"end\">n=%lld</text>\n",
+            LABEL_W + PLOT_W, y + LABEL_H - 4, tot);
+    y += LABEL_H;
     for (int p = 0; p < s->n_parts && tot > 0; p++) {
         long long c = s->counts[g * s->n_parts + p];
         double w = (double)c / (double)tot * PLOT_W;
@@ -156,24 +160,22 @@ static void stack_row(FILE *out, const svg_stack_t *s, int g, int y)
         fputs(" - ", out);
         svg_text(out, s->parts[p]);
         fprintf(out, ": %lld of %lld (%.1f%%)</title></rect>\n", c, tot, 100.0 * c / tot);
-        if (w > 30)
+        if (w > 24)
             fprintf(out, "<text class=\"in\" x=\"%.1f\" y=\"%d\">%.0f%%</text>\n", x + 3, y + 13,
                     100.0 * c / tot);
         x += w;
     }
-    fprintf(out, "<text class=\"val\" x=\"%d\" y=\"%d\">n=%lld</text>\n", LABEL_W + PLOT_W + 4,
-            y + 13, tot);
 }
 
 void svg_stacked_bars(FILE *out, const svg_stack_t *s)
 {
-    int h = TOP + (s->n_groups > 0 ? s->n_groups * 26 : 30) + 8;
+    int h = TOP + (s->n_groups > 0 ? s->n_groups * (LABEL_H + 24) : 30) + 8;
 
     open_figure(out, s->id, s->title, s->parts, s->n_parts, h, "stacked");
     if (s->n_groups == 0)
         fprintf(out, "<text class=\"empty\" x=\"%d\" y=\"%d\">no snapshots yet</text>\n",
                 LABEL_W + 4, TOP + 18);
     for (int g = 0; g < s->n_groups; g++)
-        stack_row(out, s, g, TOP + g * 26);
+        stack_row(out, s, g, TOP + g * (LABEL_H + 24));
     close_figure(out, s->title);
 }
