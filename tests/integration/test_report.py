@@ -37,7 +37,23 @@ def report(dsn, *args, check=True):
 
 
 def report_json(dsn, *args):
-    return json.loads(report(dsn, *args).stdout)
+    doc = json.loads(report(dsn, *args).stdout)
+    check_schema(doc)
+    return doc
+
+
+def check_schema(doc):
+    """The document against proto/schemas/report.schema.json (the contract for BI consumers)."""
+    import jsonschema
+    import referencing
+    import referencing.jsonschema
+    schemas = su.ROOT / "proto" / "schemas"
+    res = [(s["$id"], referencing.jsonschema.DRAFT202012.create_resource(s)) for s in
+           (json.loads((schemas / n).read_text()) for n in ("report.schema.json",
+                                                             "common.schema.json"))]
+    registry = referencing.Registry().with_resources(res)
+    jsonschema.Draft202012Validator(json.loads((schemas / "report.schema.json").read_text()),
+                                    registry=registry).validate(doc)
 
 
 def row(rows, field, key):
@@ -623,3 +639,20 @@ def test_html_page_is_self_contained(analytics_db, tmp_path):
                  check=False)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert "cannot write" in bad.stderr
+
+
+def test_schema_rejects_a_document_off_the_contract(analytics_db):
+    import copy
+    import jsonschema
+    doc = report_json(analytics_db, "--creditor", "acme")
+    for path, value in ((("roll", "matrix", 0, "from"), "90+"),
+                        (("techniques", 0, "with", "promise", "rate"), 1.5),
+                        (("champion_challenger", 0, "comparisons"), None),
+                        (("agents", 0, "complaints"), -1)):
+        bad = copy.deepcopy(doc)
+        target = bad
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value
+        with pytest.raises(jsonschema.ValidationError):
+            check_schema(bad)
