@@ -720,6 +720,64 @@ static void text_each(FILE *out, const json_t *doc, text_fn fn)
     }
 }
 
+/* A comparison as "+4.1 pts [-1.2, +9.4] p=0.13" or "not enough cases yet" into buf. */
+static const char *text_compare(const json_t *c, char *buf, size_t size)
+{
+    const json_t *ci = json_object_get(c, "ci95");
+    if (strcmp(json_string_value(json_object_get(c, "status")), "ok") != 0)
+        snprintf(buf, size, "not enough cases yet");
+    else
+        snprintf(buf, size, "%+.1f pts [%+.1f, %+.1f] p=%.3g%s",
+                 json_number_value(json_object_get(c, "difference")) * 100,
+                 json_number_value(json_array_get(ci, 0)) * 100,
+                 json_number_value(json_array_get(ci, 1)) * 100,
+                 json_number_value(json_object_get(c, "p_value")),
+                 json_is_true(json_object_get(c, "significant")) ? " *" : "");
+    return buf;
+}
+
+/* Champion/challenger, techniques and agents, one line each. */
+static void text_analytics(FILE *out, const json_t *doc)
+{
+    char a[96], b[96];
+    size_t i, j;
+    json_t *e, *c;
+
+    fprintf(out, "\nchampion/challenger per strategy (challenger - champion)\n");
+    json_array_foreach(json_object_get(doc, "champion_challenger"), i, e)
+    {
+        json_array_foreach(json_object_get(e, "comparisons"), j, c)
+        {
+            fprintf(out, "%-16.16s %s vs %s: cure %s; promise kept %s\n",
+                    json_string_value(json_object_get(e, "strategy")),
+                    json_string_value(json_object_get(c, "variant")),
+                    json_string_value(json_object_get(c, "against")),
+                    text_compare(json_object_get(c, "cure"), a, sizeof(a)),
+                    text_compare(json_object_get(c, "promise_kept"), b, sizeof(b)));
+        }
+    }
+    fprintf(out, "\ntechniques per right-party contact (with - without)\n");
+    json_array_foreach(json_object_get(doc, "techniques"), i, e)
+    {
+        fprintf(out, "%-22.22s %5lld contacts: promise %s; kept %s\n",
+                json_string_value(json_object_get(e, "technique")),
+                geti(json_object_get(e, "with"), "contacts"),
+                text_compare(json_object_get(e, "promise_difference"), a, sizeof(a)),
+                text_compare(json_object_get(e, "kept_difference"), b, sizeof(b)));
+    }
+    fprintf(out, "\nagents\n");
+    json_array_foreach(json_object_get(doc, "agents"), i, e)
+    {
+        pct(a, sizeof(a), json_object_get(json_object_get(e, "kept"), "rate"));
+        fprintf(out,
+                "%-22.22s %5lld attempts %5lld rpc %4lld promises kept %-6s %3lld complaints "
+                "%3lld limits broken\n",
+                json_string_value(json_object_get(e, "agent_id")), geti(e, "attempts"),
+                geti(e, "right_party"), geti(e, "promises"), a, geti(e, "complaints"),
+                geti(e, "limits_broken"));
+    }
+}
+
 static void print_text(FILE *out, const json_t *doc)
 {
     const json_t *period = json_object_get(doc, "period");
@@ -741,6 +799,7 @@ static void print_text(FILE *out, const json_t *doc)
     fprintf(out, "\ndays past due: open cases by bucket\n");
     text_each(out, doc, text_buckets);
     text_roll(out, doc);
+    text_analytics(out, doc);
     fprintf(out, "\nnotes:\n");
     json_array_foreach(json_object_get(doc, "notes"), i, n)
     {

@@ -656,3 +656,16 @@ def test_schema_rejects_a_document_off_the_contract(analytics_db):
         target[path[-1]] = value
         with pytest.raises(jsonschema.ValidationError):
             check_schema(bad)
+
+
+def test_text_format_has_the_analytics(analytics_db):
+    out = report(analytics_db, "--creditor", "acme", "--format", "text").stdout
+    r = report_json(analytics_db, "--creditor", "acme")
+    fg = [s for s in r["champion_challenger"] if s["strategy"] == "forgetful"][0]
+    assert "forgetful        challenger vs champion: cure %+.1f pts" % (
+        fg["comparisons"][0]["cure"]["difference"] * 100) in out
+    assert "roll rates from %s to %s" % (r["roll"]["from"], r["roll"]["to"]) in out
+    for t in r["techniques"]:
+        assert "\n%-22s %5d contacts" % (t["technique"], t["with"]["contacts"]) in out
+    for a in r["agents"]:
+        assert "\n%-22s %5d attempts" % (a["agent_id"], a["attempts"]) in out

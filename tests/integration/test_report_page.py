@@ -82,3 +82,67 @@ def test_every_chart_is_drawn_in_chromium(page_file, screen):
         assert pdf.read_bytes().startswith(b"%PDF") and pdf.read_bytes().count(b"/Type /Page") > 1
     finally:
         b.__exit__(None, None, None)
+
+
+def check_page(page, width):
+    """Every chart of the page drawn, no script or console error, nothing fetched."""
+    charts = json.loads(page.evaluate(PROBE))
+    assert [c["id"] for c in charts] == CHARTS
+    for c in charts:
+        assert c["svgs"] == 1 and c["width"] >= min(width, 560) - 40 and c["height"] > 50, c
+        assert c["bars"] > 0 and c["drawn"] == c["bars"], c
+    assert page.errors == []
+    return charts
+
+
+def test_make_demo_writes_the_page_with_every_chart(tmp_path):
+    """deploy/local/demo (what `make demo` runs) on a database, topics, consumer groups and Redis
+    database of its own: it feeds its 3,000-debtor portfolio through the real workers, runs a
+    month of scheduler days, writes the report page and prints its path; the page, in Chromium,
+    has every chart drawn and says something: a champion/challenger comparison with enough
+    cases, a technique that makes a difference, six agents, roll rates."""
+    if browser.find() is None:
+        pytest.skip("cannot run the browser test: no chromium on PATH (Debian's package "
+                    "`chromium`, installed by deploy/local/stack deps)")
+    import re
+    import subprocess
+    rid = su.run_id()
+    name = "report_demo_%s" % rid
+    dsn = su.create_database(name)
+    env_file = tmp_path / "demo.env"
+    redis = re.sub(r"/\d+$", "", su.REDIS_URL) + "/11"
+    env_file.write_text("".join("%s=%s\n" % (k, shlex_quote(v)) for k, v in dict(
+        RECOBRO_PG_DSN=dsn, RECOBRO_REDIS_URL=redis,
+        **{"RECOBRO_TOPIC_" + t.upper().replace("-", "_"): "it.%s.%s" % (rid, t)
+           for t in ("invoices", "payments", "interactions", "tasks", "case-events", "dlq")}
+    ).items()))
+    out = tmp_path / "demo"
+    try:
+        r = subprocess.run([str(su.ROOT / "deploy" / "local" / "demo"),
+                            str(Path(os.environ.get("RECOBRO_BIN", su.BIN)).parent)],
+                           env=dict(os.environ, DEMO_ENV=str(env_file), DEMO_OUT=str(out),
+                                    DEMO_GROUP_PREFIX="it-" + rid),
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        page_path = out / "report.html"
+        assert "demo: the collections report (one self-contained page with charts): %s" % \
+            page_path in r.stdout
+        doc = json.loads(su.recobroctl("report", env={"RECOBRO_PG_DSN": dsn}).stdout)
+    finally:
+        su.drop_database(name)
+    # The demo's portfolio has something to say.
+    assert {a["agent_id"] for a in doc["agents"]} == {"agent-%03d" % i for i in range(1, 7)}
+    assert any(t["promise_difference"].get("significant") for t in doc["techniques"])
+    fg = [s for s in doc["champion_challenger"] if s["strategy"] == "forgetful"][0]
+    assert [c["variant"] for c in fg["comparisons"]] == ["challenger"]
+    assert fg["comparisons"][0]["cure"]["status"] == "ok"
+    assert sum(r["resolved"] for r in doc["roll"]["rates"]) > 0
+    with browser.Browser() as b:
+        page = b.open(page_path.as_uri(), 390, 844, True)
+        check_page(page, 390)
+        page.screenshot(artifacts() / "report-page-demo-phone.png")
+
+
+def shlex_quote(v):
+    import shlex
+    return shlex.quote(v)
