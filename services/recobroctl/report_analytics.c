@@ -109,8 +109,10 @@ static int add_comparisons(json_t *entry)
             json_pack("{s:O, s:O, s:o, s:o}", "variant", json_object_get(v, "variant"), "against",
                       json_object_get(base, "variant"), "cure", compare_what(base, v, "cure"),
                       "promise_kept", compare_what(base, v, "promise_kept"));
-        if (c == NULL || json_array_append_new(cmp, c) < 0)
+        if (c == NULL || json_array_append_new(cmp, c) < 0) {
+            json_decref(cmp);
             return -1;
+        }
     }
     if (json_object_set_new(entry, "comparisons", cmp) < 0)
         return -1;
