@@ -9,7 +9,7 @@
 
 #define W         400 /* viewBox width */
 #define LABEL_W   12  /* left margin: 0% is here */
-#define PLOT_W    330 /* the bars' area: 0% at LABEL_W, 100% at LABEL_W + PLOT_W */
+#define PLOT_W    330 /* the bars' area: 0% at LABEL_W, 100% at LABEL_W + PLOT_W (data-plot-width) */
 #define LABEL_H   16  /* a group's label line */
 #define BAR_H     14
 #define GROUP_PAD 8
@@ -54,7 +54,8 @@ static double x_of(double share)
 static void open_figure(FILE *out, const char *id, const char *title, const char *const *names,
                         int n, int h, const char *kind)
 {
-    fprintf(out, "<figure class=\"chart\" id=\"%s\" data-chart=\"%s\">\n", id, kind);
+    fprintf(out, "<figure class=\"chart\" id=\"%s\" data-chart=\"%s\" data-plot-width=\"%d\">\n",
+            id, kind, PLOT_W);
     fprintf(out,
             "<svg class=\"chart-svg\" viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
             "aria-labelledby=\"%s-t\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"%s-t\">",
@@ -93,9 +94,9 @@ static void bar(FILE *out, const char *label, const char *series, int s, const s
         return;
     }
     fprintf(out,
-            "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
-            "<title>",
-            LABEL_W, y, x_of(b->value) - LABEL_W, BAR_H - 2, palette[s % 6]);
+            "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
+            "data-share=\"%.4f\"><title>",
+            LABEL_W, y, x_of(b->value) - LABEL_W, BAR_H - 2, palette[s % 6], b->value);
     svg_text(out, label);
     fputs(" - ", out);
     svg_text(out, series);
@@ -154,8 +155,8 @@ static void stack_row(FILE *out, const svg_stack_t *s, int g, int y)
             continue;
         fprintf(out,
                 "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" "
-                "fill=\"%s\"><title>",
-                x, y, w, palette[p % 6]);
+                "fill=\"%s\" data-share=\"%.4f\"><title>",
+                x, y, w, palette[p % 6], (double)c / (double)tot);
         svg_text(out, s->labels[g]);
         fputs(" - ", out);
         svg_text(out, s->parts[p]);
