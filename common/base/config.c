@@ -101,6 +101,8 @@ static const config_entry_t config_table[] = {
      "seconds a published outbox row is kept for audit"},
     {"RECOBRO_SCHEDULER_PERIOD_MS", CT_INT, "60000", NUM(scheduler_period_ms), 10, 86400000,
      "scheduler: milliseconds between two sweeps for due work"},
+    {"RECOBRO_SNAPSHOT_RETENTION_DAYS", CT_INT, "731", NUM(snapshot_retention_days), 0, 36600,
+     "scheduler: days the daily case snapshots (roll rates) are kept (0: forever)"},
     {"RECOBRO_POLICY_FILE", CT_STRING, "", STR(policy_file), 0, 0,
      "policy to load when the database has none"},
 };

@@ -59,7 +59,8 @@ typedef struct config {
     int relay_poll_ms;
     int outbox_retention_s;
     /* The scheduler. */
-    int scheduler_period_ms; /* between two due-work sweeps */
+    int scheduler_period_ms;     /* between two due-work sweeps */
+    int snapshot_retention_days; /* daily case snapshots kept this long; 0: forever */
     char policy_file[512];
     config_kafka_prop_t kafka_props[CONFIG_MAX_KAFKA_PROPS];
     int n_kafka_props;

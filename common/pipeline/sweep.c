@@ -13,6 +13,7 @@
 #include "outbox.h"
 #include "pg.h"
 #include "pipeline.h"
+#include "snapshot.h"
 
 /* The next due case no other scheduler holds, locked for this transaction. */
 #define SQL_NEXT_DUE                                                                               \
@@ -48,7 +49,8 @@ int sweep_prepare(PGconn *conn, char *err, size_t errlen)
             return pg_fail(conn, res, stmts[i].name, err, errlen);
         PQclear(res);
     }
-    return 0;
+    rc = snapshot_prepare(conn, err, errlen);
+    return rc == 0 ? 0 : rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
 }
 
 /* Runs `sql` without parameters expecting COMMAND_OK. Returns 0, RESULT_PERMANENT or
@@ -184,7 +186,29 @@ static one_t case_failed(PGconn *conn, const char *creditor_id, const char *debt
     return *rc == 0 ? ONE_FAILED : ONE_ERROR;
 }
 
-/* Writes the outbox and commits the cases; then, for each, the stats and the hot case. */
+/* The day's snapshot of the n planned cases (snapshot.h), in the transaction that planned them:
+ * one statement for the batch. Returns 0, RESULT_TRANSIENT or RESULT_PERMANENT. */
+static int write_snapshot(PGconn *conn, const casefile_t *cfs, size_t n, int64_t now, char *err,
+                          size_t errlen)
+{
+    const char **ids = calloc(2 * n + 1, sizeof(*ids));
+    int rc;
+
+    if (ids == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = cfs[i].creditor_id;
+        ids[n + i] = cfs[i].debtor_id;
+    }
+    rc = snapshot_write(conn, ids, ids + n, n, now, err, errlen);
+    free(ids);
+    return rc == 0 ? 0 : rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+}
+
+/* Writes the day's snapshot and the outbox and commits the cases; then, for each, the stats and
+ * the hot case. */
 static one_t commit_cases(PGconn *conn, const policyset_t *policies, int64_t now,
                           const sweep_opts_t *opts, outbox_t *ob, const casefile_t *cfs,
                           const casefile_plan_t *plans, size_t n, sweep_stats_t *stats, int *rc,
@@ -192,9 +216,10 @@ static one_t commit_cases(PGconn *conn, const policyset_t *policies, int64_t now
 {
     char esc1[300], esc2[300];
 
-    if (outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
+    *rc = write_snapshot(conn, cfs, n, now, err, errlen);
+    if (*rc == 0 && outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
         *rc = *rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
-    else
+    else if (*rc == 0)
         *rc = exec_cmd(conn, "COMMIT", err, errlen);
     if (*rc != 0) {
         rollback(conn);
@@ -402,6 +427,14 @@ int sweep_run(PGconn *conn, const policyset_t *policies, int64_t now, const swee
         done += got;
     }
     outbox_free(ob);
+    if (rc == RESULT_OK && opts->snapshot_retention_days > 0) {
+        long pruned = snapshot_prune(conn, now, opts->snapshot_retention_days,
+                                     SWEEP_SNAPSHOT_PRUNE_MAX, err, errlen);
+        if (pruned < 0)
+            rc = pruned == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+        else
+            stats->snapshots_pruned += pruned;
+    }
     return rc;
 }
 

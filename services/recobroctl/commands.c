@@ -362,7 +362,8 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
         return EXIT_FAIL;
     }
     cache_t *cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
-    sweep_opts_t opts = {cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL};
+    sweep_opts_t opts = {
+        cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL, cfg->snapshot_retention_days};
     sweep_stats_t st = SWEEP_STATS_INIT;
     rc = sweep_run(conn, p, now, &opts, &st, err, sizeof(err));
     char *summary = sweep_stats_json(&st, now);
@@ -435,8 +436,8 @@ static const ctl_command_t commands[] = {
     {{"report", NULL, NULL},
      1,
      ctl_report,
-     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text]",
-     "print the business measures (JSON by default)"},
+     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text|csv|html] [--out FILE]",
+     "print the business measures and analytics (JSON by default; html: one page with charts)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -78,7 +78,12 @@ static int one_period(scheduler_t *s)
 {
     char err[700];
     sweep_stats_t st = SWEEP_STATS_INIT;
-    sweep_opts_t opts = {s->cfg->topic_tasks, s->cfg->topic_case_events, s->cache, 0, s->stop};
+    sweep_opts_t opts = {s->cfg->topic_tasks,
+                         s->cfg->topic_case_events,
+                         s->cache,
+                         0,
+                         s->stop,
+                         s->cfg->snapshot_retention_days};
 
     int prc = policystore_refresh(&s->policy, s->conn, err, sizeof(err));
     if (prc == RESULT_TRANSIENT)

@@ -44,6 +44,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.log_level, LOG_INFO);
     assert_int_equal(cfg.batch_max, 500);
     assert_int_equal(cfg.cache_ttl_s, 604800);
+    assert_int_equal(cfg.snapshot_retention_days, 731);
     assert_string_equal(cfg.now, "");
     assert_int_equal(cfg.n_kafka_props, 0);
 }
@@ -105,6 +106,9 @@ static void bad_values(void **state)
         {"RECOBRO_KAFKA_BROKERS=", "RECOBRO_KAFKA_BROKERS"},
         {"RECOBRO_TOPIC_PARTITIONS=0", "RECOBRO_TOPIC_PARTITIONS"},
         {"RECOBRO_KAFKA_BAD-NAME=1", "RECOBRO_KAFKA_BAD-NAME"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=-1", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=a year", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=36601", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
     };
 
     (void)state;
