@@ -15,14 +15,37 @@ static int64_t day_of(const char *date)
                : -1;
 }
 
-/* Whether local day `day` accrues nothing: an open dispute (as the case stands at the pass), or
- * the day inside the forbearance's dates. */
+static bool within(const char *from, const char *until, int64_t day)
+{
+    int64_t f = day_of(from), u = day_of(until);
+    return f >= 0 && u >= 0 && f <= day && day <= u;
+}
+
+/* Whether local day `day` lies in a forbearance: any of the periods the case has held
+ * (forbear.h: every one is kept, an early end already shortens its until), not only the one
+ * planning picked at the last pass (two periods between two passes both pause), and the latest
+ * one for a case stored before every period was kept. */
+static bool in_forbearance(const casefile_t *cf, int64_t day)
+{
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(cf->forbearances, i, p)
+    {
+        if (within(json_string_value(json_object_get(p, "from")),
+                   json_string_value(json_object_get(p, "until")), day))
+            return true;
+    }
+    return within(cf->forbearance_from, cf->forbearance_until, day);
+}
+
+/* Whether local day `day` accrues nothing: a forbearance, or an open dispute. A dispute opens
+ * and ends only with an event, and every event first accrues the days before it (pipeline.c):
+ * the days since the last pass all had the dispute state the case has now, so each dispute
+ * period the case has held paused exactly its own days. */
 static bool paused(const casefile_t *cf, int64_t day)
 {
-    if (json_is_true(json_object_get(cf->features, "open_dispute")))
-        return true;
-    int64_t from = day_of(cf->forbearance_from), until = day_of(cf->forbearance_until);
-    return from >= 0 && until >= 0 && from <= day && day <= until;
+    return json_is_true(json_object_get(cf->features, "open_dispute")) || in_forbearance(cf, day);
 }
 
 /* The open principal of the documented invoices past due on `day` (due_on < day). */

@@ -358,6 +358,10 @@ static int follow_up(casefile_t *cf, const policy_t *policy, int64_t now, casefi
     if (!broken_in(plan, key, sizeof(key), reason, sizeof(reason)) || hold_sent(cf, key) ||
         !follow_up_step(cf, policy, &st))
         return 0;
+    /* A promise or plan agreed as the old one broke (the break is seen when the new promise
+     * replaces it) holds the ladder: the new agreement is what the follow-up call was for. */
+    if (hold_action_is_held(st.action) && hold_agreement_end(cf, policy, now) > 0)
+        return hold_mark_sent(cf, key);
     for (size_t i = 0; i < cf->n_tasks; i++) /* the ladder's own call of this planning serves */
         if (cf->tasks[i].is_new && cf->tasks[i].status == CASEFILE_TASK_PENDING &&
             strcmp(cf->tasks[i].action, vocab_action_name(st.action)) == 0)

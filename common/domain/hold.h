@@ -19,7 +19,10 @@
  *  - When a promise breaks (promise.broken, partially kept included) or a plan defaults in the
  *    planning in hand, the follow-up of the policy (promise.follow_up; by default the first
  *    call of the segment's ladder) is planned at once, at the next moment the contact rules
- *    allow, with reason "promise <id> broken: follow-up".
+ *    allow, with reason "promise <id> broken: follow-up". When a new promise or plan holds the
+ *    ladder in that same planning (a promise past its grace is seen broken when the next one
+ *    replaces it, before the scheduler's sweep), a held follow-up is not planned: the new
+ *    agreement is what it was for, and its own break gets a follow-up.
  * Callbacks (callback.h) hold the ladder's calls until their window has passed. */
 #ifndef RECOBRO_HOLD_H
 #define RECOBRO_HOLD_H

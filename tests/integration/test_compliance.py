@@ -338,10 +338,9 @@ def test_every_live_task_is_compliant(cm, services):
             e["data"]["reason"] == "promise_pending")))
     assert sum(1 for t in created if t["reason"] == "callback") > 0
     assert sum(1 for t in created if t["action"] == "promise_reminder") > 0
-    # KNOWN (2026-11-30, branch plan): at 3,000 debtors the checker found 5 ladder calls planned
-    # in the same phase as a promise and not withdrawn (promise_pending); not yet explained, so
-    # reported here and left out of the assertion until it is.
-    res["violations"] = [v for v in res["violations"] if v[2] != "promise_pending"]
+    # A promise past its grace that the next promise replaces before the scheduler's sweep is
+    # seen broken in that same planning; its follow-up call is not planned inside the new
+    # promise's hold (it was, 5-16 times at 3,000 debtors, until 2026-11-30: hold.h).
     assert res["violations"] == []
 
 
@@ -362,10 +361,8 @@ def test_a_broken_policy_is_caught(cm, services, tmp_path):
         res["checked"], len(res["violations"]), dict(res["by_rule"])))
     assert res["by_rule"]["window"] > 0
     assert res["by_rule"]["call_cap"] + res["by_rule"]["quiet_after_rpc"] > 0
-    # Judged by the broken rules themselves, the same stream is clean (promise_pending: see
-    # test_every_live_task_is_compliant).
-    assert [v for v in judge(broken["contact"], inputs, debtors, envelopes)["violations"]
-            if v[2] != "promise_pending"] == []
+    # Judged by the broken rules themselves, the same stream is clean.
+    assert judge(broken["contact"], inputs, debtors, envelopes)["violations"] == []
 
 
 def test_the_checker_catches_promise_and_callback_breaches():

@@ -332,6 +332,40 @@ static void test_broken_promise_follow_up_at_once(void **state)
     casefile_clear(&cf);
 }
 
+/* A promise past its grace is seen broken when the next promise replaces it, before the
+ * scheduler's sweep (test_compliance found the follow-up call planned inside the new hold): the
+ * new promise holds the ladder, and no follow-up is planned for the old one, then or later. */
+static void test_no_follow_up_while_a_new_promise_holds(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    char err[256];
+
+    (void)state;
+    new_case(&cf, &plan, "America/New_York", NULL, "2026-09-14", at("2027-03-12T20:00:00Z"));
+    cf.last_step = 2;
+    persist(&cf, &plan);
+    int64_t now = at("2027-03-19T21:00:00Z"); /* 17:00 EDT, inside the window */
+    assert_int_equal(casefile_emit(&plan, CASEFILE_TOPIC_CASE_EVENTS, "promise.broken", "e1", now,
+                                   json_pack("{s:s}", "promise_id", "P-3-1")),
+                     0);
+    set_promise(&cf, "P-9-0", "240.00", "2027-03-24");
+    assert_int_equal(casefile_plan(&cf, pol, now, &plan, err, sizeof(err)), 0);
+    assert_null(output(&plan, "task.created", "call", 0));
+    assert_true(hold_sent(&cf, "follow_up:P-3-1"));
+    plan_at(&cf, &plan, now + 3600); /* the next event of the phase: still nothing */
+    assert_null(output(&plan, "task.created", "call", 0));
+    /* The hold ends at 00:00 EDT on the 28th: the ladder's call comes back then. */
+    json_decref(cf.open_promise);
+    cf.open_promise = NULL;
+    plan_at(&cf, &plan, at("2027-03-28T13:00:00Z"));
+    const json_t *call = output(&plan, "task.created", "call", 0);
+    assert_non_null(call);
+    assert_true(strstr(str(call, "reason"), "follow-up") == NULL);
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
 /* ---- Callbacks ------------------------------------------------------------------------------- */
 
 static void contact(casefile_t *cf, casefile_plan_t *plan, const char *json, int64_t now)
@@ -682,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_reminder_falls_back_to_email_on_sms_opt_out),
         cmocka_unit_test(test_plan_holds_and_reminds_each_installment),
         cmocka_unit_test(test_broken_promise_follow_up_at_once),
+        cmocka_unit_test(test_no_follow_up_while_a_new_promise_holds),
         cmocka_unit_test(test_callback_inside_the_window),
         cmocka_unit_test(test_callback_withdraws_an_earlier_call),
         cmocka_unit_test(test_callback_outside_the_window),

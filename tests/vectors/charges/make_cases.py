@@ -75,6 +75,53 @@ def months(order):
 months("interest_first")
 months("principal_first")
 
+def pauses(order):
+    """Two forbearances (the second ended early) between two passes, then a dispute with partial
+    payments during and after it: every period the case held pauses its own days."""
+    n[0] = 0
+    d1 = daily(100000, "10")
+    def ev_at(t, data, at):
+        return {"now": at, "event": ev(t, data, at)}
+    steps = [inv("INV-1", "1000.00", "2026-01-31", "2026-02-01T10:00:00Z"),
+             ev_at("forbearance.granted", {"from": "2026-02-10", "until": "2026-02-14", "reason": "hardship"}, "2026-02-02T10:00:00Z"),
+             ev_at("forbearance.granted", {"from": "2026-02-20", "until": "2026-02-28", "reason": "hardship"}, "2026-02-03T10:00:00Z"),
+             ev_at("forbearance.ended", {"on": "2026-02-25", "reason": "back_to_work"}, "2026-02-21T10:00:00Z")]
+    I = (20 - 5 - 1) * d1              # Feb 1..20: Feb 10..14 and Feb 20 paused
+    steps[-1]["case"] = {"interest": eur(I), "interest_through": "2026-02-20"}
+    steps.append(tick("2026-03-01T10:00:00Z"))
+    I += 4 * d1                        # Feb 21..28: Feb 21..24 paused (B ended: until Feb 24)
+    steps[-1]["case"] = {"interest": eur(I), "principal": "1000.00", "interest_through": "2026-02-28"}
+    steps.append(ev_at("debt.disputed", {"at": "2026-03-05T10:00:00Z", "reason": "not_mine"}, "2026-03-05T10:00:00Z"))
+    I += 4 * d1                        # Mar 1..4
+    P = 100000
+    steps.append(pay("PAY-1", "100.00", "2026-03-12T10:00:00Z"))   # Mar 5..11 paused
+    if order == "interest_first":
+        P -= 10000 - I; I = 0
+    else:
+        P -= 10000
+    steps[-1]["case"] = {"principal": eur(P), "interest": eur(I)}
+    steps.append(ev_at("dispute.resolved", {"at": "2026-03-20T10:00:00Z", "outcome": "rejected"}, "2026-03-20T10:00:00Z"))
+    steps[-1]["case"] = {"interest": eur(I), "interest_through": "2026-03-19"}   # Mar 12..19 paused
+    I += 12 * daily(P, "10")           # Mar 20..31
+    steps.append(pay("PAY-2", "200.00", "2026-04-01T10:00:00Z"))
+    if order == "interest_first":
+        P -= 20000 - I; I = 0
+    else:
+        P -= 20000
+    steps[-1]["case"] = {"principal": eur(P), "interest": eur(I)}
+    I += 30 * daily(P, "10")           # April
+    steps.append(tick("2026-05-01T10:00:00Z"))
+    steps[-1]["case"] = {"principal": eur(P), "interest": eur(I), "balance": eur(P + I), "interest_through": "2026-04-30"}
+    steps.append(pay("PAY-3", eur(P + I), "2026-05-01T11:00:00Z"))
+    expect = {"case": {"principal": "0.00", "interest": "0.00", "fees": "0.00", "balance": "0.00", "status": "resolved", "segment": "resolved"}}
+    write("interest-two-forbearances-dispute-%s" % order.replace("_", "-"),
+          {"creditor_id": "acme", "debtor_id": "D-1",
+           "charges": {"late_interest_annual_pct": "10", "late_interest_cap_annual_pct": "12", "allocation_order": order},
+           "steps": steps}, expect)
+
+pauses("interest_first")
+pauses("principal_first")
+
 # Half-even: 36.5% a year is P/1000 a day: 25.00 -> 2.5 cents -> 2; 35.00 -> 3.5 -> 4.
 n[0] = 0
 steps = [inv("A", "25.00", "2026-01-10", "2026-01-20T10:00:00Z"), tick("2026-01-21T10:00:00Z")]

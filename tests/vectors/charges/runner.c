@@ -259,6 +259,7 @@ static const struct {
     {"debt.disputed", NULL, casedecide_dispute_opened},
     {"dispute.resolved", NULL, casedecide_dispute_resolved},
     {"forbearance.granted", NULL, casedecide_forbearance},
+    {"forbearance.ended", NULL, casedecide_forbearance_ended},
     {"scheduler.tick", NULL, casedecide_tick},
 };
 
