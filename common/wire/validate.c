@@ -370,6 +370,31 @@ static int check_forbearance_granted(json_t *data, reason_t *err)
     return 0;
 }
 
+/* contact.attempted: callback_at (version 2) comes only with outcome callback_requested, and
+ * asks for a moment from the contact's `at` to VALIDATE_CALLBACK_MAX_DAYS days after it (a
+ * callback before the call that asked for it, or a year typed wrong, is not a callback). */
+static int check_contact_attempted(json_t *data, reason_t *err)
+{
+    const char *cb = json_string_value(json_object_get(data, "callback_at"));
+    int64_t at, when;
+
+    if (cb == NULL)
+        return 0;
+    if (strcmp(json_string_value(json_object_get(data, "outcome")), "callback_requested") != 0)
+        return reason_set(err, "schema_violation",
+                          "data.callback_at: only with outcome callback_requested");
+    /* Both are valid RFC 3339 instants here. */
+    if (cal_parse_instant(json_string_value(json_object_get(data, "at")), &at, NULL) < 0 ||
+        cal_parse_instant(cb, &when, NULL) < 0)
+        return reason_set(err, "invalid_date", "data.callback_at: not an RFC 3339 instant");
+    if (when < at)
+        return reason_set(err, "invalid_date", "data.callback_at: before data.at");
+    if (when - at > (int64_t)VALIDATE_CALLBACK_MAX_DAYS * 86400)
+        return reason_set(err, "invalid_date", "data.callback_at: more than %d days after data.at",
+                          VALIDATE_CALLBACK_MAX_DAYS);
+    return 0;
+}
+
 typedef struct event_rules {
     const char *type;
     const field_t *fields;
@@ -382,7 +407,7 @@ static const event_rules_t rules[] = {
     {"invoice.cancelled", invoice_cancelled, NULL},
     {"payment.received", payment_received, NULL},
     {"payment.reversed", payment_reversed, NULL},
-    {"contact.attempted", contact_attempted, NULL},
+    {"contact.attempted", contact_attempted, check_contact_attempted},
     {"promise.made", promise_made, NULL},
     {"plan.agreed", plan_agreed, NULL},
     {"debt.disputed", debt_disputed, NULL},

@@ -14,7 +14,9 @@
  * DLQ codes produced here (the full list, with those of cloudevent.c, is in proto/README.md):
  *   schema_violation  a required field is missing, a field has the wrong JSON type, a string is
  *                     empty/too long/not in its enum or pattern, an array is empty where it may
- *                     not be, or a rule across fields is broken (forbearance `until` < `from`)
+ *                     not be, or a rule across fields is broken (forbearance `until` < `from`,
+ *                     contact.attempted `callback_at` with an outcome other than
+ *                     callback_requested)
  *   unknown_type      the envelope's `type` is not an input type of CONTRACT.md
  *   invalid_amount    a money field is a JSON number, is not a plain decimal string, has more
  *                     decimals than its currency, is negative, is zero where it must be
@@ -22,7 +24,8 @@
  *   invalid_currency  a `currency` string that is not a known ISO 4217 code (money.h)
  *   invalid_date      a date that is not YYYY-MM-DD or does not exist (2026-02-30), or an
  *                     instant that is not RFC 3339 with an offset (including the envelope's
- *                     optional `time`)
+ *                     optional `time`), or a contact.attempted `callback_at` before its `at`
+ *                     or more than VALIDATE_CALLBACK_MAX_DAYS days after it
  *   invalid_timezone  a time zone that is not an IANA name known to the system's tz database
  *
  * Every function here is pure (no I/O but GLib's read of the tz database), thread-safe, and
@@ -36,6 +39,9 @@
 #include <jansson.h>
 
 #include "cloudevent.h"
+
+/* Furthest a callback may be asked for after the contact that asks for it, in days. */
+#define VALIDATE_CALLBACK_MAX_DAYS 90
 
 /* Longest `creditor_id` / `debtor_id`, in characters (CONTRACT.md: 1-64). */
 #define VALIDATE_CASE_ID_MAX 64

@@ -215,6 +215,17 @@ def interactions(rid, cr, debtor):
         c.add("schema_violation", mutate(ok(), p, v))
     for v in ["2026-11-25 10:00", "2026-11-25", "2026-11-31T10:00:00Z"]:
         c.add("invalid_date", mutate(ok(), "data.at", v))
+    # callback_at (version 2): an RFC 3339 instant from the contact's `at` to 90 days after it,
+    # only with outcome callback_requested.
+    cb = mutate(ok(), "data.outcome", "callback_requested")
+    for v in ["tomorrow", "2026-11-26", "2026-11-26 18:30", "2026-11-26T18:30:00",
+              "2026-11-25T09:59:59Z", "2025-11-26T18:30:00Z", "2027-02-23T10:00:01Z",
+              "2126-11-26T18:30:00+01:00"]:
+        c.add("invalid_date", mutate(cb, "data.callback_at", v))
+    for v in [None, 1764180000, ""]:
+        c.add("schema_violation" if v != "" else "invalid_date",
+              mutate(cb, "data.callback_at", v))
+    c.add("schema_violation", mutate(ok(), "data.callback_at", "2026-11-26T18:30:00Z"))
     c.add("unknown_type", mutate(ok(), "type", "invoice.overdue"))
     c.add("unknown_type", mutate(ok(), "type", "promise.kept"))
     prom = c.event("promise.made", dict(base, promise_id="PR-X", amount="50.00", currency="EUR",

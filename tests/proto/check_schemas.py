@@ -71,6 +71,10 @@ SCHEMA_CANNOT_REJECT = {
         "the 64-bit minor-unit limit is a range, not a pattern",
     "schema_violation--forbearance-until-before-from.json":
         "JSON Schema cannot compare two fields (until >= from)",
+    "invalid_date--contact-attempted-callback-at-before-the-call.json":
+        "JSON Schema cannot compare two fields (callback_at >= at)",
+    "invalid_date--contact-attempted-callback-at-years-ahead.json":
+        "JSON Schema cannot compare two fields (callback_at at most 90 days after at)",
     "schema_violation--invoice-overdue-debtor-id-mismatch.json":
         "JSON Schema cannot compare two fields (debtor_id == debtor.id)",
     "unknown_type--output-type-on-input.json":

@@ -380,6 +380,45 @@ static void test_case_ids(void **state)
     ce_event_clear(&ev);
 }
 
+#define CALLBACK_EV(at_, outcome, cb)                                                              \
+    ENV("contact.attempted", "{\"creditor_id\":\"acme\",\"debtor_id\":\"D-1\",\"channel\":"        \
+                             "\"phone\",\"at\":\"" at_ "\",\"outcome\":\"" outcome "\","           \
+                             "\"callback_at\":\"" cb "\"}")
+
+/* callback_at: from the contact's `at` to 90 days after it, with outcome callback_requested. */
+static void test_callback_at_range(void **state)
+{
+    char detail[256];
+
+    (void)state;
+    assert_string_equal(check(CALLBACK_EV("2026-11-25T10:00:00Z", "callback_requested",
+                                          "2026-11-25T11:00:00+01:00"),
+                              NULL, 0),
+                        "ok"); /* the same instant: call me back right away */
+    assert_string_equal(
+        check(CALLBACK_EV("2026-11-25T10:00:00Z", "callback_requested", "2027-02-23T10:00:00Z"),
+              NULL, 0),
+        "ok"); /* exactly 90 days */
+    assert_string_equal(
+        check(CALLBACK_EV("2026-11-25T10:00:00Z", "callback_requested", "2027-02-23T10:00:01Z"),
+              detail, sizeof(detail)),
+        "invalid_date");
+    assert_string_equal(detail, "data.callback_at: more than 90 days after data.at");
+    assert_string_equal(check(CALLBACK_EV("2026-11-25T10:00:00Z", "callback_requested",
+                                          "2026-11-25T10:59:59+01:00"),
+                              detail, sizeof(detail)),
+                        "invalid_date");
+    assert_string_equal(detail, "data.callback_at: before data.at");
+    assert_string_equal(
+        check(CALLBACK_EV("2026-11-25T10:00:00Z", "callback_requested", "tomorrow"), NULL, 0),
+        "invalid_date");
+    assert_string_equal(
+        check(CALLBACK_EV("2026-11-25T10:00:00Z", "voicemail", "2026-11-26T10:00:00Z"), detail,
+              sizeof(detail)),
+        "schema_violation");
+    assert_string_equal(detail, "data.callback_at: only with outcome callback_requested");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,7 +426,7 @@ int main(void)
         cmocka_unit_test(test_instant),      cmocka_unit_test(test_timezone),
         cmocka_unit_test(test_identifiers),  cmocka_unit_test(test_input_types),
         cmocka_unit_test(test_events),       cmocka_unit_test(test_case_ids),
-        cmocka_unit_test(test_string_kinds),
+        cmocka_unit_test(test_string_kinds), cmocka_unit_test(test_callback_at_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
