@@ -203,6 +203,26 @@ rollback:
     return rc;
 }
 
+int policystore_unassign(PGconn *conn, const char *creditor_id, int *version, char *err,
+                         size_t errlen)
+{
+    const char *p[1] = {creditor_id};
+    /* One statement: the row stays as the audit trail of assignments, no longer active. */
+    PGresult *res = PQexecParams(conn,
+                                 "UPDATE creditor_policy SET active = false WHERE creditor_id = $1 "
+                                 "AND active RETURNING version",
+                                 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(conn, res, "creditor policy unassign", err, errlen);
+    int rc = POLICYSTORE_NONE;
+    if (PQntuples(res) > 0) {
+        *version = atoi(PQgetvalue(res, 0, 0));
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
 int policystore_add(PGconn *conn, const char *text, const policy_t *parsed, int only_if_empty,
                     char *err, size_t errlen)
 {

@@ -55,6 +55,13 @@ __attribute__((warn_unused_result)) int
 policystore_add_for(PGconn *conn, const char *creditor_id, const char *text, const policy_t *parsed,
                     int only_if_empty, char *err, size_t errlen);
 
+/* Moves creditor `creditor_id` back to the default policy: its active assignment is ended (kept
+ * as history, active false), and the workers notice it like a load. The version it had into
+ * *version. Returns 0, POLICYSTORE_NONE when the creditor had no policy of its own, -1 or
+ * RESULT_TRANSIENT. */
+__attribute__((warn_unused_result)) int
+policystore_unassign(PGconn *conn, const char *creditor_id, int *version, char *err, size_t errlen);
+
 /* The policy `creditor_id` is planned under, parsed: its own when it has one (*own set true),
  * else the default (*own false); with its document into *document when not NULL (a new string).
  * creditor_id NULL: the default. Returns 0, POLICYSTORE_NONE when neither exists, -1 or

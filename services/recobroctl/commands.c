@@ -401,6 +401,12 @@ static const ctl_command_t commands[] = {
      ctl_policy_show,
      "[--creditor CREDITOR_ID]",
      "print the active default policy, or the one the creditor's cases are planned under"},
+    {{"policy", "unassign", NULL},
+     2,
+     ctl_policy_unassign,
+     "--creditor CREDITOR_ID",
+     "move a creditor back to the default policy (its own stays stored; running workers "
+     "switch at their next policy check)"},
     {{"policy", "list", NULL},
      2,
      ctl_policy_list,

@@ -22,11 +22,12 @@ typedef struct ctl_command {
 int ctl_dlq_replay(const config_t *cfg, int argc, char **argv);
 int ctl_report(const config_t *cfg, int argc, char **argv); /* `report` (report.c) */
 
-/* `policy load FILE [--creditor ID]`, `policy show [--creditor ID]`, `policy list` (policycmd.c).
- */
+/* `policy load FILE [--creditor ID]`, `policy show [--creditor ID]`, `policy list`, `policy
+ * unassign --creditor ID` (policycmd.c). */
 int ctl_policy_load(const config_t *cfg, int argc, char **argv);
 int ctl_policy_show(const config_t *cfg, int argc, char **argv);
 int ctl_policy_list(const config_t *cfg, int argc, char **argv);
+int ctl_policy_unassign(const config_t *cfg, int argc, char **argv);
 
 /* Adds to the `case show` document `out` what the hot case lacks (caseshow.c): "policy_id"
  * (the policy of its policy_version), "policy_in_force", "payments" with their allocations,

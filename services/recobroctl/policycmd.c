@@ -1,5 +1,6 @@
 /* policycmd.c - recobroctl's policy commands: `policy load FILE [--creditor ID]`, `policy show
- * [--creditor ID]` and `policy list` (policystore.h: the default policy and the creditors' own). */
+ * [--creditor ID]`, `policy unassign --creditor ID` and `policy list` (policystore.h: the default
+ * policy and the creditors' own). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,38 @@ int ctl_policy_show(const config_t *cfg, int argc, char **argv)
     printf("%s\n", doc);
     free(doc);
     policy_free(p);
+    return EXIT_OK;
+}
+
+int ctl_policy_unassign(const config_t *cfg, int argc, char **argv)
+{
+    static const char usage[] = "usage: recobroctl policy unassign --creditor CREDITOR_ID\n";
+    char err[600];
+    const char *pos[1], *creditor;
+    int npos, version = 0;
+
+    if (parse_args(argc, argv, usage, 0, pos, &npos, &creditor) < 0)
+        return EXIT_USAGE;
+    if (creditor == NULL) {
+        fprintf(stderr, "recobroctl: --creditor is required\n%s", usage);
+        return EXIT_USAGE;
+    }
+    PGconn *conn = connect_db(cfg);
+    if (conn == NULL)
+        return EXIT_FAIL;
+    int rc = policystore_unassign(conn, creditor, &version, err, sizeof(err));
+    PQfinish(conn);
+    if (rc == POLICYSTORE_NONE) {
+        printf("creditor %s has no policy of its own: it is planned under the default policy\n",
+               creditor);
+        return EXIT_OK;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "recobroctl: %s\n", err);
+        return EXIT_FAIL;
+    }
+    printf("creditor %s is planned under the default policy again (its own was version %d)\n",
+           creditor, version);
     return EXIT_OK;
 }
 

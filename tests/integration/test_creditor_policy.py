@@ -7,6 +7,7 @@ creditor while the worker runs is picked up without a restart; the scheduler's s
 case under its creditor's policy; `case show` names the policy; bad arguments are refused."""
 import json
 
+import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 
@@ -143,6 +144,50 @@ def test_each_creditor_is_planned_under_its_own_policy(db, services, tmp_path):
         assert t["policy_version"] == want, t
 
 
+def test_unassign_moves_a_creditor_back_to_the_default(db, services):
+    """`policy unassign --creditor ID` ends a creditor's own policy: the running worker plans its
+    next cases under the default within its policy check (3 s), `policy show` and `policy list`
+    say so, the other creditors keep theirs, and unassigning again changes nothing."""
+    rid = db["rid"]
+    es_cr, other_cr = "es-" + rid, "es2-" + rid
+    ctl(db, "policy", "load", str(DEFAULT))
+    ctl(db, "policy", "load", str(ES), "--creditor", es_cr)
+    ctl(db, "policy", "load", str(ES), "--creditor", other_cr)
+    services("recobro-overdue", envs(db))
+    services("recobro-relay", envs(db))
+    send(db, es_cr, "D-1", overdue(db, "u1", es_cr, "D-1"))
+    assert tasks_of(db, es_cr, "D-1")[0]["policy_version"] == 2
+
+    r = ctl(db, "policy", "unassign", "--creditor", es_cr)
+    assert r.stdout.strip() == ("creditor %s is planned under the default policy again (its "
+                                "own was version 2)" % es_cr)
+    listed = json.loads(ctl(db, "policy", "list").stdout)
+    assert [c["creditor_id"] for c in listed["creditors"]] == [other_cr]
+    shown = ctl(db, "policy", "show", "--creditor", es_cr)
+    assert json.loads(shown.stdout)["name"] == "default" and "no policy of its own" in shown.stderr
+
+    def planned_under_default():
+        planned_under_default.n += 1
+        debtor = "D-back-%d" % planned_under_default.n
+        send(db, es_cr, debtor, overdue(db, "back-%d" % planned_under_default.n, es_cr, debtor))
+        ts = tasks_of(db, es_cr, debtor, timeout=20)
+        return ts and ts[0]["policy_version"] == 1
+    planned_under_default.n = 0
+    su.wait_for(planned_under_default, timeout=60, interval=1,
+                what="creditor back on the default policy")
+    send(db, other_cr, "D-1", overdue(db, "o1", other_cr, "D-1"))
+    assert tasks_of(db, other_cr, "D-1")[0]["policy_version"] == 2
+    # Again: nothing to end, said plainly, exit 0.
+    r = ctl(db, "policy", "unassign", "--creditor", es_cr)
+    assert "has no policy of its own" in r.stdout
+    # The old assignment is kept as history, no longer active; a later load assigns it again.
+    with psycopg.connect(db["env"]["RECOBRO_PG_DSN"], autocommit=True) as conn:
+        assert conn.execute("SELECT version, active FROM creditor_policy WHERE creditor_id = %s",
+                            (es_cr,)).fetchall() == [(2, False)]
+    ctl(db, "policy", "load", str(ES), "--creditor", es_cr)
+    assert json.loads(ctl(db, "policy", "show", "--creditor", es_cr).stdout)["name"] == "es"
+
+
 def test_policy_commands_refuse_bad_input(db, tmp_path):
     ctl(db, "policy", "load", str(DEFAULT))
     for args in (["policy", "load", str(ES), "--creditor", "bad id"],
@@ -154,7 +199,13 @@ def test_policy_commands_refuse_bad_input(db, tmp_path):
                  ["policy", "load", str(ES), "--frob"],
                  ["policy", "show", "--creditor", "Ä"],
                  ["policy", "show", "extra"],
-                 ["policy", "list", "extra"]):
+                 ["policy", "list", "extra"],
+                 ["policy", "unassign"],
+                 ["policy", "unassign", "acme"],
+                 ["policy", "unassign", "--creditor"],
+                 ["policy", "unassign", "--creditor", "bad id"],
+                 ["policy", "unassign", "--creditor", "a", "--creditor", "b"],
+                 ["policy", "unassign", "--creditor", "a", "--default"]):
         r = ctl(db, *args, check=False)
         assert r.returncode == 2, (args, r.stderr)
         assert "usage: recobroctl policy" in r.stderr, (args, r.stderr)
