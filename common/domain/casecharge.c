@@ -150,6 +150,41 @@ int64_t casecharge_pay_after(casefile_t *cf, const charges_rules_t *rules, int64
     return left - ti - tf;
 }
 
+/* The index of `payment_id`'s credit_paid entry, added when new; -1 when the list is full. */
+static int credit_slot(charges_state_t *c, const char *payment_id)
+{
+    for (size_t i = 0; i < c->n_credit_paid; i++)
+        if (strcmp(c->credit_paid[i].payment_id, payment_id) == 0)
+            return (int)i;
+    if (c->n_credit_paid == CHARGES_MAX_CREDIT_PAID)
+        return -1;
+    size_t i = c->n_credit_paid++;
+    snprintf(c->credit_paid[i].payment_id, sizeof(c->credit_paid[i].payment_id), "%s", payment_id);
+    c->credit_paid[i].interest = c->credit_paid[i].fees = 0;
+    return (int)i;
+}
+
+int casecharge_use_credit(casefile_t *cf)
+{
+    charges_state_t *c = &cf->charges;
+
+    for (size_t k = 0; k < cf->n_credits && (c->interest > 0 || c->fees > 0); k++) {
+        casefile_credit_t *cr = &cf->credits[k];
+        int64_t ti, tf;
+        int slot;
+        if (cr->unallocated <= 0 || strcmp(cr->currency, cf->currency) != 0 ||
+            (slot = credit_slot(c, cr->payment_id)) < 0)
+            continue;
+        charges_take(cr->unallocated, &c->interest, &c->fees, &ti, &tf);
+        cr->unallocated -= ti + tf;
+        cr->dirty = true;
+        c->credit_paid[slot].interest += ti;
+        c->credit_paid[slot].fees += tf;
+        c->dirty = true;
+    }
+    return 0;
+}
+
 int casecharge_reopen(casefile_t *cf, int64_t interest, int64_t fees)
 {
     charges_state_t *c = &cf->charges;

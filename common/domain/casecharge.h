@@ -32,6 +32,13 @@ __attribute__((warn_unused_result)) int casecharge_on_invoice(casefile_t *cf,
                                                               const charges_rules_t *rules,
                                                               const char *type, const json_t *data);
 
+/* Over-payment credit meets the charges: after the invoices had their share of the case's
+ * credit (casepay_use_credit() calls this last), what is left of each credit, oldest first, pays
+ * the open interest and then the fees (a fee charged with a later invoice, interest a reversal
+ * re-opened), noted per payment in cf->charges.credit_paid. Money the debtor has on account is
+ * never left unused while the case owes charges. Returns 0, or -1 (out of memory). */
+__attribute__((warn_unused_result)) int casecharge_use_credit(casefile_t *cf);
+
 /* The part of a payment of `amount` that goes to charges BEFORE the invoices (interest_first:
  * interest then fees; principal_first: none), taken off cf->charges; adds it to *paid_interest
  * and *paid_fees. Returns what is left for the invoices. */

@@ -301,8 +301,7 @@ int casedecide_payment_reversed(casefile_t *cf, const casedecide_in_t *in, casef
     if (casepay_reverse(cf, &u, sp ? &sp->p : NULL, spl ? &spl->pl : NULL, in->source, plan, &e) <
         0)
         return rejected(why, &e);
-    if (settlement_after_reversal(cf, spl ? &spl->pl : NULL) < 0) /* money: re-opens it */
-        return reason_set(why, "processing_error", "charges overflow"), RESULT_PERMANENT;
+    /* money: a settlement it undid was re-opened by casepay_reverse() (settlement.h). */
     row->write = CASEFILE_PAYMENT_REVERSE;
     credit_in_row(cf, payment_id); /* the reversal zeroes it */
     if (sp != NULL)

@@ -11,6 +11,7 @@
 #include "contact.h"
 #include "money.h"
 #include "calendar.h"
+#include "settlement.h"
 
 /* ---- Small helpers --------------------------------------------------------------------------- */
 
@@ -210,7 +211,8 @@ int casepay_use_credit(casefile_t *cf)
     free(lines);
     free(v);
     free(ix);
-    return rc;
+    /* money: what is left of the credit pays the open interest and fees (casecharge.h). */
+    return rc == 0 ? casecharge_use_credit(cf) : rc;
 }
 
 static int64_t documented_balance(const casefile_t *cf)
@@ -461,6 +463,10 @@ int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_
     if (unpay_promise(cf, u, p, op, source, out, err) < 0 ||
         unpay_plan(cf, u, pl, op, source, out, err) < 0)
         return -1;
+    /* money: a settlement the reversal undid re-opens what it wrote off, before the case's
+     * credit meets what is open again (oldest first, the write-off included). */
+    if (settlement_after_reversal(cf, pl) < 0)
+        return reason_set(err, "processing_error", "charges overflow");
     if (casepay_use_credit(cf) < 0)
         return reason_set(err, "processing_error", "out of memory");
     return 0;

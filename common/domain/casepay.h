@@ -44,7 +44,8 @@
 
 /* Uses the case's credits (oldest payment first, case currency only) for its open documented
  * invoices, oldest due first; appends the lines to cf->credit_lines and marks the credits and
- * invoices dirty. Returns 0 (also when there is nothing to do), or -1 when out of memory. */
+ * invoices dirty; then what is left pays the open interest and fees (casecharge_use_credit()).
+ * Returns 0 (also when there is nothing to do), or -1 when out of memory. */
 __attribute__((warn_unused_result)) int casepay_use_credit(casefile_t *cf);
 
 /* A payment as received. `named` (borrowed) holds the invoice_ids to pay first. */

@@ -97,6 +97,9 @@ typedef struct charges_writeoff_line {
 
 #define CHARGES_MAX_WRITEOFF_LINES 64
 
+/* Most payments whose credit pays charges in one event (more wait for the next event). */
+#define CHARGES_MAX_CREDIT_PAID 8
+
 /* The settlement agreed or in force on a case (settlement.h decides; stored with the charges). */
 typedef struct charges_settlement {
     char plan_id[129]; /* "" = none */
@@ -123,6 +126,14 @@ typedef struct charges_state {
     char pay_id[129];
     int64_t pay_interest, pay_fees;
     bool pay_insert;
+    /* What over-payment credit paid of the interest and fees in this event, per payment
+     * (casecharge_use_credit()): added to each payment's stored parts, so that its reversal
+     * re-opens them too. */
+    struct {
+        char payment_id[129];
+        int64_t interest, fees;
+    } credit_paid[CHARGES_MAX_CREDIT_PAID];
+    size_t n_credit_paid;
     bool dirty; /* changed: chargestore saves the row */
 } charges_state_t;
 

@@ -15,7 +15,9 @@
  *    follows, and the planning then resolves the case (reason "settled").
  *  - A defaulted or cancelled settlement plan forgives nothing: the whole balance stays owed.
  *  - A reversed payment that takes the plan back from completed re-opens exactly what was
- *    written off (invoices, interest, fees) and the case is collected again.
+ *    written off (invoices, interest, fees; casepay_reverse() calls settlement_after_reversal()
+ *    before the case's over-payment credit meets what is open again) and the case is collected
+ *    again.
  * Pure: no I/O, no clock. */
 #ifndef RECOBRO_SETTLEMENT_H
 #define RECOBRO_SETTLEMENT_H

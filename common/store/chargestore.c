@@ -27,6 +27,12 @@ static const pg_statement_t statements[] = {
     {"ch_payment_put",
      "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"},
+    /* What the payment's over-payment credit paid later (casecharge_use_credit()), added. */
+    {"ch_payment_add",
+     "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
+     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (creditor_id, debtor_id, payment_id) DO UPDATE "
+     "SET interest = payment_charge.interest + EXCLUDED.interest, "
+     "fees = payment_charge.fees + EXCLUDED.fees"},
 };
 
 int chargestore_prepare(PGconn *conn, char *err, size_t errlen)
@@ -111,6 +117,15 @@ int chargestore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen
             return rc;
         c->pay_insert = false;
     }
+    for (size_t i = 0; i < c->n_credit_paid; i++) {
+        snprintf(v[0], sizeof(v[0]), "%" PRId64, c->credit_paid[i].interest);
+        snprintf(v[1], sizeof(v[1]), "%" PRId64, c->credit_paid[i].fees);
+        const char *p[5] = {cf->creditor_id, cf->debtor_id, c->credit_paid[i].payment_id, v[0],
+                            v[1]};
+        if ((rc = pgpipe_cmd(conn, "ch_payment_add", 5, p, err, errlen)) != 0)
+            return rc;
+    }
+    c->n_credit_paid = 0;
     if (!c->dirty)
         return 0;
     json_t *sj = c->settlement.plan_id[0] ? charges_settlement_to_json(&c->settlement) : NULL;

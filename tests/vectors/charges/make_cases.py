@@ -158,6 +158,38 @@ write("fee-only-when-agreed", {"creditor_id": "acme", "debtor_id": "D-1",
       "charges": {"fixed_fee": {"EUR": "30.00", "USD": "25.00"}, "allocation_order": "interest_first"}, "steps": steps},
       {"case": {"fees": "30.00", "principal": "190.00", "balance": "220.00", "interest": "0.00"}})
 
+# Over-payment credit meets later charges (after the invoices): a fee charged with a later
+# invoice, and interest a reversal re-opened; the reversal of the payment whose credit paid them
+# re-opens them again.
+n[0] = 0
+steps = [inv("A", "100.00", "2026-01-10", "2026-01-20T10:00:00Z"),
+         pay("PAY-1", "150.00", "2026-01-20T11:00:00Z")]
+steps[-1]["case"] = {"balance": "0.00", "status": "resolved"}
+steps.append(inv("B", "20.00", "2026-01-25", "2026-01-20T12:00:00Z", fees_agreed=True))
+steps[-1]["case"] = {"principal": "0.00", "fees": "0.00", "balance": "0.00"}  # 20 + 30 of the 50
+steps.append(rev("PAY-1", "2026-01-20T13:00:00Z"))
+steps[-1]["case"] = {"principal": "120.00", "fees": "30.00", "balance": "150.00"}
+write("credit-pays-a-later-fee", {"creditor_id": "acme", "debtor_id": "D-1",
+      "charges": {"fixed_fee": {"EUR": "30.00"}, "allocation_order": "principal_first"}, "steps": steps},
+      {"case": {"principal": "120.00", "fees": "30.00", "balance": "150.00", "status": "open"}})
+n[0] = 0
+d1 = daily(100000, "10")
+I = 28 * d1
+steps = [inv("A", "1000.00", "2026-01-31", "2026-02-01T10:00:00Z"),
+         pay("PAY-1", "100.00", "2026-03-01T10:00:00Z")]
+steps[-1]["case"] = {"interest": "0.00", "principal": eur(100000 - (10000 - I))}
+steps.append(pay("PAY-2", eur(100000 - (10000 - I) + 20000), "2026-03-01T11:00:00Z"))
+steps[-1]["case"] = {"balance": "0.00"}  # 200.00 over: credit
+steps.append(rev("PAY-1", "2026-03-01T12:00:00Z"))
+# PAY-1's 100.00 re-opens: principal (100.00 - I) and the interest I; PAY-2's credit pays both.
+steps[-1]["case"] = {"principal": "0.00", "interest": "0.00", "balance": "0.00"}
+steps.append(rev("PAY-2", "2026-03-01T13:00:00Z"))
+steps[-1]["case"] = {"principal": "1000.00", "interest": eur(I), "balance": eur(100000 + I)}
+write("credit-pays-reopened-interest", {"creditor_id": "acme", "debtor_id": "D-1",
+      "charges": {"late_interest_annual_pct": "10", "late_interest_cap_annual_pct": "12",
+                  "allocation_order": "interest_first"}, "steps": steps},
+      {"case": {"principal": "1000.00", "interest": eur(I), "status": "open"}})
+
 # Settlements.
 PATCH = {"negotiation": {"limits": {"default": {"max_settlement_discount_pct": 20, "min_down_payment_pct": 0}}}}
 def plan(pid, at, slots, settlement=None):

@@ -201,6 +201,15 @@ static void save_rows(casefile_t *cf, const ce_event_t *ev)
         sp->row.lines[sp->row.nlines++].amount = cf->credit_lines[i].amount;
     }
     cf->n_credit_lines = 0;
+    /* Charges paid out of credit are added to their payment's parts (ch_payment_add). */
+    for (size_t i = 0; i < cf->charges.n_credit_paid; i++) {
+        spay_t *sp = find_pay(cf->charges.credit_paid[i].payment_id);
+        if (sp == NULL)
+            continue;
+        sp->interest += cf->charges.credit_paid[i].interest;
+        sp->fees += cf->charges.credit_paid[i].fees;
+    }
+    cf->charges.n_credit_paid = 0;
     put_plan(r->plan);
     put_plan(r->open_plan);
     if (r->record == CASEFILE_RECORD_DISPUTE && ndisputes < 16) {
