@@ -2,7 +2,8 @@
 effects and no lost task, checked against an independent reference.
 
 The stream is test_replay.py's (invoice.overdue / adjusted / cancelled, contact.attempted,
-debt.disputed / dispute.resolved, promise.made, plan.agreed, payment.received / reversed), for
+debt.disputed / dispute.resolved, promise.made, plan.agreed with and without a settlement,
+payment.received / reversed, under its policy with late interest), for
 RECOBRO_KILL_DEBTORS debtors (default 500: about 3,500 events), with 5% of the events re-sent
 later in the stream (same source and id: duplicates that must have no second effect). It is
 published era by era as test_replay.py does (one topic at a time, so that the reference's
@@ -16,9 +17,10 @@ At the same time a CONTROL run, one replica of each worker with no kills, consum
 topics into a database of its own. Everything fixed by a seed (RECOBRO_KILL_SEED).
 
 When everything drained and a final `recobroctl scheduler tick` ran on both databases:
-  - every invoice's open amount and status, every case's balance, every promise's state and
-    paid amount, every plan's state equal the INDEPENDENT reference of test_replay.py (plain
-    Python, no recobro code), in the killed run and in the control;
+  - every invoice's open amount and status, every case's balance, open interest and
+    settlement, every promise's state and paid amount, every plan's state equal the
+    INDEPENDENT reference of test_replay.py (plain Python, no recobro code), in the killed run
+    and in the control;
   - the killed run's tasks (task_id, action, status) and the outbox rows written (topic,
     event id, as a multiset: one effect per input) equal the control's;
   - every task_id of the killed run's task table arrived on the tasks topic as task.created
@@ -108,14 +110,18 @@ def mismatches(n, run, ref):
     got = {(d, inv): (st, None if st == "cancelled" else amt) for d, inv, amt, st in db(
         n, run, "SELECT debtor_id, invoice_id, open_amount, status FROM invoice "
                 "WHERE creditor_id = %s", cr)}
-    want = {(d, inv): (("cancelled", None) if i["cancelled"] else
-                       ("paid" if i["open"] == 0 else "open", i["open"]))
-            for d, c in ref.items() for inv, i in c.invoices.items()}
+    want = {(d, inv): rpl.want_invoice(i) for d, c in ref.items() for inv, i in c.invoices.items()}
     bad += ["invoice %s: want %s got %s" % (k, want.get(k), got.get(k))
             for k in sorted(set(want) | set(got)) if want.get(k) != got.get(k)]
     got = dict(db(n, run, "SELECT debtor_id, balance FROM debt_case WHERE creditor_id = %s", cr))
     bad += ["balance %s: want %s got %s" % (d, c.balance(), got.get(d))
             for d, c in sorted(ref.items()) if got.get(d) != c.balance()]
+    got = rpl.got_charges(db(n, run, "SELECT debtor_id, interest, settlement FROM case_charges "
+                                     "WHERE creditor_id = %s", cr))
+    want = rpl.want_charges(ref)
+    bad += ["charges %s: want %s got %s" % (d, want.get(d), got.get(d))
+            for d in sorted(set(want) | set(got))
+            if want.get(d) != got.get(d, (0, False, 0) if d in want else None)]
     got = {(d, p): (st, paid, appr) for d, p, st, paid, appr in db(
         n, run, "SELECT debtor_id, promise_id, state, paid_toward, pending_approval FROM promise "
                 "WHERE creditor_id = %s", cr)}

@@ -1,12 +1,15 @@
 """test_replay.py - issue 5's replay test: one generated stream of mixed events (invoices overdue,
 adjusted and cancelled; payments, some before their invoice, over-payments and reversals;
-contacts; promises, superseding promises and promises outside the limits; instalment plans;
-disputes upheld, rejected and left open) in time order for a few hundred debtors, applied
+contacts; promises, superseding promises and promises outside the limits; instalment plans
+and discounted settlements; disputes upheld, rejected and left open) in time order for a few
+thousand debtors, under default.json with late interest (10% a year) and settlements allowed
+(replay_policy()), applied
 through the real workers (recobro-overdue, -interactions, -payments, the relay and a final
 `recobroctl scheduler tick`), then compared with an INDEPENDENT reference calculation written
 here in plain Python (nothing of recobro's C code is imported or called): every invoice's open
-amount and status, every case's balance, every promise's state and paid amount, every plan's
-state, missed count and paid amount. Segments are compared where the reference reproduces the
+amount and status (written_off included), every case's balance, open interest and settlement
+(settled, what was written off), every promise's state and paid amount, every plan's state,
+missed count and paid amount. Segments are compared where the reference reproduces the
 default policy's first rules (resolved at zero, disputed while a dispute is open); the others
 depend on contact and payment-pattern features the reference does not model.
 
@@ -25,11 +28,23 @@ per-case order is Kafka's (one key per case). The eras, in stream time order:
   4. invoices again (recobro-overdue restarted at T0+21): late invoices for debtors who paid
      before being invoiced, and new invoices that use over-payment credit;
   5. `recobroctl scheduler tick --now` at T0+40: every promise and instalment past its grace.
+
+Interest, as the reference computes it: a worker's pass over a case first accrues the local days
+since the last pass (each day on that day's open principal past due, rounded half-even, nothing
+while a dispute is open), from the day the case was first known with its zone; so the worker
+clocks above decide the days (T0 for eras 1-2, T0+20 for era 3, T0+21 for era 4, the tick's day).
+A payment pays the open interest first (the policy's allocation order), then the invoices; a
+reversal re-opens what it paid of both. A settlement plan (settlement_amount = the plan's
+total, 10% forgiven) completed by a payment writes off every open invoice and the interest; a
+reversal that takes it back from completed re-opens exactly that, before over-payment credit
+meets what is open again: the invoices oldest first, then the interest.
 """
 import json
 import random
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,13 +52,33 @@ import pytest
 import stackutil as su
 from conftest import worker_env
 
-POLICY = su.ROOT / "deploy" / "policy" / "default.json"
+DEFAULT_POLICY = su.ROOT / "deploy" / "policy" / "default.json"
+RATE_PCT = 10       # the replay policy's charges.late_interest_annual_pct
+SETTLE_OFF_PCT = 10  # what a settlement forgives of the balance (inside every segment's limit)
+
+
+def replay_policy():
+    """default.json with late interest (10% a year, interest first: its allocation order) and
+    settlements allowed (20% by default; willing_unable 10% and chronic 15% keep theirs), written
+    once per process to a file of its own; test_kill_workers.py uses it too."""
+    doc = json.loads(DEFAULT_POLICY.read_text())
+    doc["name"] = "replay"
+    doc["charges"].update(late_interest_annual_pct=str(RATE_PCT),
+                          late_interest_cap_annual_pct=str(RATE_PCT + 2))
+    doc["negotiation"]["limits"]["default"]["max_settlement_discount_pct"] = 20
+    path = Path(tempfile.mkdtemp(prefix="recobro-replay-")) / "replay.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+POLICY = replay_policy()
 TZ = "Europe/Madrid"
 DAY0 = date(2026, 11, 25)
 T0 = "2026-11-25T10:00:00Z"
 PAY_NOW_DAY = DAY0 + timedelta(days=20)
 PAY_NOW = "2026-12-15T12:00:00Z"
 ERA4_NOW = "2026-12-16T12:00:00Z"
+ERA4_DAY = date(2026, 12, 16)
 TICK_NOW = "2027-01-04T12:00:00Z"
 TICK_DAY = date(2027, 1, 4)
 GRACE = 3           # deploy/policy/default.json negotiation.promise_grace_days
@@ -53,6 +88,15 @@ SEED = 20261125
 
 
 # ---- the independent reference ---------------------------------------------------------------
+
+def daily_interest(principal):
+    """One local day's simple interest on `principal` (minor units) at RATE_PCT a year, rounded
+    half-even to the minor unit."""
+    q, r = divmod(principal * RATE_PCT, 100 * 365)
+    if 2 * r > 100 * 365 or (2 * r == 100 * 365 and q % 2 == 1):
+        q += 1
+    return q
+
 
 class RefPromise:
     def __init__(self, pid, amount, due, made, pending_approval=False):
@@ -163,13 +207,45 @@ class RefCase:
         self.plans = {}
         self.dispute_open = False
         self.segmented = False
+        # Charges: interest accrues per local day on the open principal past due (due < day),
+        # except while a dispute is open, from the day the case is first known with its zone.
+        self.interest = 0
+        self.accrued = None      # the last local day accrued; None before the first pass
+        self.interest_paid = {}  # payment_id -> the interest it paid (re-opened on reversal)
+        self.settle_plan = None  # the plan_id of the settlement agreed
+        self.settled = None      # once settled: {"lines": [(inv, amount)], "interest": n}
+
+    def _live(self, i):
+        return not i["cancelled"] and not i["written_off"]
+
+    def principal(self):
+        return sum(i["open"] for i in self.invoices.values() if self._live(i))
 
     def balance(self):
-        return sum(i["open"] for i in self.invoices.values() if not i["cancelled"])
+        return self.principal() + self.interest
 
     def _open_by_age(self):
-        return sorted((k for k, i in self.invoices.items() if not i["cancelled"] and i["open"] > 0),
+        return sorted((k for k, i in self.invoices.items() if self._live(i) and i["open"] > 0),
                       key=lambda k: self.invoices[k]["due"])
+
+    def before(self, today):
+        """A worker's pass over the case on local day `today`, before the event: the interest
+        of the days since the last pass, each day on that day's past-due principal."""
+        if self.accrued is None:
+            return
+        d = self.accrued + timedelta(days=1)
+        while d < today:
+            if not self.dispute_open:
+                self.interest += daily_interest(sum(
+                    i["open"] for i in self.invoices.values()
+                    if self._live(i) and i["open"] > 0 and i["due"] < d))
+            d += timedelta(days=1)
+        self.accrued = max(self.accrued, today - timedelta(days=1))
+
+    def after(self, today):
+        """After the event: a case known with its zone only now starts accruing today."""
+        if self.accrued is None and self.invoices:
+            self.accrued = today - timedelta(days=1)
 
     def use_credit(self):
         for cr in self.credits:
@@ -180,9 +256,18 @@ class RefCase:
                 self.invoices[k]["open"] -= take
                 cr[1] -= take
                 self.payments[cr[0]]["lines"].append((k, take))
+        # What is left of the credit pays the open interest (a reversal re-opened it); the
+        # payment's reversal re-opens that too.
+        for cr in self.credits:
+            take = min(cr[1], self.interest)
+            if take > 0:
+                self.interest -= take
+                cr[1] -= take
+                self.interest_paid[cr[0]] = self.interest_paid.get(cr[0], 0) + take
 
     def overdue(self, inv, amount, due):
-        self.invoices[inv] = {"due": due, "open": amount, "cancelled": False}
+        self.invoices[inv] = {"due": due, "open": amount, "cancelled": False,
+                              "written_off": False}
         self.use_credit()
         # A case is segmented the first time it owes something documented; one whose invoice
         # arrives already paid by earlier credit never owed anything: not segmented, no
@@ -203,14 +288,43 @@ class RefCase:
                     p.state = "cancelled"
         self.promises[pid] = RefPromise(pid, amount, due, DAY0, pending_approval)
 
-    def plan(self, plan_id, slots):
+    def plan(self, plan_id, slots, settlement=False):
         for p in self.promises.values():
             if p.state == "pending" and not p.pending_approval:
                 p.state = "cancelled"
         self.plans[plan_id] = RefPlan(plan_id, slots, DAY0)
+        self.settle_plan = plan_id if settlement else None
+
+    def _write_off(self, plan):
+        """A settlement plan completed: everything still open is forgiven."""
+        if plan is None or plan.plan_id != self.settle_plan or self.settled is not None or \
+                plan.state != "completed":
+            return
+        lines = [(k, i["open"]) for k, i in self.invoices.items() if self._live(i) and i["open"] > 0]
+        for k, _ in lines:
+            self.invoices[k]["open"] = 0
+            self.invoices[k]["written_off"] = True
+        self.settled = {"lines": lines, "interest": self.interest}
+        self.interest = 0
+
+    def _reopen_settlement(self, plan):
+        if plan is None or plan.plan_id != self.settle_plan or self.settled is None or \
+                plan.state == "completed":
+            return
+        for k, a in self.settled["lines"]:
+            i = self.invoices[k]
+            if not i["cancelled"]:
+                i["open"] += a
+                i["written_off"] = False
+        self.interest += self.settled["interest"]
+        self.settled = None
 
     def payment(self, pid, amount, day):
-        lines, left = [], amount
+        # Interest first (the policy's allocation order), then the invoices oldest first.
+        took = min(amount, self.interest)
+        self.interest -= took
+        self.interest_paid[pid] = took
+        lines, left = [], amount - took
         for k in self._open_by_age():
             if left <= 0:
                 break
@@ -232,6 +346,7 @@ class RefCase:
         if active:
             rec["plan"] = active[-1]
             rec["plan_lines"] = active[-1].pay(amount, day)
+            self._write_off(rec["plan"])
 
     def reversal(self, pid, day):
         rec = self.payments[pid]
@@ -239,7 +354,9 @@ class RefCase:
         for k, a in rec["lines"]:
             if not self.invoices[k]["cancelled"]:
                 self.invoices[k]["open"] += a
+                self.invoices[k]["written_off"] = False
         rec["lines"] = []
+        self.interest += self.interest_paid.pop(pid, 0)
         for cr in self.credits:
             if cr[0] == pid:
                 cr[1] = 0
@@ -247,6 +364,7 @@ class RefCase:
             rec["promise"].reverse(rec["applied"], day)
         if rec["plan"] is not None and rec["plan_lines"]:
             rec["plan"].reverse(rec["plan_lines"], day)
+            self._reopen_settlement(rec["plan"])
         self.use_credit()
 
     def tick(self, day):
@@ -255,6 +373,38 @@ class RefCase:
                 p.tick(day)
         for pl in self.plans.values():
             pl.tick(day)
+
+
+def want_invoice(i):
+    """(status, open amount) of a reference invoice as recobro stores it (open amount None when
+    cancelled)."""
+    if i["cancelled"]:
+        return ("cancelled", None)
+    if i["written_off"]:
+        return ("written_off", 0)
+    return ("paid" if i["open"] == 0 else "open", i["open"])
+
+
+def want_charges(ref):
+    """{debtor: (interest open, settled, written off)} of the reference, for every case that ever
+    accrued or agreed a settlement."""
+    out = {}
+    for d, c in ref.items():
+        if c.accrued is None and c.settle_plan is None:
+            continue
+        wo = sum(a for _, a in c.settled["lines"]) + c.settled["interest"] if c.settled else 0
+        out[d] = (c.interest, c.settled is not None, wo)
+    return out
+
+
+def got_charges(rows):
+    """The same from (debtor_id, interest, settlement jsonb) rows of case_charges."""
+    out = {}
+    for d, interest, st in rows:
+        st = st or {}
+        out[d] = (interest, bool(st.get("settled")),
+                  st.get("written_off", 0) if st.get("settled") else 0)
+    return out
 
 
 # ---- the stream ------------------------------------------------------------------------------
@@ -305,7 +455,8 @@ def generate(rid, creditor, rng, n_debtors=None):
         ref[d] = RefCase(d)
         r = rng.random()
         kind[d] = ("late_invoice" if r < 0.08 else "dispute" if r < 0.16 else
-                   "plan" if r < 0.30 else "promise" if r < 0.70 else "plain")
+                   "plan" if r < 0.23 else "settlement" if r < 0.30 else
+                   "promise" if r < 0.70 else "plain")
 
     # Era 1: invoices (24 November, before T0).
     inv_of = {}
@@ -326,6 +477,7 @@ def generate(rid, creditor, rng, n_debtors=None):
                             "open_amount": money(amount), "due_on": due.isoformat()}},
                 "erp/acme-billing")
             ref[d].overdue(inv, amount, due)
+            ref[d].after(DAY0)  # recobro-overdue's clock is T0: accrual starts on DAY0
             inv_of[d].append(inv)
     for d in debtors:
         if d not in inv_of:
@@ -387,19 +539,23 @@ def generate(rid, creditor, rng, n_debtors=None):
                       {"promise_id": "PR-FAR", "amount": money(min(bal, 5000)),
                        "currency": "EUR", "due_on": due.isoformat()}, "crm/desk")
                 ref[d].promise("PR-FAR", min(bal, 5000), due, pending_approval=True)
-        elif kind[d] == "plan" and bal >= 20000:
+        elif kind[d] in ("plan", "settlement") and bal >= 20000:
+            # A settlement forgives SETTLE_OFF_PCT of the balance: the debtor pays the rest.
+            total = bal - bal * SETTLE_OFF_PCT // 100 if kind[d] == "settlement" else bal
             down = -(-bal * 30 // 100)
-            rest = bal - down
+            rest = total - down
             part = rest // 3
             amounts = [part, part, rest - 2 * part]
             slots = [(DAY0, down)] + [(DAY0 + timedelta(days=7 * (k + 1)), a)
                                       for k, a in enumerate(amounts)]
-            s.add(tick_clock(era2), 2, "in", d, "plan.agreed",
-                  {"plan_id": "PL-1", "currency": "EUR", "down_payment": money(down),
-                   "installments": [{"due_on": dd.isoformat(), "amount": money(a)}
-                                    for dd, a in slots[1:]], "agent_id": "ag-1"}, "crm/desk")
-            ref[d].plan("PL-1", slots)
-        elif kind[d] == "plan":
+            data = {"plan_id": "PL-1", "currency": "EUR", "down_payment": money(down),
+                    "installments": [{"due_on": dd.isoformat(), "amount": money(a)}
+                                     for dd, a in slots[1:]], "agent_id": "ag-1"}
+            if kind[d] == "settlement":
+                data["settlement_amount"] = money(total)
+            s.add(tick_clock(era2), 2, "in", d, "plan.agreed", data, "crm/desk")
+            ref[d].plan("PL-1", slots, settlement=kind[d] == "settlement")
+        elif kind[d] in ("plan", "settlement"):
             kind[d] = "plain"
 
     # Era 3: payments with received_at from 26 November to 14 December, reversals after them.
@@ -408,14 +564,14 @@ def generate(rid, creditor, rng, n_debtors=None):
         times = sorted(datetime(2026, 11, 26, 7, tzinfo=timezone.utc) +
                        timedelta(minutes=rng.randint(0, 18 * 24 * 60))
                        for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])))
-        if kind[d] == "plan":  # around each instalment's due day, some late, some missing
+        if kind[d] in ("plan", "settlement"):  # around each instalment's due day, some late
             times = [datetime(2026, 11, 26, 7, tzinfo=timezone.utc) +
                      timedelta(days=7 * k + rng.randint(-1, 4), minutes=rng.randint(0, 600))
                      for k in range(4) if rng.random() < 0.9]
         bal = ref[d].balance()
         for k, at in enumerate(times):
             r = rng.random()
-            if kind[d] == "plan":
+            if kind[d] in ("plan", "settlement"):
                 pl = ref[d].plans["PL-1"]
                 amount = pl.slots[min(k, 3)]["amount"] if r < 0.8 else rng.randint(1000, 8000)
             elif kind[d] == "promise" and r < 0.5:
@@ -441,10 +597,12 @@ def generate(rid, creditor, rng, n_debtors=None):
                   {"payment_id": pid, "amount": money(amount), "currency": "EUR",
                    "received_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "method": "transfer"},
                   "bank/acme")
+            ref[d].before(PAY_NOW_DAY)  # recobro-payments' clock: the interest since T0 first
             ref[d].payment(pid, amount, local_day(at))
         else:
             s.add(t, 3, "pay", d, "payment.reversed",
                   {"payment_id": pid, "reason": "insufficient_funds"}, "bank/acme")
+            ref[d].before(PAY_NOW_DAY)
             ref[d].reversal(pid, PAY_NOW_DAY)
 
     # Era 4: late invoices, and new invoices for some (credit from over-payments pays them).
@@ -460,10 +618,13 @@ def generate(rid, creditor, rng, n_debtors=None):
                 "invoice": {"id": inv, "currency": "EUR", "amount": money(amount),
                             "open_amount": money(amount), "due_on": due.isoformat()}},
                 "erp/acme-billing")
+            ref[d].before(ERA4_DAY)
             ref[d].overdue(inv, amount, due)
+            ref[d].after(ERA4_DAY)
 
     # Era 5: the final tick.
     for d in debtors:
+        ref[d].before(TICK_DAY)  # the sweep plans every case: interest up to the day before
         ref[d].tick(TICK_DAY)
     times = [e[0] for e in s.events]
     assert times == sorted(times), "the stream is in time order"
@@ -554,11 +715,7 @@ def test_replay_matches_the_reference(rp, services):
     for d, inv, open_amount, status in db(rp, "SELECT debtor_id, invoice_id, open_amount, status "
                                               "FROM invoice WHERE creditor_id = %s", cr):
         got_inv[(d, inv)] = (status, None if status == "cancelled" else open_amount)
-    want_inv = {}
-    for d, c in ref.items():
-        for inv, i in c.invoices.items():
-            want_inv[(d, inv)] = (("cancelled", None) if i["cancelled"] else
-                                  ("paid" if i["open"] == 0 else "open", i["open"]))
+    want_inv = {(d, inv): want_invoice(i) for d, c in ref.items() for inv, i in c.invoices.items()}
     bad = sorted(k for k in set(want_inv) | set(got_inv) if want_inv.get(k) != got_inv.get(k))
     assert not bad, ["%s: want %s got %s" % (k, want_inv.get(k), got_inv.get(k))
                      for k in bad[:20]]
@@ -574,6 +731,15 @@ def test_replay_matches_the_reference(rp, services):
                     if not c.payments[cr_[0]]["reversed"]}
     for k, v in credits.items():
         assert want_credits.get(k, 0) == v, (k, want_credits.get(k, 0), v)
+
+    # Interest and settlements.
+    got_ch = got_charges(db(rp, "SELECT debtor_id, interest, settlement FROM case_charges "
+                                "WHERE creditor_id = %s", cr))
+    want_ch = want_charges(ref)
+    bad = sorted(d for d in set(want_ch) | set(got_ch)
+                 if want_ch.get(d) != got_ch.get(d, (0, False, 0) if d in want_ch else None))
+    assert not bad, ["%s (%s): want %s got %s" % (d, kind[d], want_ch.get(d), got_ch.get(d))
+                     for d in bad[:20]]
 
     # Promises.
     got_p = {(d, pid): (state, paid, appr) for d, pid, state, paid, appr in db(
@@ -620,3 +786,14 @@ def test_replay_matches_the_reference(rp, services):
     print("replay: %d invoices, %d promises %s, %d plans %s, %d segments checked, %.1f s" %
           (len(want_inv), len(want_p), states, len(want_pl), plans, checked,
            time.time() - started))
+    print("replay: interest %s open on %d cases, %d settlements agreed, %d settled (%s "
+          "written off), %d invoices written off" % (
+              money(sum(c.interest for c in ref.values())),
+              sum(1 for v in want_ch.values() if v[0] or v[1]),
+              sum(1 for c in ref.values() if c.settle_plan), sum(1 for v in want_ch.values()
+                                                                 if v[1]),
+              money(sum(v[2] for v in want_ch.values())),
+              sum(1 for v in want_inv.values() if v[0] == "written_off")))
+    # The stream really exercised them.
+    assert sum(1 for v in want_ch.values() if v[1]) > 0
+    assert sum(1 for c in ref.values() if c.interest > 0) > 0
