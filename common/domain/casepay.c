@@ -684,9 +684,12 @@ json_t *casepay_promise_json(const promise_t *p)
 json_t *casepay_plan_json(const plan_t *pl)
 {
     char total[MONEY_FMT_MAX], paid[MONEY_FMT_MAX], due[16] = "", next[MONEY_FMT_MAX] = "";
+    int left = 0;
     if (money_format(pl->total, pl->currency, total, sizeof(total)) < 0 ||
         money_format(pl->paid, pl->currency, paid, sizeof(paid)) < 0)
         return NULL;
+    for (size_t i = 0; i < pl->n; i++)
+        left += pl->installments[i].paid < pl->installments[i].amount;
     for (size_t i = 0; i < pl->n; i++)
         if (pl->installments[i].paid < pl->installments[i].amount) {
             promise_format_day(pl->installments[i].due_day, due, sizeof(due));
@@ -696,8 +699,9 @@ json_t *casepay_plan_json(const plan_t *pl)
                 next[0] = '\0';
             break;
         }
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?, s:s?}", "plan_id", pl->id,
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s?, s:s?}", "plan_id", pl->id,
                      "currency", pl->currency, "total", total, "paid", paid, "installments",
-                     (int)pl->n, "missed", (int)pl->missed, "state", plan_state_name(pl->state),
-                     "next_due_on", due[0] ? due : NULL, "next_amount", next[0] ? next : NULL);
+                     (int)pl->n, "installments_left", left, "missed", (int)pl->missed, "state",
+                     plan_state_name(pl->state), "next_due_on", due[0] ? due : NULL, "next_amount",
+                     next[0] ? next : NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "money.h"
 #include "promise.h"
+#include "vocab.h"
 #include "calendar.h"
 
 /* ---- Shared helpers ------------------------------------------------------------------------ */
@@ -176,15 +177,13 @@ const char *promise_state_name(promise_state_t state)
 
 int promise_state_from_name(const char *name, promise_state_t *out)
 {
-    if (name == NULL || out == NULL)
+    int i = vocab_index(promise_state_names,
+                        (int)(sizeof(promise_state_names) / sizeof(promise_state_names[0])), name);
+
+    if (i < 0 || out == NULL)
         return -1;
-    for (size_t i = 0; i < sizeof(promise_state_names) / sizeof(promise_state_names[0]); i++) {
-        if (strcmp(name, promise_state_names[i]) == 0) {
-            *out = (promise_state_t)i;
-            return 0;
-        }
-    }
-    return -1;
+    *out = (promise_state_t)i;
+    return 0;
 }
 
 const char *promise_cancel_reason_name(promise_cancel_reason_t reason)
@@ -398,15 +397,13 @@ const char *plan_state_name(plan_state_t state)
 
 int plan_state_from_name(const char *name, plan_state_t *out)
 {
-    if (name == NULL || out == NULL)
+    int i = vocab_index(plan_state_names,
+                        (int)(sizeof(plan_state_names) / sizeof(plan_state_names[0])), name);
+
+    if (i < 0 || out == NULL)
         return -1;
-    for (size_t i = 0; i < sizeof(plan_state_names) / sizeof(plan_state_names[0]); i++) {
-        if (strcmp(name, plan_state_names[i]) == 0) {
-            *out = (plan_state_t)i;
-            return 0;
-        }
-    }
-    return -1;
+    *out = (plan_state_t)i;
+    return 0;
 }
 
 int plan_init(plan_t *pl, const char *id, const char *currency, int64_t agreed_day,

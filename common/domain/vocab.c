@@ -36,13 +36,12 @@ static const char *const stage_names[VOCAB_STAGE_COUNT] = {
     [VOCAB_STAGE_DATE_AGREED] = "date_agreed",
 };
 
-/* The index of `name` in `table` of `n` names, or -1. */
-static int find(const char *const *table, int n, const char *name)
+int vocab_index(const char *const *table, int n, const char *name)
 {
     if (name == NULL)
         return -1;
     for (int i = 0; i < n; i++)
-        if (strcmp(table[i], name) == 0)
+        if (table[i] != NULL && strcmp(table[i], name) == 0)
             return i;
     return -1;
 }
@@ -64,7 +63,7 @@ const char *vocab_stage_name(vocab_stage_t stage)
 
 int vocab_action_from_name(const char *name, vocab_action_t *out)
 {
-    int i = find(action_names, VOCAB_ACTION_COUNT, name);
+    int i = vocab_index(action_names, VOCAB_ACTION_COUNT, name);
 
     if (i < 0)
         return -1;
@@ -74,7 +73,7 @@ int vocab_action_from_name(const char *name, vocab_action_t *out)
 
 int vocab_channel_from_name(const char *name, vocab_channel_t *out)
 {
-    int i = find(channel_names, VOCAB_CHANNEL_COUNT, name);
+    int i = vocab_index(channel_names, VOCAB_CHANNEL_COUNT, name);
 
     if (i < 0)
         return -1;
@@ -84,7 +83,7 @@ int vocab_channel_from_name(const char *name, vocab_channel_t *out)
 
 int vocab_stage_from_name(const char *name, vocab_stage_t *out)
 {
-    int i = find(stage_names, VOCAB_STAGE_COUNT, name);
+    int i = vocab_index(stage_names, VOCAB_STAGE_COUNT, name);
 
     if (i < 0)
         return -1;

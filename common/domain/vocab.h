@@ -70,6 +70,10 @@ int vocab_action_from_name(const char *name, vocab_action_t *out);
 int vocab_channel_from_name(const char *name, vocab_channel_t *out);
 int vocab_stage_from_name(const char *name, vocab_stage_t *out);
 
+/* The index of `name` in `table` of `n` names (NULL entries skipped), or -1 when `name` is NULL
+ * or not there: the look-up behind every *_from_name of the domain's name tables. */
+int vocab_index(const char *const *table, int n, const char *name);
+
 /* ---- What an action is ---------------------------------------------------------------------- */
 
 /* True for the actions that press for payment (reminder, call, plan_offer, promise_reminder,

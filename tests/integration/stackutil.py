@@ -294,6 +294,25 @@ class Service:
             return ""
 
 
+_REGISTRY = None
+
+
+def check_schema(rel, instance):
+    """`instance` against proto/schemas/`rel` (Draft 2020-12, every schema of proto/ resolvable by
+    its $id): raises jsonschema.ValidationError naming the first difference."""
+    global _REGISTRY
+    import jsonschema
+    import referencing
+    import referencing.jsonschema
+    schemas = ROOT / "proto" / "schemas"
+    if _REGISTRY is None:
+        res = [(s["$id"], referencing.jsonschema.DRAFT202012.create_resource(s))
+               for s in (json.loads(p.read_text()) for p in schemas.rglob("*.schema.json"))]
+        _REGISTRY = referencing.Registry().with_resources(res)
+    schema = json.loads((schemas / rel).read_text())
+    jsonschema.Draft202012Validator(schema, registry=_REGISTRY).validate(instance)
+
+
 def wait_for(fn, timeout=120, interval=0.2, what="condition"):
     deadline = time.time() + timeout
     last = None

@@ -7,34 +7,17 @@ import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import jsonschema
 import pytest
-import referencing
-import referencing.jsonschema
 
 import stackutil as su
 from conftest import worker_env
 
 POLICY = su.ROOT / "deploy" / "policy" / "default.json"
-SCHEMAS = su.ROOT / "proto" / "schemas"
 
 
 # ---- helpers ---------------------------------------------------------------------------------
 
-def _registry():
-    resources = []
-    for path in SCHEMAS.rglob("*.schema.json"):
-        schema = json.loads(path.read_text())
-        resources.append((schema["$id"], referencing.jsonschema.DRAFT202012.create_resource(schema)))
-    return referencing.Registry().with_resources(resources)
-
-
-REGISTRY = _registry()
-
-
-def check_schema(rel, instance):
-    schema = json.loads((SCHEMAS / rel).read_text())
-    jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate(instance)
+check_schema = su.check_schema
 
 
 def envs(names, now, **extra):

@@ -328,6 +328,8 @@ def test_plan_completed_and_plan_defaulted(pr, services):
     for d in (ok, bad):
         c = wait_cache(pr, d, lambda c: c["active_plan"] is not None, "plan active " + d)
         assert (c["active_plan"]["total"], c["active_plan"]["installments"]) == ("300.00", 4)
+        assert c["active_plan"]["installments_left"] == 4
+        su.check_schema("cache.case.schema.json", c)
     assert features(pr, ok)["plan_active"] is True
     assert db(pr, "SELECT state, pending_approval, total FROM plan WHERE creditor_id = %s "
                   "ORDER BY plan_id", pr["creditor"]) == [("active", False, 30000)] * 2

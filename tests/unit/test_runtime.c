@@ -54,6 +54,11 @@ static void envelope_rejections(void **state)
     assert_string_equal(reject_code(""), "malformed_json");
     assert_string_equal(reject_code("{"), "malformed_json");
     assert_string_equal(reject_code("not json"), "malformed_json");
+    /* JSON text must be an object or an array (jansson's default): a bare scalar is not JSON we
+     * accept; an array is JSON, just not an event (proto/README.md's table says both). */
+    assert_string_equal(reject_code("5"), "malformed_json");
+    assert_string_equal(reject_code("\"x\""), "malformed_json");
+    assert_string_equal(reject_code("null"), "malformed_json");
     assert_string_equal(reject_code("[1,2]"), "schema_violation");
     assert_string_equal(reject_code("{\"id\":\"1\",\"source\":\"s\",\"type\":\"t\",\"data\":{}}"),
                         "schema_violation");

@@ -11,36 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "conversation.h"
 #include "policy.h"
-
-static int failures;
-
-static json_t *load(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (access(path, F_OK) != 0)
-        return NULL;
-    json_error_t jerr;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (j == NULL) {
-        fprintf(stderr, "%s: line %d: %s\n", path, jerr.line, jerr.text);
-        failures++;
-    }
-    return j;
-}
+#include "vecutil.h"
 
 /* The policy: policy.json, else default.json with conversation.json's section. */
 static policy_t *the_policy(const char *dir)
 {
     const char *src = getenv("RECOBRO_SOURCE_DIR");
     char path[4096], err[POLICY_ERR_MAX];
-    json_t *doc = load(dir, "policy.json"), *conv = load(dir, "conversation.json");
+    json_t *doc = vec_load(dir, "policy.json", false),
+           *conv = vec_load(dir, "conversation.json", false);
 
     if (doc == NULL) {
         snprintf(path, sizeof(path), "%s/deploy/policy/default.json", src ? src : ".");
@@ -70,14 +54,14 @@ static void check_step(const json_t *features, const json_t *expect, size_t i)
 
     if (want != NULL && strcmp(want, got != NULL ? got : "none") != 0) {
         fprintf(stderr, "steps[%zu]: stage %s, expected %s\n", i, got ? got : "none", want);
-        failures++;
+        vec_failures++;
     }
     if (h != NULL && json_integer_value(json_object_get(features, "hardship_objections")) !=
                          json_integer_value(h)) {
         fprintf(stderr, "steps[%zu]: hardship_objections %lld, expected %lld\n", i,
                 (long long)json_integer_value(json_object_get(features, "hardship_objections")),
                 (long long)json_integer_value(h));
-        failures++;
+        vec_failures++;
     }
 }
 
@@ -91,7 +75,7 @@ int main(int argc, char **argv)
         return 1;
     }
     policy_t *p = the_policy(argv[1]);
-    json_t *in = load(argv[1], "steps.json");
+    json_t *in = vec_load(argv[1], "steps.json", false);
     if (p == NULL || in == NULL || json_array_size(json_object_get(in, "steps")) == 0) {
         fprintf(stderr, "steps.json: missing, or no steps\n");
         return 1;
@@ -107,11 +91,11 @@ int main(int argc, char **argv)
         if (conv_apply(&p->conversation, features, type, json_object_get(step, "data"), &changed) <
             0) {
             fprintf(stderr, "steps[%zu]: conv_apply failed\n", i);
-            failures++;
+            vec_failures++;
         }
         if (changed != !json_equal(before, features)) {
             fprintf(stderr, "steps[%zu]: changed says %d\n", i, (int)changed);
-            failures++;
+            vec_failures++;
         }
         json_decref(before);
         check_step(features, json_object_get(step, "expect"), i);
@@ -119,5 +103,5 @@ int main(int argc, char **argv)
     json_decref(features);
     json_decref(in);
     policy_free(p);
-    return failures ? 1 : 0;
+    return vec_failures ? 1 : 0;
 }

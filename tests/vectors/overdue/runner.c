@@ -15,7 +15,6 @@
  * Every event runs the validator first (validate_event()), as the worker does. The case is
  * copied through its persisted shape between steps only in what matters (new tasks become
  * loaded ones). Exit 0 on pass, 1 with one line on stderr per failure. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,59 +26,8 @@
 #include "clock.h"
 #include "policy.h"
 #include "validate.h"
+#include "vecutil.h"
 #include "calendar.h"
-
-static int failures;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    failures++;
-}
-
-static json_t *load(const char *dir, const char *name, int required)
-{
-    char path[4096];
-    json_error_t jerr;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!required && access(path, F_OK) != 0)
-        return NULL;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL)
-        fprintf(stderr, "%s: line %d: %s\n", path, jerr.line, jerr.text);
-    return j;
-}
-
-/* Compares every key of `expect` with `actual` (objects), recursively for objects. */
-static void compare(const char *where, const json_t *expect, const json_t *actual)
-{
-    const char *key;
-    json_t *e;
-
-    json_object_foreach((json_t *)expect, key, e)
-    {
-        json_t *a = json_object_get(actual, key);
-        if (json_is_object(e) && json_is_object(a)) {
-            char sub[512];
-            snprintf(sub, sizeof(sub), "%s.%s", where, key);
-            compare(sub, e, a);
-        } else if (a == NULL || !json_equal(e, a)) {
-            char *es = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
-            char *as = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-            fail("%s.%s: expected %s, got %s", where, key, es ? es : "?", as ? as : "(absent)");
-            free(es);
-            free(as);
-        }
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -92,7 +40,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *dir = argv[1];
-    json_t *events = load(dir, "events.json", 1), *expect = load(dir, "expect.json", 1);
+    json_t *events = vec_load(dir, "events.json", true),
+           *expect = vec_load(dir, "expect.json", true);
     if (events == NULL || expect == NULL)
         return 1;
     snprintf(path, sizeof(path), "%s/policy.json", dir);
@@ -118,11 +67,11 @@ int main(int argc, char **argv)
         json_t *features = json_object_get(step, "features");
         if (features != NULL) {
             if (casefile_set_features(&cf, features) < 0)
-                fail("steps[%zu].features: not an object", i);
+                vec_fail("steps[%zu].features: not an object", i);
             continue;
         }
         if (cal_parse_instant(json_string_value(json_object_get(step, "now")), &now, NULL) < 0) {
-            fail("steps[%zu].now: not an RFC 3339 instant", i);
+            vec_fail("steps[%zu].now: not an RFC 3339 instant", i);
             continue;
         }
         char *raw = json_dumps(json_object_get(step, "event"), JSON_COMPACT);
@@ -135,7 +84,7 @@ int main(int argc, char **argv)
         } else {
             casefile_plan_t plan = CASEFILE_PLAN_INIT;
             if (casefile_plan(&cf, policy, now, &plan, err, sizeof(err)) < 0)
-                fail("steps[%zu]: plan failed: %s", i, err);
+                vec_fail("steps[%zu]: plan failed: %s", i, err);
             for (size_t k = 0; k < plan.n_outputs; k++) {
                 const casefile_output_t *o = &plan.outputs[k];
                 json_array_append_new(
@@ -156,18 +105,19 @@ int main(int argc, char **argv)
     json_t *want = json_object_get(expect, "outputs");
     if (want != NULL) {
         if (json_array_size(want) != json_array_size(outputs))
-            fail("outputs: expected %zu, got %zu", json_array_size(want), json_array_size(outputs));
+            vec_fail("outputs: expected %zu, got %zu", json_array_size(want),
+                     json_array_size(outputs));
         for (i = 0; i < json_array_size(want) && i < json_array_size(outputs); i++) {
             char where[64];
             snprintf(where, sizeof(where), "outputs[%zu]", i);
-            compare(where, json_array_get(want, i), json_array_get(outputs, i));
+            vec_compare(where, json_array_get(want, i), json_array_get(outputs, i));
         }
     }
     json_t *rej = json_object_get(expect, "rejections");
     json_t *none = json_array();
     if (!json_equal(rej ? rej : none, rejections)) {
         char *s = json_dumps(rejections, JSON_COMPACT);
-        fail("rejections: got %s", s ? s : "?");
+        vec_fail("rejections: got %s", s ? s : "?");
         free(s);
     }
     json_decref(none);
@@ -182,7 +132,7 @@ int main(int argc, char **argv)
         json_object_set_new(doc, "last_step", json_integer(cf.last_step));
         json_object_set_new(doc, "segmented", json_boolean(cf.segmented));
         json_object_set_new(doc, "invoices", casefile_invoices_new(&cf));
-        compare("case", want_case, doc);
+        vec_compare("case", want_case, doc);
         json_decref(doc);
     }
     /* Same input, same ids: replaying gives identical outputs (checked by running twice in CI
@@ -191,8 +141,8 @@ int main(int argc, char **argv)
         for (size_t k = i + 1; k < json_array_size(outputs); k++)
             if (json_equal(json_object_get(json_array_get(outputs, i), "id"),
                            json_object_get(json_array_get(outputs, k), "id")))
-                fail("outputs[%zu] and outputs[%zu] have the same id", i, k);
-    if (failures > 0 && getenv("VEC_DUMP")) {
+                vec_fail("outputs[%zu] and outputs[%zu] have the same id", i, k);
+    if (vec_failures > 0 && getenv("VEC_DUMP")) {
         char *s = json_dumps(outputs, JSON_INDENT(2));
         fprintf(stderr, "%s\n", s ? s : "");
         free(s);
@@ -203,5 +153,5 @@ int main(int argc, char **argv)
     json_decref(expect);
     casefile_clear(&cf);
     policy_free(policy);
-    return failures ? 1 : 0;
+    return vec_failures ? 1 : 0;
 }

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "segment.h"
 #include "strategy.h"
+#include "vecutil.h"
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -34,21 +35,6 @@ static int fail(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 1;
-}
-
-static json_t *load(const char *dir, const char *name, bool required)
-{
-    char path[4096];
-    json_error_t jerr;
-    json_t *j;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!required && access(path, F_OK) != 0)
-        return NULL;
-    j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL)
-        fprintf(stderr, "%s: line %d: %s\n", path, jerr.line, jerr.text);
-    return j;
 }
 
 /* Compares expect[key] (when present) with a string, an integer or a boolean actual value. */
@@ -124,8 +110,8 @@ int main(int argc, char **argv)
 
     if (argc != 2)
         return fail("usage: %s CASE_DIR", argv[0]);
-    input = load(argv[1], "features.json", true);
-    expect = load(argv[1], "expect.json", true);
+    input = vec_load(argv[1], "features.json", true);
+    expect = vec_load(argv[1], "expect.json", true);
     if (input == NULL || expect == NULL)
         goto out;
     if (only_keys(expect, "expect.json", expect_keys) != 0)
