@@ -16,11 +16,9 @@
  *                case event in order (data compared on the keys given), "case": {...} the
  *                hot-cache document's keys after the last step, plus "invoice_status": {id: s}}
  * Exit 0 on pass, 1 with one line on stderr per failure. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -30,41 +28,7 @@
 #include "casefile.h"
 #include "policy.h"
 #include "validate.h"
-
-static int failures;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    failures++;
-}
-
-static void compare(const char *where, const json_t *expect, const json_t *actual)
-{
-    const char *key;
-    json_t *e;
-    json_object_foreach((json_t *)expect, key, e)
-    {
-        json_t *a = json_object_get(actual, key);
-        if (json_is_object(e) && json_is_object(a)) {
-            char sub[512];
-            snprintf(sub, sizeof(sub), "%s.%s", where, key);
-            compare(sub, e, a);
-        } else if (a == NULL || !json_equal(e, a)) {
-            char *es = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
-            char *as = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-            fail("%s.%s: expected %s, got %s", where, key, es ? es : "?", as ? as : "(absent)");
-            free(es);
-            free(as);
-        }
-    }
-}
+#include "vecutil.h"
 
 /* ---- The simulated store ----------------------------------------------------------------------
  */
@@ -292,7 +256,7 @@ static void pass(run_t *r, const ce_event_t *ev, int64_t now, size_t i)
     while (h < sizeof(handlers) / sizeof(handlers[0]) && strcmp(handlers[h].type, type) != 0)
         h++;
     if (h == sizeof(handlers) / sizeof(handlers[0])) {
-        fail("steps[%zu]: no handler for %s", i, type);
+        vec_fail("steps[%zu]: no handler for %s", i, type);
         return;
     }
     const char *name = ev && handlers[h].names
@@ -302,17 +266,17 @@ static void pass(run_t *r, const ce_event_t *ev, int64_t now, size_t i)
     casedecide_in_t in = {type, ev ? ev->data : NULL, r->policy, now, "recobro/vectors"};
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
     if (casecharge_accrue(&r->cf, &r->policy->charges, now) < 0)
-        fail("steps[%zu]: accrual failed", i);
+        vec_fail("steps[%zu]: accrual failed", i);
     int rc = handlers[h].decide(&r->cf, &in, &plan, &why);
     if (rc == RESULT_REJECTED) {
         json_array_append_new(r->rejections, json_string(why.code));
     } else if (rc != RESULT_OK) {
-        fail("steps[%zu]: %s: %s", i, why.code, why.detail);
+        vec_fail("steps[%zu]: %s: %s", i, why.code, why.detail);
     } else {
         if (casefile_plan(&r->cf, r->policy, now, &plan, err, sizeof(err)) < 0 ||
             casecharge_accrue(&r->cf, &r->policy->charges, now) < 0 ||
             casecharge_annotate_plan(&r->cf, &plan) < 0)
-            fail("steps[%zu]: plan failed: %s", i, err);
+            vec_fail("steps[%zu]: plan failed: %s", i, err);
         for (size_t k = 0; k < plan.n_outputs; k++)
             if (plan.outputs[k].topic == CASEFILE_TOPIC_CASE_EVENTS)
                 json_array_append_new(r->case_events,
@@ -340,7 +304,7 @@ static json_t *case_doc(run_t *r, int64_t now)
 static void step(run_t *r, json_t *s, size_t i, int64_t *now)
 {
     if (cal_parse_instant(json_string_value(json_object_get(s, "now")), now, NULL) < 0) {
-        fail("steps[%zu].now: not an RFC 3339 instant", i);
+        vec_fail("steps[%zu].now: not an RFC 3339 instant", i);
         return;
     }
     if (json_is_true(json_object_get(s, "tick"))) {
@@ -362,26 +326,13 @@ static void step(run_t *r, json_t *s, size_t i, int64_t *now)
         char where[32];
         json_t *doc = case_doc(r, *now);
         snprintf(where, sizeof(where), "steps[%zu].case", i);
-        compare(where, want, doc);
+        vec_compare(where, want, doc);
         json_decref(doc);
     }
 }
 
 /* ---- The vector -------------------------------------------------------------------------------
  */
-
-static json_t *load(const char *dir, const char *name, int required)
-{
-    char path[4096];
-    json_error_t jerr;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!required && access(path, F_OK) != 0)
-        return NULL;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL)
-        fprintf(stderr, "%s: line %d: %s\n", path, jerr.line, jerr.text);
-    return j;
-}
 
 /* default.json with the vector's charges section. NULL with err filled when refused. */
 static policy_t *policy_of(const json_t *events, char *err, size_t errlen)
@@ -415,24 +366,24 @@ static void check(run_t *r, const json_t *expect, int64_t now)
     json_t *rej = json_object_get(expect, "rejections"), *none = json_array();
     if (!json_equal(rej ? rej : none, r->rejections)) {
         char *t = json_dumps(r->rejections, JSON_COMPACT);
-        fail("rejections: got %s", t ? t : "?");
+        vec_fail("rejections: got %s", t ? t : "?");
         free(t);
     }
     json_decref(none);
     json_t *want = json_object_get(expect, "case_events");
     if (want != NULL) {
         if (json_array_size(want) != json_array_size(r->case_events))
-            fail("case_events: expected %zu, got %zu", json_array_size(want),
-                 json_array_size(r->case_events));
+            vec_fail("case_events: expected %zu, got %zu", json_array_size(want),
+                     json_array_size(r->case_events));
         for (i = 0; i < json_array_size(want) && i < json_array_size(r->case_events); i++) {
             char where[64];
             snprintf(where, sizeof(where), "case_events[%zu]", i);
-            compare(where, json_array_get(want, i), json_array_get(r->case_events, i));
+            vec_compare(where, json_array_get(want, i), json_array_get(r->case_events, i));
         }
     }
     if (json_object_get(expect, "case") != NULL) {
         json_t *doc = case_doc(r, now);
-        compare("case", json_object_get(expect, "case"), doc);
+        vec_compare("case", json_object_get(expect, "case"), doc);
         json_decref(doc);
     }
 }
@@ -449,19 +400,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CASE_DIR\n", argv[0]);
         return 2;
     }
-    json_t *events = load(argv[1], "events.json", 1), *expect = load(argv[1], "expect.json", 0);
+    json_t *events = vec_load(argv[1], "events.json", true),
+           *expect = vec_load(argv[1], "expect.json", false);
     if (events == NULL)
         return 1;
     r.policy = policy_of(events, err, sizeof(err));
     const char *want_err = json_string_value(json_object_get(events, "policy_error"));
     if (want_err != NULL) {
         if (r.policy != NULL || strstr(err, want_err) == NULL)
-            fail("policy: expected an error with \"%s\", got \"%s\"", want_err,
-                 r.policy ? "(accepted)" : err);
+            vec_fail("policy: expected an error with \"%s\", got \"%s\"", want_err,
+                     r.policy ? "(accepted)" : err);
         policy_free(r.policy);
         json_decref(events);
         json_decref(expect);
-        return failures ? 1 : 0;
+        return vec_failures ? 1 : 0;
     }
     if (r.policy == NULL || expect == NULL) {
         fprintf(stderr, "policy: %s\n", r.policy ? "expect.json missing" : err);
@@ -475,7 +427,7 @@ int main(int argc, char **argv)
     json_array_foreach(json_object_get(events, "steps"), i, s) step(&r, s, i, &now);
 
     check(&r, expect, now);
-    if (failures > 0 && getenv("VEC_DUMP")) {
+    if (vec_failures > 0 && getenv("VEC_DUMP")) {
         char *t = json_dumps(r.case_events, JSON_INDENT(2));
         fprintf(stderr, "%s\n", t ? t : "");
         free(t);
@@ -486,5 +438,5 @@ int main(int argc, char **argv)
     json_decref(expect);
     casefile_clear(&r.cf);
     policy_free(r.policy);
-    return failures ? 1 : 0;
+    return vec_failures ? 1 : 0;
 }
