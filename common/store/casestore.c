@@ -10,6 +10,7 @@
 #include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
+#include "pgbulk.h"
 #include "pgpipe.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
@@ -65,27 +66,47 @@ static const struct {
      "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "
      "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
      "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
-    {"cs_creditor", "INSERT INTO creditor (creditor_id, name) VALUES ($1, $2) "
-                    "ON CONFLICT (creditor_id) DO UPDATE SET name = EXCLUDED.name, "
-                    "updated_at = now() WHERE creditor.name IS DISTINCT FROM EXCLUDED.name"},
+    /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
+     * k-th value of every row of the batch in $k, and is sent once per batch. A new column is
+     * one more array in unnest(), one more name in AS u(...), its use in the statement, and one
+     * more value in the caller's parameter list (same position). ---- */
+    /* The same creditor may come with several cases: the last name wins, as one at a time. */
+    {"cs_creditor",
+     "INSERT INTO creditor (creditor_id, name) "
+     "SELECT DISTINCT ON (u.creditor_id) u.creditor_id, u.name "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, name, ord) "
+     "ORDER BY u.creditor_id, u.ord DESC "
+     "ON CONFLICT (creditor_id) DO UPDATE SET name = EXCLUDED.name, "
+     "updated_at = now() WHERE creditor.name IS DISTINCT FROM EXCLUDED.name"},
     {"cs_debtor",
      "INSERT INTO debtor (creditor_id, debtor_id, name, timezone, country, locale, phone, email) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+     " $6::text[], $7::text[], $8::text[]) "
      "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET name = EXCLUDED.name, "
      "timezone = EXCLUDED.timezone, country = EXCLUDED.country, locale = EXCLUDED.locale, "
      "phone = EXCLUDED.phone, email = EXCLUDED.email, updated_at = now()"},
     {"cs_case",
-     "UPDATE debt_case SET currency = $3, balance = $4, days_past_due = $5, segment = $6, "
-     "rule = $7, strategy = $8, variant = $9, policy_version = $10, high_value = $11, "
-     "segment_since = to_timestamp($12::bigint), segment_seq = $13, last_step = $14, "
-     "stage = $15, status = $16, next_action = $17, next_channel = $18, "
-     "next_not_before = to_timestamp($19::bigint), version = $20, "
-     "updated_at = to_timestamp($21::bigint) "
-     "WHERE creditor_id = $1 AND debtor_id = $2"},
+     "UPDATE debt_case c SET currency = u.currency, balance = u.balance, "
+     "days_past_due = u.days_past_due, segment = u.segment, rule = u.rule, "
+     "strategy = u.strategy, variant = u.variant, policy_version = u.policy_version, "
+     "high_value = u.high_value, segment_since = to_timestamp(u.segment_since), "
+     "segment_seq = u.segment_seq, last_step = u.last_step, stage = u.stage, status = u.status, "
+     "next_action = u.next_action, next_channel = u.next_channel, "
+     "next_not_before = to_timestamp(u.next_not_before), version = u.version, "
+     "updated_at = to_timestamp(u.updated_at) "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::text[], "
+     " $7::text[], $8::text[], $9::text[], $10::integer[], $11::boolean[], $12::bigint[], "
+     " $13::integer[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], "
+     " $19::bigint[], $20::bigint[], $21::bigint[]) "
+     " AS u(creditor_id, debtor_id, currency, balance, days_past_due, segment, rule, strategy, "
+     " variant, policy_version, high_value, segment_since, segment_seq, last_step, stage, status, "
+     " next_action, next_channel, next_not_before, version, updated_at) "
+     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_invoice",
      "INSERT INTO invoice (creditor_id, debtor_id, invoice_id, number, currency, amount, "
      "open_amount, due_on, issued_on, status, adjusted) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date, $9::date, $10, $11) "
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+     " $6::bigint[], $7::bigint[], $8::date[], $9::date[], $10::text[], $11::boolean[]) "
      "ON CONFLICT (creditor_id, debtor_id, invoice_id) DO UPDATE SET number = EXCLUDED.number, "
      "currency = EXCLUDED.currency, amount = EXCLUDED.amount, "
      "open_amount = EXCLUDED.open_amount, due_on = EXCLUDED.due_on, "
@@ -94,18 +115,39 @@ static const struct {
     {"cs_task_new",
      "INSERT INTO task (creditor_id, debtor_id, task_id, segment, segment_seq, step, action, "
      "channel, template, priority, not_before, not_after, status, reason, payload) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
-     "to_timestamp($12::bigint), $13, $14, $15::jsonb) ON CONFLICT DO NOTHING"},
+     "SELECT u.creditor_id, u.debtor_id, u.task_id, u.segment, u.segment_seq, u.step, u.action, "
+     " u.channel, u.template, u.priority, to_timestamp(u.not_before), to_timestamp(u.not_after), "
+     " u.status, u.reason, u.payload "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], "
+     " $7::text[], $8::text[], $9::text[], $10::integer[], $11::bigint[], $12::bigint[], "
+     " $13::text[], $14::text[], $15::jsonb[]) "
+     " AS u(creditor_id, debtor_id, task_id, segment, segment_seq, step, action, channel, "
+     " template, priority, not_before, not_after, status, reason, payload) "
+     "ON CONFLICT DO NOTHING"},
     /* interactions: the counters caseinteract.c moves. */
-    {"cs_features", "UPDATE debt_case SET features = $3::jsonb "
-                    "WHERE creditor_id = $1 AND debtor_id = $2"},
-    {"cs_task_status", "UPDATE task SET status = $4, reason = $5, updated_at = now() "
-                       "WHERE creditor_id = $1 AND debtor_id = $2 AND task_id = $3"},
+    {"cs_features",
+     "UPDATE debt_case c SET features = u.features "
+     "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(creditor_id, debtor_id, features) "
+     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
+    {"cs_task_status", "UPDATE task t SET status = u.status, reason = u.reason, updated_at = now() "
+                       "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+                       " AS u(creditor_id, debtor_id, task_id, status, reason) "
+                       "WHERE t.creditor_id = u.creditor_id AND t.debtor_id = u.debtor_id "
+                       "AND t.task_id = u.task_id"},
     {"cs_history",
      "INSERT INTO segment_history (creditor_id, debtor_id, seq, from_segment, to_segment, rule, "
      "policy_version, strategy, variant, high_value, days_past_due, balance, at) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13::bigint)) "
+     "SELECT u.creditor_id, u.debtor_id, u.seq, u.from_segment, u.to_segment, u.rule, "
+     " u.policy_version, u.strategy, u.variant, u.high_value, u.days_past_due, u.balance, "
+     " to_timestamp(u.at) "
+     "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[], "
+     " $7::integer[], $8::text[], $9::text[], $10::boolean[], $11::integer[], $12::bigint[], "
+     " $13::bigint[]) AS u(creditor_id, debtor_id, seq, from_segment, to_segment, rule, "
+     " policy_version, strategy, variant, high_value, days_past_due, balance, at) "
      "ON CONFLICT DO NOTHING"},
+    /* The batch's case rows created when missing, in the (sorted) order given. */
+    {"cs_touch_many", "INSERT INTO debt_case (creditor_id, debtor_id) "
+                      "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING"},
     {"cs_tasks",
      "SELECT coalesce(json_agg(x ORDER BY x.created_at DESC, x.step DESC), '[]')::text AS tasks "
      "FROM (SELECT task_id, status, reason, action, channel, template, step, segment, "
@@ -352,7 +394,7 @@ static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, s
     return case_from_res(res, cf, err, errlen);
 }
 
-/* Queues one request's statements: create the case row when missing, load and lock it, its
+/* Queues one request's statements: load and lock its case (created by touch_all()), its
  * payments side, and the rows its event needs. */
 static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
 {
@@ -364,8 +406,6 @@ static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen
         return -1;
     }
     if (rc == 0)
-        rc = pgpipe_cmd(r->conn, "cs_touch", 2, params, err, errlen);
-    if (rc == 0)
         rc = pgpipe_query(pp, "cs_load_lock", 2, params, on_case, r->cf, err, errlen);
     if (rc == 0)
         rc = paystore_queue_case(pp, r->cf, err, errlen);
@@ -376,6 +416,31 @@ static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen
     return rc;
 }
 
+/* Sends one statement creating every missing case row of the batch, in the requests' order. */
+static int touch_all(pgpipe_t *pp, PGconn *conn, const casestore_req_t *reqs, size_t n, char *err,
+                     size_t errlen)
+{
+    pgarr_t cr, de;
+    int rc = pgpipe_begin(pp, err, errlen);
+
+    pgarr_init(&cr);
+    pgarr_init(&de);
+    for (size_t i = 0; i < n; i++) {
+        pgarr_add_cstr(&cr, reqs[i].creditor_id);
+        pgarr_add_cstr(&de, reqs[i].debtor_id);
+    }
+    const char *params[2] = {pgarr_str(&cr), pgarr_str(&de)};
+    if (rc == 0 && (params[0] == NULL || params[1] == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = pgpipe_cmd(conn, "cs_touch_many", 2, params, err, errlen);
+    pgarr_free(&cr);
+    pgarr_free(&de);
+    return rc;
+}
+
 int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
@@ -383,6 +448,8 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
 
     if (pp == NULL)
         snprintf(err, errlen, "out of memory");
+    if (rc == 0 && n > 0)
+        rc = touch_all(pp, conn, reqs, n, err, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
         rc = queue_case(pp, &reqs[i], err, errlen);
@@ -563,8 +630,9 @@ static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return 0;
 }
 
-int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
-                   size_t errlen)
+/* casestore_save() of one case, its rows gathered by the batch's collector (pgbulk.h). */
+static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
+                    size_t errlen)
 {
     int rc;
 
@@ -596,17 +664,60 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
     return paystore_save_case(conn, cf, err, errlen);
 }
 
+/* Every save statement of casestore, paystore and interactstore, in the order one case's save
+ * writes them (save_one()): a batch's rows are flushed statement by statement in this order, so
+ * a row never goes before one it needs (a payment before its lines, a plan before its
+ * instalments). nkey: the leading parameters naming the row; a repeated key goes into a second
+ * statement after the first. "set": prepared in its bulk form (arrays); the others are queued and
+ * sent one row at a time at their place (rare events: not worth a bulk form). */
+static const pgbulk_stmt_t save_order[] = {
+    {"ps_payment_put", 3, true},
+    {"ps_payment_stub", 3, false},
+    {"ps_payment_reverse", 3, false},
+    {"ps_alloc_reverse", 3, false},
+    {"ps_alloc_put", 0, true},
+    {"ps_promise_put", 3, true},
+    {"ps_plan_put", 3, true},
+    {"ps_inst_put", 4, true},
+    {"is_log", 0, true},
+    {"is_dispute_open", 4, false},
+    {"is_prefs", 2, false},
+    {"is_forbearance", 4, false},
+    {"is_dispute_resolve", 4, false},
+    {"cs_creditor", 0, true},
+    {"cs_debtor", 2, true},
+    {"cs_case", 2, true},
+    {"cs_features", 2, true},
+    {"cs_invoice", 3, true},
+    {"cs_task_new", 0, true},
+    {"cs_task_status", 3, true},
+    {"cs_history", 0, true},
+    {"ps_credit_put", 3, true},
+};
+
+int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
+                   size_t errlen)
+{
+    casefile_t *cfs[1] = {cf};
+    const casefile_plan_t *plans[1] = {plan};
+    return casestore_save_many(conn, cfs, plans, 1, err, errlen);
+}
+
 int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
                         size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
+    pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
+    int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
-    if (pp == NULL)
+    if (pp == NULL || bulk == NULL)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++)
         if (cfs[i] != NULL)
-            rc = casestore_save(conn, cfs[i], plans[i], err, errlen);
+            rc = save_one(conn, cfs[i], plans[i], err, errlen);
+    if (rc == 0)
+        rc = pgbulk_flush(bulk, err, errlen);
+    pgbulk_close(bulk);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);

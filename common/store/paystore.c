@@ -54,12 +54,22 @@ static const pg_statement_t statements[] = {
     {"ps_promise_get",
      "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND promise_id = $3) x"},
+    /* The saves are in their bulk form (pgbulk.h, casestore.c's save_order): $k is the array of
+     * the k-th values of every row of the batch. */
     {"ps_promise_put",
      "INSERT INTO promise (creditor_id, debtor_id, promise_id, amount, currency, due_on, made_on, "
      "grace_days, paid_toward, state, as_of, settled_on, last_reported, cancel_reason, "
      "pending_approval, limit_broken, approved_by, agent_id, channel) "
-     "VALUES ($1, $2, $3, $4, $5, " D0 " + $6::integer, " D0 " + $7::integer, $8, $9, $10, " D0
-     " + $11::integer, " D0 " + $12::integer, $13, $14, $15, $16, $17, $18, $19) "
+     "SELECT u.creditor_id, u.debtor_id, u.promise_id, u.amount, u.currency, " D0
+     " + u.due_day, " D0 " + u.made_day, u.grace_days, u.paid_toward, u.state, " D0
+     " + u.as_of, " D0 " + u.settled_day, u.last_reported, u.cancel_reason, u.pending_approval, "
+     " u.limit_broken, u.approved_by, u.agent_id, u.channel "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::integer[], "
+     " $7::integer[], $8::integer[], $9::bigint[], $10::text[], $11::integer[], $12::integer[], "
+     " $13::text[], $14::text[], $15::boolean[], $16::text[], $17::text[], $18::text[], "
+     " $19::text[]) AS u(creditor_id, debtor_id, promise_id, amount, currency, due_day, "
+     " made_day, grace_days, paid_toward, state, as_of, settled_day, last_reported, "
+     " cancel_reason, pending_approval, limit_broken, approved_by, agent_id, channel) "
      "ON CONFLICT (creditor_id, debtor_id, promise_id) DO UPDATE SET "
      "paid_toward = EXCLUDED.paid_toward, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, last_reported = EXCLUDED.last_reported, "
@@ -75,8 +85,16 @@ static const pg_statement_t statements[] = {
      "INSERT INTO plan (creditor_id, debtor_id, plan_id, currency, agreed_on, grace_days, "
      "default_missed, has_down_payment, total, paid, missed, state, as_of, settled_on, reported, "
      "pending_approval, limit_broken, approved_by, agent_id) "
-     "VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, $9, $10, $11, $12, " D0
-     " + $13::integer, " D0 " + $14::integer, $15, $16, $17, $18, $19) "
+     "SELECT u.creditor_id, u.debtor_id, u.plan_id, u.currency, " D0 " + u.agreed_day, "
+     " u.grace_days, u.default_missed, u.has_down_payment, u.total, u.paid, u.missed, u.state, " D0
+     " + u.as_of, " D0 " + u.settled_day, u.reported, u.pending_approval, u.limit_broken, "
+     " u.approved_by, u.agent_id "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], "
+     " $7::integer[], $8::boolean[], $9::bigint[], $10::bigint[], $11::integer[], $12::text[], "
+     " $13::integer[], $14::integer[], $15::boolean[], $16::boolean[], $17::text[], $18::text[], "
+     " $19::text[]) AS u(creditor_id, debtor_id, plan_id, currency, agreed_day, grace_days, "
+     " default_missed, has_down_payment, total, paid, missed, state, as_of, settled_day, "
+     " reported, pending_approval, limit_broken, approved_by, agent_id) "
      "ON CONFLICT (creditor_id, debtor_id, plan_id) DO UPDATE SET paid = EXCLUDED.paid, "
      "missed = EXCLUDED.missed, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, reported = EXCLUDED.reported, "
@@ -84,8 +102,13 @@ static const pg_statement_t statements[] = {
      "approved_by = coalesce(EXCLUDED.approved_by, plan.approved_by), updated_at = now()"},
     {"ps_inst_put",
      "INSERT INTO plan_installment (creditor_id, debtor_id, plan_id, slot, due_on, amount, paid, "
-     "state, missed, last_reported) VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, "
-     "$9, $10) ON CONFLICT (creditor_id, debtor_id, plan_id, slot) DO UPDATE SET "
+     "state, missed, last_reported) "
+     "SELECT u.creditor_id, u.debtor_id, u.plan_id, u.slot, " D0 " + u.due_day, u.amount, "
+     " u.paid, u.state, u.missed, u.last_reported "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::bigint[], "
+     " $7::bigint[], $8::text[], $9::boolean[], $10::text[]) AS u(creditor_id, debtor_id, "
+     " plan_id, slot, due_day, amount, paid, state, missed, last_reported) "
+     "ON CONFLICT (creditor_id, debtor_id, plan_id, slot) DO UPDATE SET "
      "paid = EXCLUDED.paid, state = EXCLUDED.state, missed = EXCLUDED.missed, "
      "last_reported = EXCLUDED.last_reported"},
     {"ps_payment_get",
@@ -94,8 +117,13 @@ static const pg_statement_t statements[] = {
     {"ps_payment_put",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, amount, currency, received_at, "
      "method, invoice_ids, status, unallocated, promise_id, promise_applied, plan_id, plan_lines) "
-     "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), $7, $8::jsonb, 'received', $9, $10, "
-     "$11, $12, $13::jsonb)"},
+     "SELECT u.creditor_id, u.debtor_id, u.payment_id, u.amount, u.currency, "
+     " to_timestamp(u.received_at), u.method, u.invoice_ids, 'received', u.unallocated, "
+     " u.promise_id, u.promise_applied, u.plan_id, u.plan_lines "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], "
+     " $7::text[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[], $12::text[], "
+     " $13::jsonb[]) AS u(creditor_id, debtor_id, payment_id, amount, currency, received_at, "
+     " method, invoice_ids, unallocated, promise_id, promise_applied, plan_id, plan_lines)"},
     {"ps_payment_stub",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, status, reversed_at, reason) "
      "VALUES ($1, $2, $3, 'reversed', to_timestamp($4::bigint), $5)"},
@@ -111,9 +139,16 @@ static const pg_statement_t statements[] = {
                          "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
     {"ps_alloc_put",
      "INSERT INTO payment_allocation (creditor_id, debtor_id, payment_id, invoice_id, amount, "
-     "from_credit) VALUES ($1, $2, $3, $4, $5, $6)"},
-    {"ps_credit_put", "UPDATE payment SET unallocated = $4, updated_at = now() "
-                      "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
+     "from_credit) "
+     "SELECT u.creditor_id, u.debtor_id, u.payment_id, u.invoice_id, u.amount, u.from_credit "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[]) "
+     " WITH ORDINALITY AS u(creditor_id, debtor_id, payment_id, invoice_id, amount, from_credit, "
+     " ord) ORDER BY u.ord"}, /* line_id in the order given */
+    {"ps_credit_put", "UPDATE payment p SET unallocated = u.unallocated, updated_at = now() "
+                      "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+                      " AS u(creditor_id, debtor_id, payment_id, unallocated) "
+                      "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
+                      "AND p.payment_id = u.payment_id"},
 };
 
 int paystore_prepare(PGconn *conn, char *err, size_t errlen)
