@@ -15,57 +15,73 @@
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
+/* The case, its parties, invoices, pending tasks and contact state: the select list of cs_load
+ * (one case) and cs_load_many (a batch's cases), over "debt_case c" and CS_LOAD_JOINS. */
+#define CS_LOAD_COLS                                                                               \
+    "c.currency, c.balance, c.days_past_due, c.segment, c.rule, c.strategy, c.variant, "           \
+    " c.policy_version, c.high_value, "                                                            \
+    " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "                 \
+    " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "               \
+    " c.next_action, c.next_channel, "                                                             \
+    " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "             \
+    " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "                         \
+    " cr.name AS creditor_name, d.name AS debtor_name, d.timezone, d.country, d.locale, "          \
+    " d.phone, d.email, "                                                                          \
+    " (SELECT coalesce(json_agg(json_build_object('id', i.invoice_id, 'number', i.number, "        \
+    "   'currency', i.currency, 'amount', i.amount, 'open_amount', i.open_amount, "                \
+    "   'due_on', i.due_on, 'issued_on', i.issued_on, 'status', i.status, "                        \
+    "   'adjusted', i.adjusted) ORDER BY i.invoice_id), '[]')::text "                              \
+    "  FROM invoice i WHERE i.creditor_id = c.creditor_id AND i.debtor_id = c.debtor_id) AS "      \
+    "invoices, "                                                                                   \
+    " (SELECT coalesce(json_agg(json_build_object('task_id', t.task_id, 'action', t.action, "      \
+    "   'channel', t.channel, 'segment', t.segment, 'segment_seq', t.segment_seq, "                \
+    "   'step', t.step, 'template', t.template, 'priority', t.priority, "                          \
+    "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "                     \
+    "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "                       \
+    "   ORDER BY t.created_at, t.step), '[]')::text "                                              \
+    "  FROM task t WHERE t.creditor_id = c.creditor_id AND t.debtor_id = c.debtor_id AND "         \
+    "t.status = 'pending') "                                                                       \
+    "  AS tasks, " /* interactions: the contact state planning obeys (0004_interactions.sql). */   \
+    " (SELECT json_build_object("                                                                  \
+    "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "                              \
+    "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = "         \
+    "c.creditor_id "                                                                               \
+    "     AND l.debtor_id = c.debtor_id AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), " \
+    "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "          \
+    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id AND l.channel = "      \
+    "'phone' "                                                                                     \
+    "     AND l.outcome IN ('right_party', 'refused', 'callback_requested')), "                    \
+    "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "      \
+    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id), "                    \
+    "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "           \
+    "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "                   \
+    "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "               \
+    "     WHERE p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id), "                    \
+    "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "         \
+    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
+    "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1)))::text AS contact "                   \
+    " "
+#define CS_LOAD_JOINS                                                                              \
+    "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "                                     \
+    "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
+
 static const struct {
     const char *name;
     const char *sql;
 } statements[] = {
     {"cs_touch", "INSERT INTO debt_case (creditor_id, debtor_id) VALUES ($1, $2) "
                  "ON CONFLICT DO NOTHING"},
-    /* The case, its parties, invoices and pending tasks in one round trip. %s: FOR UPDATE. */
-    {"cs_load",
-     "SELECT c.currency, c.balance, c.days_past_due, c.segment, c.rule, c.strategy, c.variant, "
-     " c.policy_version, c.high_value, "
-     " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "
-     " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "
-     " c.next_action, c.next_channel, "
-     " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "
-     " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "
-     " cr.name AS creditor_name, d.name AS debtor_name, d.timezone, d.country, d.locale, "
-     " d.phone, d.email, "
-     " (SELECT coalesce(json_agg(json_build_object('id', i.invoice_id, 'number', i.number, "
-     "   'currency', i.currency, 'amount', i.amount, 'open_amount', i.open_amount, "
-     "   'due_on', i.due_on, 'issued_on', i.issued_on, 'status', i.status, "
-     "   'adjusted', i.adjusted) ORDER BY i.invoice_id), '[]')::text "
-     "  FROM invoice i WHERE i.creditor_id = $1 AND i.debtor_id = $2) AS invoices, "
-     " (SELECT coalesce(json_agg(json_build_object('task_id', t.task_id, 'action', t.action, "
-     "   'channel', t.channel, 'segment', t.segment, 'segment_seq', t.segment_seq, "
-     "   'step', t.step, 'template', t.template, 'priority', t.priority, "
-     "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "
-     "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "
-     "   ORDER BY t.created_at, t.step), '[]')::text "
-     "  FROM task t WHERE t.creditor_id = $1 AND t.debtor_id = $2 AND t.status = 'pending') "
-     "  AS tasks, "
-     /* interactions: the contact state planning obeys (0004_interactions.sql). */
-     " (SELECT json_build_object("
-     "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "
-     "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = $1 "
-     "     AND l.debtor_id = $2 AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), "
-     "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
-     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2 AND l.channel = 'phone' "
-     "     AND l.outcome IN ('right_party', 'refused', 'callback_requested')), "
-     "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
-     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2), "
-     "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "
-     "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "
-     "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "
-     "     WHERE p.creditor_id = $1 AND p.debtor_id = $2), "
-     "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "
-     "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
-     "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1)))::text AS contact "
-     "FROM debt_case c "
-     "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "
-     "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
-     "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
+    /* The case, its parties, invoices and pending tasks in one round trip; casestore_prepare()
+     * adds the locking variant cs_load_lock. */
+    {"cs_load", "SELECT " CS_LOAD_COLS "FROM debt_case c " CS_LOAD_JOINS
+                "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
+    /* cs_load_lock for a batch: the cases of the arrays, locked in the order given (the sort
+     * sits below the lock), each row with its place in the arrays (ord, from 1). */
+    {"cs_load_many",
+     "SELECT u.ord, " CS_LOAD_COLS
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "JOIN debt_case c ON c.creditor_id = u.creditor_id AND c.debtor_id = "
+     "u.debtor_id " CS_LOAD_JOINS "ORDER BY u.ord FOR UPDATE OF c"},
     /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
      * k-th value of every row of the batch in $k, and is sent once per batch. A new column is
      * one more array in unnest(), one more name in AS u(...), its use in the statement, and one
@@ -189,12 +205,13 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 
 /* ---- Loading --------------------------------------------------------------------------------- */
 
-static const char *col(const PGresult *res, const char *name)
+/* Column `name` of row `row`, or NULL when SQL NULL or missing (borrowed from res). */
+static const char *col(const PGresult *res, int row, const char *name)
 {
     int f = PQfnumber(res, name);
-    if (f < 0 || PQgetisnull(res, 0, f))
+    if (f < 0 || PQgetisnull(res, row, f))
         return NULL;
-    return PQgetvalue(res, 0, f);
+    return PQgetvalue(res, row, f);
 }
 
 static void set_str(char *dst, size_t size, const char *s)
@@ -202,9 +219,9 @@ static void set_str(char *dst, size_t size, const char *s)
     snprintf(dst, size, "%s", s ? s : "");
 }
 
-static int64_t col_i64(const PGresult *res, const char *name)
+static int64_t col_i64(const PGresult *res, int row, const char *name)
 {
-    const char *v = col(res, name);
+    const char *v = col(res, row, name);
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
@@ -287,61 +304,62 @@ static int load_tasks(casefile_t *cf, const char *text, char *err, size_t errlen
 }
 
 /* The case row's own columns into *cf. */
-static void case_columns(const PGresult *res, casefile_t *cf)
+static void case_columns(const PGresult *res, int row, casefile_t *cf)
 {
-    set_str(cf->currency, sizeof(cf->currency), col(res, "currency"));
-    cf->balance = col_i64(res, "balance");
-    cf->days_past_due = (int32_t)col_i64(res, "days_past_due");
-    const char *seg = col(res, "segment");
+    set_str(cf->currency, sizeof(cf->currency), col(res, row, "currency"));
+    cf->balance = col_i64(res, row, "balance");
+    cf->days_past_due = (int32_t)col_i64(res, row, "days_past_due");
+    const char *seg = col(res, row, "segment");
     cf->segmented = seg != NULL && segment_from_name(seg, &cf->segment) == 0;
-    set_str(cf->rule, sizeof(cf->rule), col(res, "rule"));
-    set_str(cf->strategy, sizeof(cf->strategy), col(res, "strategy"));
-    set_str(cf->variant, sizeof(cf->variant), col(res, "variant"));
-    cf->policy_version = (int)col_i64(res, "policy_version");
-    cf->high_value = col(res, "high_value") && col(res, "high_value")[0] == 't';
-    cf->segment_since = col_i64(res, "segment_since");
-    cf->segment_seq = (int)col_i64(res, "segment_seq");
-    cf->last_step = (int)col_i64(res, "last_step");
-    set_str(cf->stage, sizeof(cf->stage), col(res, "stage"));
-    if (casefile_status_from_name(col(res, "status"), &cf->status) < 0)
+    set_str(cf->rule, sizeof(cf->rule), col(res, row, "rule"));
+    set_str(cf->strategy, sizeof(cf->strategy), col(res, row, "strategy"));
+    set_str(cf->variant, sizeof(cf->variant), col(res, row, "variant"));
+    cf->policy_version = (int)col_i64(res, row, "policy_version");
+    cf->high_value = col(res, row, "high_value") && col(res, row, "high_value")[0] == 't';
+    cf->segment_since = col_i64(res, row, "segment_since");
+    cf->segment_seq = (int)col_i64(res, row, "segment_seq");
+    cf->last_step = (int)col_i64(res, row, "last_step");
+    set_str(cf->stage, sizeof(cf->stage), col(res, row, "stage"));
+    if (casefile_status_from_name(col(res, row, "status"), &cf->status) < 0)
         cf->status = CASEFILE_OPEN;
-    const char *na = col(res, "next_action");
+    const char *na = col(res, row, "next_action");
     cf->has_next = na != NULL;
     set_str(cf->next_action, sizeof(cf->next_action), na);
-    set_str(cf->next_channel, sizeof(cf->next_channel), col(res, "next_channel"));
-    cf->next_not_before = col_i64(res, "next_not_before");
-    cf->version = col_i64(res, "version");
-    cf->updated_at = col_i64(res, "updated_at");
-    set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, "creditor_name"));
-    set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, "debtor_name"));
-    set_str(cf->timezone, sizeof(cf->timezone), col(res, "timezone"));
-    set_str(cf->country, sizeof(cf->country), col(res, "country"));
-    set_str(cf->locale, sizeof(cf->locale), col(res, "locale"));
-    set_str(cf->phone, sizeof(cf->phone), col(res, "phone"));
-    set_str(cf->email, sizeof(cf->email), col(res, "email"));
+    set_str(cf->next_channel, sizeof(cf->next_channel), col(res, row, "next_channel"));
+    cf->next_not_before = col_i64(res, row, "next_not_before");
+    cf->version = col_i64(res, row, "version");
+    cf->updated_at = col_i64(res, row, "updated_at");
+    set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, row, "creditor_name"));
+    set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, row, "debtor_name"));
+    set_str(cf->timezone, sizeof(cf->timezone), col(res, row, "timezone"));
+    set_str(cf->country, sizeof(cf->country), col(res, row, "country"));
+    set_str(cf->locale, sizeof(cf->locale), col(res, row, "locale"));
+    set_str(cf->phone, sizeof(cf->phone), col(res, row, "phone"));
+    set_str(cf->email, sizeof(cf->email), col(res, row, "email"));
 }
 
-/* cs_load's row (one) into *cf: the case, its parties, features, invoices, pending tasks and
- * contact state. Returns 0 or -1. */
-static int case_from_res(const PGresult *res, casefile_t *cf, char *err, size_t errlen)
+/* Row `row` of cs_load or cs_load_many into *cf: the case, its parties, features, invoices, pending
+ * tasks and contact state. Returns 0 or -1. */
+static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
 {
     json_error_t jerr;
     int rc;
 
-    case_columns(res, cf);
-    json_t *features = json_loads(col(res, "features") ? col(res, "features") : "{}", 0, &jerr);
+    case_columns(res, row, cf);
+    json_t *features =
+        json_loads(col(res, row, "features") ? col(res, row, "features") : "{}", 0, &jerr);
     rc = features != NULL ? casefile_set_features(cf, features) : -1;
     json_decref(features);
     if (rc < 0) {
         snprintf(err, errlen, "case features are not a JSON object");
         return -1;
     }
-    rc = load_invoices(cf, col(res, "invoices"), err, errlen);
+    rc = load_invoices(cf, col(res, row, "invoices"), err, errlen);
     if (rc == 0)
-        rc = load_tasks(cf, col(res, "tasks"), err, errlen);
+        rc = load_tasks(cf, col(res, row, "tasks"), err, errlen);
     if (rc == 0) { /* interactions */
-        json_t *contact =
-            json_loads(col(res, "contact") ? col(res, "contact") : "null", JSON_DECODE_ANY, &jerr);
+        json_t *contact = json_loads(col(res, row, "contact") ? col(res, row, "contact") : "null",
+                                     JSON_DECODE_ANY, &jerr);
         if (caseinteract_state_from_json(cf, contact) < 0) {
             snprintf(err, errlen, "contact state of the case is not a JSON object");
             rc = -1;
@@ -372,7 +390,7 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
         snprintf(err, errlen, "no case %s/%s", creditor_id, debtor_id);
         return CASESTORE_NOT_FOUND;
     }
-    rc = case_from_res(res, cf, err, errlen);
+    rc = case_from_res(res, 0, cf, err, errlen);
     PQclear(res);
     /* payments: the case's credits, open promise and active plan (paystore.h). */
     if (rc == 0)
@@ -380,46 +398,54 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     return rc;
 }
 
-/* cs_load_lock's row into the case file (target); the case row was created first, so there is
- * one. */
-static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* The requests of one load_many(): the targets of its batch queries. */
+typedef struct load_set {
+    casestore_req_t *reqs;
+    size_t n;
+    paystore_cases_t pay; /* reqs[i].cf in pay.cfs[i], for paystore_queue_cases() */
+} load_set_t;
+
+/* cs_load_many's rows into the requests' case files (target: the load_set_t); every case row
+ * was created first, so each request has exactly one. */
+static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    casefile_t *cf = target;
+    load_set_t *ls = target;
+    int rc = 0;
 
     (void)pp;
-    if (PQntuples(res) != 1) {
-        snprintf(err, errlen, "cs_load_lock: no case row");
+    if ((size_t)PQntuples(res) != ls->n) {
+        snprintf(err, errlen, "cs_load_many: %d case rows for %zu cases", PQntuples(res), ls->n);
         return -1;
     }
-    return case_from_res(res, cf, err, errlen);
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        int64_t ord = col_i64(res, r, "ord");
+        if (ord < 1 || (size_t)ord > ls->n) {
+            snprintf(err, errlen, "cs_load_many: row %d has no case", r);
+            return -1;
+        }
+        rc = case_from_res(res, r, ls->reqs[ord - 1].cf, err, errlen);
+    }
+    return rc;
 }
 
-/* Queues one request's statements: load and lock its case (created by touch_all()), its
- * payments side, and the rows its event needs. */
+/* Queues the rows one request's event needs (its case itself comes with the batch's). */
 static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
 {
-    const char *params[2] = {r->creditor_id, r->debtor_id};
-    int rc = pgpipe_begin(pp, err, errlen);
+    int rc = 0;
 
-    if (rc == 0 && casefile_init(r->cf, r->creditor_id, r->debtor_id) < 0) {
-        snprintf(err, errlen, "case ids too long, or out of memory");
-        return -1;
-    }
-    if (rc == 0)
-        rc = pgpipe_query(pp, "cs_load_lock", 2, params, on_case, r->cf, err, errlen);
-    if (rc == 0)
-        rc = paystore_queue_case(pp, r->cf, err, errlen);
-    if (rc == 0 && r->need != 0)
+    if (r->need != 0)
         rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
     if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
         rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
     return rc;
 }
 
-/* Sends one statement creating every missing case row of the batch, in the requests' order. */
-static int touch_all(pgpipe_t *pp, PGconn *conn, const casestore_req_t *reqs, size_t n, char *err,
-                     size_t errlen)
+/* Sends one statement creating every missing case row of the batch, then one loading and
+ * locking them all, in the requests' order, and one for their payments side. */
+static int queue_cases(pgpipe_t *pp, PGconn *conn, load_set_t *ls, char *err, size_t errlen)
 {
+    const casestore_req_t *reqs = ls->reqs;
+    size_t n = ls->n;
     pgarr_t cr, de;
     int rc = pgpipe_begin(pp, err, errlen);
 
@@ -436,6 +462,10 @@ static int touch_all(pgpipe_t *pp, PGconn *conn, const casestore_req_t *reqs, si
     }
     if (rc == 0)
         rc = pgpipe_cmd(conn, "cs_touch_many", 2, params, err, errlen);
+    if (rc == 0)
+        rc = pgpipe_query(pp, "cs_load_many", 2, params, on_cases, ls, err, errlen);
+    if (rc == 0)
+        rc = paystore_queue_cases(pp, &ls->pay, params, err, errlen);
     pgarr_free(&cr);
     pgarr_free(&de);
     return rc;
@@ -444,19 +474,27 @@ static int touch_all(pgpipe_t *pp, PGconn *conn, const casestore_req_t *reqs, si
 int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? 0 : -1;
+    load_set_t ls = {reqs, n, {calloc(n ? n : 1, sizeof(casefile_t *)), n}};
+    int rc = pp != NULL && ls.pay.cfs != NULL ? 0 : -1;
 
-    if (pp == NULL)
+    if (rc != 0)
         snprintf(err, errlen, "out of memory");
-    if (rc == 0 && n > 0)
-        rc = touch_all(pp, conn, reqs, n, err, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
-        rc = queue_case(pp, &reqs[i], err, errlen);
+        ls.pay.cfs[i] = reqs[i].cf;
+        if (casefile_init(reqs[i].cf, reqs[i].creditor_id, reqs[i].debtor_id) < 0) {
+            snprintf(err, errlen, "case ids too long, or out of memory");
+            rc = -1;
+        }
     }
+    if (rc == 0 && n > 0)
+        rc = queue_cases(pp, conn, &ls, err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = queue_case(pp, &reqs[i], err, errlen);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
+    free(ls.pay.cfs);
     return rc;
 }
 
@@ -735,7 +773,7 @@ int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debt
     if (res == NULL)
         return rc;
     json_error_t jerr;
-    *out = json_loads(col(res, "tasks") ? col(res, "tasks") : "[]", 0, &jerr);
+    *out = json_loads(col(res, 0, "tasks") ? col(res, 0, "tasks") : "[]", 0, &jerr);
     PQclear(res);
     if (*out == NULL) {
         snprintf(err, errlen, "tasks: %s", jerr.text);

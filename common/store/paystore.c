@@ -29,19 +29,28 @@
     "  WHERE i.creditor_id = pl.creditor_id AND i.debtor_id = pl.debtor_id "                       \
     "  AND i.plan_id = pl.plan_id) AS installments "
 
+/* A case's credits, open promise and active plan, for the case u(creditor_id, debtor_id). */
+#define PS_CASE_COLS                                                                               \
+    "(SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, "                       \
+    "  'currency', currency, 'unallocated', unallocated, "                                         \
+    "  'received_at', coalesce(extract(epoch FROM received_at)::bigint, 0))), '[]') "              \
+    "  FROM payment WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "                \
+    "  AND status = 'received' AND unallocated > 0)::text AS credits, "                            \
+    " (SELECT row_to_json(x) FROM (SELECT " PROMISE_COLS " FROM promise "                          \
+    "  WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id AND state = 'pending' "       \
+    "  AND NOT pending_approval ORDER BY created_at DESC, promise_id LIMIT 1) x)::text AS "        \
+    "promise, "                                                                                    \
+    " (SELECT row_to_json(x) FROM (SELECT " PLAN_COLS " FROM plan pl "                             \
+    "  WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id AND state = 'active' "        \
+    "  AND NOT pending_approval ORDER BY created_at DESC, plan_id LIMIT 1) x)::text AS plan "
+
 static const pg_statement_t statements[] = {
     {"ps_case",
-     "SELECT (SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, "
-     "  'currency', currency, 'unallocated', unallocated, "
-     "  'received_at', coalesce(extract(epoch FROM received_at)::bigint, 0))), '[]') "
-     "  FROM payment WHERE creditor_id = $1 AND debtor_id = $2 AND status = 'received' "
-     "  AND unallocated > 0)::text AS credits, "
-     " (SELECT row_to_json(x) FROM (SELECT " PROMISE_COLS " FROM promise WHERE creditor_id = $1 "
-     "  AND debtor_id = $2 AND state = 'pending' AND NOT pending_approval "
-     "  ORDER BY created_at DESC, promise_id LIMIT 1) x)::text AS promise, "
-     " (SELECT row_to_json(x) FROM (SELECT " PLAN_COLS " FROM plan pl WHERE creditor_id = $1 "
-     "  AND debtor_id = $2 AND state = 'active' AND NOT pending_approval "
-     "  ORDER BY created_at DESC, plan_id LIMIT 1) x)::text AS plan"},
+     "SELECT " PS_CASE_COLS "FROM (SELECT $1::text AS creditor_id, $2::text AS debtor_id) u"},
+    /* ps_case for a batch's cases, each row with its place in the arrays (ord, from 1). */
+    {"ps_case_many",
+     "SELECT u.ord, " PS_CASE_COLS
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord)"},
     /* The promise a payment counts toward: the latest applied one still pending or kept. */
     {"ps_promise_open",
      "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
@@ -426,21 +435,15 @@ static void set_doc(json_t **slot, json_t *doc)
     *slot = doc;
 }
 
-/* The case's credits, open promise and active plan from ps_case's row (target: the case file). */
-static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* The case's credits, open promise and active plan from row `row` of ps_case(_many). */
+static void case_row(const PGresult *res, int row, casefile_t *cf)
 {
-    casefile_t *cf = target;
     json_error_t jerr;
     size_t i;
     json_t *o;
 
-    (void)pp;
-    if (PQntuples(res) != 1) {
-        snprintf(err, errlen, "ps_case: no row");
-        return -1;
-    }
     int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
-    json_t *credits = json_loads(PQgetvalue(res, 0, fc), 0, &jerr);
+    json_t *credits = json_loads(PQgetvalue(res, row, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
     {
         casefile_credit_t cr;
@@ -460,16 +463,49 @@ static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, s
         cf->credits[cf->n_credits++] = cr;
     }
     json_decref(credits);
-    if (fp >= 0 && !PQgetisnull(res, 0, fp)) {
+    if (fp >= 0 && !PQgetisnull(res, row, fp)) {
         casefile_promise_row_t sp;
-        if (promise_from_text(PQgetvalue(res, 0, fp), &sp) == 0)
+        if (promise_from_text(PQgetvalue(res, row, fp), &sp) == 0)
             set_doc(&cf->open_promise, casepay_promise_json(&sp.p));
     }
-    if (fl >= 0 && !PQgetisnull(res, 0, fl)) {
+    if (fl >= 0 && !PQgetisnull(res, row, fl)) {
         casefile_plan_row_t *sp = malloc(sizeof(*sp));
-        if (sp != NULL && plan_from_text(PQgetvalue(res, 0, fl), sp) == 0)
+        if (sp != NULL && plan_from_text(PQgetvalue(res, row, fl), sp) == 0)
             set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
         free(sp);
+    }
+}
+
+/* ps_case's row (target: the case file). */
+static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    if (PQntuples(res) != 1) {
+        snprintf(err, errlen, "ps_case: no row");
+        return -1;
+    }
+    case_row(res, 0, target);
+    return 0;
+}
+
+/* ps_case_many's rows into their case files (target: the paystore_cases_t). */
+static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    const paystore_cases_t *cs = target;
+    int f = PQfnumber(res, "ord");
+
+    (void)pp;
+    if ((size_t)PQntuples(res) != cs->n || f < 0) {
+        snprintf(err, errlen, "ps_case_many: %d rows for %zu cases", PQntuples(res), cs->n);
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        long long ord = strtoll(PQgetvalue(res, r, f), NULL, 10);
+        if (ord < 1 || (size_t)ord > cs->n) {
+            snprintf(err, errlen, "ps_case_many: row %d has no case", r);
+            return -1;
+        }
+        case_row(res, r, cs->cfs[ord - 1]);
     }
     return 0;
 }
@@ -478,6 +514,12 @@ int paystore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
 {
     const char *params[2] = {cf->creditor_id, cf->debtor_id};
     return pgpipe_query(pp, "ps_case", 2, params, on_case, cf, err, errlen);
+}
+
+int paystore_queue_cases(pgpipe_t *pp, const paystore_cases_t *cases, const char *const *arrays,
+                         char *err, size_t errlen)
+{
+    return pgpipe_query(pp, "ps_case_many", 2, arrays, on_cases, (void *)cases, err, errlen);
 }
 
 int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)

@@ -98,6 +98,17 @@ size_t pgbulk_rows(const pgbulk_t *b)
     return b->total;
 }
 
+size_t pgbulk_statements(const pgbulk_t *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        for (const chunk_t *c = b->slots[i].first; c != NULL; c = c->next)
+            n++;
+        n += b->slots[i].nrows;
+    }
+    return n;
+}
+
 static chunk_t *chunk_new(int nparams, int nkey)
 {
     chunk_t *c = calloc(1, sizeof(*c));

@@ -58,7 +58,11 @@ int pgbulk_take(PGconn *conn, const char *name, int n, const char *const *params
  * RESULT_TRANSIENT. */
 __attribute__((warn_unused_result)) int pgbulk_flush(pgbulk_t *b, char *err, size_t errlen);
 
-/* Rows gathered and not flushed yet (for tests). */
+/* Rows gathered and not flushed yet. */
 size_t pgbulk_rows(const pgbulk_t *b);
+
+/* Statements pgbulk_flush() would send now: one per set statement with rows (one more for each
+ * repeated key), one per row of a row statement. */
+size_t pgbulk_statements(const pgbulk_t *b);
 
 #endif
