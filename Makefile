@@ -4,7 +4,7 @@ STACK   := deploy/local/stack
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DRECOBRO_WERROR=ON
 
-.PHONY: all deps build test unit fuzz demo bench image container-test stack-up stack-down stack-status format format-check sanitize clean
+.PHONY: all deps build test unit sanitize-it fuzz demo bench image container-test stack-up stack-down stack-status format format-check sanitize clean
 
 all: build
 
@@ -30,6 +30,19 @@ fuzz: deps
 
 sanitize:
 	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DRECOBRO_WERROR=ON -DRECOBRO_SANITIZE=ON" unit
+
+# The case workers' integration suites (it.overdue, it.payments, it.interactions) with every
+# binary built under ASan/UBSan: a worker that leaks (LeakSanitizer, at its SIGTERM exit), reads
+# out of bounds or hits undefined behaviour fails the suite (tests/integration/conftest.py).
+# Needs the local stack (make stack-up).
+SANITIZE_SUITES ?= it\.(overdue|payments|interactions)$$
+sanitize-it:
+	@cmake -S . -B build-asan -DRECOBRO_WERROR=ON -DRECOBRO_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && RECOBRO_SANITIZED=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -L stack -R '$(SANITIZE_SUITES)'
 
 # The container images, built here with podman from Debian (no registry needed): the project's
 # image (deploy/docker/Dockerfile) and Kafka, PostgreSQL and Redis for running it all in containers.

@@ -1,6 +1,8 @@
 /* config.c - the settings table and its parser (see config.h). */
 #include "config.h"
 
+#include <glib.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -87,6 +89,8 @@ static const config_entry_t config_table[] = {
      "seconds a hot case stays in Redis"},
     {"RECOBRO_DEDUPE_RETENTION", CT_INT, "2592000", NUM(dedupe_retention_s), 0, INT_MAX,
      "seconds an applied event's (source, id) is remembered against re-sends (0: forever)"},
+    {"RECOBRO_POISON_ATTEMPTS", CT_INT, "3", NUM(poison_attempts), 1, 100,
+     "times a message may crash the worker before it goes to the DLQ as poison"},
     {"RECOBRO_SHUTDOWN_TIMEOUT_MS", CT_INT, "8000", NUM(shutdown_timeout_ms), 100, 600000,
      "longest graceful shutdown before giving up on the batch in hand"},
     {"RECOBRO_RELAY_BATCH", CT_INT, "1000", NUM(relay_batch), 1, 100000,
@@ -97,6 +101,8 @@ static const config_entry_t config_table[] = {
      "seconds a published outbox row is kept for audit"},
     {"RECOBRO_SCHEDULER_PERIOD_MS", CT_INT, "60000", NUM(scheduler_period_ms), 10, 86400000,
      "scheduler: milliseconds between two sweeps for due work"},
+    {"RECOBRO_SNAPSHOT_RETENTION_DAYS", CT_INT, "731", NUM(snapshot_retention_days), 0, 36600,
+     "scheduler: days the daily case snapshots (roll rates) are kept (0: forever)"},
     {"RECOBRO_POLICY_FILE", CT_STRING, "", STR(policy_file), 0, 0,
      "policy to load when the database has none"},
 };
@@ -169,91 +175,107 @@ int config_parse_addr(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-/* Reads the user-info of a Redis URL, "[user]:password@" at *p (just after "://"): copies the
- * user ("" none) and password ("" none) and moves *p to the host. Returns 0, or -1 when a part
- * does not fit or a user comes without a password ("word@"). */
-static int redis_url_userinfo(const char **p, config_redis_url_t *u)
+/* Copies src (may be NULL: "") into dst of size bytes; -1 when it does not fit. */
+static int copy_part(char *dst, size_t size, const char *src)
 {
-    const char *at = strrchr(*p, '@');
-
-    u->user[0] = u->password[0] = '\0';
-    if (at == NULL)
-        return 0;
-    const char *colon = memchr(*p, ':', (size_t)(at - *p));
-    if (colon == NULL)
-        return -1; /* "word@": a user with no password */
-    size_t ul = (size_t)(colon - *p), pl = (size_t)(at - colon - 1);
-    if (ul >= sizeof(u->user) || pl >= sizeof(u->password) || pl == 0)
+    if (src == NULL)
+        src = "";
+    if (strlen(src) >= size)
         return -1;
-    memcpy(u->user, *p, ul);
-    u->user[ul] = '\0';
-    memcpy(u->password, colon + 1, pl);
-    u->password[pl] = '\0';
-    *p = at + 1;
+    memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
 
-/* Reads "host[:port]" from the n bytes at p into h (hlen bytes) and *port (6379 when absent).
- * Returns 0, or -1 when it is empty, too long, or has no host or a port out of 1-65535. */
-static int redis_url_host(const char *p, size_t n, char *h, size_t hlen, int *port)
-{
-    char hostport[256];
-
-    if (n == 0 || n >= sizeof(hostport))
-        return -1;
-    memcpy(hostport, p, n);
-    hostport[n] = '\0';
-    if (strchr(hostport, ':') == NULL) {
-        snprintf(h, hlen, "%s", hostport);
-        *port = 6379;
-        return 0;
-    }
-    if (config_parse_addr(hostport, h, hlen, port) < 0 || h[0] == '\0' || *port == 0)
-        return -1;
-    return 0;
-}
-
-/* Reads the database number after the URL's path slash (NULL or empty: 0) into *db. Returns
- * 0, or -1 when it is not an integer of 0-1000. */
-static int redis_url_db(const char *slash, int *db)
+/* The database number of the URL's path ("" or "/": 0; "/N": N of 0-1000) into *db; -1 when
+ * it is anything else. */
+static int redis_url_db(const char *path, int *db)
 {
     char *end;
     long v;
 
     *db = 0;
-    if (slash == NULL || slash[1] == '\0')
+    if (path[0] == '\0' || strcmp(path, "/") == 0)
         return 0;
+    if (path[0] != '/' || !g_ascii_isdigit(path[1]))
+        return -1;
     errno = 0;
-    v = strtol(slash + 1, &end, 10);
+    v = strtol(path + 1, &end, 10);
     if (errno != 0 || *end != '\0' || v < 0 || v > 1000)
         return -1;
     *db = (int)v;
     return 0;
 }
 
+/* The parts of a Redis URL, split by GLib's RFC 3986 parser (user-info percent-decoded), into
+ * *out; -1 when one is missing, extra or does not fit. */
+static int redis_url_parts(const char *scheme, const char *user, const char *password,
+                           const char *host, int port, const char *path, config_redis_url_t *out)
+{
+    if (strcmp(scheme, "redis") != 0 && strcmp(scheme, "rediss") != 0)
+        return -1;
+    out->tls = strcmp(scheme, "rediss") == 0;
+    /* "word@" (a user without a password) and "user:@" are refused: a user cannot AUTH
+     * without a password, and an old "redis://password@host" must fail at start. */
+    if (user != NULL && (password == NULL || password[0] == '\0'))
+        return -1;
+    if (host == NULL || host[0] == '\0' || port == 0 ||
+        copy_part(out->host, sizeof(out->host), host) < 0 ||
+        copy_part(out->user, sizeof(out->user), user) < 0 ||
+        copy_part(out->password, sizeof(out->password), password) < 0)
+        return -1;
+    out->port = port < 0 ? 6379 : port;
+    return redis_url_db(path, &out->db);
+}
+
+/* s with the characters of its user-info (between "://" and the last '@') that would end the
+ * user-info early ('@', '/', '?', '#': a password may hold them) percent-encoded, so that GLib
+ * splits where the old parser did: a new string (g_free). */
+static char *redis_url_escape_userinfo(const char *s)
+{
+    const char *start = strstr(s, "://"), *at = strrchr(s, '@');
+
+    if (start == NULL || at == NULL || at < start + 3)
+        return g_strdup(s);
+    start += 3;
+    GString *out = g_string_new_len(s, start - s);
+    for (const char *c = start; c < at; c++) {
+        if (strchr("@/?#", *c) != NULL)
+            g_string_append_printf(out, "%%%02X", (unsigned char)*c);
+        else
+            g_string_append_c(out, *c);
+    }
+    g_string_append(out, at);
+    return g_string_free(out, FALSE);
+}
+
 int config_parse_redis_url(const char *s, config_redis_url_t *out)
 {
-    const char *p, *slash;
+    char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *path = NULL;
+    char *query = NULL, *fragment = NULL;
+    int port = -1, rc = -1;
 
     if (s == NULL)
         return -1;
     memset(out, 0, sizeof(*out));
-    if (strncmp(s, "redis://", 8) == 0) {
-        p = s + 8;
-    } else if (strncmp(s, "rediss://", 9) == 0) {
-        p = s + 9;
-        out->tls = true;
-    } else {
-        return -1;
-    }
-    if (redis_url_userinfo(&p, out) < 0)
-        return -1;
-    slash = strchr(p, '/');
-    if (redis_url_host(p, slash ? (size_t)(slash - p) : strlen(p), out->host, sizeof(out->host),
-                       &out->port) < 0 ||
-        redis_url_db(slash, &out->db) < 0)
-        return -1;
-    return 0;
+    char *escaped = redis_url_escape_userinfo(s);
+    if (g_uri_split_with_user(escaped, G_URI_FLAGS_HAS_PASSWORD, &scheme, &user, &password, NULL,
+                              &host, &port, &path, &query, &fragment, NULL) &&
+        scheme != NULL && query == NULL && fragment == NULL)
+        rc = redis_url_parts(scheme, user, password, host, port, path, out);
+    memset(escaped, 0, strlen(escaped));
+    g_free(escaped);
+    g_free(scheme);
+    if (password != NULL)
+        memset(password, 0, strlen(password)); /* no copy of a secret left in the heap */
+    g_free(user);
+    g_free(password);
+    g_free(host);
+    g_free(path);
+    g_free(query);
+    g_free(fragment);
+    if (rc < 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
 }
 
 /* A Kafka topic name: 1-249 of [a-zA-Z0-9._-], not "." or "..". */

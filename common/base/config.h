@@ -52,13 +52,15 @@ typedef struct config {
     int backoff_max_ms;
     int cache_ttl_s;
     int shutdown_timeout_ms;
+    int poison_attempts;    /* crashes on one message before it is sent to the DLQ as poison */
     int dedupe_retention_s; /* how long an applied event's (source, id) is remembered */
     /* The relay. */
     int relay_batch;
     int relay_poll_ms;
     int outbox_retention_s;
     /* The scheduler. */
-    int scheduler_period_ms; /* between two due-work sweeps */
+    int scheduler_period_ms;     /* between two due-work sweeps */
+    int snapshot_retention_days; /* daily case snapshots kept this long; 0: forever */
     char policy_file[512];
     config_kafka_prop_t kafka_props[CONFIG_MAX_KAFKA_PROPS];
     int n_kafka_props;

@@ -4,11 +4,19 @@
  * Every line is {"ts":..., "level":..., "service":..., "event":..., <fields>}. Callers pass the
  * extra fields as a printf-style fragment of JSON members (`"\"n\":%d", n`); string values that
  * come from outside go through log_json_escape() first. Never log personal data: names, phones,
- * e-mails, free text. Ids (creditor, debtor, event, task) are fine. */
+ * e-mails, free text. Ids (creditor, debtor, event, task) are fine.
+ *
+ * The line is built and serialized by jansson, so it is always one valid JSON object: a fragment
+ * that is not valid JSON is kept as the string member "fields_unparsed"; a line longer than
+ * LOG_LINE_MAX bytes has its longest string members cut, on a UTF-8 character boundary and never
+ * inside a string's escaping, and carries "truncated":true. */
 #ifndef RECOBRO_LOG_H
 #define RECOBRO_LOG_H
 
 #include <stddef.h>
+
+/* Longest line, newline included: one write(2) of at most PIPE_BUF bytes never interleaves. */
+#define LOG_LINE_MAX 4096
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
 

@@ -6,9 +6,14 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "casecharge.h"
+#include "callback.h"
 #include "caseinteract.h"
 #include "casepay.h"
+#include "forbear.h"
 #include "money.h"
+#include "settlement.h"
+#include "outreach.h"
 
 /* ---- Event fields and small helpers ---------------------------------------------------------- */
 
@@ -60,6 +65,12 @@ static int not_loaded(reason_t *why, const char *what)
     return RESULT_PERMANENT;
 }
 
+/* money: the policy's charges section, or NULL without a policy. */
+static const charges_rules_t *charges_of(const casedecide_in_t *in)
+{
+    return in->policy != NULL ? &in->policy->charges : NULL;
+}
+
 static void note_event(casefile_t *cf, const char *type)
 {
     snprintf(cf->last_event, sizeof(cf->last_event), "%s", type);
@@ -102,6 +113,9 @@ int casedecide_invoice(casefile_t *cf, const casedecide_in_t *in, casefile_plan_
     (void)plan;
     if (casefile_apply_event(cf, in->type, in->data, why) < 0)
         return RESULT_REJECTED;
+    /* money: an invoice that says fees_agreed brings the policy's fixed fee, once per case. */
+    if (casecharge_on_invoice(cf, charges_of(in), in->type, in->data) < 0)
+        return reason_set(why, "processing_error", "fees overflow"), RESULT_PERMANENT;
     /* payments: a new or re-opened invoice first uses the case's over-payment credit. */
     if (casepay_use_credit(cf) < 0)
         return reason_set(why, "processing_error", "out of memory"), RESULT_REJECTED;
@@ -164,6 +178,17 @@ static void mark_receipt(casefile_payment_row_t *row, const casedecide_in_t *in,
     eff->plan_lines = NULL;
 }
 
+/* money: the charges a received payment paid, to store with it for its reversal. */
+static void note_charges_paid(casefile_t *cf, const casepay_payment_t *pay,
+                              const casepay_effect_t *eff)
+{
+    charges_state_t *c = &cf->charges;
+    snprintf(c->pay_id, sizeof(c->pay_id), "%s", pay->payment_id);
+    c->pay_interest = eff->interest_paid;
+    c->pay_fees = eff->fees_paid;
+    c->pay_insert = eff->interest_paid > 0 || eff->fees_paid > 0;
+}
+
 /* The invoice_ids to pay first (a new array of borrowed strings into *named; NULL for none). */
 static int named_invoices(const casedecide_in_t *in, casepay_payment_t *pay, const char ***named)
 {
@@ -209,6 +234,7 @@ int casedecide_payment_received(casefile_t *cf, const casedecide_in_t *in, casef
         return rc;
     if (named_invoices(in, &pay, &named) < 0)
         return out_of_memory(why);
+    pay.charges = charges_of(in); /* money: the allocation order */
     rc = casepay_receive(cf, &pay, sp ? &sp->p : NULL, spl ? &spl->pl : NULL, in->source, plan,
                          &eff, &e);
     free(named);
@@ -216,8 +242,13 @@ int casedecide_payment_received(casefile_t *cf, const casedecide_in_t *in, casef
         casepay_effect_clear(&eff);
         return rejected(why, &e);
     }
+    note_charges_paid(cf, &pay, &eff);
     mark_receipt(row, in, &pay, &eff, sp, spl);
     casepay_effect_clear(&eff);
+    /* money: a payment that completes a settlement plan writes the remainder off. */
+    if (settlement_after_payment(cf, spl ? &spl->pl : NULL, pay.payment_id, pay.received_at, plan) <
+        0)
+        return out_of_memory(why);
     credit_in_row(cf, pay.payment_id);
     if (sp != NULL)
         sp->dirty = true;
@@ -263,9 +294,15 @@ int casedecide_payment_reversed(casefile_t *cf, const casedecide_in_t *in, casef
     u.plan_lines = row->plan_lines;
     u.n_plan_lines = row->n_plan_lines;
     u.at = in->now;
+    if (strcmp(cf->charges.pay_id, payment_id) == 0) { /* money: the charges it paid */
+        u.interest_paid = cf->charges.pay_interest;
+        u.fees_paid = cf->charges.pay_fees;
+    }
     if (casepay_reverse(cf, &u, sp ? &sp->p : NULL, spl ? &spl->pl : NULL, in->source, plan, &e) <
         0)
         return rejected(why, &e);
+    if (settlement_after_reversal(cf, spl ? &spl->pl : NULL) < 0) /* money: re-opens it */
+        return reason_set(why, "processing_error", "charges overflow"), RESULT_PERMANENT;
     row->write = CASEFILE_PAYMENT_REVERSE;
     credit_in_row(cf, payment_id); /* the reversal zeroes it */
     if (sp != NULL)
@@ -365,6 +402,7 @@ int casedecide_promise_made(casefile_t *cf, const casedecide_in_t *in, casefile_
     sp->dirty = true;
     sp->agent_id = dstr(in, "agent_id");
     sp->channel = dstr(in, "channel");
+    sp->techniques = json_object_get(in->data, "techniques"); /* stored with the promise */
     if (verdict == CASEPAY_REVIEW) {
         sp->pending_approval = true;
         sp->limit = policy_limit_name(check.limit);
@@ -445,6 +483,11 @@ static int decide_plan(casefile_t *cf, const casedecide_in_t *in, const policy_i
 
     if (is_repeat(known, known && cf->rows.plan->pending_approval, approved_by))
         return RESULT_OK;
+    int64_t settle; /* money: a discounted settlement, checked before the limits */
+    if (settlement_read(in->data, currency, &settle, why) < 0 ||
+        (settle > 0 && strcmp(cf->currency, currency) == 0 &&
+         settlement_check(cf, in->policy, settle, down, inst, n, why) < 0))
+        return RESULT_REJECTED;
     int verdict = casepay_decide_plan(cf, in->policy, currency, down, inst, n, today,
                                       approved_by != NULL, &check, why);
     if (verdict < 0)
@@ -468,6 +511,7 @@ static int decide_plan(casefile_t *cf, const casedecide_in_t *in, const policy_i
     if (rc == RESULT_OK) {
         set_doc(&cf->open_promise, NULL);
         refresh_docs(cf, NULL, sp);
+        settlement_agree(cf, plan_id, settle);
     }
     return rc;
 }
@@ -499,6 +543,10 @@ int casedecide_contact(casefile_t *cf, const casedecide_in_t *in, casefile_plan_
     (void)plan;
     if (caseinteract_contact(cf, in->data, &task, why) < 0)
         return RESULT_REJECTED;
+    /* version 2: a callback asked for, and whether the debtor was reached (callback.h,
+     * outreach.h). */
+    if (callback_note(cf, in->data) < 0 || outreach_note(cf, in->data) < 0)
+        return out_of_memory(why);
     cf->rows.task_report = (int)task;
     cf->rows.record = CASEFILE_RECORD_CONTACT;
     return RESULT_OK;
@@ -578,6 +626,17 @@ int casedecide_forbearance(casefile_t *cf, const casedecide_in_t *in, casefile_p
                                  in->now, plan, why) < 0)
         return RESULT_REJECTED;
     cf->rows.record = CASEFILE_RECORD_FORBEARANCE;
+    return RESULT_OK;
+}
+
+int casedecide_forbearance_ended(casefile_t *cf, const casedecide_in_t *in, casefile_plan_t *plan,
+                                 reason_t *why)
+{
+    (void)plan;
+    if (forbear_end(cf, dstr(in, "on"), in->now, cf->rows.ended_from, cf->rows.ended_until) < 0)
+        return reason_set(why, "invalid_date", "data.on: not a date"), RESULT_REJECTED;
+    cf->rows.ended_on = dstr(in, "on");
+    cf->rows.record = CASEFILE_RECORD_FORBEARANCE_END;
     return RESULT_OK;
 }
 

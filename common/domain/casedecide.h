@@ -95,6 +95,11 @@ int casedecide_preferences(casefile_t *cf, const casedecide_in_t *in, casefile_p
 int casedecide_forbearance(casefile_t *cf, const casedecide_in_t *in, casefile_plan_t *plan,
                            reason_t *why);
 
+/* forbearance.ended (version 2): forbear_end() over the case's forbearances; the event marks the
+ * period it ended for the store. Rejects: "invalid_date". */
+int casedecide_forbearance_ended(casefile_t *cf, const casedecide_in_t *in, casefile_plan_t *plan,
+                                 reason_t *why);
+
 /* ---- recobro-scheduler ---------------------------------------------------------------------- */
 
 /* The scheduler's tick: settles the open promise (when pending) and the active plan as of the

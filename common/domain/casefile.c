@@ -7,15 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casecharge.h"
+#include "callback.h"
 #include "contact.h"
+#include "escalation.h"
+#include "forbear.h"
+#include "hold.h"
 #include "money.h"
+#include "outreach.h"
 #include "strategy.h"
 #include "calendar.h"
 
 /* ---- Names ----------------------------------------------------------------------------------- */
 
 static const char *const status_names[] = {"open", "paused", "resolved"};
-static const char *const invoice_status_names[] = {"open", "cancelled", "paid"};
+static const char *const invoice_status_names[] = {"open", "cancelled", "paid", "written_off"};
 static const char *const task_status_names[] = {"pending", "cancelled", "done", "suppressed",
                                                 "failed"};
 
@@ -94,7 +100,8 @@ int casefile_init(casefile_t *cf, const char *creditor_id, const char *debtor_id
     strcpy(cf->stage, vocab_stage_name(VOCAB_STAGE_NONE));
     cf->status = CASEFILE_OPEN;
     cf->features = json_object();
-    return cf->features ? 0 : -1;
+    cf->followup = json_object();
+    return cf->features && cf->followup ? 0 : -1;
 }
 
 static void rows_clear(casefile_rows_t *r)
@@ -126,6 +133,8 @@ void casefile_clear(casefile_t *cf)
     free(cf->tasks);
     free(cf->invoices);
     json_decref(cf->features);
+    json_decref(cf->followup);
+    json_decref(cf->forbearances);
     /* payments */
     free(cf->credits);
     free(cf->credit_lines);
@@ -257,34 +266,44 @@ static int document_invoice(casefile_t *cf, const json_t *invj, int64_t amount, 
     if (!(stub && inv->adjusted))
         inv->open_amount = open_amount; /* a stub's earlier adjustment wins over the snapshot */
     inv->adjusted = false;
-    copy_str(inv->due_on, sizeof(inv->due_on), str_at(invj, "due_on"));
-    if (str_at(invj, "issued_on"))
-        copy_str(inv->issued_on, sizeof(inv->issued_on), str_at(invj, "issued_on"));
-    if (str_at(invj, "number"))
-        copy_str(inv->number, sizeof(inv->number), str_at(invj, "number"));
+    /* Validated values always fit (the buffers hold their limits in bytes); one that does not is
+     * refused, never blanked. */
+    if (copy_str(inv->due_on, sizeof(inv->due_on), str_at(invj, "due_on")) < 0 ||
+        (str_at(invj, "issued_on") &&
+         copy_str(inv->issued_on, sizeof(inv->issued_on), str_at(invj, "issued_on")) < 0) ||
+        (str_at(invj, "number") &&
+         copy_str(inv->number, sizeof(inv->number), str_at(invj, "number")) < 0))
+        return reason_set(err, "schema_violation",
+                          "data.invoice: a field is longer than its limit");
     settle_status(inv);
     inv->dirty = true;
     return 0;
 }
 
-/* The creditor and the debtor as the overdue names them. */
-static void name_parties(casefile_t *cf, const json_t *data)
+/* Copies the optional field `name` of `obj` into dst when the event carries it: a re-send that
+ * omits it keeps what was known. Returns 0, or -1 when it does not fit (dst unchanged). */
+static int copy_known(char *dst, size_t size, const json_t *obj, const char *name)
+{
+    const char *s = str_at(obj, name);
+    return s == NULL ? 0 : strlen(s) < size ? copy_str(dst, size, s) : -1;
+}
+
+/* The creditor and the debtor as the overdue names them. Returns 0, or -1 with err filled when a
+ * value does not fit its buffer (never blanked: validated values always fit). */
+static int name_parties(casefile_t *cf, const json_t *data, reason_t *err)
 {
     const json_t *debtor = json_object_get(data, "debtor");
 
-    copy_str(cf->creditor_name, sizeof(cf->creditor_name), str_at(data, "creditor_name"));
-    copy_str(cf->debtor_name, sizeof(cf->debtor_name), str_at(debtor, "name"));
-    copy_str(cf->timezone, sizeof(cf->timezone), str_at(debtor, "timezone"));
-    /* Optional fields: a re-send that omits one keeps what was known. */
-    if (str_at(debtor, "country"))
-        copy_str(cf->country, sizeof(cf->country), str_at(debtor, "country"));
-    if (str_at(debtor, "locale"))
-        copy_str(cf->locale, sizeof(cf->locale), str_at(debtor, "locale"));
-    if (str_at(debtor, "phone"))
-        copy_str(cf->phone, sizeof(cf->phone), str_at(debtor, "phone"));
-    if (str_at(debtor, "email"))
-        copy_str(cf->email, sizeof(cf->email), str_at(debtor, "email"));
+    if (copy_known(cf->creditor_name, sizeof(cf->creditor_name), data, "creditor_name") < 0 ||
+        copy_known(cf->debtor_name, sizeof(cf->debtor_name), debtor, "name") < 0 ||
+        copy_known(cf->timezone, sizeof(cf->timezone), debtor, "timezone") < 0 ||
+        copy_known(cf->country, sizeof(cf->country), debtor, "country") < 0 ||
+        copy_known(cf->locale, sizeof(cf->locale), debtor, "locale") < 0 ||
+        copy_known(cf->phone, sizeof(cf->phone), debtor, "phone") < 0 ||
+        copy_known(cf->email, sizeof(cf->email), debtor, "email") < 0)
+        return reason_set(err, "schema_violation", "data.debtor: a field is longer than its limit");
     cf->parties_dirty = true;
+    return 0;
 }
 
 static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
@@ -298,8 +317,7 @@ static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)
     if (document_invoice(cf, invj, amount, open_amount, err) < 0)
         return -1;
     strcpy(cf->currency, str_at(invj, "currency"));
-    name_parties(cf, data);
-    return 0;
+    return name_parties(cf, data, err);
 }
 
 static int apply_adjusted(casefile_t *cf, const json_t *data, reason_t *err)
@@ -438,6 +456,14 @@ int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic, const char *typ
         json_decref(data);
         return -1;
     }
+    if (topic == CASEFILE_TOPIC_TASKS && strcmp(type, "task.created") == 0 &&
+        json_object_get(data, "queue") == NULL) {
+        /* version 2: the routing queue; senior for the high_value overlay and supervisors. */
+        const char *action = json_string_value(json_object_get(data, "action"));
+        bool senior = json_is_true(json_object_get(data, "high_value")) ||
+                      (action != NULL && strcmp(action, "supervisor_review") == 0);
+        json_object_set_new(data, "queue", json_string(senior ? "senior" : "standard"));
+    }
     o = &plan->outputs[plan->n_outputs++];
     o->topic = topic;
     o->type = type;
@@ -539,6 +565,12 @@ static int recompute(casefile_t *cf, int64_t now, int32_t *invoices_open, char *
         snprintf(err, errlen, "unknown time zone");
         return -1;
     }
+    cf->principal = balance; /* money: the charges come on top (casecharge.h) */
+    if (!money_add(balance, cf->charges.interest, &balance) ||
+        !money_add(balance, cf->charges.fees, &balance)) {
+        snprintf(err, errlen, "balance overflows 64-bit minor units");
+        return -1;
+    }
     cf->balance = balance;
     cf->days_past_due = oldest == INT64_MAX || today <= oldest ? 0 : (int32_t)(today - oldest);
     return 0;
@@ -570,6 +602,9 @@ static int withdraw(casefile_t *cf, casefile_plan_t *plan, int64_t now, bool all
         if (t->status != CASEFILE_TASK_PENDING || t->not_after <= now)
             continue;
         if (!all && vocab_action_from_name(t->action, &a) == 0 && !vocab_action_is_collection(a))
+            continue;
+        /* version 2: a callback the debtor asked for outlives a segment change (callback.h). */
+        if (!all && strcmp(reason, "superseded") == 0 && callback_is_task(cf, t))
             continue;
         if (casefile_cancel_task(cf, plan, t, now, reason) < 0)
             return -1;
@@ -605,6 +640,8 @@ void casefile_contact_state(const casefile_t *cf, contact_state_t *out)
 
 static const char *resolved_reason(const casefile_t *cf)
 {
+    if (cf->charges.settlement.settled && strcmp(cf->last_event, "payment.received") == 0)
+        return "settled";
     if (strcmp(cf->last_event, "invoice.cancelled") == 0)
         return "cancelled";
     if (strcmp(cf->last_event, "invoice.adjusted") == 0)
@@ -631,7 +668,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
             vocab_channel_from_name(t->channel, &ch) < 0 || ch == VOCAB_CHANNEL_INTERNAL)
             continue;
         int64_t from = t->not_before > now ? t->not_before : now;
-        if (contact_decide(&policy->contact, &cs, t->action, ch, from, cf->timezone, &d) < 0)
+        contact_state_t tcs = cs;
+        if (callback_is_task(cf, t)) /* version 2: placed with consent (callback.h) */
+            callback_consent_state(&tcs);
+        if (contact_decide(&policy->contact, &tcs, t->action, ch, from, cf->timezone, &d) < 0)
             continue;
         if (d.verdict == CONTACT_ALLOW && d.not_before <= from && d.not_after >= t->not_after)
             continue;
@@ -642,9 +682,10 @@ static int recheck_pending(casefile_t *cf, const policy_t *policy, int64_t now,
 }
 
 /* Records the segment change in the case and the plan (events, withdrawals). */
-static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
-                         casefile_plan_t *plan)
+static int enter_segment(casefile_t *cf, const policy_t *policy, const segment_result_t *r,
+                         int64_t now, casefile_plan_t *plan)
 {
+    int64_t prev_since = cf->segmented ? cf->segment_since : 0;
     char id[CASEFILE_UUID_MAX], seq[16];
     json_t *from = cf->segmented ? json_string(segment_name(cf->segment)) : json_null();
 
@@ -656,6 +697,7 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     cf->segment_seq++;
     cf->segment_since = now;
     cf->last_step = 0;
+    escalation_carry(cf, policy, r, prev_since, now); /* version 2: carry_days */
     snprintf(seq, sizeof(seq), "%d", cf->segment_seq);
     uuid_of(id, "segment_changed", cf, seq);
     char at[32];
@@ -685,22 +727,65 @@ static int enter_segment(casefile_t *cf, const segment_result_t *r, int64_t now,
     return 0;
 }
 
+/* The task.created data of task t, step `step`, with `promise` (stolen; NULL: null). New
+ * reference, NULL when out of memory. */
+static json_t *task_doc_new(const casefile_t *cf, const casefile_task_t *t, int step,
+                            const char *reason, json_t *promise)
+{
+    json_t *nb = instant_json(t->not_before, cf->timezone);
+    json_t *na = instant_json(t->not_after, cf->timezone);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
+                     " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:o}",
+                     "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name",
+                     cf->creditor_name, "debtor_id", cf->debtor_id, "channel", t->channel, "action",
+                     t->action, "template", t->template_name, "priority", t->priority, "not_before",
+                     nb, "not_after", na, "segment", segment_name(cf->segment), "high_value",
+                     (int)cf->high_value, "strategy", cf->strategy, "variant", cf->variant, "step",
+                     step, "policy_version", cf->policy_version, "reason", reason, "currency",
+                     cf->currency, "balance", money_json(cf->balance, cf->currency),
+                     "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf),
+                     "promise", promise ? promise : json_null());
+}
+
 /* The task.created data of one step (new reference, NULL when out of memory). */
 static json_t *task_data_new(const casefile_t *cf, const casefile_task_t *t,
                              const strategy_next_t *nx, const char *reason)
 {
-    json_t *nb = instant_json(t->not_before, cf->timezone);
-    json_t *na = instant_json(t->not_after, cf->timezone);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:b, s:s, s:s,"
-        " s:i, s:i, s:s, s:s, s:o, s:i, s:o, s:n}",
-        "task_id", t->task_id, "creditor_id", cf->creditor_id, "creditor_name", cf->creditor_name,
-        "debtor_id", cf->debtor_id, "channel", t->channel, "action", t->action, "template",
-        t->template_name, "priority", t->priority, "not_before", nb, "not_after", na, "segment",
-        segment_name(cf->segment), "high_value", (int)cf->high_value, "strategy", cf->strategy,
-        "variant", cf->variant, "step", nx->step, "policy_version", cf->policy_version, "reason",
-        reason, "currency", cf->currency, "balance", money_json(cf->balance, cf->currency),
-        "days_past_due", (int)cf->days_past_due, "invoices", casefile_invoices_new(cf), "promise");
+    return task_doc_new(cf, t, nx->step, reason, NULL);
+}
+
+int casefile_emit_task(casefile_t *cf, casefile_task_t *t, const char *reason, const char *rule,
+                       json_t *promise, int64_t now, casefile_plan_t *plan)
+{
+    copy_str(t->segment, sizeof(t->segment), segment_name(cf->segment));
+    t->segment_seq = cf->segment_seq;
+    t->is_new = true;
+    /* The metric counters keep static strings only: the action's name from vocab.c, the
+     * contact rule's static reason. */
+    vocab_action_t a;
+    const char *action = vocab_action_from_name(t->action, &a) == 0 ? vocab_action_name(a) : NULL;
+    if (t->status == CASEFILE_TASK_SUPPRESSED) {
+        json_decref(promise);
+        count(plan->suppressed, &plan->n_suppressed, rule ? rule : "suppressed");
+        return casefile_add_task(cf, t) == NULL ? -1 : 0;
+    }
+    t->status = CASEFILE_TASK_PENDING;
+    t->data = task_doc_new(cf, t, t->step, reason, promise);
+    if (t->data == NULL)
+        return -1;
+    json_t *data = json_incref(t->data);
+    if (casefile_add_task(cf, t) == NULL) {
+        json_decref(t->data);
+        json_decref(data);
+        return -1;
+    }
+    if (casefile_emit(plan, CASEFILE_TOPIC_TASKS, "task.created", t->task_id, now, data) < 0)
+        return -1;
+    if (rule != NULL)
+        count(plan->deferred, &plan->n_deferred, rule);
+    if (action != NULL)
+        count(plan->created, &plan->n_created, action);
+    return 0;
 }
 
 /* The step is not for now: records it as the case's next action, at the first moment the
@@ -806,10 +891,19 @@ static int plan_steps(casefile_t *cf, const policy_t *policy, const segment_resu
             return -1;
         }
         if (!nx.due || (first_day >= 0 && nx.day != first_day)) {
+            int64_t until; /* version 2: a held step is next at the end of its hold (hold.h) */
             set_next_action(cf, policy, &state, &nx, days_in_segment, now);
+            if (hold_blocks(cf, policy, nx.action, cf->next_not_before, &until))
+                set_next_action(cf, policy, &state, &nx, nx.day, until);
             return 0;
         }
         first_day = nx.day;
+        int64_t held_until;
+        if (hold_blocks(cf, policy, nx.action, now, &held_until)) {
+            /* version 2: a promise, a plan or a callback holds the ladder (hold.h). */
+            set_next_action(cf, policy, &state, &nx, nx.day, held_until);
+            return 0;
+        }
         if (contact_decide(&policy->contact, &state, vocab_action_name(nx.action), nx.channel, now,
                            cf->timezone, &d) < 0) {
             snprintf(err, errlen, "contact rules cannot decide in the debtor's zone");
@@ -876,6 +970,7 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->updated_at = now;
     if (cf->tz_override[0]) /* interactions: the debtor's own zone wins over accounting's */
         copy_str(cf->timezone, sizeof(cf->timezone), cf->tz_override);
+    forbear_pick(cf, now); /* version 2: the forbearance in force now (forbear.h) */
     if (cf->creditor_name[0] == '\0' || cf->timezone[0] == '\0' || cf->currency[0] == '\0')
         return 0; /* not complete yet: the facts are kept, nothing is decided */
     if (recompute(cf, now, &invoices_open, err, errlen) < 0)
@@ -896,18 +991,29 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
     cf->policy_version = r.policy_version;
     int32_t days_in_segment = f.days_in_segment;
     if (!cf->segmented || cf->segment != r.segment) {
-        if (enter_segment(cf, &r, now, plan) < 0) {
+        if (enter_segment(cf, policy, &r, now, plan) < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        days_in_segment = 0;
+        /* 0, or the days carried from the previous segment (escalation.h) */
+        if (cal_local_days_between(cf->timezone, cf->segment_since, now, &days_in_segment) < 0 ||
+            days_in_segment < 0)
+            days_in_segment = 0;
     }
     set_case_status(cf, &f, &r, now);
     if (recheck_pending(cf, policy, now, plan) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen);
+    if (plan_steps(cf, policy, &r, &f, days_in_segment, now, plan, err, errlen) < 0)
+        return -1;
+    /* version 2: promise holds and reminders, callbacks, skip tracing and restores. */
+    if (hold_plan(cf, policy, now, plan) < 0 || callback_plan(cf, policy, now, plan) < 0 ||
+        outreach_plan(cf, policy, now, plan) < 0) {
+        snprintf(err, errlen, "out of memory, or a zone that cannot place a day");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- The hot cache --------------------------------------------------------------------------- */
@@ -960,5 +1066,9 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
         json_object_set_new(doc, "next_allowed", allowed);
     if (doc && cf->forbearance_until[0] && state.forbearance_until > asof)
         json_object_set_new(doc, "paused_until", json_string(cf->forbearance_until));
+    if (doc && casecharge_cache(cf, doc) < 0) { /* money: principal, interest, fees, settlement */
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }

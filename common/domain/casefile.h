@@ -23,7 +23,8 @@
  *    thank-you to someone who never owed).
  *  - Days past due: local days, in the debtor's zone, from the oldest open documented invoice's
  *    due date to today; never below 0.
- *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day). Entries are
+ *  - A segment entry restarts the ladder at step 1 (day 0 = the entry's local day), unless the
+ *    new strategy carries the days already spent (carry_days, escalation.h). Entries are
  *    numbered per case (segment_seq), and a task's id is a UUIDv5 of (creditor, debtor,
  *    segment_seq, segment, step): the same step of the same entry always has the same id, and
  *    the ladder position (last_step) is saved with the case, so a step is never emitted twice.
@@ -52,9 +53,11 @@
 #include "promise.h"
 #include "segment.h"
 
-#define CASEFILE_ID_MAX   129 /* ids: 1-128 characters + NUL */
-#define CASEFILE_NAME_MAX 257 /* names: 1-256 characters + NUL */
-#define CASEFILE_UUID_MAX 37  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+/* The contract limits ids and names in characters (JSON Schema's maxLength); a character is up to
+ * 4 bytes of UTF-8, so the buffers hold the limit times 4, plus the NUL. */
+#define CASEFILE_ID_MAX   (128 * 4 + 1) /* ids: 1-128 characters */
+#define CASEFILE_NAME_MAX (256 * 4 + 1) /* names: 1-256 characters (and e-mails: 254) */
+#define CASEFILE_UUID_MAX 37            /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 /* interactions: phone attempts kept for the call cap (policies cap at most this many). */
 #define CASEFILE_MAX_CALLS 64
 
@@ -62,6 +65,7 @@ typedef enum {
     CASEFILE_INVOICE_OPEN = 0,
     CASEFILE_INVOICE_CANCELLED,
     CASEFILE_INVOICE_PAID,
+    CASEFILE_INVOICE_WRITTEN_OFF, /* money: forgiven by a settlement (settlement.h) */
 } casefile_invoice_status_t;
 
 typedef enum {
@@ -151,6 +155,7 @@ typedef struct casefile_promise_row {
     bool has_approver;
     bool dirty; /* changed by the decision: the store upserts it */
     const char *limit, *approved_by, *agent_id, *channel;
+    const json_t *techniques; /* promise.made's techniques (borrowed from the event), or NULL */
 } casefile_promise_row_t;
 
 typedef struct casefile_plan_row {
@@ -200,10 +205,11 @@ typedef struct casefile_dispute_row {
 /* The interaction row an event itself becomes (written from the event, borrowed). */
 typedef enum {
     CASEFILE_RECORD_NONE = 0,
-    CASEFILE_RECORD_CONTACT,     /* contact_log */
-    CASEFILE_RECORD_DISPUTE,     /* dispute opened */
-    CASEFILE_RECORD_PREFERENCES, /* contact_preference merged */
-    CASEFILE_RECORD_FORBEARANCE, /* forbearance */
+    CASEFILE_RECORD_CONTACT,         /* contact_log */
+    CASEFILE_RECORD_DISPUTE,         /* dispute opened */
+    CASEFILE_RECORD_PREFERENCES,     /* contact_preference merged */
+    CASEFILE_RECORD_FORBEARANCE,     /* forbearance */
+    CASEFILE_RECORD_FORBEARANCE_END, /* forbearance.ended: ended_* below (version 2) */
 } casefile_record_t;
 
 typedef struct casefile_rows {
@@ -223,6 +229,10 @@ typedef struct casefile_rows {
     const json_t *event_data;
     const char *event_source, *event_id;
     int task_report; /* contact.attempted: what it did to its task (caseinteract_task_t) */
+    /* forbearance.ended (forbear.h): the period it ended, as stored, and the day collection
+     * resumes (borrowed from the event). */
+    char ended_from[11], ended_until[11];
+    const char *ended_on;
 } casefile_rows_t;
 
 typedef struct casefile {
@@ -284,8 +294,20 @@ typedef struct casefile {
     bool do_not_call, do_not_sms, do_not_email, cease_communication;
     char tz_override[72];                             /* contact.preferences' zone; "" = none */
     char forbearance_from[11], forbearance_until[11]; /* the latest forbearance; "" = none */
-    bool features_dirty;  /* features changed: casestore_save() writes them */
+    bool features_dirty; /* features changed: casestore_save() writes them */
+    /* money (charges.h, casecharge.h): `balance` is principal + charges.interest + charges.fees;
+     * principal is the open documented invoices' sum. chargestore.h loads and saves charges. */
+    int64_t principal;
+    charges_state_t charges;
     casefile_rows_t rows; /* the rows the event's decision needed (see above) */
+    /* version 2 (hold.h, callback.h, outreach.h): what follow-up planning remembers between
+     * events (debt_case.followup, 0011_followup.sql): promise reminders sent, the callback
+     * asked for, attempts that reached nobody, the last skip trace, a restriction to restore.
+     * Owned object, never NULL after casefile_init(); followup_dirty: casestore saves it. */
+    json_t *followup;
+    bool followup_dirty;
+    /* version 2 (forbear.h): every forbearance [{"from", "until"}]; owned, NULL when none. */
+    json_t *forbearances;
 } casefile_t;
 
 /* Sets *cf to an empty case of (creditor_id, debtor_id): no invoices, not segmented, stage
@@ -351,6 +373,19 @@ typedef struct casefile_plan {
 __attribute__((warn_unused_result)) int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic,
                                                       const char *type, const char *id, int64_t at,
                                                       json_t *data);
+
+/* Plans one task outside the ladder (a promise reminder, a callback, a follow-up, a skip trace,
+ * a restore, a delivery fallback): *t carries its id, action, channel, template, priority, step
+ * (0 outside the ladder) and window (not_before, not_after), or status CASEFILE_TASK_SUPPRESSED
+ * with its reason. The task is added to the case (segment fields from the case) and, unless
+ * suppressed, its task.created (with `reason` and the task's `promise` field: `promise` is stolen,
+ * NULL for null) appended to the plan and counted. `rule` is the contact rule's static reason
+ * (contact.h) that deferred or suppressed it, NULL when allowed at once: counted as the deferral or
+ * suppression reason (the metrics keep the pointer: never a buffer). Returns 0 or -1. */
+__attribute__((warn_unused_result)) int casefile_emit_task(casefile_t *cf, casefile_task_t *t,
+                                                           const char *reason, const char *rule,
+                                                           json_t *promise, int64_t now,
+                                                           casefile_plan_t *plan);
 
 /* Frees what *plan owns and zeroes it. */
 void casefile_plan_clear(casefile_plan_t *plan);

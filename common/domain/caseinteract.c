@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "casepay.h"
+#include "forbear.h"
 #include "segment.h"
 #include "strategy.h"
 #include "calendar.h"
@@ -33,20 +34,6 @@ static int feature_set_bool(casefile_t *cf, const char *key, bool v)
 {
     cf->features_dirty = true;
     return json_object_set_new(cf->features, key, json_boolean(v));
-}
-
-bool caseinteract_is_hardship(const char *code)
-{
-    static const char *const codes[] = {"hardship",  "cannot_pay",     "unemployed", "illness",
-                                        "no_income", "reduced_income", "bereavement"};
-    if (code == NULL)
-        return false;
-    if (strncmp(code, "hardship_", 9) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
 }
 
 static bool is_right_party(const char *outcome)
@@ -89,7 +76,9 @@ static int count_outcome(casefile_t *cf, const char *channel, const char *outcom
         rc |= feature_add(cf, "right_party_contacts", 1);
         rc |= feature_set_int(cf, "attempts_without_answer", 0);
         rc |= feature_set_bool(cf, "ever_contacted", true);
-        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at)
+        /* A callback asked for is consent, not a conversation: no quiet period (callback.h). */
+        if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0 && at > cf->last_rpc_at &&
+            strcmp(outcome, "callback_requested") != 0)
             cf->last_rpc_at = at;
     } else if (strcmp(outcome, "no_answer") == 0 || strcmp(outcome, "voicemail") == 0) {
         rc |= feature_add(cf, "attempts_without_answer", 1);
@@ -100,34 +89,6 @@ static int count_outcome(casefile_t *cf, const char *channel, const char *outcom
     }
     if (strcmp(outcome, "refused") == 0)
         rc |= feature_add(cf, "refusal_count", 1);
-    return rc;
-}
-
-/* The debtor's objections and negotiation stage: a hardship objection is counted once per
- * contact; the stage only rises. Returns 0, or non-zero when out of memory. */
-static int note_negotiation(casefile_t *cf, const json_t *data)
-{
-    const char *stage = str_at(data, "stage");
-    vocab_stage_t have, got;
-    size_t i;
-    json_t *o;
-    int rc = 0;
-
-    json_array_foreach(json_object_get(data, "objections"), i, o)
-    {
-        if (caseinteract_is_hardship(json_string_value(o))) {
-            rc |= feature_add(cf, "hardship_objections", 1);
-            break;
-        }
-    }
-    if (stage != NULL && vocab_stage_from_name(stage, &got) == 0) {
-        if (vocab_stage_from_name(str_at(cf->features, "stage"), &have) != 0)
-            have = VOCAB_STAGE_NONE;
-        if (got > have) {
-            cf->features_dirty = true;
-            rc |= json_object_set_new(cf->features, "stage", json_string(stage));
-        }
-    }
     return rc;
 }
 
@@ -158,7 +119,6 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
     if (channel == NULL || outcome == NULL || cal_parse_instant(str_at(data, "at"), &at, NULL) < 0)
         return reason_set(err, "schema_violation", "data: channel, at and outcome are required");
     rc = count_outcome(cf, channel, outcome, at);
-    rc |= note_negotiation(cf, data);
     if (strcmp(channel, vocab_channel_name(VOCAB_CHANNEL_PHONE)) == 0)
         add_call(cf, at);
     if (at > cf->last_contact_at)
@@ -274,8 +234,10 @@ int caseinteract_forbearance(casefile_t *cf, const char *from, const char *until
         contact_forbearance_interval(cf->timezone, from, until, &ff, &fu) < 0)
         return reason_set(err, "invalid_date",
                           "data.from/data.until: not a pause in the case's zone");
-    snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", from);
-    snprintf(cf->forbearance_until, sizeof(cf->forbearance_until), "%s", until);
+    /* version 2: every period is kept, planning obeys the one in force (forbear.h); an already
+     * ended back-dated one no longer replaces it. */
+    if (forbear_add(cf, from, until, now) < 0)
+        return reason_set(err, "processing_error", "out of memory");
     if (cf->timezone[0] == '\0' || fu <= now)
         return 0; /* nothing planned yet, or a pause that is already over */
     for (size_t i = 0; i < cf->n_tasks; i++) {
@@ -325,6 +287,8 @@ int caseinteract_state_from_json(casefile_t *cf, const json_t *doc)
             snprintf(cf->timezone, sizeof(cf->timezone), "%s", tz);
         }
     }
+    if (forbear_load(cf, json_object_get(doc, "forbearances")) < 0) /* version 2 */
+        return -1;
     const json_t *f = json_object_get(doc, "forbearance");
     if (json_is_object(f) && str_at(f, "from") && str_at(f, "until")) {
         snprintf(cf->forbearance_from, sizeof(cf->forbearance_from), "%s", str_at(f, "from"));

@@ -12,13 +12,14 @@
  *  - A right-party contact is an attempt with outcome right_party, refused or
  *    callback_requested: in all three the debtor was reached. It resets attempts_without_answer,
  *    sets ever_contacted, and on the phone starts the quiet period (no call for
- *    quiet_days_after_rpc days).
+ *    quiet_days_after_rpc days), except callback_requested: a callback asked for is consent, not
+ *    a conversation (callback.h).
  *  - attempts_without_answer counts consecutive no_answer / voicemail; wrong_party and the
  *    written channels' outcomes neither count nor reset it.
  *  - Every phone attempt counts against the call cap, whatever its outcome.
- *  - hardship_objections grows by one per attempt whose objections hold a hardship code (see
- *    caseinteract_is_hardship()).
- *  - stage only advances (none < recognized < accepted < amount_agreed < date_agreed).
+ *  - The objections and the negotiation stage of a contact are the policy's conversation rules
+ *    (conversation.h: which codes are hardship, how the stage moves, up and back), applied by
+ *    the case pipeline after every decision (conv_apply()), not here.
  *  - A task_id closes the loop on a pending task: delivery_failed makes it `failed`, any other
  *    outcome `done` (the task was carried out). A task that is not pending any more (done,
  *    cancelled) is left alone.
@@ -54,14 +55,9 @@ typedef enum {
     CASEINTERACT_TASK_NOT_PENDING /* the task is not pending in this case (closed, unknown) */
 } caseinteract_task_t;
 
-/* True when objection `code` says the debtor cannot pay: "hardship", "cannot_pay",
- * "unemployed", "illness", "no_income", "reduced_income", "bereavement", or any code that
- * starts with "hardship_". NULL is false. */
-bool caseinteract_is_hardship(const char *code);
-
-/* Applies a validated contact.attempted `data` (borrowed) to *cf: features (features_dirty set),
- * the contact state (call attempts, last right-party call, last contact) and the task named by
- * task_id. *task says what happened to it. Returns 0, or -1 with *err filled
+/* Applies a validated contact.attempted `data` (borrowed) to *cf: outcome counters (features_dirty
+ * set), the contact state (call attempts, last right-party call, last contact) and the task named
+ * by task_id. *task says what happened to it. Returns 0, or -1 with *err filled
  * ("schema_violation" for an unreadable `at`, "processing_error" when out of memory). */
 __attribute__((warn_unused_result)) int
 caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t *task, reason_t *err);

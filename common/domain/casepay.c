@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casecharge.h"
 #include "contact.h"
 #include "money.h"
 #include "calendar.h"
@@ -221,6 +222,9 @@ static int64_t documented_balance(const casefile_t *cf)
             !money_add(b, inv->open_amount, &b))
             return INT64_MAX;
     }
+    /* money: the open interest and fees are owed too (casecharge.h). */
+    if (!money_add(b, cf->charges.interest, &b) || !money_add(b, cf->charges.fees, &b))
+        return INT64_MAX;
     return b;
 }
 
@@ -251,19 +255,19 @@ static int64_t amount_due(const promise_t *p, const plan_t *pl, int64_t balance)
 /* Allocates the payment to the case's open documented invoices (none when the case has no
  * currency yet: then it is all credit), writing the invoices back; the lines and the credit into
  * *eff. Returns 0, or -1 with *err filled. */
-static int allocate(casefile_t *cf, const casepay_payment_t *pay, casepay_effect_t *eff,
-                    reason_t *err)
+static int allocate(casefile_t *cf, const casepay_payment_t *pay, int64_t amount,
+                    casepay_effect_t *eff, reason_t *err)
 {
     size_t n = 0, *ix = NULL;
-    alloc_result_t res;
+    alloc_result_t res = {0, 0, amount, 0};
     alloc_invoice_t *v = cf->currency[0] != '\0' ? alloc_view(cf, &ix, &n) : NULL;
 
     if (n == SIZE_MAX)
         return reason_set(err, "processing_error", "out of memory");
     eff->lines = malloc((n + 1) * sizeof(*eff->lines));
     int rc = eff->lines == NULL ? reason_set(err, "processing_error", "out of memory") : 0;
-    if (rc == 0 &&
-        alloc_payment(v, n, pay->amount, pay->named, pay->nnamed, eff->lines, n, &res) != ALLOC_OK)
+    if (rc == 0 && amount > 0 && /* money: 0 when charges took it all */
+        alloc_payment(v, n, amount, pay->named, pay->nnamed, eff->lines, n, &res) != ALLOC_OK)
         rc = reason_set(err, "processing_error", "allocation refused the payment");
     if (rc == 0) {
         write_back(cf, v, ix, n);
@@ -348,8 +352,18 @@ int casepay_receive(casefile_t *cf, const casepay_payment_t *pay, promise_t *p, 
         return reason_set(err, "schema_violation", "data.payment_id: too long");
     int64_t balance = documented_balance(cf);
     bool same_currency = cf->currency[0] != '\0';
-    if (allocate(cf, pay, eff, err) < 0)
+    /* money: the policy's allocation order shares the payment with interest and fees. */
+    int64_t interest_paid = 0, fees_paid = 0;
+    int64_t to_invoices = same_currency ? casecharge_pay_before(cf, pay->charges, pay->amount,
+                                                                &interest_paid, &fees_paid)
+                                        : pay->amount;
+    if (allocate(cf, pay, to_invoices, eff, err) < 0)
         return -1;
+    if (same_currency)
+        eff->credit =
+            casecharge_pay_after(cf, pay->charges, eff->credit, &interest_paid, &fees_paid);
+    eff->interest_paid = interest_paid;
+    eff->fees_paid = fees_paid;
     if (keep_credit(cf, pay, eff->credit) < 0)
         return reason_set(err, "processing_error", "out of memory");
     int64_t due = amount_due(p, pl, balance);
@@ -434,6 +448,8 @@ int casepay_reverse(casefile_t *cf, const casepay_undo_t *u, promise_t *p, plan_
 
     if (reopen_lines(cf, u, err) < 0)
         return -1;
+    if (casecharge_reopen(cf, u->interest_paid, u->fees_paid) < 0) /* money */
+        return reason_set(err, "processing_error", "charges overflow");
     for (size_t c = 0; c < cf->n_credits; c++)
         if (strcmp(cf->credits[c].payment_id, u->payment_id) == 0) {
             cf->credits[c].unallocated = 0;
@@ -661,17 +677,21 @@ json_t *casepay_promise_json(const promise_t *p)
 
 json_t *casepay_plan_json(const plan_t *pl)
 {
-    char total[MONEY_FMT_MAX], paid[MONEY_FMT_MAX], due[16] = "";
+    char total[MONEY_FMT_MAX], paid[MONEY_FMT_MAX], due[16] = "", next[MONEY_FMT_MAX] = "";
     if (money_format(pl->total, pl->currency, total, sizeof(total)) < 0 ||
         money_format(pl->paid, pl->currency, paid, sizeof(paid)) < 0)
         return NULL;
     for (size_t i = 0; i < pl->n; i++)
         if (pl->installments[i].paid < pl->installments[i].amount) {
             promise_format_day(pl->installments[i].due_day, due, sizeof(due));
+            /* version 2: what the next instalment still needs (its promise_reminder). */
+            if (money_format(pl->installments[i].amount - pl->installments[i].paid, pl->currency,
+                             next, sizeof(next)) < 0)
+                next[0] = '\0';
             break;
         }
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?}", "plan_id", pl->id, "currency",
-                     pl->currency, "total", total, "paid", paid, "installments", (int)pl->n,
-                     "missed", (int)pl->missed, "state", plan_state_name(pl->state), "next_due_on",
-                     due[0] ? due : NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?, s:s?}", "plan_id", pl->id,
+                     "currency", pl->currency, "total", total, "paid", paid, "installments",
+                     (int)pl->n, "missed", (int)pl->missed, "state", plan_state_name(pl->state),
+                     "next_due_on", due[0] ? due : NULL, "next_amount", next[0] ? next : NULL);
 }

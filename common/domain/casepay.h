@@ -56,6 +56,7 @@ typedef struct casepay_payment {
     int64_t day;         /* the debtor's local day of received_at (promise.h day number) */
     const char *const *named;
     size_t nnamed;
+    const charges_rules_t *charges; /* money: the policy's allocation order (NULL: none) */
 } casepay_payment_t;
 
 /* What a payment did, to store with it for its reversal. Release with casepay_effect_clear(). */
@@ -68,6 +69,7 @@ typedef struct casepay_effect {
     int64_t promise_applied; /* counted toward the promise given (0 when none) */
     plan_line_t *plan_lines; /* owned: instalments filled in the plan given */
     size_t n_plan_lines;
+    int64_t interest_paid, fees_paid; /* money: what it paid of the case's charges */
 } casepay_effect_t;
 
 void casepay_effect_clear(casepay_effect_t *e);
@@ -89,8 +91,9 @@ typedef struct casepay_undo {
     int64_t promise_applied; /* what counted toward `p` */
     const plan_line_t *plan_lines;
     size_t n_plan_lines;
-    int64_t day; /* the reversal's local day */
-    int64_t at;  /* the reversal's instant (events' "at") */
+    int64_t day;                      /* the reversal's local day */
+    int64_t at;                       /* the reversal's instant (events' "at") */
+    int64_t interest_paid, fees_paid; /* money: the charges it paid, re-opened */
 } casepay_undo_t;
 
 /* Undoes a payment: re-opens the invoices its lines paid (a cancelled one stays cancelled),

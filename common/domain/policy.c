@@ -416,9 +416,10 @@ static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t e
 
 static int parse_document(policy_t *p, const json_t *root, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"$schema",     "version",      "name",
-                                       "description", "segmentation", "strategies",
-                                       "negotiation", "contact",      NULL};
+    static const char *const keys[] = {"$schema",      "version",    "name",        "description",
+                                       "segmentation", "strategies", "negotiation", "contact",
+                                       "charges",      "conversation",
+                                       "promise",      "unreached",    "delivery", NULL};
     json_t *v;
 
     if (!json_is_object(root))
@@ -450,7 +451,14 @@ static int parse_document(policy_t *p, const json_t *root, char *err, size_t err
         return -1;
     if (parse_segmentation(p, json_object_get(root, "segmentation"), err, errlen) != 0)
         return -1;
-    return parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen);
+    if (charges_rules_from_json(json_object_get(root, "charges"), &p->charges, err, errlen) != 0)
+        return -1;
+    if (parse_negotiation(p, json_object_get(root, "negotiation"), err, errlen) != 0)
+        return -1;
+    if (planrules_from_json(root, &p->planning, err, errlen) != 0)
+        return -1;
+    return conv_rules_from_json(json_object_get(root, "conversation"), &p->conversation, err,
+                                errlen);
 }
 
 policy_t *policy_parse(const char *json, char *err, size_t errlen)
@@ -479,6 +487,7 @@ policy_t *policy_parse(const char *json, char *err, size_t errlen)
         return NULL;
     }
     contact_rules_default(&p->contact);
+    planrules_default(&p->planning);
     if (parse_document(p, root, err, errlen) != 0) {
         policy_free(p);
         p = NULL;
@@ -546,6 +555,7 @@ void policy_free(policy_t *p)
     free(p->rules);
     for (int s = 0; s < SEGMENT_COUNT; s++)
         strategy_clear(&p->strategies[s]);
+    conv_rules_clear(&p->conversation);
     free(p->name);
     free(p);
 }

@@ -18,7 +18,8 @@
  *       "promise_grace_days": 3, "plan_default_missed_installments": 2,
  *       "limits": { "default": {...all limits...}, "<segment>": {...some limits...} }
  *     },
- *     "contact": { <contact.h's section> }
+ *     "contact": { <contact.h's section> },
+ *     "conversation": { <conversation.h's section: objection codes, techniques, stage rules> }
  *   }
  *
  * Rules are evaluated in order and the first whose conditions hold wins (segment.h documents
@@ -62,7 +63,10 @@
 
 #include <jansson.h>
 
+#include "charges.h"
 #include "contact.h"
+#include "conversation.h"
+#include "planrules.h"
 #include "segment.h"
 #include "strategy.h"
 
@@ -124,6 +128,9 @@ typedef struct policy {
     int plan_default_missed_installments;  /* missed instalments that default a plan */
     policy_limits_t limits[SEGMENT_COUNT]; /* by segment, defaults already merged in */
     contact_rules_t contact;
+    charges_rules_t charges; /* late interest and fees (charges.h); zero: none */
+    conv_rules_t conversation; /* objection codes, techniques, stage rules (conversation.h) */
+    planrules_t planning; /* "promise", "unreached", "delivery" (planrules.h) */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

@@ -13,7 +13,8 @@
 static bool action_is_internal(vocab_action_t a)
 {
     return a == VOCAB_ACTION_RESTRICT_SERVICE || a == VOCAB_ACTION_LEGAL_REVIEW ||
-           a == VOCAB_ACTION_SUPERVISOR_REVIEW;
+           a == VOCAB_ACTION_SUPERVISOR_REVIEW || a == VOCAB_ACTION_SKIP_TRACE ||
+           a == VOCAB_ACTION_RESTORE_SERVICE;
 }
 
 /* Whether `channel` can carry `action`: a call needs a voice (phone, or in person on a visit)
@@ -60,11 +61,48 @@ static bool valid_name(const char *s, bool dots)
     return true;
 }
 
+/* The step's optional "fallback_channels" (version 2): distinct channels that carry its action,
+ * none its own channel. */
+static int fallback_from_json(const json_t *obj, const char *path, strategy_step_t *st, char *err,
+                              size_t errlen)
+{
+    const json_t *arr = json_object_get(obj, "fallback_channels");
+    char sub[JSONFIELD_PATH_MAX + 32];
+    size_t i;
+    json_t *v;
+
+    st->n_fallback = 0;
+    if (arr == NULL)
+        return 0;
+    jsonfield_path(sub, sizeof(sub), path, "fallback_channels");
+    if (!json_is_array(arr) || json_array_size(arr) >= VOCAB_CHANNEL_COUNT)
+        return jsonfield_error(err, errlen, sub, "must be an array of at most %d channels",
+                               VOCAB_CHANNEL_COUNT - 1);
+    json_array_foreach(arr, i, v)
+    {
+        vocab_channel_t ch;
+        bool seen = false;
+        if (vocab_channel_from_name(json_string_value(v), &ch) != 0 ||
+            !channel_carries(ch, st->action))
+            return jsonfield_error(err, errlen, sub,
+                                   "item %zu: not a channel that can carry the "
+                                   "step's action",
+                                   i);
+        for (int k = 0; k < st->n_fallback; k++)
+            seen = seen || st->fallback[k] == ch;
+        if (seen || ch == st->channel)
+            return jsonfield_error(err, errlen, sub, "item %zu: a channel given twice", i);
+        st->fallback[st->n_fallback++] = ch;
+    }
+    return 0;
+}
+
 static int step_from_json(const json_t *obj, const char *path, int prev_day, strategy_step_t *st,
                           char *err, size_t errlen)
 {
-    static const char *const keys[] = {"day",      "action",      "channel", "template",
-                                       "priority", "description", NULL};
+    static const char *const keys[] = {"day",         "action",   "channel",
+                                       "template",    "priority", "fallback_channels",
+                                       "description", NULL};
     const char *action, *channel, *tmpl;
     char sub[320];
 
@@ -101,7 +139,8 @@ static int step_from_json(const json_t *obj, const char *path, int prev_day, str
                                "\"%s\" is not a template name ([a-z0-9_.-]{1,64})", tmpl);
     }
     if (jsonfield_int(obj, path, "priority", STRATEGY_PRIORITY_MIN, STRATEGY_PRIORITY_MAX,
-                      &st->priority, err, errlen) != 0)
+                      &st->priority, err, errlen) != 0 ||
+        fallback_from_json(obj, path, st, err, errlen) != 0)
         return -1;
     st->template_name = strdup(tmpl);
     if (st->template_name == NULL)
@@ -154,7 +193,8 @@ static int ladder_from_json(const json_t *obj, const char *path, strategy_varian
 static int parse_plain(const json_t *obj, const char *path, strategy_t *out, char *err,
                        size_t errlen)
 {
-    static const char *const plain_keys[] = {"steps", "repeat_every_days", "description", NULL};
+    static const char *const plain_keys[] = {"steps", "repeat_every_days", "carry_days",
+                                             "description", NULL};
 
     if (jsonfield_expect_keys(obj, path, plain_keys, err, errlen) != 0)
         return -1;
@@ -226,7 +266,7 @@ static int variant_from_json(const json_t *vj, const char *vpath, strategy_t *ou
 static int parse_variants(const json_t *obj, const char *path, strategy_t *out, char *err,
                           size_t errlen)
 {
-    static const char *const variants_keys[] = {"variants", "description", NULL};
+    static const char *const variants_keys[] = {"variants", "carry_days", "description", NULL};
     json_t *variants = json_object_get(obj, "variants");
     char sub[JSONFIELD_PATH_MAX], vpath[JSONFIELD_PATH_MAX + 32];
 
@@ -256,6 +296,10 @@ static int parse_strategy(const json_t *obj, const char *path, segment_id_t seg,
     out->name = segment_name(seg);
     if (!json_is_object(obj))
         return jsonfield_error(err, errlen, path, "must be an object");
+    if (json_object_get(obj, "carry_days") != NULL && /* version 2 (escalation.h) */
+        jsonfield_int(obj, path, "carry_days", 0, STRATEGY_DAY_MAX, &out->carry_days, err,
+                      errlen) != 0)
+        return -1;
     if (json_object_get(obj, "variants") == NULL)
         return parse_plain(obj, path, out, err, errlen);
     return parse_variants(obj, path, out, err, errlen);

@@ -45,6 +45,11 @@ typedef struct strategy_step {
     vocab_channel_t channel;
     char *template_name; /* owned: "evasive.firm_call" */
     int priority;        /* 1..5, 1 most urgent */
+    /* version 2: where a delivery_failed falls back to, in order ("fallback_channels"; each
+     * carries the action, none is the step's own channel); used when the policy's
+     * delivery.fallback is on (planrules.h). */
+    vocab_channel_t fallback[VOCAB_CHANNEL_COUNT];
+    int n_fallback;
 } strategy_step_t;
 
 typedef struct strategy_variant {
@@ -61,6 +66,8 @@ typedef struct strategy {
     strategy_variant_t *variants; /* owned, nvariants >= 1 */
     size_t nvariants;
     int64_t total_weight; /* sum of the weights */
+    int carry_days;       /* version 2 (escalation.h): days of the previous segment carried over,
+                             0..STRATEGY_DAY_MAX; 0 = every entry starts at day 0 */
 } strategy_t;
 
 /* Compiles the JSON strategy `obj` for segment `seg` into *out (overwritten; release it with

@@ -18,6 +18,8 @@ static const char *const action_names[VOCAB_ACTION_COUNT] = {
     [VOCAB_ACTION_LEGAL_REVIEW] = "legal_review",
     [VOCAB_ACTION_SUPERVISOR_REVIEW] = "supervisor_review",
     [VOCAB_ACTION_THANK_YOU] = "thank_you",
+    [VOCAB_ACTION_SKIP_TRACE] = "skip_trace",
+    [VOCAB_ACTION_RESTORE_SERVICE] = "restore_service",
 };
 
 static const char *const channel_names[VOCAB_CHANNEL_COUNT] = {

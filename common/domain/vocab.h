@@ -27,6 +27,8 @@ typedef enum vocab_action {
     VOCAB_ACTION_LEGAL_REVIEW,
     VOCAB_ACTION_SUPERVISOR_REVIEW,
     VOCAB_ACTION_THANK_YOU,
+    VOCAB_ACTION_SKIP_TRACE,      /* internal: find a current phone or address (version 2) */
+    VOCAB_ACTION_RESTORE_SERVICE, /* internal: undo a restrict_service (version 2) */
     VOCAB_ACTION_COUNT
 } vocab_action_t;
 

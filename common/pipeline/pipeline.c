@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casecharge.h"
 #include "casestore.h"
 #include "clock.h"
 #include "interactstore.h"
@@ -106,12 +107,24 @@ static int load(PGconn *conn, pipeline_item_t *const *order, size_t n, char *err
     return rc == 0 ? RESULT_OK : stage_failed(rc, "load", err);
 }
 
-/* The item's pure decision, then the planning. A rejection is the item's outcome (it->rc), not
- * a failure: nothing of it is saved. */
+const policy_t *pipeline_policy_for(const pipeline_ctx_t *ctx, const char *creditor_id)
+{
+    const policy_t *own = policyset_own(ctx->policies, creditor_id);
+    return own != NULL ? own : ctx->policy;
+}
+
+/* The item's pure decision, then the planning, under the policy of its creditor. A rejection is
+ * the item's outcome (it->rc), not a failure: nothing of it is saved. */
 static int decide(const pipeline_ctx_t *ctx, pipeline_item_t *it, char *err, size_t errlen)
 {
-    casedecide_in_t in = {it->ev ? it->ev->type : it->h->type, it->ev ? it->ev->data : NULL,
-                          ctx->policy, ctx->now, ctx->source};
+    const policy_t *policy = pipeline_policy_for(ctx, it->creditor_id);
+    casedecide_in_t in = {it->ev ? it->ev->type : it->h->type, it->ev ? it->ev->data : NULL, policy,
+                          ctx->now, ctx->source};
+    /* money: the interest of the days since the last pass, before the event (casecharge.h). */
+    if (casecharge_accrue(it->cf, &policy->charges, ctx->now) < 0) {
+        snprintf(err, errlen, "interest overflows 64-bit minor units");
+        return stage_failed(RESULT_PERMANENT, "decide", err);
+    }
     int rc = it->h->decide(it->cf, &in, it->plan, &it->rej);
 
     it->rc = rc;
@@ -121,10 +134,24 @@ static int decide(const pipeline_ctx_t *ctx, pipeline_item_t *it, char *err, siz
         snprintf(err, errlen, "%s: %s", it->rej.code, it->rej.detail);
         return stage_failed(rc, "decide", err);
     }
-    if (casefile_plan(it->cf, ctx->policy, ctx->now, it->plan, err, errlen) < 0) {
+    /* The policy's conversation rules: hardship objections, the negotiation stage (up or back). */
+    bool moved = false;
+    if (conv_apply(&policy->conversation, it->cf->features, in.type, in.data, &moved) < 0) {
+        snprintf(err, errlen, "conversation rules: out of memory");
+        return stage_failed(RESULT_PERMANENT, "decide", err);
+    }
+    it->cf->features_dirty = it->cf->features_dirty || moved;
+    if (casefile_plan(it->cf, policy, ctx->now, it->plan, err, errlen) < 0) {
         char esc[700];
         LOG_WARN("case.plan_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
         return RESULT_PERMANENT;
+    }
+    /* money: a case complete only now starts accruing today; then principal, interest and fees
+     * into its tasks. */
+    if (casecharge_accrue(it->cf, &policy->charges, ctx->now) < 0 ||
+        casecharge_annotate_plan(it->cf, it->plan) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
     }
     return RESULT_OK;
 }
@@ -360,7 +387,7 @@ static int pw_finish(pipeline_worker_t *pw, wk_tx_t *tx, pipeline_item_t *it, in
         wk_reject(m, it->rej.code, "%s", it->rej.detail);
         return RESULT_OK;
     }
-    int rc = to_cache(tx, it->cf, pw->policy.policy, now);
+    int rc = to_cache(tx, it->cf, policyset_for(pw->policy.set, it->creditor_id), now);
     if (rc == RESULT_OK) {
         count_plan(it->plan, count_after_commit, tx);
         log_applied(it->cf, m->ev.type, it->plan);
@@ -375,7 +402,8 @@ static int pw_round(pipeline_worker_t *pw, wk_tx_t *tx, const pw_event_t *evs, s
     const config_t *cfg = wk_tx_config(tx);
     const pipeline_ctx_t ctx = {pw->policy.policy,      now,
                                 pw->spec->source,       cfg->topic_tasks,
-                                cfg->topic_case_events, wk_tx_outbox(tx)};
+                                cfg->topic_case_events, wk_tx_outbox(tx),
+                                pw->policy.set};
     pipeline_item_t *items = calloc(n, sizeof(*items));
     casefile_t *cfs = calloc(n, sizeof(*cfs));
     casefile_plan_t *plans = calloc(n, sizeof(*plans)); /* zeroed: CASEFILE_PLAN_INIT */
@@ -438,7 +466,7 @@ static int read_policy(pipeline_worker_t *pw, const config_t *cfg, char *err, si
 {
     char app[64];
 
-    pw->policy = (policy_holder_t){NULL, PIPELINE_POLICY_CHECK_US, 0, cfg->policy_file};
+    pw->policy = (policy_holder_t){NULL, PIPELINE_POLICY_CHECK_US, 0, cfg->policy_file, NULL, NULL};
     snprintf(app, sizeof(app), "recobro-%s", pw->spec->service);
     PGconn *conn = pg_connect(cfg->pg_dsn, app, err, errlen);
     if (conn == NULL)

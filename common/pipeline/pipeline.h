@@ -24,6 +24,7 @@
 #include "config.h"
 #include "outbox.h"
 #include "policy.h"
+#include "policyset.h"
 
 /* How often, at most, a worker checks whether a newer policy version was loaded. */
 #define PIPELINE_POLICY_CHECK_US (3 * 1000000LL)
@@ -58,13 +59,19 @@ __attribute__((warn_unused_result)) int pipeline_prepare(PGconn *conn, char *err
 
 /* What one pass needs besides the case and the event (all borrowed). */
 typedef struct pipeline_ctx {
-    const policy_t *policy;
+    const policy_t *policy; /* the default policy */
     int64_t now;
     const char *source;            /* the outputs' CloudEvents source */
     const char *topic_tasks;       /* outbox topic of task.created / task.cancelled */
     const char *topic_case_events; /* outbox topic of case events */
     outbox_t *outbox;              /* the outputs go here, written in the same transaction */
+    /* Every policy in force (policyset.h): a case is planned under its creditor's own policy,
+     * else under `policy`. NULL: every case under `policy`. */
+    const policyset_t *policies;
 } pipeline_ctx_t;
+
+/* The policy a case of `creditor_id` is planned under in `ctx` (borrowed). */
+const policy_t *pipeline_policy_for(const pipeline_ctx_t *ctx, const char *creditor_id);
 
 /* One case through the pipeline, inside the caller's transaction on `conn`: load and lock
  * (creditor_id, debtor_id) into *cf with the rows `h` asks for, h->decide() on event `ev` (NULL

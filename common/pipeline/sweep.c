@@ -13,6 +13,7 @@
 #include "outbox.h"
 #include "pg.h"
 #include "pipeline.h"
+#include "snapshot.h"
 
 /* The next due case no other scheduler holds, locked for this transaction. */
 #define SQL_NEXT_DUE                                                                               \
@@ -48,7 +49,8 @@ int sweep_prepare(PGconn *conn, char *err, size_t errlen)
             return pg_fail(conn, res, stmts[i].name, err, errlen);
         PQclear(res);
     }
-    return 0;
+    rc = snapshot_prepare(conn, err, errlen);
+    return rc == 0 ? 0 : rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
 }
 
 /* Runs `sql` without parameters expecting COMMAND_OK. Returns 0, RESULT_PERMANENT or
@@ -184,17 +186,40 @@ static one_t case_failed(PGconn *conn, const char *creditor_id, const char *debt
     return *rc == 0 ? ONE_FAILED : ONE_ERROR;
 }
 
-/* Writes the outbox and commits the cases; then, for each, the stats and the hot case. */
-static one_t commit_cases(PGconn *conn, const policy_t *policy, int64_t now,
+/* The day's snapshot of the n planned cases (snapshot.h), in the transaction that planned them:
+ * one statement for the batch. Returns 0, RESULT_TRANSIENT or RESULT_PERMANENT. */
+static int write_snapshot(PGconn *conn, const casefile_t *cfs, size_t n, int64_t now, char *err,
+                          size_t errlen)
+{
+    const char **ids = calloc(2 * n + 1, sizeof(*ids));
+    int rc;
+
+    if (ids == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = cfs[i].creditor_id;
+        ids[n + i] = cfs[i].debtor_id;
+    }
+    rc = snapshot_write(conn, ids, ids + n, n, now, err, errlen);
+    free(ids);
+    return rc == 0 ? 0 : rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+}
+
+/* Writes the day's snapshot and the outbox and commits the cases; then, for each, the stats and
+ * the hot case. */
+static one_t commit_cases(PGconn *conn, const policyset_t *policies, int64_t now,
                           const sweep_opts_t *opts, outbox_t *ob, const casefile_t *cfs,
                           const casefile_plan_t *plans, size_t n, sweep_stats_t *stats, int *rc,
                           char *err, size_t errlen)
 {
     char esc1[300], esc2[300];
 
-    if (outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
+    *rc = write_snapshot(conn, cfs, n, now, err, errlen);
+    if (*rc == 0 && outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
         *rc = *rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
-    else
+    else if (*rc == 0)
         *rc = exec_cmd(conn, "COMMIT", err, errlen);
     if (*rc != 0) {
         rollback(conn);
@@ -204,7 +229,7 @@ static one_t commit_cases(PGconn *conn, const policy_t *policy, int64_t now,
         const casefile_t *cf = &cfs[i];
         stats->cases++;
         count(&plans[i], stats);
-        write_cache(conn, opts, cf, policy, now, stats);
+        write_cache(conn, opts, cf, policyset_for(policies, cf->creditor_id), now, stats);
         LOG_DEBUG("case.swept",
                   "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
                   log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
@@ -215,11 +240,12 @@ static one_t commit_cases(PGconn *conn, const policy_t *policy, int64_t now,
 }
 
 /* Takes the next due case and plans it through the case pipeline in one transaction. */
-static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,
-                       outbox_t *ob, sweep_stats_t *stats, int *rc, char *err, size_t errlen)
+static one_t sweep_one(PGconn *conn, const policyset_t *policies, int64_t now,
+                       const sweep_opts_t *opts, outbox_t *ob, sweep_stats_t *stats, int *rc,
+                       char *err, size_t errlen)
 {
-    const pipeline_ctx_t ctx = {
-        policy, now, SWEEP_SOURCE, opts->topic_tasks, opts->topic_case_events, ob};
+    const pipeline_ctx_t ctx = {policies->fallback,      now, SWEEP_SOURCE, opts->topic_tasks,
+                                opts->topic_case_events, ob,  policies};
     char creditor_id[CASEFILE_ID_MAX], debtor_id[CASEFILE_ID_MAX];
     casefile_t cf;
     casefile_plan_t plan = CASEFILE_PLAN_INIT;
@@ -242,7 +268,7 @@ static one_t sweep_one(PGconn *conn, const policy_t *policy, int64_t now, const 
     } else if (*rc != RESULT_OK) {
         r = case_failed(conn, creditor_id, debtor_id, now, stats, rc, err, errlen);
     } else {
-        r = commit_cases(conn, policy, now, opts, ob, &cf, &plan, 1, stats, rc, err, errlen);
+        r = commit_cases(conn, policies, now, opts, ob, &cf, &plan, 1, stats, rc, err, errlen);
     }
     if (r == ONE_ERROR)
         outbox_clear(ob);
@@ -312,7 +338,7 @@ static one_t plan_claimed(PGconn *conn, const pipeline_ctx_t *ctx, const sweep_o
         if (items[i].rc != RESULT_OK)
             *rc = RESULT_PERMANENT;
     if (*rc == RESULT_OK) {
-        r = commit_cases(conn, ctx->policy, ctx->now, opts, ctx->outbox, cfs, plans, (size_t)n,
+        r = commit_cases(conn, ctx->policies, ctx->now, opts, ctx->outbox, cfs, plans, (size_t)n,
                          stats, rc, err, errlen);
     } else {
         rollback(conn);
@@ -332,12 +358,12 @@ static one_t plan_claimed(PGconn *conn, const pipeline_ctx_t *ctx, const sweep_o
 
 /* Claims up to `want` due cases and plans them in one transaction (*got: how many were
  * claimed). */
-static one_t sweep_batch(PGconn *conn, const policy_t *policy, int64_t now,
+static one_t sweep_batch(PGconn *conn, const policyset_t *policies, int64_t now,
                          const sweep_opts_t *opts, outbox_t *ob, int want, int *got,
                          sweep_stats_t *stats, int *rc, char *err, size_t errlen)
 {
-    const pipeline_ctx_t ctx = {
-        policy, now, SWEEP_SOURCE, opts->topic_tasks, opts->topic_case_events, ob};
+    const pipeline_ctx_t ctx = {policies->fallback,      now, SWEEP_SOURCE, opts->topic_tasks,
+                                opts->topic_case_events, ob,  policies};
     sweep_case_t *cases = calloc((size_t)want, sizeof(*cases));
     one_t r;
 
@@ -356,14 +382,14 @@ static one_t sweep_batch(PGconn *conn, const policy_t *policy, int64_t now,
 
 /* After a batch that could not be planned as a whole: its `n` cases one per transaction, so that
  * only the one that fails is set aside. */
-static one_t sweep_singly(PGconn *conn, const policy_t *policy, int64_t now,
+static one_t sweep_singly(PGconn *conn, const policyset_t *policies, int64_t now,
                           const sweep_opts_t *opts, outbox_t *ob, int n, sweep_stats_t *stats,
                           int *rc, char *err, size_t errlen)
 {
     for (int i = 0; i < n; i++) {
         if (opts->stop != NULL && *opts->stop)
             return ONE_NONE;
-        one_t r = sweep_one(conn, policy, now, opts, ob, stats, rc, err, errlen);
+        one_t r = sweep_one(conn, policies, now, opts, ob, stats, rc, err, errlen);
         if (r == ONE_NONE || r == ONE_ERROR)
             return r;
         if (r == ONE_DONE)
@@ -373,7 +399,7 @@ static one_t sweep_singly(PGconn *conn, const policy_t *policy, int64_t now,
     return ONE_DONE;
 }
 
-int sweep_run(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opts_t *opts,
+int sweep_run(PGconn *conn, const policyset_t *policies, int64_t now, const sweep_opts_t *opts,
               sweep_stats_t *stats, char *err, size_t errlen)
 {
     outbox_t *ob = outbox_new();
@@ -390,9 +416,9 @@ int sweep_run(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opt
             break;
         if (opts->max_cases > 0 && opts->max_cases - done < want)
             want = (int)(opts->max_cases - done);
-        one_t r = sweep_batch(conn, policy, now, opts, ob, want, &got, stats, &rc, err, errlen);
+        one_t r = sweep_batch(conn, policies, now, opts, ob, want, &got, stats, &rc, err, errlen);
         if (r == ONE_FAILED)
-            r = sweep_singly(conn, policy, now, opts, ob, got, stats, &rc, err, errlen);
+            r = sweep_singly(conn, policies, now, opts, ob, got, stats, &rc, err, errlen);
         else if (r == ONE_DONE)
             metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler",
                         NULL, got);
@@ -401,6 +427,14 @@ int sweep_run(PGconn *conn, const policy_t *policy, int64_t now, const sweep_opt
         done += got;
     }
     outbox_free(ob);
+    if (rc == RESULT_OK && opts->snapshot_retention_days > 0) {
+        long pruned = snapshot_prune(conn, now, opts->snapshot_retention_days,
+                                     SWEEP_SNAPSHOT_PRUNE_MAX, err, errlen);
+        if (pruned < 0)
+            rc = pruned == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+        else
+            stats->snapshots_pruned += pruned;
+    }
     return rc;
 }
 

@@ -18,7 +18,12 @@
  * Deferred tasks need no release: the contact rules emit a deferred task at once with its later
  * window (casefile.h), and the notifier acts inside it. A forbearance needs no resume either:
  * while it lasts, planning defers or suppresses the steps (caseinteract.h); the first sweep after
- * its last day plans the ladder again. */
+ * its last day plans the ladder again.
+ *
+ * Every batch also writes the day's snapshot of its cases (snapshot.h: days-past-due bucket,
+ * segment, variant, balance) with one INSERT ... SELECT in the same transaction, so the report's
+ * roll rates are exact; a sweep that ends well deletes the snapshots older than
+ * sweep_opts_t.snapshot_retention_days (RECOBRO_SNAPSHOT_RETENTION_DAYS). */
 #ifndef RECOBRO_SWEEP_H
 #define RECOBRO_SWEEP_H
 
@@ -31,6 +36,7 @@
 
 #include "cache.h"
 #include "policy.h"
+#include "policyset.h"
 
 /* What a case that could not be planned (a permanent failure) waits before its next try. */
 #define SWEEP_RETRY_S 3600
@@ -41,6 +47,9 @@
  * to load them, one to save them). */
 #define SWEEP_BATCH 500
 
+/* Most old daily snapshots one sweep deletes (the rest go in the next sweeps). */
+#define SWEEP_SNAPSHOT_PRUNE_MAX 50000
+
 /* Where the outputs go and how far one sweep goes. */
 typedef struct sweep_opts {
     const char *topic_tasks;       /* outbox topic of task.created / task.cancelled */
@@ -48,6 +57,7 @@ typedef struct sweep_opts {
     cache_t *cache;                /* hot case cache, borrowed; NULL: not written */
     int max_cases;                 /* most cases one sweep plans; 0: until none is due */
     volatile sig_atomic_t *stop;   /* when set (may be NULL), the sweep ends after its case */
+    int snapshot_retention_days;   /* daily snapshots older than this are deleted; 0: kept */
 } sweep_opts_t;
 
 /* What one sweep did (added to, so a caller may total several sweeps). */
@@ -60,6 +70,7 @@ typedef struct sweep_stats {
     long case_events;      /* every case event emitted */
     long promises_settled; /* promise.kept / promise.broken / plan.* events emitted */
     long cache_failed;     /* hot-case writes that failed (remembered in cache_pending) */
+    long snapshots_pruned; /* daily snapshots deleted as older than the retention */
 } sweep_stats_t;
 
 #define SWEEP_STATS_INIT                                                                           \
@@ -71,16 +82,17 @@ typedef struct sweep_stats {
  * RESULT_PERMANENT or RESULT_TRANSIENT with err filled. */
 __attribute__((warn_unused_result)) int sweep_prepare(PGconn *conn, char *err, size_t errlen);
 
-/* Plans every case due at `now` (Unix seconds) with `policy` (borrowed), up to SWEEP_BATCH cases
+/* Plans every case due at `now` (Unix seconds), each under its creditor's policy in `policies`
+ * (borrowed; its default must be set), up to SWEEP_BATCH cases
  * per transaction (when one of them cannot be planned, that batch is redone one case per
  * transaction), adding to *stats. `conn` must be idle (no transaction open) and prepared. A case
  * whose planning fails permanently is logged, counted in stats->failed and set aside for
  * SWEEP_RETRY_S; the sweep goes on. Returns RESULT_OK when no due case is left (or max_cases /
  * stop ended it), or RESULT_TRANSIENT / RESULT_PERMANENT with err filled when the database failed
  * (the case in hand was rolled back; the cases before it stay committed). */
-__attribute__((warn_unused_result)) int sweep_run(PGconn *conn, const policy_t *policy, int64_t now,
-                                                  const sweep_opts_t *opts, sweep_stats_t *stats,
-                                                  char *err, size_t errlen);
+__attribute__((warn_unused_result)) int sweep_run(PGconn *conn, const policyset_t *policies,
+                                                  int64_t now, const sweep_opts_t *opts,
+                                                  sweep_stats_t *stats, char *err, size_t errlen);
 
 /* The stats as a one-line JSON object (a new malloc'd string, free() it; NULL when out of
  * memory): {"now": RFC 3339 UTC, "cases", "failed", "tasks_created", "tasks_cancelled",

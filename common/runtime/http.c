@@ -57,6 +57,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                      MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/metrics") == 0) {
         size_t len;
+        metrics_set("recobro_ready", NULL, NULL, s->ready == NULL || s->ready(s->ud) ? 1 : 0);
         char *body = metrics_render(&len);
         if (body == NULL)
             return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14,

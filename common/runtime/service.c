@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics_catalog.h"
 #include "pg.h"
 #include "worker.h"
 
@@ -45,6 +46,7 @@ int service_init(config_t *cfg, const char *service, const char *about, int argc
     cache_set_tls(cfg->redis_tls_ca, cfg->redis_tls_cert, cfg->redis_tls_key);
     log_min_level = cfg->log_level;
     log_set_service(service);
+    metrics_catalog_register(service);
     if (cfg->now[0] != '\0')
         clock_fix(1, cfg->now_unix);
     wk_install_signals();

@@ -11,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attempts.h"
 #include "backoff.h"
 #include "cache.h"
 #include "clock.h"
 #include "http.h"
 #include "kafka.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -75,6 +77,11 @@ typedef struct worker {
     backoff_t backoff;
     wk_msg_t *batch;
     size_t n, cap;
+    /* One message at a time (process_one_by_one()): the batch is one message, the rest wait
+     * here, from heldpos on, and messages polled meanwhile join them. */
+    int one_by_one;
+    wk_msg_t *held;
+    size_t heldpos, nheld, capheld;
     cache_write_t *writes;
     size_t nwrites, capwrites;
     count_write_t *counts;
@@ -245,15 +252,18 @@ static void msg_free(wk_msg_t *m)
 /* Takes ownership of rkm: parses and validates it into a new batch slot. */
 static int batch_add(worker_t *w, rd_kafka_message_t *rkm)
 {
-    if (w->n == w->cap) {
-        size_t ncap = w->cap ? w->cap * 2 : 256;
-        wk_msg_t *nb = realloc(w->batch, ncap * sizeof(*nb));
+    wk_msg_t **v = w->one_by_one ? &w->held : &w->batch;
+    size_t *n = w->one_by_one ? &w->nheld : &w->n, *cap = w->one_by_one ? &w->capheld : &w->cap;
+
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        wk_msg_t *nb = realloc(*v, ncap * sizeof(*nb));
         if (nb == NULL)
             return -1;
-        w->batch = nb;
-        w->cap = ncap;
+        *v = nb;
+        *cap = ncap;
     }
-    wk_msg_t *m = &w->batch[w->n++];
+    wk_msg_t *m = &(*v)[(*n)++];
     memset(m, 0, sizeof(*m));
     m->rkm = rkm;
     m->ev = (ce_event_t)CE_EVENT_INIT;
@@ -275,12 +285,13 @@ static void batch_clear(worker_t *w)
 /* Removes from the batch the messages of partitions we no longer own, or (when `committed` is
  * set) those at offsets below what PostgreSQL already has: after an unknown commit outcome, or
  * messages of a partition handed back to us. */
-static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *parts, int committed)
+static void msgs_drop_if(wk_msg_t *v, size_t from, size_t *n,
+                         const rd_kafka_topic_partition_list_t *parts, int committed)
 {
-    size_t o = 0;
+    size_t o = from;
 
-    for (size_t i = 0; i < w->n; i++) {
-        wk_msg_t *m = &w->batch[i];
+    for (size_t i = from; i < *n; i++) {
+        wk_msg_t *m = &v[i];
         const char *topic = rd_kafka_topic_name(m->rkm->rkt);
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(parts, topic, m->rkm->partition);
@@ -288,9 +299,17 @@ static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *pa
         if (drop)
             msg_free(m);
         else
-            w->batch[o++] = *m;
+            v[o++] = *m;
     }
-    w->n = o;
+    *n = o;
+}
+
+/* The same for the batch and, in one-by-one mode, the messages waiting their turn. */
+static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *parts, int committed)
+{
+    msgs_drop_if(w->batch, 0, &w->n, parts, committed);
+    if (w->held != NULL)
+        msgs_drop_if(w->held, w->heldpos, &w->nheld, parts, committed);
 }
 
 /* ---- Offsets in PostgreSQL -----------------------------------------------------------------*/
@@ -364,6 +383,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         backoff_init(&b, w->cfg->backoff_initial_ms, w->cfg->backoff_max_ms, (uint64_t)getpid());
         while (offsets_load(w, parts) < 0 && !stop_requested)
             nap(backoff_next_ms(&b));
+        lag_assigned(parts);
         for (int i = 0; i < parts->cnt; i++)
             LOG_INFO("partition.assigned", "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64,
                      parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
@@ -383,6 +403,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++)
             LOG_INFO("partition.revoked", "\"topic\":\"%s\",\"partition\":%d",
                      parts->elems[i].topic, parts->elems[i].partition);
+        lag_revoked(parts);
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
             if (e != NULL)
@@ -549,7 +570,8 @@ static int dlq_copy(worker_t *w)
     return 0;
 }
 
-/* Stores each partition's next offset (the highest offset in the batch + 1). */
+/* Stores each partition's next offset (the highest offset in the batch + 1), and moves the
+ * partitions' attempt records past it (attempts.h). */
 static int offsets_store(worker_t *w, wk_tx_t *tx)
 {
     pgarr_t topics, partitions, offsets;
@@ -574,8 +596,10 @@ static int offsets_store(worker_t *w, wk_tx_t *tx)
                              pgarr_str(&offsets)};
     PGresult *res = PQexecParams(
         w->conn,
+        "WITH u AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, "
+        "o)), " ATTEMPTS_COMMIT_SQL
         "INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset) "
-        "SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o) "
+        "SELECT $1, t, p, o FROM u "
         "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE "
         "SET next_offset = GREATEST(consumer_offset.next_offset, EXCLUDED.next_offset), "
         "updated_at = now()",
@@ -812,6 +836,10 @@ static void count_message(const wk_msg_t *m, int64_t now_ms)
     if (m->state == WK_MSG_REJECTED) {
         snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
         metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
+        if (strcmp(m->reject.code, "poison") == 0)
+            metrics_inc("recobro_poison_total",
+                        "Messages that crashed the worker repeatedly, sent to the DLQ unapplied",
+                        NULL, 1);
         LOG_INFO(
             "event.rejected",
             "\"topic\":\"%s\",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"code\":\"%s\"",
@@ -861,9 +889,91 @@ static void after_commit(worker_t *w, int64_t started_us)
               (double)(clock_mono_us() - started_us) / 1000.0);
 }
 
+/* ---- Poison messages ---------------------------------------------------------------------- */
+
+/* Records in PostgreSQL, committed before anything of the batch runs, that the batch starts: the
+ * first message of each partition not recorded yet gets its attempt count (wk_msg_t.attempts),
+ * so a retry in the same process (after a transient failure) counts nothing twice. Returns 0 or
+ * -1 (PostgreSQL failed: retried like any transient failure). */
+static int record_attempts(worker_t *w)
+{
+    attempt_span_t *spans = calloc(w->n ? w->n : 1, sizeof(*spans));
+    wk_msg_t **heads = calloc(w->n ? w->n : 1, sizeof(*heads));
+    size_t ns = 0;
+    char err[512];
+    int rc = -1;
+
+    if (spans == NULL || heads == NULL)
+        goto out;
+    for (size_t i = 0; i < w->n; i++) {
+        wk_msg_t *m = &w->batch[i];
+        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
+        size_t k = 0;
+        while (k < ns &&
+               (spans[k].partition != m->rkm->partition || strcmp(spans[k].topic, topic) != 0))
+            k++;
+        if (k == ns) {
+            spans[ns] = (attempt_span_t){topic, m->rkm->partition, m->rkm->offset, 0, 0};
+            heads[ns++] = m;
+        }
+        spans[k].last = m->rkm->offset;
+    }
+    size_t nr = 0; /* the spans whose head this process has not recorded yet, first */
+    for (size_t k = 0; k < ns; k++) {
+        if (heads[k]->attempts != 0)
+            continue;
+        spans[nr] = spans[k];
+        heads[nr++] = heads[k];
+    }
+    if (attempts_begin(w->conn, w->cfg->group_id, spans, nr, err, sizeof(err)) < 0) {
+        char esc[600];
+        LOG_WARN("attempts.record_failed", "\"error\":\"%s\"",
+                 log_json_escape(err, esc, sizeof(esc)));
+        goto out;
+    }
+    for (size_t k = 0; k < nr; k++)
+        heads[k]->attempts = spans[k].attempts > 0 ? spans[k].attempts : 1;
+    rc = 0;
+out:
+    free(spans);
+    free(heads);
+    return rc;
+}
+
+/* True when a message of the batch was in hand when a process died (its partition's first
+ * message was started before without a commit). */
+static int batch_suspect(const worker_t *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->batch[i].attempts > 1)
+            return 1;
+    return 0;
+}
+
+/* A batch of one message that was started alone RECOBRO_POISON_ATTEMPTS times without a commit,
+ * after the crash of the batch it came in (attempts counts that start and this one too), is
+ * poison: it goes to the DLQ unapplied. */
+static void mark_poison(worker_t *w)
+{
+    wk_msg_t *m = &w->batch[0];
+
+    if (w->n != 1 || m->pre_rejected || m->attempts < w->cfg->poison_attempts + 2)
+        return;
+    wk_reject(m, "poison", "the message crashed the worker %d times while it was applied alone",
+              m->attempts - 2);
+    m->pre_rejected = 1;
+    LOG_ERROR("event.poison",
+              "\"topic\":\"%s\",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"crashes\":%d",
+              rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset, m->attempts - 1);
+}
+
+/* ---- The batch until it commits ------------------------------------------------------------ */
+
 /* Applies the batch in hand until it commits. Gives up only when a stop was requested and the
- * shutdown timeout passed (nothing committed then: the next owner redoes it). */
-static void process_batch(worker_t *w)
+ * shutdown timeout passed (nothing committed then: the next owner redoes it). Returns 1, with
+ * the batch untouched, when it holds messages a process died with and more than one message:
+ * they go one at a time (process_one_by_one()); 0 otherwise, the batch cleared. */
+static int process_unit(worker_t *w)
 {
     int64_t started = clock_mono_us(), stop_deadline = 0;
     int failed = 0, isolate = 0;
@@ -874,14 +984,20 @@ static void process_batch(worker_t *w)
                 stop_deadline = clock_mono_us() + (int64_t)w->cfg->shutdown_timeout_ms * 1000;
             else if (clock_mono_us() > stop_deadline) {
                 LOG_WARN("batch.abandoned", "\"messages\":%zu", w->n);
-                return;
+                batch_clear(w);
+                return 0;
             }
         }
         int rc = RESULT_TRANSIENT;
         if (pg_ensure(w) == 0 && (!failed || batch_drop_committed(w) == 0)) {
             if (w->n == 0)
                 break;
-            rc = apply_batch(w, isolate);
+            if (record_attempts(w) == 0) {
+                if (!w->one_by_one && w->n > 1 && batch_suspect(w))
+                    return 1;
+                mark_poison(w);
+                rc = apply_batch(w, isolate);
+            }
         }
         if (rc == RESULT_OK) {
             after_commit(w, started);
@@ -904,6 +1020,42 @@ static void process_batch(worker_t *w)
         wait_paused(w, delay);
     }
     batch_clear(w);
+    return 0;
+}
+
+/* After a crash, the batch one message per transaction, in order, each recorded before it runs,
+ * so the message that crashes the process is found and, after RECOBRO_POISON_ATTEMPTS crashes
+ * alone, set aside (mark_poison()). Stops early on a stop request: what was not committed is
+ * redone by the next owner. */
+static void process_one_by_one(worker_t *w)
+{
+    LOG_WARN("batch.one_by_one", "\"messages\":%zu", w->n);
+    w->held = w->batch;
+    w->nheld = w->n;
+    w->capheld = w->cap;
+    w->heldpos = 0;
+    w->batch = malloc(16 * sizeof(*w->batch));
+    w->n = 0;
+    w->cap = w->batch != NULL ? 16 : 0;
+    w->one_by_one = 1;
+    while (w->batch != NULL && w->heldpos < w->nheld && !stop_requested) {
+        w->batch[0] = w->held[w->heldpos++];
+        w->n = 1;
+        process_unit(w);
+    }
+    w->one_by_one = 0;
+    while (w->heldpos < w->nheld)
+        msg_free(&w->held[w->heldpos++]);
+    free(w->held);
+    w->held = NULL;
+    w->nheld = w->capheld = w->heldpos = 0;
+}
+
+/* The batch in hand, as one transaction, or one message at a time after a crash. */
+static void process_batch(worker_t *w)
+{
+    if (process_unit(w))
+        process_one_by_one(w);
 }
 
 /* ---- Housekeeping ----------------------------------------------------------------------------*/
@@ -950,28 +1102,10 @@ static void forget_old_events(worker_t *w)
 
 static void report_lag(worker_t *w)
 {
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-
     if (clock_mono_us() < w->next_lag_us)
         return;
     w->next_lag_us = clock_mono_us() + 5000000;
-    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    rd_kafka_position(w->rk, assigned);
-    for (int i = 0; i < assigned->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &assigned->elems[i];
-        int64_t lo, hi;
-        char labels[300];
-        if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo, &hi) !=
-                RD_KAFKA_RESP_ERR_NO_ERROR ||
-            p->offset < 0)
-            continue;
-        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"", p->topic,
-                 p->partition);
-        metrics_set("recobro_consumer_lag", "Messages behind the partition's end", labels,
-                    (double)(hi > p->offset ? hi - p->offset : 0));
-    }
-    rd_kafka_topic_partition_list_destroy(assigned);
+    lag_report(w->rk);
 }
 
 /* ---- The loop --------------------------------------------------------------------------------*/

@@ -11,6 +11,10 @@
  *  - transient failures are retried with capped exponential backoff, consumption paused, no
  *    offset moved; a permanent failure of one event is isolated with savepoints and that event
  *    goes to the DLQ as "processing_error";
+ *  - poison messages: before a batch runs, its offsets are recorded in PostgreSQL (attempts.h).
+ *    After a batch that never committed (the process died), its messages are applied one at a
+ *    time; one that crashed the process RECOBRO_POISON_ATTEMPTS times alone goes to the DLQ as
+ *    "poison" and the partition goes on;
  *  - SIGTERM/SIGINT finish and commit the batch in hand and leave the group; a second signal
  *    exits at once;
  *  - /metrics, /healthz, /readyz. */
@@ -37,6 +41,9 @@ typedef struct wk_msg {
     wk_msg_state_t state;
     int pre_rejected; /* rejected before the transaction: stays rejected on retries */
     reason_t reject;  /* why, when state == WK_MSG_REJECTED */
+    /* The first message of its partition in a batch: how many times it was started without a
+     * commit, as recorded in PostgreSQL before the batch ran (attempts.h); 0 otherwise. */
+    int attempts;
 } wk_msg_t;
 
 typedef struct wk_tx wk_tx_t;

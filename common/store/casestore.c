@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caseinteract.h"
+#include "chargestore.h"
 #include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
@@ -22,6 +23,7 @@
     " c.policy_version, c.high_value, "                                                            \
     " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "                 \
     " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "               \
+    " c.followup::text AS followup, "                                                              \
     " c.next_action, c.next_channel, "                                                             \
     " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "             \
     " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "                         \
@@ -50,7 +52,7 @@
     "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "          \
     "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id AND l.channel = "      \
     "'phone' "                                                                                     \
-    "     AND l.outcome IN ('right_party', 'refused', 'callback_requested')), "                    \
+    "     AND l.outcome IN ('right_party', 'refused')), "                                          \
     "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "      \
     "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id), "                    \
     "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "           \
@@ -59,7 +61,14 @@
     "     WHERE p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id), "                    \
     "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "         \
     "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
-    "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1)))::text AS contact "                   \
+    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on) "                                     \
+    "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1), " /* version 2 (forbear.h): every     \
+                                                                  period, shortened by its early   \
+                                                                  end (0011). */                   \
+    "   'forbearances', (SELECT coalesce(json_agg(json_build_object('from', f.from_on, "           \
+    "     'until', least(f.until_on, f.ended_on - 1)) ORDER BY f.from_on, f.until_on), '[]') "     \
+    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
+    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on))))::text AS contact "                 \
     " "
 #define CS_LOAD_JOINS                                                                              \
     "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "                                     \
@@ -98,9 +107,13 @@ static const struct {
      "INSERT INTO debtor (creditor_id, debtor_id, name, timezone, country, locale, phone, email) "
      "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
      " $6::text[], $7::text[], $8::text[]) "
-     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET name = EXCLUDED.name, "
-     "timezone = EXCLUDED.timezone, country = EXCLUDED.country, locale = EXCLUDED.locale, "
-     "phone = EXCLUDED.phone, email = EXCLUDED.email, updated_at = now()"},
+     /* A field the case does not know ($3, $5-$8 NULL) never erases what is stored. */
+     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET "
+     "name = COALESCE(EXCLUDED.name, debtor.name), timezone = EXCLUDED.timezone, "
+     "country = COALESCE(EXCLUDED.country, debtor.country), "
+     "locale = COALESCE(EXCLUDED.locale, debtor.locale), "
+     "phone = COALESCE(EXCLUDED.phone, debtor.phone), "
+     "email = COALESCE(EXCLUDED.email, debtor.email), updated_at = now()"},
     {"cs_case",
      "UPDATE debt_case c SET currency = u.currency, balance = u.balance, "
      "days_past_due = u.days_past_due, segment = u.segment, rule = u.rule, "
@@ -145,6 +158,11 @@ static const struct {
      "UPDATE debt_case c SET features = u.features "
      "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(creditor_id, debtor_id, features) "
      "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
+    /* version 2: follow-up planning's state (0011_followup.sql). */
+    {"cs_followup",
+     "UPDATE debt_case c SET followup = u.followup "
+     "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(creditor_id, debtor_id, followup) "
+     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_task_status", "UPDATE task t SET status = u.status, reason = u.reason, updated_at = now() "
                        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
                        " AS u(creditor_id, debtor_id, task_id, status, reason) "
@@ -177,6 +195,8 @@ static const struct {
 int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 {
     int prc = paystore_prepare(conn, err, errlen); /* payments: its statements too */
+    if (prc == 0)
+        prc = chargestore_prepare(conn, err, errlen); /* money */
     if (prc != 0)
         return prc;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
@@ -338,6 +358,22 @@ static void case_columns(const PGresult *res, int row, casefile_t *cf)
     set_str(cf->email, sizeof(cf->email), col(res, row, "email"));
 }
 
+/* version 2 (hold.h): follow-up planning's state, when the column holds a JSON object. */
+static void load_followup(casefile_t *cf, const char *text)
+{
+    json_error_t jerr;
+
+    if (text == NULL)
+        return;
+    json_t *fu = json_loads(text, 0, &jerr);
+    if (json_is_object(fu)) {
+        json_decref(cf->followup);
+        cf->followup = fu;
+    } else {
+        json_decref(fu);
+    }
+}
+
 /* Row `row` of cs_load or cs_load_many into *cf: the case, its parties, features, invoices, pending
  * tasks and contact state. Returns 0 or -1. */
 static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
@@ -354,6 +390,7 @@ static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err
         snprintf(err, errlen, "case features are not a JSON object");
         return -1;
     }
+    load_followup(cf, col(res, row, "followup"));
     rc = load_invoices(cf, col(res, row, "invoices"), err, errlen);
     if (rc == 0)
         rc = load_tasks(cf, col(res, row, "tasks"), err, errlen);
@@ -395,6 +432,13 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     /* payments: the case's credits, open promise and active plan (paystore.h). */
     if (rc == 0)
         rc = paystore_load_case(conn, cf, err, errlen);
+    if (rc == 0) { /* money: the case's interest, fees and settlement (chargestore.h) */
+        pgpipe_t *pp = pgpipe_new(conn);
+        rc = pp != NULL ? chargestore_queue_case(pp, cf, 0, NULL, err, errlen) : -1;
+        if (rc == 0)
+            rc = pgpipe_run(pp, err, errlen);
+        pgpipe_free(pp);
+    }
     return rc;
 }
 
@@ -437,6 +481,8 @@ static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen
         rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
     if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
         rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
+    if (rc == 0) /* money */
+        rc = chargestore_queue_case(pp, r->cf, r->need, r->name, err, errlen);
     return rc;
 }
 
@@ -646,6 +692,21 @@ static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return rc;
 }
 
+/* version 2: follow-up planning's state, when planning changed it (hold.h). */
+static int save_followup(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    if (!cf->followup_dirty)
+        return 0;
+    char *text = json_dumps(cf->followup, JSON_COMPACT);
+    const char *fp[3] = {cf->creditor_id, cf->debtor_id, text};
+    int rc = text ? pgpipe_cmd(conn, "cs_followup", 3, fp, err, errlen) : -1;
+    free(text);
+    if (text == NULL)
+        snprintf(err, errlen, "out of memory");
+    cf->followup_dirty = rc != 0;
+    return rc;
+}
+
 /* New tasks (inserted once) and tasks whose status changed. */
 static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
@@ -684,7 +745,8 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
         cf->parties_dirty = false;
     }
     if ((rc = save_case(conn, cf, err, errlen)) != 0 ||
-        (rc = save_features(conn, cf, err, errlen)) != 0)
+        (rc = save_features(conn, cf, err, errlen)) != 0 ||
+        (rc = save_followup(conn, cf, err, errlen)) != 0)
         return rc;
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)
@@ -699,15 +761,18 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
         (rc = save_history(conn, cf, plan, err, errlen)) != 0)
         return rc;
     /* payments: credits used and their allocation lines (paystore.h). */
-    return paystore_save_case(conn, cf, err, errlen);
+    if ((rc = paystore_save_case(conn, cf, err, errlen)) != 0)
+        return rc;
+    return chargestore_save_case(conn, cf, err, errlen); /* money: interest, fees, settlement */
 }
 
-/* Every save statement of casestore, paystore and interactstore, in the order one case's save
- * writes them (save_one()): a batch's rows are flushed statement by statement in this order, so
- * a row never goes before one it needs (a payment before its lines, a plan before its
- * instalments). nkey: the leading parameters naming the row; a repeated key goes into a second
- * statement after the first. "set": prepared in its bulk form (arrays); the others are queued and
- * sent one row at a time at their place (rare events: not worth a bulk form). */
+/* Every save statement of casestore, paystore, interactstore and chargestore, in the order one
+ * case's save writes them (save_one()): a batch's rows are flushed statement by statement in this
+ * order, so a row never goes before one it needs (a payment before its lines, a plan before its
+ * instalments, a forbearance before its early end). nkey: the leading parameters naming the row; a
+ * repeated key goes into a second statement after the first. "set": prepared in its bulk form
+ * (arrays); the others are queued and sent one row at a time at their place (rare events: not worth
+ * a bulk form). */
 static const pgbulk_stmt_t save_order[] = {
     {"ps_payment_put", 3, true},
     {"ps_payment_stub", 3, false},
@@ -715,22 +780,27 @@ static const pgbulk_stmt_t save_order[] = {
     {"ps_alloc_reverse", 3, false},
     {"ps_alloc_put", 0, true},
     {"ps_promise_put", 3, true},
+    {"ps_promise_techniques", 3, true},
     {"ps_plan_put", 3, true},
     {"ps_inst_put", 4, true},
     {"is_log", 0, true},
     {"is_dispute_open", 4, false},
     {"is_prefs", 2, false},
     {"is_forbearance", 4, false},
+    {"is_forbearance_end", 4, false},
     {"is_dispute_resolve", 4, false},
     {"cs_creditor", 0, true},
     {"cs_debtor", 2, true},
     {"cs_case", 2, true},
     {"cs_features", 2, true},
+    {"cs_followup", 2, true},
     {"cs_invoice", 3, true},
     {"cs_task_new", 0, true},
     {"cs_task_status", 3, true},
     {"cs_history", 0, true},
     {"ps_credit_put", 3, true},
+    {"ch_payment_put", 3, true}, /* money (chargestore.c) */
+    {"ch_put", 2, true},
 };
 
 int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,

@@ -49,6 +49,11 @@ static const pg_statement_t statements[] = {
      "INSERT INTO forbearance (creditor_id, debtor_id, event_source, event_id, from_on, "
      "until_on, reason, agent_id) VALUES ($1, $2, $3, $4, $5::date, $6::date, $7, $8) "
      "ON CONFLICT DO NOTHING"},
+    /* version 2: forbearance.ended (forbear.h, 0011_followup.sql). */
+    {"is_forbearance_end",
+     "UPDATE forbearance SET ended_on = least(coalesce(ended_on, $5::date), $5::date), "
+     "ended_reason = $6, ended_by = $7 WHERE creditor_id = $1 AND debtor_id = $2 "
+     "AND from_on = $3::date AND least(until_on, ended_on - 1) = $4::date"},
     {"is_contacts",
      "SELECT coalesce(json_agg(json_build_object('at', to_char(x.at AT TIME ZONE 'UTC', "
      "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'channel', x.channel, 'outcome', x.outcome, "
@@ -136,6 +141,18 @@ static int add_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t
     return pgpipe_cmd(conn, "is_forbearance", 8, p, err, errlen);
 }
 
+/* The early end of a forbearance (version 2). */
+static int end_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+{
+    const json_t *d = cf->rows.event_data;
+    if (cf->rows.ended_from[0] == '\0')
+        return 0; /* none in force or ahead: nothing to write */
+    const char *p[7] = {cf->creditor_id,      cf->debtor_id,     cf->rows.ended_from,
+                        cf->rows.ended_until, cf->rows.ended_on, str_at(d, "reason"),
+                        str_at(d, "agent_id")};
+    return pgpipe_cmd(conn, "is_forbearance_end", 7, p, err, errlen);
+}
+
 /* The open disputes from is_disputes' row into cf->rows.disputes (target: the case file). */
 static int on_disputes(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
@@ -208,6 +225,9 @@ int interactstore_save_rows(PGconn *conn, casefile_t *cf, char *err, size_t errl
         break;
     case CASEFILE_RECORD_FORBEARANCE:
         rc = add_forbearance(conn, cf, err, errlen);
+        break;
+    case CASEFILE_RECORD_FORBEARANCE_END:
+        rc = end_forbearance(conn, cf, err, errlen);
         break;
     default:
         break;

@@ -158,6 +158,13 @@ static const pg_statement_t statements[] = {
                       " AS u(creditor_id, debtor_id, payment_id, unallocated) "
                       "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
                       "AND p.payment_id = u.payment_id"},
+    /* promise.made's techniques, kept from the event that made the promise: $4 holds each row's
+     * text[] as its array literal. */
+    {"ps_promise_techniques", "UPDATE promise p SET techniques = u.techniques::text[] "
+                              "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+                              " AS u(creditor_id, debtor_id, promise_id, techniques) "
+                              "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
+                              "AND p.promise_id = u.promise_id AND p.techniques IS NULL"},
 };
 
 int paystore_prepare(PGconn *conn, char *err, size_t errlen)
@@ -335,6 +342,28 @@ static int on_plan(pgpipe_t *pp, void *target, const PGresult *res, char *err, s
     return plan_from_res(res, target, err, errlen);
 }
 
+/* Stores the techniques of the promise.made that made the promise (once). */
+static int save_techniques(PGconn *conn, const casefile_t *cf, const casefile_promise_row_t *sp,
+                           char *err, size_t errlen)
+{
+    pgarr_t arr;
+    size_t i;
+    json_t *t;
+
+    pgarr_init(&arr);
+    json_array_foreach(sp->techniques, i, t)
+    {
+        if (json_is_string(t))
+            pgarr_add_cstr(&arr, json_string_value(t));
+    }
+    const char *lit = pgarr_str(&arr);
+    const char *params[4] = {cf->creditor_id, cf->debtor_id, sp->p.id, lit};
+    int rc = lit != NULL ? run(conn, "ps_promise_techniques", 4, params, NULL, NULL, err, errlen)
+                         : (snprintf(err, errlen, "out of memory"), -1);
+    pgarr_free(&arr);
+    return rc;
+}
+
 /* Upserts a promise row; the insert-only columns come from the row (casefile.h). */
 static int save_promise(PGconn *conn, const casefile_t *cf, const casefile_promise_row_t *sp,
                         char *err, size_t errlen)
@@ -367,7 +396,10 @@ static int save_promise(PGconn *conn, const casefile_t *cf, const casefile_promi
                               sp->approved_by,
                               sp->agent_id,
                               sp->channel};
-    return run(conn, "ps_promise_put", 19, params, NULL, NULL, err, errlen);
+    int rc = run(conn, "ps_promise_put", 19, params, NULL, NULL, err, errlen);
+    if (rc == 0 && json_array_size(sp->techniques) > 0)
+        rc = save_techniques(conn, cf, sp, err, errlen);
+    return rc;
 }
 
 /* Upserts a plan row and its instalments. */

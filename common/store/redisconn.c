@@ -9,12 +9,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rconn {
@@ -26,6 +29,42 @@ struct rconn {
     size_t outlen;
     char errstr[256];
 };
+
+/* A peer that closes the connection must not end the process with SIGPIPE, whatever the
+ * program's disposition of that signal (recobroctl does not ignore it). The plain socket is
+ * written with send(MSG_NOSIGNAL); OpenSSL writes with write(2), so around its calls SIGPIPE is
+ * blocked in this thread and one it raised is taken back before the mask is restored (the way
+ * libpq does it). */
+typedef struct {
+    sigset_t old;
+    int was_pending;
+} nopipe_t;
+
+static void nopipe_begin(nopipe_t *np)
+{
+    sigset_t pipe_set, pending;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    np->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &np->old);
+}
+
+static void nopipe_end(nopipe_t *np)
+{
+    sigset_t pipe_set, pending;
+    int saved = errno;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (!np->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        struct timespec now = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &np->old, NULL);
+    errno = saved;
+}
 
 static void fail(rconn_t *c, const char *what, const char *why)
 {
@@ -125,7 +164,11 @@ static int tls_connect(rconn_t *c, const char *host, const rconn_tls_t *tls)
         SSL_set_tlsext_host_name(c->ssl, host);
         SSL_set1_host(c->ssl, host);
     }
-    if (SSL_connect(c->ssl) != 1) {
+    nopipe_t np;
+    nopipe_begin(&np);
+    int connected = SSL_connect(c->ssl);
+    nopipe_end(&np);
+    if (connected != 1) {
         long v = SSL_get_verify_result(c->ssl);
         fail(c, "tls handshake",
              v != X509_V_OK ? X509_verify_cert_error_string(v) : ssl_reason("failed"));
@@ -211,8 +254,15 @@ int rconn_append(rconn_t *c, const char *fmt, ...)
 static int write_all(rconn_t *c, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w =
-            c->ssl ? SSL_write(c->ssl, p, n > 1 << 30 ? 1 << 30 : (int)n) : write(c->fd, p, n);
+        ssize_t w;
+        if (c->ssl != NULL) {
+            nopipe_t np;
+            nopipe_begin(&np);
+            w = SSL_write(c->ssl, p, n > 1 << 30 ? 1 << 30 : (int)n);
+            nopipe_end(&np);
+        } else {
+            w = send(c->fd, p, n, MSG_NOSIGNAL);
+        }
         if (w <= 0) {
             if (c->ssl == NULL && w < 0 && errno == EINTR)
                 continue;
@@ -246,7 +296,15 @@ redisReply *rconn_get_reply(rconn_t *c)
         }
         if (reply != NULL)
             return reply;
-        ssize_t n = c->ssl ? SSL_read(c->ssl, buf, sizeof(buf)) : read(c->fd, buf, sizeof(buf));
+        ssize_t n;
+        if (c->ssl != NULL) {
+            nopipe_t np; /* reading TLS can write too (alerts, key updates) */
+            nopipe_begin(&np);
+            n = SSL_read(c->ssl, buf, sizeof(buf));
+            nopipe_end(&np);
+        } else {
+            n = read(c->fd, buf, sizeof(buf));
+        }
         if (n <= 0) {
             if (c->ssl == NULL && n < 0 && errno == EINTR)
                 continue;

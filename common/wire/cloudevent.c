@@ -1,6 +1,7 @@
 /* cloudevent.c - parsing and building CloudEvents 1.0 envelopes (structured JSON mode). */
 #include "cloudevent.h"
 
+#include <glib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,7 +76,8 @@ int ce_parse(const char *buf, size_t len, ce_event_t *ev, reason_t *err)
         optional_string(root, "subject", &ev->subject, err) < 0 ||
         optional_string(root, "time", &ev->time, err) < 0)
         goto fail;
-    if (strlen(ev->id) > 256 || strlen(ev->source) > 1024) {
+    /* Limits in characters, as the schema's maxLength counts (jansson hands out valid UTF-8). */
+    if (g_utf8_strlen(ev->id, -1) > 256 || g_utf8_strlen(ev->source, -1) > 1024) {
         reason_set(err, "schema_violation", "envelope 'id' or 'source' is too long");
         goto fail;
     }

@@ -206,6 +206,7 @@ static const field_t invoice_fields[] = {
     REQ("due_on", K_DATE),
     OPT("number", K_ID),
     OPT("issued_on", K_DATE),
+    OPT("fees_agreed", K_BOOL), /* money: the contract allows the policy's fixed fee */
     END,
 };
 /* clang-format on */
@@ -265,6 +266,7 @@ static const field_t contact_attempted[] = {
     ARRAY("techniques", false, &code_item, 0, 32),
     ARRAY("objections", false, &code_item, 0, 32),
     OPT("task_id", K_ID),
+    OPT("callback_at", K_INSTANT), /* version 2: when the debtor asked to be called back */
     END,
 };
 
@@ -296,6 +298,7 @@ static const field_t plan_agreed[] = {
     OPT("agent_id", K_ID),
     OPT("down_payment", K_MONEY),
     OPT("approved_by", K_ID),
+    OPT("settlement_amount", K_MONEY_POS), /* money: a discounted settlement (settlement.h) */
     END,
 };
 
@@ -324,6 +327,10 @@ static const field_t contact_preferences[] = {
 static const field_t forbearance_granted[] = {
     CASE_FIELDS,           REQ("from", K_DATE),   REQ("until", K_DATE),
     REQ("reason", K_TEXT), OPT("agent_id", K_ID), END,
+};
+
+static const field_t forbearance_ended[] = {
+    CASE_FIELDS, REQ("on", K_DATE), OPT("reason", K_TEXT), OPT("agent_id", K_ID), END,
 };
 
 /* ==== Rules across fields ================================================================ */
@@ -382,6 +389,7 @@ static const event_rules_t rules[] = {
     {"dispute.resolved", dispute_resolved, NULL},
     {"contact.preferences", contact_preferences, check_contact_preferences},
     {"forbearance.granted", forbearance_granted, check_forbearance_granted},
+    {"forbearance.ended", forbearance_ended, NULL},
 };
 
 #define RULES_COUNT (sizeof(rules) / sizeof(rules[0]))
@@ -460,7 +468,9 @@ static bool matches_email(const char *s)
 {
     const char *at = strchr(s, '@');
 
-    if (at == NULL || at == s || at - s > 64 || strchr(at + 1, '@') != NULL || utf8_chars(s) > 254)
+    /* The local part's 64 and the whole's 254 are characters, as in the schema. */
+    if (at == NULL || at == s || g_utf8_strlen(s, at - s) > 64 || strchr(at + 1, '@') != NULL ||
+        utf8_chars(s) > 254)
         return false;
     for (const char *p = s; *p != '\0'; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7F)

@@ -5,7 +5,9 @@ due (some re-sent as days pass, some adjusted or cancelled), and a few bad messa
 Deterministic (seeded): running it twice publishes the same events with the same ids, which
 recobro recognises as duplicates, so re-running the demo is safe.
 
-usage: portfolio.py [--debtors N] [--today YYYY-MM-DD]   (RECOBRO_* from .local/env)"""
+usage: portfolio.py [--debtors N] [--today YYYY-MM-DD]
+                    [--stage invoices|interactions|payments|late-payments] [--at INSTANT]
+(RECOBRO_* from .local/env)"""
 import argparse
 import datetime as dt
 import json
@@ -127,12 +129,78 @@ def build(n_debtors, today, rng, tag="", book=None):
     return res
 
 
+# The desk's agents, each with their own habits: how often their calls reach the debtor, how well
+# they close a promise and how well its promises hold, the techniques they reach for, how often
+# they agree outside the negotiation limits (sent to a supervisor). The report should tell them
+# apart (DOMAIN.md, "What the business measures").
+AGENTS = {
+    "agent-001": dict(reach=0.42, close=1.25, keep=1.12, loose=0.02,
+                      style=["empathy", "precise_date", "options_offer"]),
+    "agent-002": dict(reach=0.38, close=1.10, keep=1.00, loose=0.04,
+                      style=["empathy", "options_offer"]),
+    "agent-003": dict(reach=0.36, close=1.00, keep=1.05, loose=0.03,
+                      style=["precise_date", "reciprocity"]),
+    "agent-004": dict(reach=0.33, close=0.95, keep=0.88, loose=0.10,
+                      style=["firmness", "consequences"]),
+    "agent-005": dict(reach=0.30, close=0.85, keep=0.85, loose=0.22, style=["firmness"]),
+    "agent-006": dict(reach=0.28, close=0.72, keep=0.80, loose=0.15,
+                      style=["consequences", "firmness"]),
+}
+TECHNIQUES = ["empathy", "options_offer", "precise_date", "firmness", "consequences",
+              "reciprocity"]
+# Effect of each technique on the chance that the conversation ends in a promise, and on the
+# chance that the promise is kept (a precise date is a promise that holds; threats of consequences
+# get a promise to end the call, and a complaint).
+CLOSE = {"empathy": 0.05, "options_offer": 0.08, "precise_date": 0.14, "firmness": 0.03,
+         "consequences": -0.04, "reciprocity": 0.04}
+KEEP = {"empathy": 0.04, "options_offer": 0.02, "precise_date": 0.12, "firmness": -0.03,
+        "consequences": -0.10, "reciprocity": 0.03}
+OBJECTIONS = [None, "forgot", "temporary_unemployment", "disagrees_amount", "already_paid",
+              "no_money"]
+
+
+def variant_of(creditor, debtor, strategy="forgetful", weights=(("champion", 80),
+                                                                 ("challenger", 20))):
+    """The variant recobro assigns (strategy.h: FNV-1a 64 of creditor, debtor and strategy,
+    modulo the weights), so the demo's debtors can answer the challenger's ladder differently."""
+    h = 14695981039346656037
+    for part in (creditor, "\x1f", debtor, "\x1f", strategy):
+        for byte in part.encode():
+            h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    bucket = h % sum(w for _, w in weights)
+    for name, w in weights:
+        if bucket < w:
+            return name
+        bucket -= w
+    return weights[-1][0]
+
+
+def conversation(rng, agent, challenger):
+    """What one right-party call brings: techniques, objection, and the chances of a promise, of
+    keeping it, of a plan and of a dispute."""
+    a = AGENTS[agent]
+    tech = sorted(set(t for t in a["style"] if rng.random() < 0.75) |
+                  set(t for t in TECHNIQUES if rng.random() < 0.12))
+    objection = rng.choices(OBJECTIONS, [40, 20, 15, 10, 8, 7])[0]
+    close = 0.42 * a["close"] + sum(CLOSE[t] for t in tech) + (0.10 if challenger else 0)
+    keep = 0.60 * a["keep"] + sum(KEEP[t] for t in tech) + (0.08 if challenger else 0)
+    plan = 0.45 + 0.2 * ("options_offer" in tech) if objection == "temporary_unemployment" else 0
+    dispute = (0.30 + 0.12 * ("consequences" in tech)
+               if objection in ("disagrees_amount", "already_paid") else
+               0.04 * ("consequences" in tech))
+    clamp = lambda x: min(0.95, max(0.02, x))
+    return tech, objection, clamp(close), clamp(keep), plan, dispute
+
+
 def activity(book, today, rng):
     """What happens next to the portfolio, as agents' tools and payment systems publish it:
-    contact attempts with their outcomes, promises to pay (most kept, some not), full and partial
-    payments, disputes and opt-outs, plus a few bad messages. Returns {topic name: [(key, value
-    bytes)]} for the interactions and payments topics."""
-    inter, pay = [], []
+    contact attempts by six agents with their own habits and techniques, the debtors' objections,
+    promises to pay (kept or not, as the technique and the agent make likely), instalment plans,
+    disputes and opt-outs, full and partial payments; the forgetful debtors that recobro puts on
+    the challenger ladder answer it a little better. Plus a few bad messages. Returns {topic name:
+    [(key, value bytes)]} for the interactions and payments topics, and "late-payments": payments
+    that come in days later (the demo publishes them after some scheduler days)."""
+    inter, pay, late = [], [], []
     day = today.isoformat()
 
     def ev(source, eid, etype, e, data):
@@ -147,52 +215,38 @@ def activity(book, today, rng):
         owed = sum(a for _, a, _ in e["invoices"])
         base = "%s-%s" % (e["creditor"], e["debtor"])
         crm, bank = "crm/collections-desk", "psp/%s-payments" % e["creditor"]
+        young = max((today - due).days for _, _, due in e["invoices"]) <= 30
+        challenger = young and variant_of(e["creditor"], e["debtor"]) == "challenger"
         r = rng.random()
-        if r < 0.12:  # pays everything after the first reminder: a cure
+        if r < 0.10:  # pays everything after the first reminder: a cure
             pay.append(ev(bank, base + "-pay-full", "payment.received", e,
                           {"payment_id": base + "-P1", "amount": money(owed, cur),
                            "currency": cur, "received_at": day + "T09:30:00Z",
                            "method": "card"}))
             continue
         part = 0
-        if r < 0.20:  # pays part of it
+        if r < 0.17:  # pays part of it
             part = max(1, owed * rng.randint(25, 60) // 100)
             pay.append(ev(bank, base + "-pay-part", "payment.received", e,
                           {"payment_id": base + "-P1", "amount": money(part, cur),
                            "currency": cur, "received_at": day + "T09:30:00Z",
                            "method": "bank_transfer"}))
-        if r < 0.55:  # the dialer calls
-            for k in range(rng.randint(1, 3)):
-                outcome = rng.choices(["no_answer", "voicemail", "right_party", "refused",
-                                       "wrong_party"], [40, 15, 30, 10, 5])[0]
-                data = {"channel": "phone", "outcome": outcome,
-                        "at": (today - dt.timedelta(days=3 - k)).isoformat() + "T10:15:00Z",
-                        "agent_id": "agent-%03d" % rng.randint(1, 40)}
-                if outcome == "right_party":
-                    data.update(stage="date_agreed", techniques=["empathy", "options_offer"],
-                                objections=rng.choice([[], ["temporary_unemployment"],
-                                                       ["forgot"]]))
-                inter.append(ev(crm, "%s-call-%d" % (base, k), "contact.attempted", e, data))
-                if outcome == "right_party" and rng.random() < 0.6:
-                    amount = max(1, (owed - part) * rng.choice([50, 100]) // 100)
-                    due = today + dt.timedelta(days=rng.randint(2, 6))
-                    inter.append(ev(crm, base + "-promise", "promise.made", e,
-                                    {"promise_id": base + "-PR1", "amount": money(amount, cur),
-                                     "currency": cur, "due_on": due.isoformat(),
-                                     "agent_id": data["agent_id"], "channel": "phone",
-                                     "techniques": ["precise_date"]}))
-                    if rng.random() < 0.7:  # most promises are kept
-                        pay.append(ev(bank, base + "-pay-promised", "payment.received", e,
-                                      {"payment_id": base + "-P2", "amount": money(amount, cur),
-                                       "currency": cur, "received_at": day + "T16:00:00Z",
-                                       "method": "bank_transfer"}))
-                    break
-        elif r < 0.57:
+        if r < 0.80:  # the dialer calls
+            calls(e, rng, today, owed - part, challenger, ev, crm, bank, inter, pay, late)
+            if challenger and rng.random() < 0.2:  # the challenger's e-mails bring late payers
+                late.append(ev(bank, base + "-pay-late-ch", "payment.received", e,
+                               {"payment_id": base + "-P4", "amount": money(owed - part, cur),
+                                "currency": cur, "received_at": "LATE", "method": "card"}))
+        elif r < 0.82:
             inter.append(ev(crm, base + "-dispute", "debt.disputed", e,
                             {"at": day + "T11:00:00Z", "reason": "does not recognise the line"}))
-        elif r < 0.59:
+        elif r < 0.84:
             inter.append(ev(crm, base + "-prefs", "contact.preferences", e,
                             {"do_not_call": True}))
+        elif r < 0.90:  # pays late, unprompted
+            late.append(ev(bank, base + "-pay-late", "payment.received", e,
+                           {"payment_id": base + "-P3", "amount": money(owed - part, cur),
+                            "currency": cur, "received_at": "LATE", "method": "card"}))
     bad = [("acme/D-BAD6", json.dumps(envelope("crm/collections-desk", "bad-6",
                                                "contact.attempted", "acme/D-BAD6", None,
                                                {"creditor_id": "acme", "debtor_id": "D-BAD6",
@@ -206,7 +260,56 @@ def activity(book, today, rng):
                                                 "received_at": day + "T10:00:00Z"})).encode())]
     inter.append(bad[0])
     pay.append(bad[1])
-    return {"interactions": inter, "payments": pay}
+    return {"interactions": inter, "payments": pay, "late-payments": late}
+
+
+def calls(e, rng, today, open_, challenger, ev, crm, bank, inter, pay, late):
+    """Up to three calls by one agent until a right-party contact, and what it leads to."""
+    cur, base, day = e["currency"], "%s-%s" % (e["creditor"], e["debtor"]), today.isoformat()
+    agent = rng.choice(sorted(AGENTS))
+    for k in range(rng.randint(1, 3)):
+        at = (today - dt.timedelta(days=3 - k)).isoformat() + "T10:15:00Z"
+        reached = rng.random() < AGENTS[agent]["reach"] + 0.2
+        outcome = "right_party" if reached else rng.choices(
+            ["no_answer", "voicemail", "refused", "wrong_party"], [55, 25, 13, 7])[0]
+        data = {"channel": "phone", "outcome": outcome, "at": at, "agent_id": agent}
+        if outcome != "right_party":
+            inter.append(ev(crm, "%s-call-%d" % (base, k), "contact.attempted", e, data))
+            continue
+        tech, objection, p_close, p_keep, p_plan, p_dispute = conversation(rng, agent, challenger)
+        data.update(stage="date_agreed", techniques=tech,
+                    objections=[objection] if objection else [])
+        inter.append(ev(crm, "%s-call-%d" % (base, k), "contact.attempted", e, data))
+        loose = rng.random() < AGENTS[agent]["loose"]  # outside the limits: a supervisor's review
+        if rng.random() < p_dispute:
+            inter.append(ev(crm, base + "-dispute", "debt.disputed", e,
+                            {"at": day + "T11:00:00Z", "reason": "says the amount is wrong"}))
+        elif rng.random() < p_plan and open_ >= 4:
+            n = 8 if loose else rng.randint(2, 4)
+            each = open_ // n
+            inst = [{"due_on": (today + dt.timedelta(days=30 * (i + 1))).isoformat(),
+                     "amount": money(each + (open_ - each * n if i == n - 1 else 0), cur)}
+                    for i in range(n)]
+            inter.append(ev(crm, base + "-plan", "plan.agreed", e,
+                            {"plan_id": base + "-PL1", "currency": cur, "installments": inst,
+                             "agent_id": agent}))
+        elif rng.random() < p_close:
+            amount = max(1, open_ * rng.choice([50, 100]) // 100)
+            due = today + dt.timedelta(days=40 if loose else rng.randint(2, 6))
+            inter.append(ev(crm, base + "-promise", "promise.made", e,
+                            {"promise_id": base + "-PR1", "amount": money(amount, cur),
+                             "currency": cur, "due_on": due.isoformat(), "agent_id": agent,
+                             "channel": "phone"}))
+            if rng.random() < p_keep:  # kept: paid on the day
+                pay.append(ev(bank, base + "-pay-promised", "payment.received", e,
+                              {"payment_id": base + "-P2", "amount": money(amount, cur),
+                               "currency": cur, "received_at": day + "T16:00:00Z",
+                               "method": "bank_transfer"}))
+            elif amount < open_ and rng.random() < 0.4:  # broken now, paid in full later
+                late.append(ev(bank, base + "-pay-late", "payment.received", e,
+                               {"payment_id": base + "-P3", "amount": money(open_, cur),
+                                "currency": cur, "received_at": "LATE", "method": "card"}))
+        break
 
 
 def publish(topic, msgs):
@@ -234,10 +337,12 @@ def publish(topic, msgs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--debtors", type=int, default=1200)
+    ap.add_argument("--debtors", type=int, default=3000)
     ap.add_argument("--today", default=None)
-    ap.add_argument("--stage", choices=["invoices", "interactions", "payments"],
+    ap.add_argument("--stage", choices=["invoices", "interactions", "payments", "late-payments"],
                     default="invoices")
+    ap.add_argument("--at", default=None,
+                    help="late-payments: when they are received (RFC 3339); default today + 12 d")
     args = ap.parse_args()
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     book = []
@@ -248,7 +353,12 @@ def main():
         print(len(msgs), end)
         return
     more = activity(book, today, random.Random(7))[args.stage]
-    end = publish(t(args.stage.upper(), "recobro." + args.stage), more)
+    if args.stage == "late-payments":
+        at = args.at or (today + dt.timedelta(days=12)).isoformat() + "T11:00:00Z"
+        more = [(k, v.replace(b'"LATE"', json.dumps(at).encode())) for k, v in more]
+        end = publish(t("PAYMENTS", "recobro.payments"), more)
+    else:
+        end = publish(t(args.stage.upper(), "recobro." + args.stage), more)
     print(len(more), end)
 
 

@@ -32,6 +32,7 @@ static const pipeline_handler_t handlers[] = {
     {"dispute.resolved", CASEFILE_ROW_DISPUTES, NULL, casedecide_dispute_resolved, NULL},
     {"contact.preferences", 0, NULL, casedecide_preferences, NULL},
     {"forbearance.granted", 0, NULL, casedecide_forbearance, NULL},
+    {"forbearance.ended", 0, NULL, casedecide_forbearance_ended, NULL},
 };
 
 const pipeline_spec_t interactions_spec = {

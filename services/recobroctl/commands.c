@@ -137,63 +137,6 @@ static PGconn *ctl_connect(const config_t *cfg)
     return conn;
 }
 
-static int cmd_policy_load(const config_t *cfg, int argc, char **argv)
-{
-    char err[POLICY_ERR_MAX + 600];
-
-    if (argc != 1) {
-        fprintf(stderr, "recobroctl: usage: recobroctl policy load FILE\n");
-        return EXIT_USAGE;
-    }
-    policy_t *p = policy_load_file(argv[0], err, sizeof(err));
-    if (p == NULL) {
-        fprintf(stderr, "recobroctl: %s\n", err);
-        return EXIT_FAIL;
-    }
-    char *text = policystore_read_file(argv[0], err, sizeof(err));
-    PGconn *conn = text ? ctl_connect(cfg) : NULL;
-    int rc = -1;
-    if (text == NULL)
-        fprintf(stderr, "recobroctl: %s\n", err);
-    if (conn != NULL) {
-        rc = policystore_add(conn, text, p, 0, err, sizeof(err));
-        if (rc != 0)
-            fprintf(stderr, "recobroctl: %s\n", err);
-        else
-            printf("policy \"%s\" version %d loaded and active\n", p->name, p->version);
-        PQfinish(conn);
-    }
-    free(text);
-    policy_free(p);
-    return rc == 0 ? EXIT_OK : EXIT_FAIL;
-}
-
-static int cmd_policy_show(const config_t *cfg, int argc, char **argv)
-{
-    char err[600];
-    policy_t *p = NULL;
-    char *doc = NULL;
-
-    (void)argv;
-    if (argc != 0) {
-        fprintf(stderr, "recobroctl: usage: recobroctl policy show\n");
-        return EXIT_USAGE;
-    }
-    PGconn *conn = ctl_connect(cfg);
-    if (conn == NULL)
-        return EXIT_FAIL;
-    int rc = policystore_load_active(conn, &p, &doc, err, sizeof(err));
-    PQfinish(conn);
-    if (rc != 0) {
-        fprintf(stderr, "recobroctl: %s\n", err);
-        return EXIT_FAIL;
-    }
-    printf("%s\n", doc);
-    free(doc);
-    policy_free(p);
-    return EXIT_OK;
-}
-
 /* A money column of row r as a decimal string in its currency (a new reference). */
 static json_t *money_col(PGresult *res, int r, const char *name, const char *currency)
 {
@@ -312,7 +255,7 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
             interactstore_recent_contacts(conn, creditor_id, debtor_id, 20, &contacts, err, errlen);
     if (*rc == 0)
         *rc = case_agreements(conn, creditor_id, debtor_id, &promises, &plan, err, errlen);
-    if (*rc == 0 && policystore_load_active(conn, &p, NULL, err, errlen) != 0)
+    if (*rc == 0 && policystore_load_for(conn, creditor_id, &p, NULL, NULL, err, errlen) != 0)
         p = NULL; /* calls_left_7d then uses the default contact rules */
     if (*rc == 0) {
         out = casefile_cache_new(&cf, p, clock_now());
@@ -334,6 +277,7 @@ static json_t *case_show_new(PGconn *conn, const char *creditor_id, const char *
             json_object_set(out, "plan", plan);
             json_object_set(out, "recent_contacts", contacts);
             json_object_set(out, "tasks", tasks);
+            *rc = ctl_case_extras(conn, creditor_id, debtor_id, out, err, errlen);
         }
     }
     json_decref(tasks);
@@ -389,7 +333,7 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
                                      "[--now INSTANT] (RFC 3339 with an offset)\n";
     char err[700];
     int64_t now = clock_now();
-    policy_t *p = NULL;
+    policyset_t *p = NULL;
 
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
@@ -406,18 +350,20 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
     if (conn == NULL)
         return EXIT_FAIL;
     int rc = sweep_prepare(conn, err, sizeof(err));
-    if (rc == 0 && (rc = policystore_load_active(conn, &p, NULL, err, sizeof(err))) != 0) {
+    if (rc == 0 && (rc = policystore_load_set(conn, &p, err, sizeof(err))) != 0) {
         if (rc == POLICYSTORE_NONE)
             snprintf(err, sizeof(err), "no policy: load one with `recobroctl policy load FILE`");
         rc = -1;
     }
     if (rc != 0) {
         fprintf(stderr, "recobroctl: %s\n", err);
+        policyset_free(p);
         PQfinish(conn);
         return EXIT_FAIL;
     }
     cache_t *cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));
-    sweep_opts_t opts = {cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL};
+    sweep_opts_t opts = {
+        cfg->topic_tasks, cfg->topic_case_events, cache, 0, NULL, cfg->snapshot_retention_days};
     sweep_stats_t st = SWEEP_STATS_INIT;
     rc = sweep_run(conn, p, now, &opts, &st, err, sizeof(err));
     char *summary = sweep_stats_json(&st, now);
@@ -430,7 +376,7 @@ static int cmd_scheduler_tick(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "recobroctl: %ld due case(s) could not be planned (see the log)\n",
                 st.failed);
     cache_free(cache);
-    policy_free(p);
+    policyset_free(p);
     PQfinish(conn);
     return rc == RESULT_OK && st.failed == 0 ? EXIT_OK : EXIT_FAIL;
 }
@@ -454,15 +400,28 @@ static const ctl_command_t commands[] = {
      "create the contract's topics if missing (idempotent)"},
     {{"policy", "load", NULL},
      2,
-     cmd_policy_load,
-     "FILE",
-     "check a policy and make it the active version"},
-    {{"policy", "show", NULL}, 2, cmd_policy_show, "", "print the active policy"},
+     ctl_policy_load,
+     "FILE [--creditor CREDITOR_ID]",
+     "check a policy and make it the active default, or the policy of one creditor (its cases "
+     "are planned under it; every other creditor's under the default)"},
+    {{"policy", "show", NULL},
+     2,
+     ctl_policy_show,
+     "[--creditor CREDITOR_ID]",
+     "print the active default policy, or the one the creditor's cases are planned under"},
+    {{"policy", "list", NULL},
+     2,
+     ctl_policy_list,
+     "",
+     "print which policy (policy_id, policy_version) is the default and which creditors have "
+     "their own (JSON)"},
     {{"case", "show", NULL},
      2,
      cmd_case_show,
      "CREDITOR DEBTOR",
-     "print a case as an agent sees it (JSON)"},
+     "print a case as an agent sees it (JSON): balance, segment and the policy it is planned "
+     "under, invoices, promises, plan, payments with their allocations, disputes, segment "
+     "history, contacts, tasks"},
     {{"scheduler", "tick", NULL},
      2,
      cmd_scheduler_tick,
@@ -477,8 +436,8 @@ static const ctl_command_t commands[] = {
     {{"report", NULL, NULL},
      1,
      ctl_report,
-     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text]",
-     "print the business measures (JSON by default)"},
+     "[--creditor ID] [--from DATE] [--to DATE] [--format json|text|csv|html] [--out FILE]",
+     "print the business measures and analytics (JSON by default; html: one page with charts)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

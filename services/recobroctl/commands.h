@@ -2,6 +2,9 @@
 #ifndef RECOBRO_CTL_COMMANDS_H
 #define RECOBRO_CTL_COMMANDS_H
 
+#include <jansson.h>
+#include <libpq-fe.h>
+
 #include "config.h"
 
 #include <stdio.h>
@@ -18,6 +21,19 @@ typedef struct ctl_command {
 /* `dlq replay` (dlq.c). */
 int ctl_dlq_replay(const config_t *cfg, int argc, char **argv);
 int ctl_report(const config_t *cfg, int argc, char **argv); /* `report` (report.c) */
+
+/* `policy load FILE [--creditor ID]`, `policy show [--creditor ID]`, `policy list` (policycmd.c).
+ */
+int ctl_policy_load(const config_t *cfg, int argc, char **argv);
+int ctl_policy_show(const config_t *cfg, int argc, char **argv);
+int ctl_policy_list(const config_t *cfg, int argc, char **argv);
+
+/* Adds to the `case show` document `out` what the hot case lacks (caseshow.c): "policy_id"
+ * (the policy of its policy_version), "policy_in_force", "payments" with their allocations,
+ * "disputes" with their reasons, "segment_history" with rule and policy, and each promise's
+ * "techniques". Returns 0, or -1 with err. */
+int ctl_case_extras(PGconn *conn, const char *creditor_id, const char *debtor_id, json_t *out,
+                    char *err, size_t errlen);
 
 /* Writes the list of commands (synopsis and sentence, one table for all) to `out`. */
 void ctl_usage(FILE *out);

@@ -16,6 +16,7 @@
  * is committed: skipped messages stay available to a later replay. A replayed event that is
  * still invalid goes back to the DLQ; one that is now valid is applied exactly once, like any
  * re-sent event. */
+#include <glib.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -43,19 +44,28 @@ static int usage(void)
     return EXIT_USAGE;
 }
 
-/* The value of header `name` as a C string in buf ("" when absent). */
+/* The value of header `name` as a C string in buf ("" when absent). Header values are anyone's
+ * bytes: what is not UTF-8 (or was cut inside a character by the buffer) becomes U+FFFD, so that
+ * the value can be compared, printed and escaped as text. */
 static const char *header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t size)
 {
     const void *val;
     size_t len;
+    gchar *valid;
 
     buf[0] = '\0';
-    if (hdrs != NULL &&
-        rd_kafka_header_get_last(hdrs, name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (len >= size)
-            len = size - 1;
-        memcpy(buf, val, len);
-        buf[len] = '\0';
+    if (hdrs == NULL ||
+        rd_kafka_header_get_last(hdrs, name, &val, &len) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        val == NULL)
+        return buf;
+    valid = g_utf8_make_valid(val, (gssize)len);
+    g_strlcpy(buf, valid, size);
+    g_free(valid);
+    if (!g_utf8_validate(buf, -1, NULL)) {
+        /* cut inside a character: drop the partial one */
+        const gchar *end;
+        g_utf8_validate(buf, -1, &end);
+        buf[end - buf] = '\0';
     }
     return buf;
 }

@@ -24,14 +24,14 @@
  * - Contacts: every contact.attempted is an attempt; right_party is its outcome. The phone
  *   figures count the phone channel only.
  * - Segment and variant: a case counts under the last segment it was worked in (its last
- *   segment_history entry that is not `resolved`) with that entry's variant, so a cured case
- *   credits the segment and strategy variant that cured it. Technique: a case counts under every
- *   technique its contact log records (so technique rows overlap).
- * - Days past due are not kept day by day. The distribution is of the open cases now; the
- *   movements between buckets are those observed at segment changes (segment_history keeps
- *   days_past_due at each entry): an approximation of the roll rate, not a monthly roll.
+ *   segment_history entry that is not `resolved`) with that entry's strategy and variant, so a
+ *   cured case credits the segment and strategy variant that cured it. Variants are compared only
+ *   within their strategy (report_analytics.c).
+ * - The distribution by days-past-due bucket is of the open cases now; the roll rates between
+ *   buckets come from the daily snapshots (report_analytics.c).
  *
  * All queries run in one read-only, repeatable-read transaction: one consistent snapshot. */
+#include <errno.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -39,21 +39,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "clock.h"
 #include "commands.h"
 #include "money.h"
 #include "pg.h"
+#include "report.h"
 #include "service.h"
-#include "calendar.h"
 
 static const char *const usage_text =
     "recobroctl: usage: recobroctl report [--creditor ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] "
-    "[--format json|text]\n";
+    "[--format json|text|csv|html] [--out FILE]\n";
 
-/* The days-past-due buckets, best to worst; `resolved` is the case back at zero. */
-static const char *const buckets[] = {"current", "1-30", "31-60", "61-90", "90+", "resolved"};
-#define N_BUCKETS       6
-#define BUCKET_RESOLVED 5
+/* The days-past-due buckets, best to worst (snapshot_bucket()'s). */
+static const char *const buckets[] = {"current", "1-30", "31-60", "61-90", "91-180", "181+"};
+#define N_BUCKETS 6
 
 /* The groupings of the report: the query's `dim` value and the output's key for it. */
 static const struct {
@@ -63,10 +63,9 @@ static const struct {
 } dims[] = {
     {"all", NULL, NULL},
     {"segment", "by_segment", "segment"},
-    {"variant", "by_variant", "variant"},
-    {"technique", "by_technique", "technique"},
+    {"strategy_variant", "champion_challenger", NULL}, /* report_champion_challenger() */
 };
-#define N_DIMS 4
+#define N_DIMS 3
 
 /* ---- SQL ------------------------------------------------------------------------------------
  * $1 creditor (NULL: every creditor), $2 and $3 the cohort's first and last due date (NULL: no
@@ -74,37 +73,15 @@ static const struct {
  * (case -> (dim, key)); each query aggregates one measure over grp. */
 #define BUCKET(d)                                                                                  \
     "CASE WHEN " d " <= 0 THEN 'current' WHEN " d " <= 30 THEN '1-30' WHEN " d " <= 60 "           \
-    "THEN '31-60' WHEN " d " <= 90 THEN '61-90' ELSE '90+' END"
+    "THEN '31-60' WHEN " d " <= 90 THEN '61-90' WHEN " d " <= 180 THEN '91-180' ELSE '181+' END"
 
 #define REPORT_CTE                                                                                 \
-    "WITH cs AS ("                                                                                 \
-    " SELECT c.creditor_id, c.debtor_id, c.currency, c.status, c.balance, c.days_past_due,"        \
-    "  c.segment IS NOT NULL AS segmented,"                                                        \
-    "  coalesce(w.to_segment, c.segment, 'unsegmented') AS seg,"                                   \
-    "  coalesce(w.variant, c.variant, 'none') AS variant,"                                         \
-    "  f.first_due IS NOT NULL AS overdue,"                                                        \
-    "  c.status = 'resolved' AND coalesce(a.paid, 0) > 0 AS cured,"                                \
-    "  c.status = 'resolved' AND coalesce(a.paid, 0) = 0 AS resolved_nopay"                        \
-    " FROM debt_case c"                                                                            \
-    " CROSS JOIN LATERAL (SELECT min(i.due_on) AS first_due FROM invoice i"                        \
-    "  WHERE i.creditor_id = c.creditor_id AND i.debtor_id = c.debtor_id"                          \
-    "  AND i.amount IS NOT NULL) f"                                                                \
-    " LEFT JOIN LATERAL (SELECT h.to_segment, h.variant FROM segment_history h"                    \
-    "  WHERE h.creditor_id = c.creditor_id AND h.debtor_id = c.debtor_id"                          \
-    "  AND h.to_segment <> 'resolved' ORDER BY h.seq DESC LIMIT 1) w ON true"                      \
-    " CROSS JOIN LATERAL (SELECT sum(pa.amount) AS paid FROM payment_allocation pa"                \
-    "  WHERE pa.creditor_id = c.creditor_id AND pa.debtor_id = c.debtor_id"                        \
-    "  AND NOT pa.reversed) a"                                                                     \
-    " WHERE ($1::text IS NULL OR c.creditor_id = $1::text)"                                        \
-    "  AND ($2::date IS NULL OR f.first_due >= $2::date)"                                          \
-    "  AND ($3::date IS NULL OR f.first_due <= $3::date)"                                          \
-    "), grp AS ("                                                                                  \
+    REPORT_CASES_CTE                                                                               \
+    ", grp AS ("                                                                                   \
     " SELECT creditor_id, debtor_id, 'all'::text AS dim, ''::text AS key FROM cs"                  \
     " UNION ALL SELECT creditor_id, debtor_id, 'segment', seg FROM cs"                             \
-    " UNION ALL SELECT creditor_id, debtor_id, 'variant', variant FROM cs"                         \
-    " UNION ALL SELECT DISTINCT l.creditor_id, l.debtor_id, 'technique', t.t"                      \
-    "  FROM contact_log l JOIN cs USING (creditor_id, debtor_id)"                                  \
-    "  CROSS JOIN LATERAL unnest(l.techniques) AS t(t)"                                            \
+    " UNION ALL SELECT creditor_id, debtor_id, 'strategy_variant', strategy || '/' || variant"     \
+    "  FROM cs"                                                                                    \
     ") "
 
 static const char *const sql_cases = REPORT_CTE
@@ -161,32 +138,7 @@ static const char *const sql_distribution = REPORT_CTE "SELECT g.dim, g.key, " B
                         "NULL"
                         " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
 
-static const char *const sql_moves = REPORT_CTE
-    ", e AS ("
-    " SELECT h.creditor_id, h.debtor_id, h.seq,"
-    "  CASE WHEN h.to_segment = 'resolved' THEN 'resolved' ELSE " BUCKET(
-        "h.days_past_due") " END"
-                           "  AS b"
-                           " FROM segment_history h JOIN cs USING (creditor_id, debtor_id)"
-                           "), mv AS ("
-                           " SELECT creditor_id, debtor_id,"
-                           "  lag(b) OVER (PARTITION BY creditor_id, debtor_id ORDER BY seq) AS "
-                           "from_b, b AS to_b"
-                           " FROM e"
-                           ")"
-                           "SELECT g.dim, g.key, mv.from_b, mv.to_b, count(*) AS moves"
-                           " FROM grp g JOIN mv USING (creditor_id, debtor_id) WHERE mv.from_b IS "
-                           "NOT NULL"
-                           " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
-
 /* ---- Arguments ------------------------------------------------------------------------------ */
-
-typedef struct report_opts {
-    const char *creditor; /* NULL: every creditor */
-    const char *from;     /* YYYY-MM-DD or NULL */
-    const char *to;       /* YYYY-MM-DD or NULL */
-    int text;             /* --format text */
-} report_opts_t;
 
 /* True when s is a real calendar date written YYYY-MM-DD. */
 static int is_date(const char *s)
@@ -206,8 +158,10 @@ static int is_date(const char *s)
 }
 
 /* The options, in the order of option_names. */
-enum { OPT_CREDITOR, OPT_FROM, OPT_TO, OPT_FORMAT, N_OPTS };
-static const char *const option_names[N_OPTS] = {"--creditor", "--from", "--to", "--format"};
+enum { OPT_CREDITOR, OPT_FROM, OPT_TO, OPT_FORMAT, OPT_OUT, N_OPTS };
+static const char *const option_names[N_OPTS] = {"--creditor", "--from", "--to", "--format",
+                                                 "--out"};
+static const char *const formats[] = {"json", "text", "csv", "html"}; /* report_format_t */
 
 /* Which option argv[*i] is, as "--name value" (then *i moves to the value) or "--name=value".
  * Sets *v to the value (borrowed; NULL when "--name" is the last argument). Returns the
@@ -230,6 +184,15 @@ static int match_option(int argc, char **argv, int *i, const char **v)
     return -1;
 }
 
+/* The report_format_t named s, or -1. */
+static int format_index(const char *s)
+{
+    for (int f = 0; f < (int)(sizeof(formats) / sizeof(formats[0])); f++)
+        if (strcmp(s, formats[f]) == 0)
+            return f;
+    return -1;
+}
+
 /* Checks the value v (may be NULL) of option `which`. Returns 0, or -1 with the reason on
  * stderr. */
 static int check_option(int which, const char *v)
@@ -243,8 +206,8 @@ static int check_option(int which, const char *v)
                 option_names[which], v);
         return -1;
     }
-    if (which == OPT_FORMAT && strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
-        fprintf(stderr, "recobroctl: report: unknown format '%s' (json or text)\n", v);
+    if (which == OPT_FORMAT && format_index(v) < 0) {
+        fprintf(stderr, "recobroctl: report: unknown format '%s' (json, text, csv or html)\n", v);
         return -1;
     }
     return 0;
@@ -254,7 +217,7 @@ static int check_option(int which, const char *v)
  * in o are borrowed from argv. */
 static int parse_args(int argc, char **argv, report_opts_t *o)
 {
-    const char **targets[N_OPTS] = {&o->creditor, &o->from, &o->to, NULL};
+    const char **targets[N_OPTS] = {&o->creditor, &o->from, &o->to, NULL, &o->out};
 
     memset(o, 0, sizeof(*o));
     for (int i = 0; i < argc; i++) {
@@ -267,7 +230,7 @@ static int parse_args(int argc, char **argv, report_opts_t *o)
         if (check_option(which, v) < 0)
             return -1;
         if (which == OPT_FORMAT)
-            o->text = strcmp(v, "text") == 0;
+            o->format = (report_format_t)format_index(v);
         else
             *targets[which] = v;
     }
@@ -281,8 +244,7 @@ static int parse_args(int argc, char **argv, report_opts_t *o)
 
 /* ---- Building the document ------------------------------------------------------------------ */
 
-/* numerator / denominator as a JSON number (new reference), null when nothing to divide. */
-static json_t *rate_new(long long num, long long den)
+json_t *report_rate_new(long long num, long long den)
 {
     return den > 0 ? json_real((double)num / (double)den) : json_null();
 }
@@ -303,13 +265,13 @@ static json_t *measures_new(void)
                      " s:[],"
                      " s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:n},"
                      " s:{s:i, s:i, s:n, s:{s:i, s:i, s:n}},"
-                     " s:{s:[], s:[], s:[]}}",
+                     " s:[]}",
                      "cases", 0, "open_cases", 0, "cure", "ever_overdue", 0, "cured", 0,
                      "resolved_without_payment", 0, "rate", "recovery", "promises", "kept", 0,
                      "partially_kept", 0, "broken", 0, "settled", 0, "pending", 0,
                      "pending_approval", 0, "cancelled", 0, "kept_rate", "partially_kept_rate",
                      "contacts", "attempts", 0, "right_party", 0, "rate", "phone", "attempts", 0,
-                     "right_party", 0, "rate", "roll", "distribution", "movements", "rates");
+                     "right_party", 0, "rate", "buckets");
 }
 
 /* The report under construction: dim -> key -> measures, in query order. */
@@ -365,7 +327,7 @@ static int row_cases(json_t *m, const PGresult *res, int row)
     set_int(cure, "cured", cured);
     set_int(cure, "resolved_without_payment",
             col_ll(res, row, PQfnumber(res, "resolved_without_payment")));
-    json_object_set_new(cure, "rate", rate_new(cured, overdue));
+    json_object_set_new(cure, "rate", report_rate_new(cured, overdue));
     return 0;
 }
 
@@ -376,10 +338,10 @@ static int row_money(json_t *m, const PGresult *res, int row)
     long long received = col_ll(res, row, PQfnumber(res, "received"));
     long long reversed = col_ll(res, row, PQfnumber(res, "reversed"));
     long long collected = received - reversed; /* reversed is a part of received */
-    json_t *line = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "currency", cur, "documented",
-                             money_new(documented, cur), "received", money_new(received, cur),
-                             "reversed", money_new(reversed, cur), "collected",
-                             money_new(collected, cur), "rate", rate_new(collected, documented));
+    json_t *line = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o}", "currency", cur, "documented", money_new(documented, cur),
+        "received", money_new(received, cur), "reversed", money_new(reversed, cur), "collected",
+        money_new(collected, cur), "rate", report_rate_new(collected, documented));
     return line == NULL ? -1 : json_array_append_new(json_object_get(m, "recovery"), line);
 }
 
@@ -398,8 +360,8 @@ static int row_promises(json_t *m, const PGresult *res, int row)
     set_int(p, "pending", col_ll(res, row, PQfnumber(res, "pending")));
     set_int(p, "pending_approval", col_ll(res, row, PQfnumber(res, "pending_approval")));
     set_int(p, "cancelled", col_ll(res, row, PQfnumber(res, "cancelled")));
-    json_object_set_new(p, "kept_rate", rate_new(kept, settled));
-    json_object_set_new(p, "partially_kept_rate", rate_new(partial, settled));
+    json_object_set_new(p, "kept_rate", report_rate_new(kept, settled));
+    json_object_set_new(p, "partially_kept_rate", report_rate_new(partial, settled));
     return 0;
 }
 
@@ -414,16 +376,16 @@ static int row_contacts(json_t *m, const PGresult *res, int row)
 
     set_int(c, "attempts", att);
     set_int(c, "right_party", rpc);
-    json_object_set_new(c, "rate", rate_new(rpc, att));
+    json_object_set_new(c, "rate", report_rate_new(rpc, att));
     set_int(ph, "attempts", patt);
     set_int(ph, "right_party", prpc);
-    json_object_set_new(ph, "rate", rate_new(prpc, patt));
+    json_object_set_new(ph, "rate", report_rate_new(prpc, patt));
     return 0;
 }
 
 static int row_distribution(json_t *m, const PGresult *res, int row)
 {
-    json_t *dist = json_object_get(json_object_get(m, "roll"), "distribution");
+    json_t *dist = json_object_get(m, "buckets");
     const char *b = col_str(res, row, PQfnumber(res, "bucket"));
     const char *cur = col_str(res, row, PQfnumber(res, "currency"));
     long long n = col_ll(res, row, PQfnumber(res, "cases"));
@@ -447,16 +409,6 @@ static int row_distribution(json_t *m, const PGresult *res, int row)
     return bal == NULL ? -1 : json_array_append_new(json_object_get(entry, "balance"), bal);
 }
 
-static int row_moves(json_t *m, const PGresult *res, int row)
-{
-    json_t *mv = json_pack("{s:s, s:s, s:I}", "from", col_str(res, row, PQfnumber(res, "from_b")),
-                           "to", col_str(res, row, PQfnumber(res, "to_b")), "count",
-                           (json_int_t)col_ll(res, row, PQfnumber(res, "moves")));
-    return mv == NULL ? -1
-                      : json_array_append_new(
-                            json_object_get(json_object_get(m, "roll"), "movements"), mv);
-}
-
 static int bucket_index(const char *b)
 {
     for (int i = 0; i < N_BUCKETS; i++)
@@ -465,14 +417,10 @@ static int bucket_index(const char *b)
     return -1;
 }
 
-/* Orders each distribution best bucket first and derives the roll rates from the movements:
- * from each bucket, the share that stayed, rolled to a worse bucket, rolled back to a better
- * one, or was resolved. */
-static int finish_roll(json_t *m)
+/* Orders a group's distribution by days past due, best bucket first. */
+static int sort_buckets(json_t *m)
 {
-    json_t *roll = json_object_get(m, "roll");
-    json_t *dist = json_object_get(roll, "distribution"), *sorted = json_array();
-    long long n[N_BUCKETS][4] = {{0}}; /* stayed, forward, back, resolved */
+    json_t *dist = json_object_get(m, "buckets"), *sorted = json_array();
     size_t i;
     json_t *e;
 
@@ -482,31 +430,7 @@ static int finish_roll(json_t *m)
             if (bucket_index(json_string_value(json_object_get(e, "bucket"))) == b)
                 json_array_append(sorted, e);
         }
-    if (sorted == NULL || json_object_set_new(roll, "distribution", sorted) < 0)
-        return -1;
-    json_array_foreach(json_object_get(roll, "movements"), i, e)
-    {
-        int f = bucket_index(json_string_value(json_object_get(e, "from")));
-        int t = bucket_index(json_string_value(json_object_get(e, "to")));
-        long long c = json_integer_value(json_object_get(e, "count"));
-        if (f < 0 || t < 0)
-            continue;
-        n[f][t == BUCKET_RESOLVED ? 3 : t == f ? 0 : t > f ? 1 : 2] += c;
-    }
-    json_t *rates = json_object_get(roll, "rates");
-    for (int b = 0; b < N_BUCKETS; b++) {
-        long long obs = n[b][0] + n[b][1] + n[b][2] + n[b][3];
-        if (obs == 0)
-            continue;
-        json_t *r = json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "from", buckets[b], "observed",
-            (json_int_t)obs, "stayed", (json_int_t)n[b][0], "rolled_forward", (json_int_t)n[b][1],
-            "rolled_back", (json_int_t)n[b][2], "resolved", (json_int_t)n[b][3],
-            "roll_forward_rate", rate_new(n[b][1], obs), "resolved_rate", rate_new(n[b][3], obs));
-        if (r == NULL || json_array_append_new(rates, r) < 0)
-            return -1;
-    }
-    return 0;
+    return sorted == NULL ? -1 : json_object_set_new(m, "buckets", sorted);
 }
 
 /* Runs one measure query and applies its rows. Returns 0, or -1 with err filled. */
@@ -532,9 +456,10 @@ static int run_measure(PGconn *conn, report_t *r, const char *sql, const char *w
 static json_t *notes_new(void)
 {
     return json_pack(
-        "[s, s, s, s, s, s, s, s]",
+        "[s, s, s, s, s, s, s, s, s, s]",
         "period: --from/--to select the cases whose earliest documented invoice fell due in "
-        "the period; each measure covers those cases' whole history up to now",
+        "the period; each measure covers those cases' whole history up to now (roll rates "
+        "excepted: see roll)",
         "cure: resolved cases with at least one payment allocation that was not reversed, over "
         "cases with a documented invoice; resolved cases without one (cancelled or adjusted to "
         "zero) are counted apart as resolved_without_payment and stay in the denominator",
@@ -544,18 +469,30 @@ static json_t *notes_new(void)
         "pending and cancelled promises are not settled promises",
         "contacts: every contact.attempted is an attempt (all channels, including notifier "
         "delivery reports); phone counts the phone channel only",
-        "segment and variant: the last segment the case was worked in (not `resolved`) and its "
-        "variant, from segment_history; technique: a case counts under each technique its "
-        "contact log records, so technique rows overlap",
-        "roll rates are approximated: days past due are not kept day by day, so the movements "
-        "between buckets are those observed at segment changes (segment_history.days_past_due); "
-        "the distribution is of the open cases as last planned",
+        "segment, strategy and variant: the last segment the case was worked in (not `resolved`) "
+        "and its strategy and variant, from segment_history; variants are compared only within "
+        "their strategy, against the champion, with a 95% interval of the difference (Wald) and "
+        "a pooled two-proportion z-test; below 30 on either side: not enough cases yet",
+        "roll: the days-past-due bucket of each case on the last daily snapshot on or before "
+        "roll.from (the scheduler writes one per open case per local day) against its state on "
+        "or before roll.to (a later snapshot, or resolved when its resolution came after); "
+        "roll.from defaults to 30 days before roll.to, roll.to to the last snapshot; every case "
+        "of the creditor, not the cohort",
+        "techniques: per right-party contact; a contact is followed by a promise when a promise "
+        "was made on its local day or the 7 days after; kept share = kept / settled of those "
+        "promises; each technique against the right-party contacts without it; shares with "
+        "Wilson 95% intervals",
+        "objections: per right-party contact that raised it against those that did not; ends in "
+        "a plan (agreed within 30 days) or a dispute (opened within 30 days); agents: contacts "
+        "and promises carrying their agent_id; complaints are disputes opened within 30 days "
+        "after the agent's last contact with the case; limits broken are their promises and "
+        "plans sent to a supervisor",
         "rates are ratios (null when the denominator is 0); money is a decimal string in the "
         "currency's minor-unit digits");
 }
 
-/* Runs every measure's query in one read-only, repeatable-read transaction and adds its rows to
- * r's groups. Returns 0, or -1 with err filled. */
+/* Runs every measure's query (inside the caller's transaction) and adds its rows to r's groups.
+ * Returns 0, or -1 with err filled. */
 static int run_measures(PGconn *conn, report_t *r, const report_opts_t *o, char *err, size_t errlen)
 {
     const struct {
@@ -568,18 +505,14 @@ static int run_measures(PGconn *conn, report_t *r, const report_opts_t *o, char 
         {sql_promises, "report promises", row_promises},
         {sql_contacts, "report contacts", row_contacts},
         {sql_distribution, "report distribution", row_distribution},
-        {sql_moves, "report movements", row_moves},
     };
     const char *params[3] = {o->creditor, o->from, o->to};
 
-    if (pg_exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK, err,
-                   errlen) < 0)
-        return -1;
     for (size_t i = 0; i < sizeof(measures) / sizeof(measures[0]); i++)
         if (run_measure(conn, r, measures[i].sql, measures[i].what, measures[i].fn, params, err,
                         errlen) < 0)
             return -1;
-    return pg_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen);
+    return 0;
 }
 
 /* The head of the document: what it is, its scope and when it was made (new reference), or
@@ -597,9 +530,9 @@ static json_t *head_new(const report_opts_t *o)
 }
 
 /* Adds grouping d to doc from its groups (borrowed; may be NULL when no case has it): the
- * overall figures as "overall", the others as an array of rows under dims[d].section, each
- * named by dims[d].field. Completes each group's roll rates first. Returns 0, or -1 when out
- * of memory. */
+ * overall figures as "overall", the strategy variants as "champion_challenger", the others as an
+ * array of rows under dims[d].section, each named by dims[d].field. Sorts each group's buckets
+ * first. Returns 0, or -1 when out of memory. */
 static int add_dimension(json_t *doc, int d, json_t *groups)
 {
     const char *key;
@@ -607,13 +540,15 @@ static int add_dimension(json_t *doc, int d, json_t *groups)
 
     json_object_foreach(groups, key, m)
     {
-        if (finish_roll(m) < 0)
+        if (sort_buckets(m) < 0)
             return -1;
     }
     if (dims[d].section == NULL) {
         m = json_object_get(groups, "");
         return json_object_set_new(doc, "overall", m ? json_incref(m) : measures_new());
     }
+    if (dims[d].field == NULL)
+        return report_champion_challenger(doc, groups);
     json_t *rows = json_array();
     if (rows == NULL || json_object_set_new(doc, dims[d].section, rows) < 0)
         return -1;
@@ -628,7 +563,21 @@ static int add_dimension(json_t *doc, int d, json_t *groups)
     return 0;
 }
 
-/* The report document (new reference), or NULL with err filled. */
+/* The document from the measures' groups (new reference), or NULL when out of memory. */
+static json_t *document_new(const report_t *r, const report_opts_t *o)
+{
+    json_t *doc = head_new(o);
+
+    for (int d = 0; doc != NULL && d < N_DIMS; d++)
+        if (add_dimension(doc, d, json_object_get(r->groups, dims[d].dim)) < 0) {
+            json_decref(doc);
+            return NULL;
+        }
+    return doc;
+}
+
+/* The report document (new reference), or NULL with err filled. Every query runs in one
+ * read-only, repeatable-read transaction: one consistent snapshot. */
 static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_t errlen)
 {
     report_t r = {json_object()};
@@ -638,20 +587,20 @@ static json_t *report_new(PGconn *conn, const report_opts_t *o, char *err, size_
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (run_measures(conn, &r, o, err, errlen) < 0)
+    if (pg_exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK, err,
+                   errlen) < 0 ||
+        run_measures(conn, &r, o, err, errlen) < 0)
         goto out;
-    doc = head_new(o);
-    if (doc == NULL)
-        goto oom;
-    for (int d = 0; d < N_DIMS; d++)
-        if (add_dimension(doc, d, json_object_get(r.groups, dims[d].dim)) < 0)
-            goto oom;
-    if (json_object_set_new(doc, "notes", notes_new()) < 0)
-        goto oom;
+    doc = document_new(&r, o);
+    if (doc == NULL || json_object_set_new(doc, "notes", notes_new()) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (report_analytics(conn, doc, o, err, errlen) < 0 ||
+        pg_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
+        goto out;
     json_decref(r.groups);
     return doc;
-oom:
-    snprintf(err, errlen, "out of memory");
 out:
     json_decref(doc);
     json_decref(r.groups);
@@ -710,12 +659,11 @@ static void text_recovery(FILE *out, const char *label, const json_t *m)
     }
 }
 
-static void text_roll(FILE *out, const char *label, const json_t *m)
+static void text_buckets(FILE *out, const char *label, const json_t *m)
 {
-    const json_t *roll = json_object_get(m, "roll");
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(roll, "distribution"), i, e)
+    json_array_foreach(json_object_get(m, "buckets"), i, e)
     {
         size_t j;
         json_t *bal;
@@ -728,17 +676,28 @@ static void text_roll(FILE *out, const char *label, const json_t *m)
         }
         fputc('\n', out);
     }
+}
+
+/* The roll rates: from each bucket on roll.from, where the cases stood on roll.to. */
+static void text_roll(FILE *out, const json_t *doc)
+{
+    const json_t *roll = json_object_get(doc, "roll");
+    size_t i;
+    json_t *e;
+
+    fprintf(out, "\nroll rates from %s to %s (daily snapshots)\n",
+            json_string_value(json_object_get(roll, "from")),
+            json_string_value(json_object_get(roll, "to")));
     json_array_foreach(json_object_get(roll, "rates"), i, e)
     {
         char f[16], r[16];
         pct(f, sizeof(f), json_object_get(e, "roll_forward_rate"));
         pct(r, sizeof(r), json_object_get(e, "resolved_rate"));
         fprintf(out,
-                "%-28.28s from %-8s %6lld seen: %lld stayed, %lld worse (%s), %lld better, "
-                "%lld resolved (%s)\n",
-                label, json_string_value(json_object_get(e, "from")), geti(e, "observed"),
-                geti(e, "stayed"), geti(e, "rolled_forward"), f, geti(e, "rolled_back"),
-                geti(e, "resolved"), r);
+                "from %-8s %6lld cases: %lld stayed, %lld worse (%s), %lld better, %lld "
+                "resolved (%s)\n",
+                json_string_value(json_object_get(e, "from")), geti(e, "cases"), geti(e, "stayed"),
+                geti(e, "worse"), f, geti(e, "better"), geti(e, "resolved"), r);
     }
 }
 
@@ -748,7 +707,7 @@ typedef void (*text_fn)(FILE *out, const char *label, const json_t *m);
 static void text_each(FILE *out, const json_t *doc, text_fn fn)
 {
     fn(out, "overall", json_object_get(doc, "overall"));
-    for (int d = 1; d < N_DIMS; d++) {
+    for (int d = 1; d < N_DIMS && dims[d].field != NULL; d++) {
         size_t i;
         json_t *row;
         json_array_foreach(json_object_get(doc, dims[d].section), i, row)
@@ -758,6 +717,64 @@ static void text_each(FILE *out, const json_t *doc, text_fn fn)
                      json_string_value(json_object_get(row, dims[d].field)));
             fn(out, label, row);
         }
+    }
+}
+
+/* A comparison as "+4.1 pts [-1.2, +9.4] p=0.13" or "not enough cases yet" into buf. */
+static const char *text_compare(const json_t *c, char *buf, size_t size)
+{
+    const json_t *ci = json_object_get(c, "ci95");
+    if (strcmp(json_string_value(json_object_get(c, "status")), "ok") != 0)
+        snprintf(buf, size, "not enough cases yet");
+    else
+        snprintf(buf, size, "%+.1f pts [%+.1f, %+.1f] p=%.3g%s",
+                 json_number_value(json_object_get(c, "difference")) * 100,
+                 json_number_value(json_array_get(ci, 0)) * 100,
+                 json_number_value(json_array_get(ci, 1)) * 100,
+                 json_number_value(json_object_get(c, "p_value")),
+                 json_is_true(json_object_get(c, "significant")) ? " *" : "");
+    return buf;
+}
+
+/* Champion/challenger, techniques and agents, one line each. */
+static void text_analytics(FILE *out, const json_t *doc)
+{
+    char a[96], b[96];
+    size_t i, j;
+    json_t *e, *c;
+
+    fprintf(out, "\nchampion/challenger per strategy (challenger - champion)\n");
+    json_array_foreach(json_object_get(doc, "champion_challenger"), i, e)
+    {
+        json_array_foreach(json_object_get(e, "comparisons"), j, c)
+        {
+            fprintf(out, "%-16.16s %s vs %s: cure %s; promise kept %s\n",
+                    json_string_value(json_object_get(e, "strategy")),
+                    json_string_value(json_object_get(c, "variant")),
+                    json_string_value(json_object_get(c, "against")),
+                    text_compare(json_object_get(c, "cure"), a, sizeof(a)),
+                    text_compare(json_object_get(c, "promise_kept"), b, sizeof(b)));
+        }
+    }
+    fprintf(out, "\ntechniques per right-party contact (with - without)\n");
+    json_array_foreach(json_object_get(doc, "techniques"), i, e)
+    {
+        fprintf(out, "%-22.22s %5lld contacts: promise %s; kept %s\n",
+                json_string_value(json_object_get(e, "technique")),
+                geti(json_object_get(e, "with"), "contacts"),
+                text_compare(json_object_get(e, "promise_difference"), a, sizeof(a)),
+                text_compare(json_object_get(e, "kept_difference"), b, sizeof(b)));
+    }
+    fprintf(out, "\nagents\n");
+    json_array_foreach(json_object_get(doc, "agents"), i, e)
+    {
+        pct(a, sizeof(a), json_object_get(json_object_get(e, "kept"), "rate"));
+        fprintf(out,
+                "%-22.22s %5lld attempts %5lld rpc %4lld promises kept %-6s %3lld complaints "
+                "%3lld limits broken\n",
+                json_string_value(json_object_get(e, "agent_id")), geti(e, "attempts"),
+                geti(e, "right_party"), geti(e, "promises"), a, geti(e, "complaints"),
+                geti(e, "limits_broken"));
     }
 }
 
@@ -779,8 +796,10 @@ static void print_text(FILE *out, const json_t *doc)
     fprintf(out, "\nrecovery (per currency)\n%-28s %-4s %16s %16s %16s %16s %7s\n", "group", "cur",
             "documented", "received", "reversed", "collected", "rate");
     text_each(out, doc, text_recovery);
-    fprintf(out, "\ndays past due: open cases by bucket, and movements seen at segment changes\n");
-    text_each(out, doc, text_roll);
+    fprintf(out, "\ndays past due: open cases by bucket\n");
+    text_each(out, doc, text_buckets);
+    text_roll(out, doc);
+    text_analytics(out, doc);
     fprintf(out, "\nnotes:\n");
     json_array_foreach(json_object_get(doc, "notes"), i, n)
     {
@@ -789,6 +808,47 @@ static void print_text(FILE *out, const json_t *doc)
 }
 
 /* ---- The command ---------------------------------------------------------------------------- */
+
+/* Writes doc to out in format f. Returns 0, or -1 when out of memory or the write failed. */
+static int write_doc(FILE *out, const json_t *doc, report_format_t f)
+{
+    if (f == REPORT_TEXT) {
+        print_text(out, doc);
+        return ferror(out) ? -1 : 0;
+    }
+    if (f == REPORT_CSV)
+        return report_write_csv(out, doc);
+    if (f == REPORT_HTML)
+        return report_write_html(out, doc);
+    /* Rates are ratios, not money: four significant digits are enough to read them. */
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4));
+    if (text == NULL)
+        return -1;
+    int rc = fprintf(out, "%s\n", text) < 0 ? -1 : 0;
+    free(text);
+    return rc;
+}
+
+/* Writes doc to o->out (stdout when NULL). Returns the exit status (a failure said in one line). */
+static int output(const json_t *doc, const report_opts_t *o)
+{
+    FILE *out = o->out != NULL ? fopen(o->out, "w") : stdout;
+
+    if (out == NULL) {
+        fprintf(stderr, "recobroctl: report: cannot write %s: %s\n", o->out, strerror(errno));
+        return EXIT_FAIL;
+    }
+    int rc = write_doc(out, doc, o->format);
+    if (o->out != NULL && fclose(out) != 0)
+        rc = -1;
+    else if (o->out == NULL && fflush(out) != 0)
+        rc = -1;
+    if (rc < 0) {
+        fprintf(stderr, "recobroctl: report: writing %s failed\n", o->out ? o->out : "stdout");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
 
 int ctl_report(const config_t *cfg, int argc, char **argv)
 {
@@ -810,20 +870,7 @@ int ctl_report(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "recobroctl: %s\n", pg_oneline(err));
         return EXIT_FAIL;
     }
-    int rc = EXIT_OK;
-    if (o.text) {
-        print_text(stdout, doc);
-    } else {
-        /* Rates are ratios, not money: four significant digits are enough to read them. */
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4));
-        if (text == NULL) {
-            fprintf(stderr, "recobroctl: out of memory\n");
-            rc = EXIT_FAIL;
-        } else {
-            printf("%s\n", text);
-            free(text);
-        }
-    }
+    int rc = output(doc, &o);
     json_decref(doc);
     return rc;
 }

@@ -572,8 +572,9 @@ static void cleanup(relay_t *r)
         PQclear(res);
 }
 
-/* Sets recobro_outbox_retry_waiting to the number of unsent rows that failed at least once (in
- * every shard), at most every 5 s or at once after a failure. */
+/* Sets the outbox gauges, at most every 5 s or at once after a failure, over every shard:
+ * recobro_outbox_backlog_rows (rows not yet published), recobro_outbox_oldest_age_seconds (the
+ * oldest of them) and recobro_outbox_retry_waiting (those that failed and wait for a retry). */
 static void count_waiting(relay_t *r)
 {
     char err[512];
@@ -581,14 +582,17 @@ static void count_waiting(relay_t *r)
     if (clock_mono_us() < r->next_gauge_us)
         return;
     r->next_gauge_us = clock_mono_us() + 5 * 1000000LL;
-    PGresult *res = PQexec(r->conn, "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL "
-                                    "AND next_attempt_at IS NOT NULL");
+    PGresult *res = PQexec(r->conn, "SELECT count(*) AS n, count(next_attempt_at) AS waiting, "
+                                    "coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                                    "AS age FROM outbox WHERE sent_at IS NULL");
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.count_waiting", err, sizeof(err)) < 0)
         return;
-    metrics_set("recobro_outbox_retry_waiting",
-                "Unsent outbox rows that failed and wait for a retry (their keys' later rows "
-                "wait behind them)",
-                NULL, atof(PQgetvalue(res, 0, PQfnumber(res, "n"))));
+    metrics_set("recobro_outbox_backlog_rows", NULL, NULL,
+                atof(PQgetvalue(res, 0, PQfnumber(res, "n"))));
+    metrics_set("recobro_outbox_oldest_age_seconds", NULL, NULL,
+                atof(PQgetvalue(res, 0, PQfnumber(res, "age"))));
+    metrics_set("recobro_outbox_retry_waiting", NULL, NULL,
+                atof(PQgetvalue(res, 0, PQfnumber(res, "waiting"))));
     PQclear(res);
 }
 

@@ -23,7 +23,7 @@ typedef struct scheduler {
     const config_t *cfg; /* borrowed */
     pg_session_t db;
     PGconn *conn;           /* db.conn while connected, NULL otherwise */
-    policy_holder_t policy; /* the active policy, kept current */
+    policy_holder_t policy; /* the policies in force, kept current */
     cache_t *cache;         /* owned */
     http_server_t *http;    /* owned */
     backoff_t backoff;
@@ -78,7 +78,12 @@ static int one_period(scheduler_t *s)
 {
     char err[700];
     sweep_stats_t st = SWEEP_STATS_INIT;
-    sweep_opts_t opts = {s->cfg->topic_tasks, s->cfg->topic_case_events, s->cache, 0, s->stop};
+    sweep_opts_t opts = {s->cfg->topic_tasks,
+                         s->cfg->topic_case_events,
+                         s->cache,
+                         0,
+                         s->stop,
+                         s->cfg->snapshot_retention_days};
 
     int prc = policystore_refresh(&s->policy, s->conn, err, sizeof(err));
     if (prc == RESULT_TRANSIENT)
@@ -95,7 +100,7 @@ static int one_period(scheduler_t *s)
     int64_t now = clock_now(), t0 = clock_mono_us();
     if (s->conn == NULL)
         return -1;
-    int rc = sweep_run(s->conn, s->policy.policy, now, &opts, &st, err, sizeof(err));
+    int rc = sweep_run(s->conn, s->policy.set, now, &opts, &st, err, sizeof(err));
     metrics_observe("recobro_scheduler_sweep_seconds", "Duration of one sweep", NULL,
                     (double)(clock_mono_us() - t0) / 1e6);
     metrics_inc("recobro_scheduler_tasks_released_total",
@@ -136,7 +141,7 @@ int scheduler_run(const config_t *cfg)
     memset(&s, 0, sizeof(s));
     s.cfg = cfg;
     s.db = (pg_session_t){cfg->pg_dsn, "recobro-scheduler", on_connect, NULL, NULL, 0};
-    s.policy = (policy_holder_t){NULL, SCHEDULER_POLICY_CHECK_US, 0, cfg->policy_file};
+    s.policy = (policy_holder_t){NULL, SCHEDULER_POLICY_CHECK_US, 0, cfg->policy_file, NULL, NULL};
     s.stop = wk_stop_flag(); /* installed by service_init() */
     backoff_init(&s.backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms, (uint64_t)getpid());
     s.cache = cache_new(cfg->redis_url, cfg->cache_ttl_s, err, sizeof(err));

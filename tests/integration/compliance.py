@@ -17,8 +17,17 @@ and judges every LIVE task (created and never cancelled) by DOMAIN.md's "Contact
            letter: the whole allowed day [00:00, 24:00); internal: no window.
   call_cap phone: the known phone attempts in (not_before - days, not_before] plus the task itself
            are at most max_calls.
-  quiet    phone: not_before >= last known right-party phone contact + quiet days (right_party,
-           refused and callback_requested are conversations with the debtor).
+  quiet    phone: not_before >= last known right-party phone contact + quiet days (right_party
+           and refused are conversations with the debtor; a callback_requested is consent, not a
+           conversation: it starts no quiet period).
+  callback a call with reason "callback" answers a known callback_requested: not_before at or
+           after the callback_at asked for, at least an hour long, inside the window; placed with
+           the debtor's consent, neither the quiet period nor the call cap applies to it. No
+           other live call's window meets [the request known, the callback's not_after).
+  promise  while a known promise is pending (from when it was known to the start of the local
+           day after due_on + grace, or until the next promise replaces it), no live reminder,
+           call, final_notice, plan_offer, restrict_service or legal_review (other than a
+           callback) whose window meets it (tasks planned before it must have been withdrawn).
   opt-out  no live phone / sms / email task whose window reaches past the opt-out (tasks
            planned before it must have been withdrawn).
   cease    after cease_communication only cease_exempt_actions (and internal work).
@@ -39,6 +48,8 @@ Inputs (dicts):
    "cease_communication": ..., "known_at": epoch, "seq": n}
   {"debtor": id, "type": "dispute_opened" | "dispute_resolved", "known_at": epoch, "seq": n}
   {"debtor": id, "type": "forbearance", "from": "YYYY-MM-DD", "until": "YYYY-MM-DD", "known_at": ..., "seq": n}
+  {"debtor": id, "type": "promise", "due_on": "YYYY-MM-DD", "known_at": ..., "seq": n}
+  A contact with outcome callback_requested may carry "callback_at": epoch.
 """
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
@@ -46,7 +57,8 @@ from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-RPC_OUTCOMES = {"right_party", "refused", "callback_requested"}
+RPC_OUTCOMES = {"right_party", "refused"}
+HELD = {"reminder", "call", "final_notice", "plan_offer", "restrict_service", "legal_review"}
 HOURLY = {"phone", "sms", "email", "visit"}
 OPT_OUT = {"phone": "do_not_call", "sms": "do_not_sms", "email": "do_not_email"}
 
@@ -172,9 +184,11 @@ def check_window(task, zone, country, rules):
 
 
 class Checker:
-    def __init__(self, contact_rules, debtors):
-        """contact_rules: the policy's contact section; debtors: id -> (zone, country)."""
+    def __init__(self, contact_rules, debtors, grace_days=3):
+        """contact_rules: the policy's contact section; debtors: id -> (zone, country);
+        grace_days: the policy's negotiation.promise_grace_days."""
         self.rules = Rules(contact_rules)
+        self.grace_days = grace_days
         self.debtors = debtors
         self.inputs = defaultdict(list)
 
@@ -221,6 +235,57 @@ class Checker:
         if dispute_open_at is not None:
             out.append((dispute_open_at, inf, "dispute_open",
                         lambda t: t["action"] not in r.dispute_exempt))
+        return out + self._promise_holds(debtor, tz)
+
+    def _promise_holds(self, debtor, tz):
+        """[(from, until, "promise_pending", applies)]: each known promise holds the ladder from
+        when it was known to the start of the day after due_on + grace, or to the next one."""
+        ps = sorted((i for i in self.inputs[debtor] if i["type"] == "promise"),
+                    key=lambda i: (i["known_at"], i.get("seq", 0)))
+        out = []
+        for i, p in enumerate(ps):
+            end = _local_day_start(date.fromisoformat(p["due_on"]) +
+                                   timedelta(days=self.grace_days + 1), tz)
+            if i + 1 < len(ps):
+                end = min(end, ps[i + 1]["known_at"])
+            out.append((p["known_at"], end, "promise_pending",
+                        lambda t: t["action"] in HELD and t.get("reason") != "callback"))
+        return out
+
+    def _callback_violations(self, debtor, live, made_at):
+        """(task, text) for the live calls that come before a callback the debtor asked for, and
+        for callback tasks that answer no request."""
+        reqs = [i for i in self.inputs[debtor] if i["type"] == "contact" and
+                i["outcome"] == "callback_requested" and i.get("callback_at")]
+        calls = [t for t in live if t["channel"] == "phone"]
+        out = []
+        for t in calls:
+            if t.get("reason") != "callback":
+                continue
+            nb = epoch(t["not_before"])
+            # The callback task is planned by the request itself: known_at <= its creation.
+            mine = [q for q in reqs if q["callback_at"] <= nb and q["known_at"] <= made_at[id(t)]]
+            if not mine:
+                out.append((t, "callback with no known request at or before %s" %
+                            t["not_before"]))
+                continue
+            if epoch(t["not_after"]) - nb < 3600:
+                out.append((t, "callback window shorter than an hour"))
+            q = max(mine, key=lambda q: q["callback_at"])
+            for o in calls:
+                if o is t or o.get("reason") == "callback":
+                    continue
+                if epoch(o["not_before"]) < epoch(t["not_after"]) and \
+                        epoch(o["not_after"]) > q["known_at"]:
+                    out.append((o, "call before the callback asked for [%s, %s)" % (
+                        t["not_before"], t["not_after"])))
+        return out
+
+    def _live_by_debtor(self, created, cancelled):
+        out = defaultdict(list)
+        for tid, ev in created.items():
+            if tid not in cancelled and ev["data"]["debtor_id"] in self.debtors:
+                out[ev["data"]["debtor_id"]].append(ev)
         return out
 
     def check(self, envelopes):
@@ -258,7 +323,7 @@ class Checker:
             why = check_window(t, zone, country, r)
             if why:
                 bad("window", why)
-            if t["channel"] == "phone":
+            if t["channel"] == "phone" and t.get("reason") != "callback":
                 known = [i for i in self.inputs[debtor] if i["type"] == "contact" and
                          i["channel"] == "phone" and self._known(i, made)]
                 n = sum(1 for i in known if nb - r.cap_days * 86400 < i["at"] <= nb)
@@ -276,6 +341,11 @@ class Checker:
                     bad(kind, "window meets %s [%s, %s)" % (
                         kind, datetime.fromtimestamp(f, UTC).isoformat(),
                         "open" if u >= 1 << 62 else datetime.fromtimestamp(u, UTC).isoformat()))
+        for debtor, live in self._live_by_debtor(created, cancelled).items():
+            made_at = {id(ev["data"]): epoch(ev["time"]) for ev in live}
+            for t, text in self._callback_violations(debtor, [e["data"] for e in live], made_at):
+                violations.append((t["task_id"], debtor, "callback", "%s %s/%s [%s, %s): %s" % (
+                    debtor, t["action"], t["channel"], t["not_before"], t["not_after"], text)))
         return {"checked": checked, "violations": violations,
                 "by_rule": Counter(v[2] for v in violations), "cancelled": len(cancelled),
                 "by_channel": by_channel, "created": len(created)}

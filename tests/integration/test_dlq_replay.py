@@ -63,17 +63,19 @@ def test_replay_publishes_only_to_input_topics_and_commits_what_it_replayed(name
     the DLQ can forge one) is refused, counted and reported, never published there; --to sends
     it where the operator says. Header values reach the dry run's JSON escaped. A replay with
     --limit commits what it replayed, so the next run goes on after it. Before: the forged
-    message went into the tasks topic, the dry run printed broken JSON, and --limit committed
-    nothing."""
+    message went into the tasks topic, the dry run printed broken JSON (also for header bytes that
+    are not UTF-8), and --limit committed nothing."""
     rid = names["rid"]
     weird = 'we"ird\\\n'
+    weird_bytes = weird.encode() + b"\xff\xe2\x82"  # not UTF-8: a stray byte, then a cut one
     dlq = [  # one key: one partition, so the order below is the order read
         (b"m1", "malformed_json", names["in"]),
         (b"m2", "malformed_json", names["out"]),  # forged: the tasks topic
-        (b"m3", weird, names["in"]),
+        (b"m3", weird_bytes, names["in"]),
         (b"m4", "malformed_json", names["in"]),
     ]
-    su.produce(names["dlq"], [("k", v, [("recobro-error", reason.encode()),
+    su.produce(names["dlq"], [("k", v, [("recobro-error", reason if isinstance(reason, bytes)
+                                         else reason.encode()),
                                         ("recobro-source-topic", src.encode())])
                               for v, reason, src in dlq])
     env = {"RECOBRO_TOPIC_DLQ": names["dlq"], "RECOBRO_GROUP_ID": "replay-" + rid,
@@ -82,7 +84,10 @@ def test_replay_publishes_only_to_input_topics_and_commits_what_it_replayed(name
     r = su.recobroctl("dlq", "replay", "--dry-run", env=env)
     lines = [json.loads(line) for line in r.stdout.splitlines()]  # every line is JSON
     assert lines[-1] == {"replayed": 3, "skipped": 0, "refused": 1, "dry_run": True}
-    assert [l["reason"] for l in lines[:-1]] == ["malformed_json", weird, "malformed_json"]
+    reasons = [l["reason"] for l in lines[:-1]]
+    assert reasons[0] == reasons[2] == "malformed_json"
+    # bytes that are not UTF-8 come out as U+FFFD, never as broken JSON
+    assert reasons[1].startswith(weird) and set(reasons[1][len(weird):]) == {"\ufffd"}
     assert "refused DLQ message" in r.stderr and names["out"] in r.stderr
 
     r = su.recobroctl("dlq", "replay", "--limit", "2", env=env)

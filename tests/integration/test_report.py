@@ -8,10 +8,13 @@ a case cured by payment, one resolved by cancellation, a reversed payment, two c
 creditor), and one built through the real workers (recobro-overdue, recobro-payments,
 recobro-interactions, recobro-relay) from CloudEvents on Kafka."""
 import json
+import os
+import subprocess
 
 import psycopg
 import pytest
 
+import report_reference
 import stackutil as su
 from conftest import worker_env
 
@@ -34,7 +37,23 @@ def report(dsn, *args, check=True):
 
 
 def report_json(dsn, *args):
-    return json.loads(report(dsn, *args).stdout)
+    doc = json.loads(report(dsn, *args).stdout)
+    check_schema(doc)
+    return doc
+
+
+def check_schema(doc):
+    """The document against proto/schemas/report.schema.json (the contract for BI consumers)."""
+    import jsonschema
+    import referencing
+    import referencing.jsonschema
+    schemas = su.ROOT / "proto" / "schemas"
+    res = [(s["$id"], referencing.jsonschema.DRAFT202012.create_resource(s)) for s in
+           (json.loads((schemas / n).read_text()) for n in ("report.schema.json",
+                                                             "common.schema.json"))]
+    registry = referencing.Registry().with_resources(res)
+    jsonschema.Draft202012Validator(json.loads((schemas / "report.schema.json").read_text()),
+                                    registry=registry).validate(doc)
 
 
 def row(rows, field, key):
@@ -156,46 +175,38 @@ def test_overall_figures(portfolio):
                              "kept_rate": 0.5, "partially_kept_rate": 0.25}
     assert o["contacts"] == {"attempts": 5, "right_party": 3, "rate": 0.6,
                              "phone": {"attempts": 4, "right_party": 3, "rate": 0.75}}
-    # Buckets: the open cases now; movements seen at segment changes.
-    assert o["roll"]["distribution"] == [
+    # Buckets: the open cases now (B at 116 days is in 91-180).
+    assert o["buckets"] == [
         {"bucket": "31-60", "cases": 1, "balance": [{"currency": "JPY", "amount": "10000"}]},
-        {"bucket": "90+", "cases": 1, "balance": [{"currency": "EUR", "amount": "250.00"}]}]
-    assert sorted((m["from"], m["to"], m["count"]) for m in o["roll"]["movements"]) == [
-        ("1-30", "31-60", 1), ("1-30", "61-90", 1), ("1-30", "resolved", 1),
-        ("31-60", "resolved", 1)]
-    assert o["roll"]["rates"] == [
-        {"from": "1-30", "observed": 3, "stayed": 0, "rolled_forward": 2, "rolled_back": 0,
-         "resolved": 1, "roll_forward_rate": 0.6667, "resolved_rate": 0.3333},
-        {"from": "31-60", "observed": 1, "stayed": 0, "rolled_forward": 0, "rolled_back": 0,
-         "resolved": 1, "roll_forward_rate": 0.0, "resolved_rate": 1.0}]
-    assert any("approximated" in n for n in r["notes"])
+        {"bucket": "91-180", "cases": 1, "balance": [{"currency": "EUR", "amount": "250.00"}]}]
+    # No snapshot yet: no roll period.
+    assert r["roll"] == {"from": None, "to": None, "matrix": [], "rates": []}
+    assert any("snapshot" in n for n in r["notes"])
 
 
-def test_by_technique_segment_and_variant(portfolio):
+def test_segments_and_champion_challenger_per_strategy(portfolio):
     r = report_json(portfolio, "--creditor", "acme")
-    assert [t["technique"] for t in r["by_technique"]] == ["empathy", "firmness", "options"]
-    emp = row(r["by_technique"], "technique", "empathy")  # cases A and D
-    assert emp["cases"] == 2
-    assert emp["cure"]["rate"] == 0.5
-    assert (emp["promises"]["kept"], emp["promises"]["settled"], emp["promises"]["kept_rate"]) \
-        == (2, 2, 1.0)
-    firm = row(r["by_technique"], "technique", "firmness")  # case B
-    assert firm["cure"] == {"ever_overdue": 1, "cured": 0, "resolved_without_payment": 0,
-                            "rate": 0.0}
-    assert (firm["promises"]["kept_rate"], firm["promises"]["partially_kept_rate"]) == (0.0, 0.5)
-    assert firm["contacts"]["phone"] == {"attempts": 2, "right_party": 1, "rate": 0.5}
+    assert "by_variant" not in r and "by_technique" not in r  # merged across strategies: gone
     # A counts under the segment it was cured in, not under `resolved`.
     assert [s["segment"] for s in r["by_segment"]] == ["evasive", "forgetful", "unaware",
                                                        "willing_unable"]
     assert row(r["by_segment"], "segment", "forgetful")["cure"]["rate"] == 1.0
     unaware = row(r["by_segment"], "segment", "unaware")  # C, cancelled
     assert (unaware["cure"]["cured"], unaware["cure"]["resolved_without_payment"]) == (0, 1)
-    champ = row(r["by_variant"], "variant", "champion")  # A, C, D
-    assert (champ["cases"], champ["cure"]["cured"], champ["cure"]["rate"]) == (3, 1, 0.3333)
-    chall = row(r["by_variant"], "variant", "challenger")  # B
-    assert chall["recovery"] == [{"currency": "EUR", "documented": "300.00", "received": "70.00",
-                                  "reversed": "20.00", "collected": "50.00",
-                                  "rate": 0.1667}]
+    # Strategies (the segment's, as segment_history names none here), each with its variants.
+    cc = {s["strategy"]: s for s in r["champion_challenger"]}
+    assert sorted(cc) == ["evasive", "forgetful", "unaware", "willing_unable"]
+    ev = cc["evasive"]  # B alone, challenger: no champion to compare with
+    assert [v["variant"] for v in ev["variants"]] == ["challenger"] and ev["comparisons"] == []
+    assert ev["variants"][0]["recovery"] == [
+        {"currency": "EUR", "documented": "300.00", "received": "70.00", "reversed": "20.00",
+         "collected": "50.00", "rate": 0.1667}]
+    assert ev["variants"][0]["promise_kept"]["count"] == 0
+    assert ev["variants"][0]["promise_kept"]["of"] == 2
+    fg = cc["forgetful"]["variants"][0]  # A: cured, its promise kept
+    assert (fg["variant"], fg["cases"], fg["cure"]["count"], fg["cure"]["of"]) == \
+        ("champion", 1, 1, 1)
+    assert fg["cure"]["ci95"][0] == pytest.approx(0.2065, abs=1e-4)  # Wilson, 1 of 1
 
 
 def test_scoping_by_creditor_and_period(portfolio):
@@ -213,7 +224,7 @@ def test_scoping_by_creditor_and_period(portfolio):
 def test_text_format(portfolio):
     out = report(portfolio, "--creditor", "acme", "--format", "text").stdout
     assert "creditor acme" in out
-    assert "overall" in out and "technique empathy" in out and "segment evasive" in out
+    assert "overall" in out and "segment evasive" in out
     assert "25.0%" in out  # the cure rate
     assert "400.00" in out and "150.00" in out and "37.5%" in out  # EUR recovery
 
@@ -222,7 +233,8 @@ def test_text_format(portfolio):
     ["--bogus"], ["--from"], ["--from", "2026-13-01"], ["--from", "2026-02-30"],
     ["--to", "25/11/2026"], ["--from", "2026-11-02", "--to", "2026-11-01"],
     ["--format", "xml"], ["extra"], ["--creditor="], ["--to=2026-13-01"], ["--format=xml"],
-    ["--creditorx=acme"]])
+    ["--creditorx=acme"], ["--out"], ["--out="], ["--format", "html", "--out"],
+    ["--format", "CSV"], ["--format="]])
 def test_usage_errors(db, args):
     r = report(db, *args, check=False)
     assert r.returncode == 2, r
@@ -300,5 +312,360 @@ def test_report_of_a_portfolio_built_by_the_workers(names, services, db):
     assert o["contacts"] == {"attempts": 2, "right_party": 1, "rate": 0.5,
                              "phone": {"attempts": 2, "right_party": 1, "rate": 0.5}}
     assert (o["promises"]["pending"], o["promises"]["settled"]) == (1, 0)
-    emp = report_json(db, "--creditor", cr)["by_technique"]
-    assert [(t["technique"], t["cases"], t["cure"]["rate"]) for t in emp] == [("empathy", 1, 0.0)]
+    tech = report_json(db, "--creditor", cr)["techniques"]
+    # One right-party contact, with empathy, followed the same day by a promise still pending.
+    assert [(t["technique"], t["with"]["contacts"], t["with"]["promise"]["count"],
+             t["with"]["kept"]["of"], t["without"]["contacts"]) for t in tech] == \
+        [("empathy", 1, 1, 0, 0)]
+
+
+# ---- the daily snapshot written by the scheduler's sweep ---------------------------------------
+
+def tick(dsn, now, **env):
+    return su.recobroctl("scheduler", "tick", "--now", now,
+                         env=dict({"RECOBRO_PG_DSN": dsn}, **env))
+
+
+def test_sweep_writes_one_snapshot_per_case_per_local_day(names, services, db):
+    """Cases fed through recobro-overdue; each tick of the scheduler writes every swept case's
+    day (in the debtor's zone) with its days past due and bucket; a second sweep of the same day
+    writes no second row; a case resolved meanwhile gets none; the retention deletes old days."""
+    rid, cr = names["rid"], "cr-" + names["rid"]
+    services("recobro-overdue", worker_env(names, RECOBRO_PG_DSN=db, RECOBRO_NOW=NOW,
+                                           RECOBRO_POLICY_FILE=str(POLICY)))
+    su.produce(names["in"], [("%s/%s" % (cr, d), overdue(rid, "o-" + d, cr, d, "I-" + d, "90.00",
+                                                         due), None)
+                             for d, due in (("S1", "2026-11-20"), ("S2", "2026-10-20"),
+                                            ("S3", "2026-08-01"))])
+
+    def q(sql, *params):
+        with psycopg.connect(db, autocommit=True) as c:
+            cur = c.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    su.wait_for(lambda: q("SELECT count(*) FROM debt_case WHERE segment IS NOT NULL")[0][0] == 3,
+                timeout=90, what="three segmented cases")
+    assert q("SELECT count(*) FROM case_snapshot") == [(0,)]  # only the sweep writes them
+    # 2026-11-26 00:30 in Madrid is 2026-11-25 23:30 UTC: the local day is the 26th.
+    tick(db, "2026-11-25T23:30:00Z")
+    rows = q("SELECT debtor_id, day::text, days_past_due, bucket, segment, currency, balance "
+             "FROM case_snapshot ORDER BY debtor_id, day")
+    assert rows == [("S1", "2026-11-26", 6, "1-30", rows[0][4], "EUR", 9000),
+                    ("S2", "2026-11-26", 37, "31-60", rows[1][4], "EUR", 9000),
+                    ("S3", "2026-11-26", 117, "91-180", rows[2][4], "EUR", 9000)], rows
+    assert all(r[4] for r in rows)
+    # The same local day again (nothing due): no new row; a forced re-sweep overwrites.
+    tick(db, "2026-11-26T10:00:00Z")
+    q("UPDATE debt_case SET next_due_at = '2026-11-26T09:00:00Z'")
+    tick(db, "2026-11-26T10:00:00Z")
+    assert q("SELECT count(*) FROM case_snapshot")[0][0] == 3
+    # S1 is paid (resolved, never swept again); the others roll on 60 days later.
+    q("UPDATE debt_case SET status = 'resolved', balance = 0, segment = 'resolved' "
+      "WHERE debtor_id = 'S1'")
+    tick(db, "2027-02-05T12:00:00Z")
+    assert q("SELECT debtor_id, day::text, days_past_due, bucket FROM case_snapshot "
+             "WHERE day > '2026-11-26' ORDER BY 1") == [("S2", "2027-02-05", 108, "91-180"),
+                                                       ("S3", "2027-02-05", 188, "181+")]
+    # A retention of 30 days deletes the November rows at the next sweep.
+    tick(db, "2027-02-06T12:00:00Z", RECOBRO_SNAPSHOT_RETENTION_DAYS="30")
+    assert q("SELECT DISTINCT day::text FROM case_snapshot ORDER BY 1") == [
+        ("2027-02-05",), ("2027-02-06",)]
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "99999999"])
+def test_bad_snapshot_retention_stops_at_start(value):
+    for cmd in (["scheduler", "tick"], ["report"]):
+        r = su.recobroctl(*cmd, env={"RECOBRO_SNAPSHOT_RETENTION_DAYS": value}, check=False)
+        assert r.returncode == 2, r
+        assert "RECOBRO_SNAPSHOT_RETENTION_DAYS" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([str(su.BIN / "recobro-scheduler")], capture_output=True, text=True,
+                       env=dict(os.environ, RECOBRO_SNAPSHOT_RETENTION_DAYS=value), timeout=30)
+    assert r.returncode == 2 and "RECOBRO_SNAPSHOT_RETENTION_DAYS" in r.stderr
+
+
+# ---- the analytics against an independent computation (report_reference.py) -------------------
+
+TECHNIQUES = ["empathy", "options_offer", "precise_date", "firmness", "consequences"]
+OBJECTIONS = ["forgot", "temporary_unemployment", "disagrees_amount"]
+ZONES = ["Europe/Madrid", "America/New_York", "Asia/Tokyo"]
+
+
+def random_portfolio(c, rng, cr, n):
+    """n cases of creditor cr written straight into the tables, every fact the analytics read
+    drawn at random (seeded): strategies with champion and challenger, contacts with techniques
+    and objections, promises, plans and disputes after them, daily snapshots and resolutions."""
+    import datetime as dt
+    c.execute("INSERT INTO creditor (creditor_id, name) VALUES (%s, 'X') ON CONFLICT DO NOTHING",
+              (cr,))
+    t0 = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.timezone.utc)
+    for i in range(n):
+        d = "R%04d" % i
+        strat = rng.choice(["forgetful", "evasive", "unaware"])
+        variant = "champion" if strat == "unaware" or rng.random() < 0.6 else "challenger"
+        better = variant == "challenger" and strat == "forgetful"
+        resolved = rng.random() < (0.45 if better else 0.3)
+        due = dt.date(2026, 6, 1) + dt.timedelta(days=rng.randint(0, 150))
+        c.execute("INSERT INTO debtor (creditor_id, debtor_id, timezone) VALUES (%s, %s, %s)",
+                  (cr, d, rng.choice(ZONES)))
+        c.execute("INSERT INTO debt_case (creditor_id, debtor_id, currency, status, segment, "
+                  "strategy, variant, balance, days_past_due) VALUES (%s, %s, 'EUR', %s, %s, %s, "
+                  "%s, %s, %s)", (cr, d, "resolved" if resolved else "open",
+                                  "resolved" if resolved else strat, strat, variant,
+                                  0 if resolved else 5000, 0 if resolved else 40))
+        invoice(c, cr, d, "I" + d, "EUR", 5000, 0 if resolved else 5000, due)
+        if resolved and rng.random() < 0.85:
+            payment(c, cr, d, "P" + d, "EUR", 5000, "I" + d)
+        elif rng.random() < 0.2:
+            payment(c, cr, d, "P" + d, "EUR", 1000, "I" + d, reversed_=True)
+        end = t0 + dt.timedelta(days=rng.randint(20, 85), hours=rng.randint(0, 23))
+        c.execute("INSERT INTO segment_history (creditor_id, debtor_id, seq, to_segment, rule, "
+                  "policy_version, strategy, variant, days_past_due, balance, at) VALUES "
+                  "(%s, %s, 1, %s, 'r', 1, %s, %s, 10, 5000, %s)",
+                  (cr, d, strat, strat, variant, t0))
+        if resolved:
+            c.execute("INSERT INTO segment_history (creditor_id, debtor_id, seq, to_segment, rule, "
+                      "policy_version, strategy, variant, days_past_due, balance, at) VALUES "
+                      "(%s, %s, 2, 'resolved', 'r', 1, 'resolved', 'champion', 0, 0, %s)",
+                      (cr, d, end))
+        # Daily snapshots (every few days) while open.
+        day = t0.date()
+        while day <= (end.date() if resolved else dt.date(2026, 11, 25)):
+            dpd = (day - due).days
+            c.execute("INSERT INTO case_snapshot (creditor_id, debtor_id, day, days_past_due, "
+                      "bucket, segment, strategy, variant, currency, balance) VALUES (%s, %s, %s, "
+                      "%s, %s, %s, %s, %s, 'EUR', 5000)",
+                      (cr, d, day, dpd, bucket_of(dpd), strat, strat, variant))
+            day += dt.timedelta(days=rng.randint(1, 9))
+        random_activity(c, rng, cr, d, t0, better)
+
+
+def bucket_of(dpd):
+    return ("current" if dpd <= 0 else "1-30" if dpd <= 30 else "31-60" if dpd <= 60 else
+            "61-90" if dpd <= 90 else "91-180" if dpd <= 180 else "181+")
+
+
+def random_activity(c, rng, cr, d, t0, better):
+    import datetime as dt
+    for k in range(rng.randint(0, 4)):
+        at = t0 + dt.timedelta(days=rng.randint(0, 80), hours=rng.randint(0, 23))
+        rpc = rng.random() < 0.6
+        tech = rng.sample(TECHNIQUES, rng.randint(0, 3)) if rpc else []
+        obj = rng.sample(OBJECTIONS, rng.randint(0, 2)) if rpc else []
+        agent = rng.choice(["ag-1", "ag-2", "ag-3", "ag-4", None])
+        c.execute("INSERT INTO contact_log (creditor_id, debtor_id, event_source, event_id, "
+                  "channel, at, outcome, agent_id, techniques, objections) VALUES (%s, %s, 'crm', "
+                  "%s, 'phone', %s, %s, %s, %s, %s)",
+                  (cr, d, "c%d" % k, at, "right_party" if rpc else "no_answer", agent, tech, obj))
+        p_promise = 0.35 + 0.3 * ("precise_date" in tech) + 0.1 * better
+        if rpc and rng.random() < p_promise:
+            made = at.date() + dt.timedelta(days=rng.randint(0, 9))
+            state = rng.choices(["kept", "partially_kept", "broken", "pending", "cancelled"],
+                                [5 + 3 * ("empathy" in tech), 1, 3, 1, 1])[0]
+            c.execute("INSERT INTO promise (creditor_id, debtor_id, promise_id, amount, currency, "
+                      "due_on, made_on, grace_days, state, as_of, settled_on, agent_id, "
+                      "limit_broken) VALUES (%s, %s, %s, 100, 'EUR', %s, %s, 2, %s, %s, %s, %s, "
+                      "%s)", (cr, d, "p%d" % k, made + dt.timedelta(days=5), made, state, made,
+                              made, agent, "max_installments" if rng.random() < 0.1 else None))
+        if rpc and "temporary_unemployment" in obj and rng.random() < 0.5:
+            on = at.date() + dt.timedelta(days=rng.randint(0, 40))
+            c.execute("INSERT INTO plan (creditor_id, debtor_id, plan_id, currency, agreed_on, "
+                      "grace_days, default_missed, total, state, as_of, settled_on, agent_id, "
+                      "limit_broken) VALUES (%s, %s, %s, 'EUR', %s, 2, 2, 300, 'active', %s, %s, "
+                      "%s, %s)", (cr, d, "pl%d" % k, on, on, on, agent,
+                                  "min_installment" if rng.random() < 0.2 else None))
+        if rpc and "disagrees_amount" in obj and rng.random() < 0.5:
+            c.execute("INSERT INTO dispute (creditor_id, debtor_id, event_source, event_id, "
+                      "opened_at, reason) VALUES (%s, %s, 'crm', %s, %s, 'x')",
+                      (cr, d, "x%d" % k, at + dt.timedelta(days=rng.randint(0, 40))))
+
+
+@pytest.fixture(scope="module")
+def analytics_db():
+    import random
+    name = "report_ref_%s" % su.run_id()
+    dsn = su.create_database(name)
+    try:
+        rng = random.Random(14)
+        with psycopg.connect(dsn, autocommit=True) as c:
+            random_portfolio(c, rng, "acme", 600)
+            random_portfolio(c, rng, "other", 40)  # must never count in acme's figures
+        yield dsn
+    finally:
+        su.drop_database(name)
+
+
+def approx(x):
+    return pytest.approx(x, rel=1e-3, abs=2e-4)
+
+
+def check_share(share, k, n):
+    assert (share["count"], share["of"]) == (k, n)
+    if n:
+        lo, hi = report_reference.wilson(k, n)
+        assert share["rate"] == approx(k / n) and share["ci95"] == [approx(lo), approx(hi)]
+    else:
+        assert share["rate"] is None and share["ci95"] is None
+
+
+def check_compare(got, ka, na, kb, nb):
+    want = report_reference.compare(ka, na, kb, nb)
+    if want is None:
+        assert got["status"] == "not enough cases yet" and "difference" not in got
+        return
+    assert got["status"] == ("ok" if want["enough"] else "not enough cases yet")
+    assert got["difference"] == approx(want["difference"])
+    assert got["ci95"] == [approx(want["ci95"][0]), approx(want["ci95"][1])]
+    assert got["z"] == approx(want["z"]) and got["p_value"] == approx(want["p_value"])
+    assert got["significant"] == (want["enough"] and want["p_value"] < 0.05)
+
+
+@pytest.mark.parametrize("period", [(), ("--from", "2026-09-15", "--to", "2026-11-10")])
+def test_analytics_match_an_independent_computation(analytics_db, period):
+    import datetime as dt
+    r = report_json(analytics_db, "--creditor", "acme", *period)
+    dates = [dt.date.fromisoformat(x) for x in period[1::2]] or [None, None]
+    ref = report_reference.compute(analytics_db, "acme", *dates)
+    # Champion/challenger, per strategy, never merged.
+    cc = {s["strategy"]: s for s in r["champion_challenger"]}
+    assert sorted(cc) == sorted(ref["champion_challenger"])
+    for strat, variants in ref["champion_challenger"].items():
+        got = {v["variant"]: v for v in cc[strat]["variants"]}
+        assert sorted(got) == sorted(variants)
+        for name, w in variants.items():
+            assert got[name]["cases"] == w["cases"]
+            check_share(got[name]["cure"], w["cured"], w["overdue"])
+            check_share(got[name]["promise_kept"], w["kept"], w["settled"])
+        comps = {c["variant"]: c for c in cc[strat]["comparisons"]}
+        assert sorted(comps) == sorted(v for v in variants if v != "champion")
+        ch = variants.get("champion")
+        for name, c in comps.items():
+            w = variants[name]
+            check_compare(c["cure"], ch["cured"], ch["overdue"], w["cured"], w["overdue"])
+            check_compare(c["promise_kept"], ch["kept"], ch["settled"], w["kept"], w["settled"])
+    # Techniques and objections, per right-party contact.
+    for kind, field, m1, m2, k1, n1, k2, n2 in (
+            ("techniques", "technique", "promise", "kept", "promised", "contacts", "kept",
+             "settled"),
+            ("objections", "objection", "plan", "dispute", "planned", "contacts", "disputed",
+             "contacts")):
+        got = {e[field]: e for e in r[kind]}
+        assert sorted(got) == sorted(ref[kind]), kind
+        for name, sides in ref[kind].items():
+            g = got[name]
+            for side, used in (("with", True), ("without", False)):
+                s = sides[used]
+                assert g[side]["contacts"] == s["contacts"]
+                check_share(g[side][m1], s[k1], s[n1])
+                check_share(g[side][m2], s[k2], s[n2])
+            wi, wo = sides[True], sides[False]
+            check_compare(g[m1 + "_difference"], wo[k1], wo[n1], wi[k1], wi[n1])
+            check_compare(g[m2 + "_difference"], wo[k2], wo[n2], wi[k2], wi[n2])
+    # Agents.
+    got = {a["agent_id"]: a for a in r["agents"]}
+    assert sorted(got) == sorted(ref["agents"])
+    for agent, w in ref["agents"].items():
+        a = got[agent]
+        for f in ("attempts", "right_party", "promises", "plans", "complaints", "limits_broken"):
+            assert a[f] == w[f], (agent, f)
+        check_share(a["kept"], w["kept"], w["settled"])
+    # Roll rates from the snapshots.
+    roll = ref["roll"]
+    assert (r["roll"]["from"], r["roll"]["to"]) == (roll["from"], roll["to"])
+    assert {(m["from"], m["to"]): m["cases"] for m in r["roll"]["matrix"]} == roll["matrix"]
+    assert sum(roll["matrix"].values()) > 100  # a real sample
+    for rate in r["roll"]["rates"]:
+        row_ = {t: n for (f, t), n in roll["matrix"].items() if f == rate["from"]}
+        assert rate["cases"] == sum(row_.values())
+        assert rate["resolved"] == row_.get("resolved", 0)
+        assert rate["resolved_rate"] == approx(rate["resolved"] / rate["cases"])
+
+
+CHARTS = ["chart-segments", "chart-champion", "chart-roll", "chart-techniques",
+          "chart-techniques-kept", "chart-objections-plan", "chart-objections-dispute",
+          "chart-agents"]
+
+
+def test_csv_is_one_flat_table_of_the_same_figures(analytics_db):
+    import csv
+    import io
+    r = report_json(analytics_db, "--creditor", "acme")
+    out = report(analytics_db, "--creditor", "acme", "--format", "csv").stdout
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["section", "group", "subgroup", "measure", "value"]
+    assert all(len(t) == 5 for t in table)
+    val = {tuple(t[:4]): t[4] for t in table[1:]}
+    assert len(val) == len(table) - 1  # one row per group and measure
+    assert float(val[("overall", "", "", "cure.rate")]) == approx(r["overall"]["cure"]["rate"])
+    fg = [s for s in r["champion_challenger"] if s["strategy"] == "forgetful"][0]
+    cmp_ = fg["comparisons"][0]
+    assert float(val[("champion_challenger", "forgetful", "challenger vs champion",
+                      "cure.difference")]) == approx(cmp_["cure"]["difference"])
+    assert float(val[("champion_challenger", "forgetful", "challenger vs champion",
+                      "cure.ci95.lo")]) == approx(cmp_["cure"]["ci95"][0])
+    for m in r["roll"]["matrix"]:
+        assert val[("roll", m["from"], m["to"], "cases")] == str(m["cases"])
+    for a in r["agents"]:
+        assert val[("agents", a["agent_id"], "", "complaints")] == str(a["complaints"])
+    emp = [t for t in r["techniques"] if t["technique"] == "empathy"][0]
+    assert val[("techniques", "empathy", "", "with.promise.count")] == \
+        str(emp["with"]["promise"]["count"])
+    assert val[("overall", "", "EUR", "recovery.collected")] == \
+        r["overall"]["recovery"][0]["collected"]  # money stays the exact decimal string
+
+
+def test_html_page_is_self_contained(analytics_db, tmp_path):
+    import re
+    page = tmp_path / "report.html"
+    r = report(analytics_db, "--creditor", "acme", "--format", "html", "--out", str(page))
+    assert r.stdout == "" and r.stderr == ""
+    html = page.read_text()
+    assert html.startswith("<!doctype html>")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "@media print" in html
+    # Nothing to fetch: no script, no link, no image, no url(); the SVG namespace is a name only.
+    assert not re.search(r"<script|<link|<img|<iframe|url\(|@import", html, re.I)
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * len(
+        re.findall("<svg", html))
+    for chart in CHARTS:
+        assert 'id="%s"' % chart in html
+    # The figures of the page are the report's: the forgetful challenger's cure difference.
+    fg = [s for s in report_json(analytics_db, "--creditor", "acme")["champion_challenger"]
+          if s["strategy"] == "forgetful"][0]
+    assert "%+.1f pts" % (fg["comparisons"][0]["cure"]["difference"] * 100) in html
+    # stdout works too; an unwritable --out is one line and exit 1.
+    assert report(analytics_db, "--format", "html").stdout.startswith("<!doctype html>")
+    bad = report(analytics_db, "--format", "html", "--out", str(tmp_path / "no" / "x.html"),
+                 check=False)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert "cannot write" in bad.stderr
+
+
+def test_schema_rejects_a_document_off_the_contract(analytics_db):
+    import copy
+    import jsonschema
+    doc = report_json(analytics_db, "--creditor", "acme")
+    for path, value in ((("roll", "matrix", 0, "from"), "90+"),
+                        (("techniques", 0, "with", "promise", "rate"), 1.5),
+                        (("champion_challenger", 0, "comparisons"), None),
+                        (("agents", 0, "complaints"), -1)):
+        bad = copy.deepcopy(doc)
+        target = bad
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value
+        with pytest.raises(jsonschema.ValidationError):
+            check_schema(bad)
+
+
+def test_text_format_has_the_analytics(analytics_db):
+    out = report(analytics_db, "--creditor", "acme", "--format", "text").stdout
+    r = report_json(analytics_db, "--creditor", "acme")
+    fg = [s for s in r["champion_challenger"] if s["strategy"] == "forgetful"][0]
+    assert "forgetful        challenger vs champion: cure %+.1f pts" % (
+        fg["comparisons"][0]["cure"]["difference"] * 100) in out
+    assert "roll rates from %s to %s" % (r["roll"]["from"], r["roll"]["to"]) in out
+    for t in r["techniques"]:
+        assert "\n%-22s %5d contacts" % (t["technique"], t["with"]["contacts"]) in out
+    for a in r["agents"]:
+        assert "\n%-22s %5d attempts" % (a["agent_id"], a["attempts"]) in out

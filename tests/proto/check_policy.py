@@ -65,6 +65,13 @@ def set_path(doc, path, value):
 
 # Broken policies the schema alone must reject (path, new value or None to delete).
 BROKEN = [
+    ("conversation/objections/Not-Mine", {}),
+    ("conversation/objections/cannot_pay/hardship", "yes"),
+    ("conversation/techniques/empathy/weight", 1),
+    ("conversation/stages/reported", "lower"),
+    ("conversation/stages/rules/0/raise_to", "none"),
+    ("conversation/stages/rules/0/event", "invoice.overdue"),
+    ("conversation/stages/rules/1/back_to", "paid"),
     ("strategies/evasive/steps/2/channel", "fax"),
     ("strategies/chronic/steps/3/action", "sue"),
     ("strategies/forgetful/variants/1/weight", 0),

@@ -40,19 +40,26 @@ EXAMPLES = PROTO / "examples"
 INPUT_TYPES = [
     "invoice.overdue", "invoice.adjusted", "invoice.cancelled", "payment.received",
     "payment.reversed", "contact.attempted", "promise.made", "plan.agreed", "debt.disputed",
-    "dispute.resolved", "contact.preferences", "forbearance.granted",
+    "dispute.resolved", "contact.preferences", "forbearance.granted", "forbearance.ended",
 ]
 OUTPUT_TYPES = [
     "task.created", "task.cancelled", "case.segment_changed", "promise.kept", "promise.broken",
-    "plan.defaulted", "case.resolved",
+    "plan.defaulted", "case.resolved", "case.settled",
 ]
 # Every DLQ code; currency_mismatch needs the database (a payment in another currency than
 # its case), so no example can show it without one.
 ERROR_CODES = [
     "malformed_json", "too_large", "schema_violation", "unknown_type", "invalid_amount",
     "invalid_currency", "invalid_date", "invalid_timezone", "currency_mismatch",
+    "invalid_promise", "invalid_plan", "processing_error", "poison",
 ]
-CODES_WITHOUT_EXAMPLE = {"currency_mismatch": "needs the case's currency from the database"}
+CODES_WITHOUT_EXAMPLE = {
+    "currency_mismatch": "needs the case's currency from the database",
+    "invalid_promise": "needs the case's balance from the database",
+    "invalid_plan": "needs the case's balance from the database",
+    "processing_error": "the database refused a valid event",
+    "poison": "the message crashed the worker (tests/integration/test_poison.py)",
+}
 
 # Invalid examples that are well-formed for the schemas: only recobro's validator rejects them.
 SCHEMA_CANNOT_REJECT = {
@@ -333,10 +340,31 @@ def check_against_c(schemas):
     (ok if sorted(codes) == sorted(ERROR_CODES) else fail)("DLQ header schema lists every code")
 
 
+# ---- (e) limits in characters, whatever their width ------------------------------------------
+# The same limits tests/unit/test_limits.c checks in C: a value of exactly the limit in 1-, 2-,
+# 3- and 4-byte UTF-8 characters is valid, one character more is not.
+LIMITS = {"debtorId": 64, "id": 128, "name": 256, "text": 1000}
+
+
+def check_limits(schemas):
+    defs = schemas.get(SCHEMAS / "common.schema.json", {}).get("$defs", {})
+    for name, limit in LIMITS.items():
+        v = jsonschema.Draft202012Validator(defs.get(name, {}))
+        (ok if defs.get(name, {}).get("maxLength") == limit else fail)(
+            f"common.schema.json {name}: maxLength {limit}, as in the C code")
+        for ch in ("a", "\u00e9", "\u4e2d", "\U0001F600"):
+            width = len(ch.encode())
+            (ok if v.is_valid(ch * limit) else fail)(
+                f"{name}: {limit} characters of {width} bytes are valid")
+            (ok if not v.is_valid(ch * (limit + 1)) else fail)(
+                f"{name}: {limit + 1} characters of {width} bytes are too long")
+
+
 def main():
     schemas = load_schemas()
     registry = make_registry(schemas)
     check_against_c(schemas)
+    check_limits(schemas)
     check_examples(schemas, registry)
     check_asyncapi()
     print(f"{results['passed']} passed, {results['failed']} failed")

@@ -63,15 +63,14 @@ static void test_contacts_move_features(void **state)
     assert_int_equal(feat(&cf, "attempts_without_answer"), 0);
     assert_int_equal(feat(&cf, "refusal_count"), 1);
     assert_int_equal(feat(&cf, "right_party_contacts"), 1);
-    assert_int_equal(feat(&cf, "hardship_objections"), 1);
+    /* Objections and stage are the policy's conversation rules (test_conversation.c). */
+    assert_null(json_object_get(cf.features, "hardship_objections"));
+    assert_null(json_object_get(cf.features, "stage"));
     assert_true(json_is_true(json_object_get(cf.features, "ever_contacted")));
-    assert_string_equal(json_string_value(json_object_get(cf.features, "stage")), "accepted");
-    /* Stage never goes back. */
     contact(&cf,
             "{\"channel\":\"sms\",\"at\":\"2026-11-22T11:00:00Z\",\"outcome\":\"delivery_failed\","
             "\"stage\":\"recognized\"}",
             NULL);
-    assert_string_equal(json_string_value(json_object_get(cf.features, "stage")), "accepted");
     assert_int_equal(feat(&cf, "delivery_failures"), 1);
     contact(&cf,
             "{\"channel\":\"phone\",\"at\":\"2026-11-19T10:00:00Z\",\"outcome\":\"wrong_party\"}",
@@ -91,16 +90,6 @@ static void test_contacts_move_features(void **state)
     assert_int_equal(st.n_call_attempts, 4);
     assert_true(st.last_rpc_at == cf.last_rpc_at);
     casefile_clear(&cf);
-}
-
-static void test_hardship_codes(void **state)
-{
-    (void)state;
-    assert_true(caseinteract_is_hardship("hardship"));
-    assert_true(caseinteract_is_hardship("hardship_medical"));
-    assert_true(caseinteract_is_hardship("unemployed"));
-    assert_false(caseinteract_is_hardship("not_my_debt"));
-    assert_false(caseinteract_is_hardship(NULL));
 }
 
 static casefile_task_t *add_task(casefile_t *cf, const char *id, const char *action,
@@ -275,7 +264,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contacts_move_features),
-        cmocka_unit_test(test_hardship_codes),
         cmocka_unit_test(test_task_loop_closed),
         cmocka_unit_test(test_dispute_withdraws_collection_only),
         cmocka_unit_test(test_dispute_resolutions),

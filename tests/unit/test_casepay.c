@@ -16,7 +16,7 @@
 
 static casepay_payment_t pay_of(const char *id, int64_t amount)
 {
-    casepay_payment_t p = {id, "EUR", amount, 1764061200, 20417, NULL, 0};
+    casepay_payment_t p = {id, "EUR", amount, 1764061200, 20417, NULL, 0, NULL};
     return p;
 }
 
@@ -88,7 +88,7 @@ static void test_partial_payment_keeps_promise_then_reversal_breaks_it(void **st
     assert_int_equal(plan.n_outputs, 1); /* promise.kept */
     assert_int_equal(json_integer_value(json_object_get(cf.features, "promises_kept")), 1);
     assert_int_equal(cf.invoices[0].open_amount, 15000);
-    casepay_undo_t u = {"PAY-1", eff.lines, eff.nlines, 5000, NULL, 0, 20417, 1764061200};
+    casepay_undo_t u = {"PAY-1", eff.lines, eff.nlines, 5000, NULL, 0, 20417, 1764061200, 0, 0};
     assert_int_equal(casepay_reverse(&cf, &u, &pr, NULL, "s", &plan, &err), 0);
     assert_int_equal(pr.state, PROMISE_BROKEN);
     assert_int_equal(cf.invoices[0].open_amount, 20000);

@@ -44,6 +44,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.log_level, LOG_INFO);
     assert_int_equal(cfg.batch_max, 500);
     assert_int_equal(cfg.cache_ttl_s, 604800);
+    assert_int_equal(cfg.snapshot_retention_days, 731);
     assert_string_equal(cfg.now, "");
     assert_int_equal(cfg.n_kafka_props, 0);
 }
@@ -105,6 +106,9 @@ static void bad_values(void **state)
         {"RECOBRO_KAFKA_BROKERS=", "RECOBRO_KAFKA_BROKERS"},
         {"RECOBRO_TOPIC_PARTITIONS=0", "RECOBRO_TOPIC_PARTITIONS"},
         {"RECOBRO_KAFKA_BAD-NAME=1", "RECOBRO_KAFKA_BAD-NAME"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=-1", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=a year", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
+        {"RECOBRO_SNAPSHOT_RETENTION_DAYS=36601", "RECOBRO_SNAPSHOT_RETENTION_DAYS"},
     };
 
     (void)state;
@@ -213,6 +217,15 @@ static void redis_urls(void **state)
         {"redis://pw@h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://user:@h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://:a@b@h:7", 0, "h", "", "a@b", 7, 0, 0},
+        /* RFC 3986 user-info, percent-decoded by GLib's parser; raw '/', '?', '#' kept too */
+        {"redis://us%65r:p%40ss%25w@h", 0, "h", "user", "p@ss%w", 6379, 0, 0},
+        {"redis://:a/b?c#d@h:7/1", 0, "h", "", "a/b?c#d", 7, 1, 0},
+        {"redis://:pw@h/1?x=1", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:pw@h/1#f", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:p%zzw@h", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"redis://:pw@h:65536", -1, NULL, NULL, NULL, 0, 0, 0},
+        {"REDISS://h", 0, "h", "", "", 6379, 0, 1}, /* schemes are case-insensitive */
+        {"redis:h", -1, NULL, NULL, NULL, 0, 0, 0},
         {"redis://[::1]:6380/3", 0, "::1", "", "", 6380, 3, 0},
         {"redis://h:6379/1000", 0, "h", "", "", 6379, 1000, 0},
         {"redis://h:0", -1, NULL, NULL, NULL, 0, 0, 0},

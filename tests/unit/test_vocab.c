@@ -13,15 +13,15 @@
 static const char *const actions[] = {
     "reminder",         "call",         "validation_notice", "invoice_copy", "plan_offer",
     "promise_reminder", "final_notice", "restrict_service",  "legal_review", "supervisor_review",
-    "thank_you"};
+    "thank_you",        "skip_trace",   "restore_service"};
 static const char *const channels[] = {"phone", "sms", "email", "letter", "visit", "internal"};
 static const char *const stages[] = {"none", "recognized", "accepted", "amount_agreed",
                                      "date_agreed"};
 
 /* Names that are none of the above: other case, spaces, prefixes, other lists' names. */
-static const char *const strangers[] = {"",           "Call",       "call ", " call",
-                                        "cal",        "calls",      "fax",   "SMS",
-                                        "skip_trace", "high_value", "none_", "default"};
+static const char *const strangers[] = {"",          "Call",       "call ", " call",
+                                        "cal",       "calls",      "fax",   "SMS",
+                                        "skiptrace", "high_value", "none_", "default"};
 
 static void test_actions_round_trip(void **state)
 {

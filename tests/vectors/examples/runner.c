@@ -63,9 +63,9 @@ static char *read_file(const char *path, size_t *len)
 /* recobro's own output types: never accepted on an input topic. */
 static bool is_output_type(const char *type)
 {
-    static const char *const outputs[] = {
-        "task.created",   "task.cancelled", "case.segment_changed", "promise.kept",
-        "promise.broken", "plan.defaulted", "case.resolved",        NULL};
+    static const char *const outputs[] = {"task.created",  "task.cancelled", "case.segment_changed",
+                                          "promise.kept",  "promise.broken", "plan.defaulted",
+                                          "case.resolved", "case.settled",   NULL};
 
     for (size_t i = 0; type != NULL && outputs[i] != NULL; i++)
         if (strcmp(outputs[i], type) == 0)

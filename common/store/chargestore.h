@@ -1,0 +1,30 @@
+/* chargestore.h - the PostgreSQL side of a case's charges (charges.h): its case_charges row and
+ * the charge parts of the payment its event names (deploy/migrations/0009_charges.sql). Loaded
+ * with the case in the batch's pipeline (casestore_load_many()) and saved with it
+ * (casestore_save()), in the same transaction, so interest accrues exactly once.
+ *
+ * Errors: 0, -1 for a failure retrying will not fix, or RESULT_TRANSIENT, with a one-line text in
+ * err. Every result is cleared inside. */
+#ifndef RECOBRO_CHARGESTORE_H
+#define RECOBRO_CHARGESTORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "casefile.h"
+#include "pgpipe.h"
+
+/* Prepares the statements on `conn`. */
+__attribute__((warn_unused_result)) int chargestore_prepare(PGconn *conn, char *err, size_t errlen);
+
+/* Queues the load of cf's charges, and with CASEFILE_ROW_PAYMENT in `need` those of the payment
+ * `name` (may be NULL) into cf->charges. */
+__attribute__((warn_unused_result)) int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf,
+                                                               unsigned need, const char *name,
+                                                               char *err, size_t errlen);
+
+/* Writes cf's charges when they changed, and a received payment's charge parts. */
+__attribute__((warn_unused_result)) int chargestore_save_case(PGconn *conn, casefile_t *cf,
+                                                              char *err, size_t errlen);
+
+#endif
