@@ -128,36 +128,37 @@ char *cal_format_day(int64_t day, char *buf, size_t size)
 
 /* ==== Instants ================================================================================ */
 
-/* Reads "HH:MM:SS" at s. */
-static bool parse_clock(const char *s, int *h, int *mi, int *sec)
+/* True when s has the shape "HH:MM:SS" (GLib checks the hour and minute); a leap second (:60)
+ * is refused here, as GLib would take it as :59.999999. */
+static bool clock_shape(const char *s)
 {
-    return read_digits(s, 2, h) && s[2] == ':' && read_digits(s + 3, 2, mi) && s[5] == ':' &&
-           read_digits(s + 6, 2, sec) && *h <= 23 && *mi <= 59 && *sec <= 59;
+    int v, sec;
+    return read_digits(s, 2, &v) && s[2] == ':' && read_digits(s + 3, 2, &v) && s[5] == ':' &&
+           read_digits(s + 6, 2, &sec) && sec <= 59;
 }
 
-/* Reads the offset at p ("Z" or "+HH:MM" / "-HH:MM", then the end) into seconds east. */
-static bool parse_offset(const char *p, int *offset_s)
+/* True when p is "Z" or "+HH:MM" / "-HH:MM" (hours to 23), then the end. */
+static bool offset_shape(const char *p)
 {
     int oh, om;
 
-    if (p[0] == 'Z' && p[1] == '\0') {
-        *offset_s = 0;
+    if (p[0] == 'Z' && p[1] == '\0')
         return true;
-    }
-    if ((p[0] != '+' && p[0] != '-') || strlen(p) != 6 || !read_digits(p + 1, 2, &oh) ||
-        p[3] != ':' || !read_digits(p + 4, 2, &om) || oh > 23 || om > 59)
-        return false;
-    *offset_s = (p[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-    return true;
+    return (p[0] == '+' || p[0] == '-') && strlen(p) == 6 && read_digits(p + 1, 2, &oh) &&
+           p[3] == ':' && read_digits(p + 4, 2, &om) && oh <= 23 && om <= 59;
 }
 
+/* RFC 3339 is a strict profile of ISO 8601: the shape is checked here (ISO 8601 would also take
+ * week dates, a missing offset, "," fractions, "+HHMM"), then GLib checks the values (month,
+ * day of that month, hour, minute, second) and does the arithmetic. */
 int cal_parse_instant(const char *s, int64_t *epoch, int *offset_s)
 {
-    int y, mo, d, h, mi, sec, off;
     const char *p;
+    GDateTime *dt;
+    int y, mo, d;
 
     if (s == NULL || strlen(s) < 20 || !parse_date_prefix(s, &y, &mo, &d) || s[10] != 'T' ||
-        !parse_clock(s + 11, &h, &mi, &sec))
+        !clock_shape(s + 11))
         return -1;
     p = s + 19;
     if (*p == '.') {
@@ -168,12 +169,13 @@ int cal_parse_instant(const char *s, int64_t *epoch, int *offset_s)
         if (p == frac || p - frac > 9)
             return -1;
     }
-    if (!parse_offset(p, &off))
+    if (!offset_shape(p) || (dt = g_date_time_new_from_iso8601(s, NULL)) == NULL)
         return -1;
     if (epoch)
-        *epoch = cal_days_from_civil(y, mo, d) * CAL_SECS_PER_DAY + h * 3600 + mi * 60 + sec - off;
+        *epoch = g_date_time_to_unix(dt);
     if (offset_s)
-        *offset_s = off;
+        *offset_s = (int)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_SECOND);
+    g_date_time_unref(dt);
     return 0;
 }
 

@@ -1018,6 +1018,24 @@ int casefile_plan(casefile_t *cf, const policy_t *policy, int64_t now, casefile_
 
 /* ---- The hot cache --------------------------------------------------------------------------- */
 
+/* interactions: the next moment each channel may be used for a collection action (null: never,
+ * e.g. opted out), as of `asof`. */
+static json_t *next_allowed_json(const casefile_t *cf, const contact_rules_t *rules,
+                                 const contact_state_t *state, int64_t asof)
+{
+    json_t *allowed = json_object();
+
+    for (int ch = VOCAB_CHANNEL_PHONE; allowed && ch <= VOCAB_CHANNEL_VISIT; ch++) {
+        contact_decision_t d;
+        int rc = contact_next_allowed(rules, state, (vocab_channel_t)ch, asof, cf->timezone, &d);
+        json_object_set_new(allowed, vocab_channel_name((vocab_channel_t)ch),
+                            rc == 0 && d.verdict != CONTACT_SUPPRESS
+                                ? instant_json(d.not_before, cf->timezone)
+                                : json_null());
+    }
+    return allowed;
+}
+
 json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t now)
 {
     contact_rules_t defaults;
@@ -1049,21 +1067,11 @@ json_t *casefile_cache_new(const casefile_t *cf, const policy_t *policy, int64_t
         cf->active_plan ? cf->active_plan : json_null(), "next_action", next, "last_contact_at",
         last_contact, "calls_left_7d", calls_left, "policy_version", cf->policy_version,
         "updated_at", updated, "version", (json_int_t)cf->version);
-    /* interactions: the next moment each channel may be used for a collection action (null:
-     * never, e.g. opted out), as of the case's last change (so the cache and `case show` agree
-     * whatever the reader's clock), and the end of a forbearance pause. */
-    json_t *allowed = doc ? json_object() : NULL;
+    /* interactions: as of the case's last change (so the cache and `case show` agree whatever
+     * the reader's clock), and the end of a forbearance pause. */
     int64_t asof = cf->updated_at ? cf->updated_at : now;
-    for (int ch = VOCAB_CHANNEL_PHONE; allowed && ch <= VOCAB_CHANNEL_VISIT; ch++) {
-        contact_decision_t d;
-        int rc = contact_next_allowed(rules, &state, (vocab_channel_t)ch, asof, cf->timezone, &d);
-        json_object_set_new(allowed, vocab_channel_name((vocab_channel_t)ch),
-                            rc == 0 && d.verdict != CONTACT_SUPPRESS
-                                ? instant_json(d.not_before, cf->timezone)
-                                : json_null());
-    }
-    if (allowed)
-        json_object_set_new(doc, "next_allowed", allowed);
+    if (doc)
+        json_object_set_new(doc, "next_allowed", next_allowed_json(cf, rules, &state, asof));
     if (doc && cf->forbearance_until[0] && state.forbearance_until > asof)
         json_object_set_new(doc, "paused_until", json_string(cf->forbearance_until));
     if (doc && casecharge_cache(cf, doc) < 0) { /* money: principal, interest, fees, settlement */

@@ -133,9 +133,20 @@ int caseinteract_contact(casefile_t *cf, const json_t *data, caseinteract_task_t
 
 int caseinteract_dispute_opened(casefile_t *cf, int64_t now, casefile_plan_t *plan)
 {
-    if (feature_set_bool(cf, "open_dispute", true) < 0)
+    if (feature_set_bool(cf, "open_dispute", true) < 0 ||
+        casefile_withdraw(cf, plan, now, false, "disputed") < 0)
         return -1;
-    return casefile_withdraw(cf, plan, now, false, "disputed");
+    /* Tracing a debtor is collecting too: a pending skip_trace is withdrawn (the unreached rule
+     * plans the next). It is not a collection action for the other withdrawals: a segment change
+     * must not drop it. */
+    for (size_t i = 0; i < cf->n_tasks; i++) {
+        casefile_task_t *t = &cf->tasks[i];
+        if (t->status == CASEFILE_TASK_PENDING && t->not_after > now &&
+            strcmp(t->action, vocab_action_name(VOCAB_ACTION_SKIP_TRACE)) == 0 &&
+            casefile_cancel_task(cf, plan, t, now, "disputed") < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Cancels one invoice through casefile_apply_event(), as an invoice.cancelled would (then the

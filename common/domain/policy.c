@@ -416,10 +416,10 @@ static int parse_negotiation(policy_t *p, const json_t *obj, char *err, size_t e
 
 static int parse_document(policy_t *p, const json_t *root, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"$schema",      "version",    "name",        "description",
-                                       "segmentation", "strategies", "negotiation", "contact",
-                                       "charges",      "conversation",
-                                       "promise",      "unreached",    "delivery", NULL};
+    static const char *const keys[] = {
+        "$schema",    "version",     "name",     "description", "segmentation",
+        "strategies", "negotiation", "contact",  "charges",     "conversation",
+        "promise",    "unreached",   "delivery", NULL};
     json_t *v;
 
     if (!json_is_object(root))

@@ -128,9 +128,9 @@ typedef struct policy {
     int plan_default_missed_installments;  /* missed instalments that default a plan */
     policy_limits_t limits[SEGMENT_COUNT]; /* by segment, defaults already merged in */
     contact_rules_t contact;
-    charges_rules_t charges; /* late interest and fees (charges.h); zero: none */
+    charges_rules_t charges;   /* late interest and fees (charges.h); zero: none */
     conv_rules_t conversation; /* objection codes, techniques, stage rules (conversation.h) */
-    planrules_t planning; /* "promise", "unreached", "delivery" (planrules.h) */
+    planrules_t planning;      /* "promise", "unreached", "delivery" (planrules.h) */
 } policy_t;
 
 /* ---- Loading -------------------------------------------------------------------------------- */

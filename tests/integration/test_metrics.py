@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import time
 
+import pytest
+
 import stackutil as su
 from conftest import worker_env
 
@@ -76,9 +78,20 @@ def check_fresh(svc, expect):
     return body
 
 
-def test_fresh_services_expose_every_series_at_zero(names, services):
+@pytest.fixture
+def fresh_db(names):
+    """An empty database of the test's own: the shared one holds earlier suites' due cases, which
+    the scheduler's first sweep would plan (tasks counted on a "fresh" process)."""
+    db = "it_metrics_" + names["rid"]
+    dsn = su.create_database(db)
+    yield dsn
+    su.drop_database(db)  # after the services fixture stopped the processes
+
+
+def test_fresh_services_expose_every_series_at_zero(fresh_db, names, services):
     cat = catalogue()
-    env = worker_env(names, RECOBRO_POLICY_FILE=str(POLICY), RECOBRO_SCHEDULER_PERIOD_MS="600000")
+    env = worker_env(names, RECOBRO_POLICY_FILE=str(POLICY), RECOBRO_SCHEDULER_PERIOD_MS="600000",
+                     RECOBRO_PG_DSN=fresh_db)
     for binary, arrays in ROLES.items():
         expect = [f for a in arrays for f in cat[a]]
         assert len(expect) > 5
@@ -98,7 +111,7 @@ def lag_series(svc):
 
 
 def test_lag_series_follow_the_assignment(names, services):
-    env = worker_env(names)
+    env = worker_env(names, RECOBRO_POLICY_FILE=str(POLICY))  # whatever ran before it
     # Messages on every partition, so that each has a position (and a lag) once consumed.
     su.produce(names["in"], [("k%d" % i, b"not json at all", None) for i in range(60)])
     first = services("recobro-overdue", env)

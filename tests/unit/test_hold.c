@@ -16,6 +16,7 @@
 #include "calendar.h"
 #include "callback.h"
 #include "casedecide.h"
+#include "caseinteract.h"
 #include "casefile.h"
 #include "hold.h"
 #include "policy.h"
@@ -471,6 +472,33 @@ static void test_skip_trace_after_six_unreached_attempts(void **state)
     casefile_clear(&cf);
 }
 
+/* A dispute opened while a skip_trace is pending withdraws it: tracing is collecting (the
+ * compliance checker found them planned the moment a dispute opened, and left live). */
+static void test_skip_trace_withdrawn_when_a_dispute_opens(void **state)
+{
+    casefile_t cf;
+    casefile_plan_t plan = CASEFILE_PLAN_INIT;
+    char task_id[CASEFILE_UUID_MAX];
+
+    (void)state;
+    new_case(&cf, &plan, "Europe/Madrid", NULL, "2026-09-01", at("2026-11-02T09:00:00Z"));
+    contact(&cf, &plan, ATTEMPT("2026-11-21T10:00:00+01:00", "wrong_party"),
+            at("2026-11-21T09:01:00Z"));
+    const json_t *s = output(&plan, "task.created", "skip_trace", 0);
+    assert_non_null(s);
+    snprintf(task_id, sizeof(task_id), "%s", str(s, "task_id"));
+    persist(&cf, &plan);
+    assert_int_equal(caseinteract_dispute_opened(&cf, at("2026-11-21T09:01:00Z"), &plan), 0);
+    const json_t *c = output(&plan, "task.cancelled", NULL, 0);
+    bool withdrawn = false;
+    for (int i = 0; c != NULL; c = output(&plan, "task.cancelled", NULL, ++i))
+        withdrawn = withdrawn || (strcmp(str(c, "task_id"), task_id) == 0 &&
+                                  strcmp(str(c, "reason"), "disputed") == 0);
+    assert_true(withdrawn);
+    casefile_plan_clear(&plan);
+    casefile_clear(&cf);
+}
+
 static void test_skip_trace_counts_only_after_a_right_party_contact(void **state)
 {
     casefile_t cf;
@@ -659,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_callback_outside_the_window),
         cmocka_unit_test(test_skip_trace_after_six_unreached_attempts),
         cmocka_unit_test(test_skip_trace_counts_only_after_a_right_party_contact),
+        cmocka_unit_test(test_skip_trace_withdrawn_when_a_dispute_opens),
         cmocka_unit_test(test_restore_after_restriction_when_resolved),
         cmocka_unit_test(test_delivery_failure_falls_back_to_the_next_channel),
         cmocka_unit_test(test_queue_senior_for_high_value),
