@@ -25,20 +25,26 @@ bool hold_sent(const casefile_t *cf, const char *key)
     return false;
 }
 
-int hold_mark_sent(casefile_t *cf, const char *key)
+int hold_followup_push(casefile_t *cf, const char *name, json_t *value, size_t max)
 {
-    json_t *arr = json_object_get(cf->followup, "sent");
+    json_t *arr = json_object_get(cf->followup, name);
 
-    if (!json_is_array(arr)) {
-        if ((arr = json_array()) == NULL || json_object_set_new(cf->followup, "sent", arr) < 0)
-            return -1;
-    }
-    if (json_array_append_new(arr, json_string(key)) < 0)
+    if (!json_is_array(arr) &&
+        ((arr = json_array()) == NULL || json_object_set_new(cf->followup, name, arr) < 0)) {
+        json_decref(value);
         return -1;
-    while (json_array_size(arr) > HOLD_SENT_MAX)
+    }
+    if (json_array_append_new(arr, value) < 0)
+        return -1;
+    while (json_array_size(arr) > max)
         json_array_remove(arr, 0);
     cf->followup_dirty = true;
     return 0;
+}
+
+int hold_mark_sent(casefile_t *cf, const char *key)
+{
+    return hold_followup_push(cf, "sent", json_string(key), HOLD_SENT_MAX);
 }
 
 void hold_task_id(const casefile_t *cf, const char *kind, const char *key,

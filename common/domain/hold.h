@@ -54,6 +54,10 @@ __attribute__((warn_unused_result)) int hold_plan(casefile_t *cf, const policy_t
 /* True when `key` is in the state's "sent" list (reminders and follow-ups planned). */
 bool hold_sent(const casefile_t *cf, const char *key);
 
+/* Appends value (stolen) to the array `name` of the case's follow-up state, keeping the last
+ * max entries, and marks the state dirty. Returns 0, or -1 (out of memory). */
+int hold_followup_push(casefile_t *cf, const char *name, json_t *value, size_t max);
+
 /* Adds `key` to the "sent" list (the newest 32 are kept) and marks the state dirty. Returns 0
  * or -1 (out of memory). */
 int hold_mark_sent(casefile_t *cf, const char *key);

@@ -48,16 +48,7 @@ int outreach_note(casefile_t *cf, const json_t *data)
     if (strcmp(outcome, "wrong_party") == 0 && at > fu_int(cf, "wrong_party_at") &&
         fu_set_int(cf, "wrong_party_at", at) < 0)
         return -1;
-    json_t *arr = json_object_get(cf->followup, "unreached");
-    if (!json_is_array(arr) &&
-        ((arr = json_array()) == NULL || json_object_set_new(cf->followup, "unreached", arr) < 0))
-        return -1;
-    if (json_array_append_new(arr, json_integer(at)) < 0)
-        return -1;
-    while (json_array_size(arr) > OUTREACH_KEEP)
-        json_array_remove(arr, 0);
-    cf->followup_dirty = true;
-    return 0;
+    return hold_followup_push(cf, "unreached", json_integer(at), OUTREACH_KEEP);
 }
 
 /* Attempts that reached nobody after `since`. */

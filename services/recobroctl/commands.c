@@ -312,15 +312,7 @@ static int cmd_case_show(const config_t *cfg, int argc, char **argv)
         json_decref(doc);
         return EXIT_FAIL;
     }
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (text == NULL) {
-        fprintf(stderr, "recobroctl: out of memory\n");
-        return EXIT_FAIL;
-    }
-    printf("%s\n", text);
-    free(text);
-    return EXIT_OK;
+    return ctl_print_json(doc);
 }
 
 /* ---- The scheduler (issue 5) ------------------------------------------------------------- */
@@ -487,4 +479,18 @@ const ctl_command_t *ctl_find(int argc, char **argv)
             return c;
     }
     return NULL;
+}
+
+int ctl_print_json(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    json_decref(doc);
+    if (text == NULL) {
+        fprintf(stderr, "recobroctl: out of memory\n");
+        return EXIT_FAIL;
+    }
+    printf("%s\n", text);
+    free(text);
+    return EXIT_OK;
 }

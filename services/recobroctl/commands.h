@@ -35,6 +35,10 @@ int ctl_policy_list(const config_t *cfg, int argc, char **argv);
 int ctl_case_extras(PGconn *conn, const char *creditor_id, const char *debtor_id, json_t *out,
                     char *err, size_t errlen);
 
+/* Prints doc as indented JSON on stdout and releases it. Returns EXIT_OK, or EXIT_FAIL (out of
+ * memory, said in one line). */
+int ctl_print_json(json_t *doc);
+
 /* Writes the list of commands (synopsis and sentence, one table for all) to `out`. */
 void ctl_usage(FILE *out);
 

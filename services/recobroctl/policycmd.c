@@ -143,13 +143,5 @@ int ctl_policy_list(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "recobroctl: %s\n", err);
         return EXIT_FAIL;
     }
-    char *text = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(list);
-    if (text == NULL) {
-        fprintf(stderr, "recobroctl: out of memory\n");
-        return EXIT_FAIL;
-    }
-    printf("%s\n", text);
-    free(text);
-    return EXIT_OK;
+    return ctl_print_json(list);
 }

@@ -16,13 +16,17 @@
 
 #include "redisconn.h"
 
-/* Accepts one connection and resets it (SO_LINGER 0: the close sends RST). */
+static pthread_barrier_t connected; /* the client's connect has returned */
+
+/* Accepts one connection and, once the client is connected, resets it (SO_LINGER 0: the close
+ * sends RST; a reset during the client's connect would fail the connect instead). */
 static void *hang_up(void *arg)
 {
     int lfd = *(int *)arg;
     int fd = accept(lfd, NULL, NULL);
     struct linger lg = {1, 0};
 
+    pthread_barrier_wait(&connected);
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(fd);
@@ -55,10 +59,13 @@ static void test_peer_reset_is_an_error_not_a_signal(void **state)
     sigset_t pending;
 
     signal(SIGPIPE, SIG_DFL); /* as in recobroctl: a SIGPIPE would end this test */
+    assert_int_equal(pthread_barrier_init(&connected, NULL, 2), 0);
     assert_int_equal(pthread_create(&t, NULL, hang_up, &lfd), 0);
     rconn_t *c = rconn_connect("127.0.0.1", port, 2000, 2000, NULL, err, sizeof(err));
-    assert_non_null(c);
+    pthread_barrier_wait(&connected);
     pthread_join(t, NULL);
+    pthread_barrier_destroy(&connected);
+    assert_non_null(c);
     usleep(50 * 1000); /* let the reset arrive */
     memset(value, 'x', big);
     for (int i = 0; i < 3; i++) {
