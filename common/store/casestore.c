@@ -87,10 +87,12 @@ static const struct {
     /* cs_load_lock for a batch: the cases of the arrays, locked in the order given (the sort
      * sits below the lock), each row with its place in the arrays (ord, from 1). */
     {"cs_load_many",
-     "SELECT u.ord, " CS_LOAD_COLS
+     "SELECT u.ord, " CS_LOAD_COLS ", " CHARGESTORE_LOAD_COLS
      "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
      "JOIN debt_case c ON c.creditor_id = u.creditor_id AND c.debtor_id = "
-     "u.debtor_id " CS_LOAD_JOINS "ORDER BY u.ord FOR UPDATE OF c"},
+     "u.debtor_id " CS_LOAD_JOINS
+     "LEFT JOIN case_charges ch ON ch.creditor_id = c.creditor_id AND ch.debtor_id = c.debtor_id "
+     "ORDER BY u.ord FOR UPDATE OF c"},
     /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
      * k-th value of every row of the batch in $k, and is sent once per batch. A new column is
      * one more array in unnest(), one more name in AS u(...), its use in the statement, and one
@@ -122,14 +124,17 @@ static const struct {
      "segment_seq = u.segment_seq, last_step = u.last_step, stage = u.stage, status = u.status, "
      "next_action = u.next_action, next_channel = u.next_channel, "
      "next_not_before = to_timestamp(u.next_not_before), version = u.version, "
-     "updated_at = to_timestamp(u.updated_at) "
+     "updated_at = to_timestamp(u.updated_at), "
+     /* The counters other services keep and follow-up planning's state, in the same row
+      * version: NULL when the decision did not move them (kept as stored). */
+     "features = coalesce(u.features, c.features), followup = coalesce(u.followup, c.followup) "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::text[], "
      " $7::text[], $8::text[], $9::text[], $10::integer[], $11::boolean[], $12::bigint[], "
      " $13::integer[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], "
-     " $19::bigint[], $20::bigint[], $21::bigint[]) "
+     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[]) "
      " AS u(creditor_id, debtor_id, currency, balance, days_past_due, segment, rule, strategy, "
      " variant, policy_version, high_value, segment_since, segment_seq, last_step, stage, status, "
-     " next_action, next_channel, next_not_before, version, updated_at) "
+     " next_action, next_channel, next_not_before, version, updated_at, features, followup) "
      "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_invoice",
      "INSERT INTO invoice (creditor_id, debtor_id, invoice_id, number, currency, amount, "
@@ -153,16 +158,6 @@ static const struct {
      " AS u(creditor_id, debtor_id, task_id, segment, segment_seq, step, action, channel, "
      " template, priority, not_before, not_after, status, reason, payload) "
      "ON CONFLICT DO NOTHING"},
-    /* interactions: the counters caseinteract.c moves. */
-    {"cs_features",
-     "UPDATE debt_case c SET features = u.features "
-     "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(creditor_id, debtor_id, features) "
-     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
-    /* version 2: follow-up planning's state (0011_followup.sql). */
-    {"cs_followup",
-     "UPDATE debt_case c SET followup = u.followup "
-     "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(creditor_id, debtor_id, followup) "
-     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_task_status", "UPDATE task t SET status = u.status, reason = u.reason, updated_at = now() "
                        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
                        " AS u(creditor_id, debtor_id, task_id, status, reason) "
@@ -468,6 +463,8 @@ static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, 
             return -1;
         }
         rc = case_from_res(res, r, ls->reqs[ord - 1].cf, err, errlen);
+        if (rc == 0) /* money: the case's interest, fees and settlement (chargestore.h) */
+            rc = chargestore_from_row(res, r, ls->reqs[ord - 1].cf, err, errlen);
     }
     return rc;
 }
@@ -481,8 +478,8 @@ static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen
         rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
     if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
         rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
-    if (rc == 0) /* money */
-        rc = chargestore_queue_case(pp, r->cf, r->need, r->name, err, errlen);
+    if (rc == 0) /* money: the case's charges came with its row (on_cases()) */
+        rc = chargestore_queue_payment(pp, r->cf, r->need, r->name, err, errlen);
     return rc;
 }
 
@@ -562,7 +559,8 @@ static int save_parties(PGconn *conn, const casefile_t *cf, char *err, size_t er
     return pgpipe_cmd(conn, "cs_debtor", 8, dp, err, errlen);
 }
 
-static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int save_case_row(PGconn *conn, const casefile_t *cf, const char *features,
+                         const char *followup, char *err, size_t errlen)
 {
     char balance[24], dpd[16], pv[16], since[24], seq[16], step[16], nnb[24], version[24],
         updated[24];
@@ -575,7 +573,7 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
     snprintf(nnb, sizeof(nnb), "%" PRId64, cf->next_not_before);
     snprintf(version, sizeof(version), "%" PRId64, cf->version);
     snprintf(updated, sizeof(updated), "%" PRId64, cf->updated_at);
-    const char *p[21] = {
+    const char *p[23] = {
         cf->creditor_id,
         cf->debtor_id,
         opt(cf->currency),
@@ -597,8 +595,31 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
         cf->has_next ? nnb : NULL,
         version,
         updated,
+        features,
+        followup,
     };
-    return pgpipe_cmd(conn, "cs_case", 21, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_case", 23, p, err, errlen);
+}
+
+/* The case row, with its features (interactions: the counters caseinteract.c moves) and its
+ * follow-up state (version 2, 0011_followup.sql) when the decision changed them: one UPDATE, so
+ * one new row version per case and batch round. */
+static int save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    char *features = cf->features_dirty ? json_dumps(cf->features, JSON_COMPACT) : NULL;
+    char *followup = cf->followup_dirty ? json_dumps(cf->followup, JSON_COMPACT) : NULL;
+    if ((cf->features_dirty && features == NULL) || (cf->followup_dirty && followup == NULL)) {
+        free(features);
+        free(followup);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = save_case_row(conn, cf, features, followup, err, errlen);
+    free(features);
+    free(followup);
+    if (rc == 0)
+        cf->features_dirty = cf->followup_dirty = false;
+    return rc;
 }
 
 static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoice_t *inv,
@@ -677,36 +698,6 @@ static int save_history(PGconn *conn, const casefile_t *cf, const casefile_plan_
     return pgpipe_cmd(conn, "cs_history", 13, p, err, errlen);
 }
 
-/* The counters other services keep, when a decision moved them. */
-static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
-{
-    if (!cf->features_dirty)
-        return 0;
-    char *features = json_dumps(cf->features, JSON_COMPACT);
-    const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
-    int rc = features ? pgpipe_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
-    free(features);
-    if (features == NULL)
-        snprintf(err, errlen, "out of memory");
-    cf->features_dirty = rc != 0;
-    return rc;
-}
-
-/* version 2: follow-up planning's state, when planning changed it (hold.h). */
-static int save_followup(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
-{
-    if (!cf->followup_dirty)
-        return 0;
-    char *text = json_dumps(cf->followup, JSON_COMPACT);
-    const char *fp[3] = {cf->creditor_id, cf->debtor_id, text};
-    int rc = text ? pgpipe_cmd(conn, "cs_followup", 3, fp, err, errlen) : -1;
-    free(text);
-    if (text == NULL)
-        snprintf(err, errlen, "out of memory");
-    cf->followup_dirty = rc != 0;
-    return rc;
-}
-
 /* New tasks (inserted once) and tasks whose status changed. */
 static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
@@ -744,9 +735,7 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
             return rc;
         cf->parties_dirty = false;
     }
-    if ((rc = save_case(conn, cf, err, errlen)) != 0 ||
-        (rc = save_features(conn, cf, err, errlen)) != 0 ||
-        (rc = save_followup(conn, cf, err, errlen)) != 0)
+    if ((rc = save_case(conn, cf, err, errlen)) != 0)
         return rc;
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)
@@ -792,8 +781,6 @@ static const pgbulk_stmt_t save_order[] = {
     {"cs_creditor", 0, true},
     {"cs_debtor", 2, true},
     {"cs_case", 2, true},
-    {"cs_features", 2, true},
-    {"cs_followup", 2, true},
     {"cs_invoice", 3, true},
     {"cs_task_new", 0, true},
     {"cs_task_status", 3, true},

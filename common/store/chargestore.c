@@ -42,32 +42,33 @@ int chargestore_prepare(PGconn *conn, char *err, size_t errlen)
                           errlen);
 }
 
-static int64_t col_i64(const PGresult *res, const char *name)
+static int64_t col_i64(const PGresult *res, int row, const char *name)
 {
     int f = PQfnumber(res, name);
-    return f >= 0 && !PQgetisnull(res, 0, f) ? strtoll(PQgetvalue(res, 0, f), NULL, 10) : 0;
+    return f >= 0 && !PQgetisnull(res, row, f) ? strtoll(PQgetvalue(res, row, f), NULL, 10) : 0;
 }
 
-static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* Row `row` of res into cf->charges, its columns named `prefix` + the case_charges column. */
+static int charges_from(const PGresult *res, int row, const char *prefix, casefile_t *cf, char *err,
+                        size_t errlen)
 {
-    casefile_t *cf = target;
     charges_state_t *c = &cf->charges;
     json_error_t jerr;
+    char name[40];
 
-    (void)pp;
-    if (PQntuples(res) == 0)
-        return 0; /* never charged: zeros */
+#define CH_COL(col) (snprintf(name, sizeof(name), "%s%s", prefix, col), name)
     c->loaded = true;
-    c->interest = col_i64(res, "interest");
-    c->fees = col_i64(res, "fees");
-    c->interest_total = col_i64(res, "interest_total");
-    c->fees_total = col_i64(res, "fees_total");
-    c->accrued_through = col_i64(res, "accrued_through");
-    int f = PQfnumber(res, "fee_charged");
-    c->fee_charged = f >= 0 && PQgetvalue(res, 0, f)[0] == 't';
-    f = PQfnumber(res, "settlement");
-    if (f >= 0 && !PQgetisnull(res, 0, f)) {
-        json_t *doc = json_loads(PQgetvalue(res, 0, f), 0, &jerr);
+    c->interest = col_i64(res, row, CH_COL("interest"));
+    c->fees = col_i64(res, row, CH_COL("fees"));
+    c->interest_total = col_i64(res, row, CH_COL("interest_total"));
+    c->fees_total = col_i64(res, row, CH_COL("fees_total"));
+    c->accrued_through = col_i64(res, row, CH_COL("accrued_through"));
+    int f = PQfnumber(res, CH_COL("fee_charged"));
+    c->fee_charged = f >= 0 && PQgetvalue(res, row, f)[0] == 't';
+    f = PQfnumber(res, CH_COL("settlement"));
+#undef CH_COL
+    if (f >= 0 && !PQgetisnull(res, row, f)) {
+        json_t *doc = json_loads(PQgetvalue(res, row, f), 0, &jerr);
         int rc = charges_settlement_from_json(doc, &c->settlement);
         json_decref(doc);
         if (doc == NULL || rc < 0) {
@@ -76,6 +77,23 @@ static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err
         }
     }
     return 0;
+}
+
+static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    if (PQntuples(res) == 0)
+        return 0; /* never charged: zeros */
+    return charges_from(res, 0, "", target, err, errlen);
+}
+
+int chargestore_from_row(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
+{
+    int f = PQfnumber(res, "ch_found");
+
+    if (f < 0 || PQgetvalue(res, row, f)[0] != 't')
+        return 0; /* never charged: zeros */
+    return charges_from(res, row, "ch_", cf, err, errlen);
 }
 
 static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
@@ -87,21 +105,29 @@ static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err
     (void)errlen;
     if (PQntuples(res) == 0)
         return 0;
-    cf->charges.pay_interest = col_i64(res, "interest");
-    cf->charges.pay_fees = col_i64(res, "fees");
+    cf->charges.pay_interest = col_i64(res, 0, "interest");
+    cf->charges.pay_fees = col_i64(res, 0, "fees");
     return 0;
+}
+
+int chargestore_queue_payment(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name,
+                              char *err, size_t errlen)
+{
+    const char *params[3] = {cf->creditor_id, cf->debtor_id, name};
+
+    if (!(need & CASEFILE_ROW_PAYMENT) || name == NULL)
+        return 0;
+    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", name);
+    return pgpipe_query(pp, "ch_payment", 3, params, on_payment, cf, err, errlen);
 }
 
 int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name, char *err,
                            size_t errlen)
 {
-    const char *params[3] = {cf->creditor_id, cf->debtor_id, name};
+    const char *params[2] = {cf->creditor_id, cf->debtor_id};
     int rc = pgpipe_query(pp, "ch_load", 2, params, on_charges, cf, err, errlen);
 
-    if (rc != 0 || !(need & CASEFILE_ROW_PAYMENT) || name == NULL)
-        return rc;
-    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", name);
-    return pgpipe_query(pp, "ch_payment", 3, params, on_payment, cf, err, errlen);
+    return rc != 0 ? rc : chargestore_queue_payment(pp, cf, need, name, err, errlen);
 }
 
 int chargestore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
