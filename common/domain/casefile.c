@@ -281,28 +281,36 @@ static int document_invoice(casefile_t *cf, const json_t *invj, int64_t amount, 
 }
 
 /* Copies the optional field `name` of `obj` into dst when the event carries it: a re-send that
- * omits it keeps what was known. Returns 0, or -1 when it does not fit (dst unchanged). */
-static int copy_known(char *dst, size_t size, const json_t *obj, const char *name)
+ * omits it keeps what was known. Sets *changed when dst differs now. Returns 0, or -1 when it does
+ * not fit (dst unchanged). */
+static int copy_known(char *dst, size_t size, const json_t *obj, const char *name, bool *changed)
 {
     const char *s = str_at(obj, name);
-    return s == NULL ? 0 : strlen(s) < size ? copy_str(dst, size, s) : -1;
+    if (s == NULL || strcmp(dst, s) == 0)
+        return 0;
+    *changed = true;
+    return strlen(s) < size ? copy_str(dst, size, s) : -1;
 }
 
-/* The creditor and the debtor as the overdue names them. Returns 0, or -1 with err filled when a
- * value does not fit its buffer (never blanked: validated values always fit). */
+/* The creditor and the debtor as the overdue names them; marked for saving only when a field
+ * differs from what the case was loaded with (most events re-send the same parties). Returns 0,
+ * or -1 with err filled when a value does not fit its buffer (never blanked: validated values
+ * always fit). */
 static int name_parties(casefile_t *cf, const json_t *data, reason_t *err)
 {
     const json_t *debtor = json_object_get(data, "debtor");
+    bool changed = false;
 
-    if (copy_known(cf->creditor_name, sizeof(cf->creditor_name), data, "creditor_name") < 0 ||
-        copy_known(cf->debtor_name, sizeof(cf->debtor_name), debtor, "name") < 0 ||
-        copy_known(cf->timezone, sizeof(cf->timezone), debtor, "timezone") < 0 ||
-        copy_known(cf->country, sizeof(cf->country), debtor, "country") < 0 ||
-        copy_known(cf->locale, sizeof(cf->locale), debtor, "locale") < 0 ||
-        copy_known(cf->phone, sizeof(cf->phone), debtor, "phone") < 0 ||
-        copy_known(cf->email, sizeof(cf->email), debtor, "email") < 0)
+    if (copy_known(cf->creditor_name, sizeof(cf->creditor_name), data, "creditor_name", &changed) <
+            0 ||
+        copy_known(cf->debtor_name, sizeof(cf->debtor_name), debtor, "name", &changed) < 0 ||
+        copy_known(cf->timezone, sizeof(cf->timezone), debtor, "timezone", &changed) < 0 ||
+        copy_known(cf->country, sizeof(cf->country), debtor, "country", &changed) < 0 ||
+        copy_known(cf->locale, sizeof(cf->locale), debtor, "locale", &changed) < 0 ||
+        copy_known(cf->phone, sizeof(cf->phone), debtor, "phone", &changed) < 0 ||
+        copy_known(cf->email, sizeof(cf->email), debtor, "email", &changed) < 0)
         return reason_set(err, "schema_violation", "data.debtor: a field is longer than its limit");
-    cf->parties_dirty = true;
+    cf->parties_dirty = cf->parties_dirty || changed;
     return 0;
 }
 

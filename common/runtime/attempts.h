@@ -17,16 +17,24 @@ typedef struct attempt_span {
     const char *topic; /* borrowed */
     int32_t partition;
     int64_t first, last; /* the batch's first and last offsets of the partition */
-    int attempts; /* out: starts of the message at `first` without a commit, this one incl. */
+    int attempts; /* out: the record's count for the message at `first` (see attempts_begin) */
+    int resumed;  /* out: the record was there with this first offset: a process died with the
+                   * message in hand */
 } attempt_span_t;
 
-/* Records that spans[0..n) start now, in one statement committed on its own (call it outside a
- * transaction): a span whose first offset is the first offset of the partition's record adds one
- * to its attempts; any other starts a record of one attempt. Fills spans[i].attempts. Returns 0,
- * or -1 with err filled (the caller retries as after any transient failure). */
+/* Records that spans[0..n) start now, in one statement committed on its own, without waiting for
+ * the disk flush (a dying worker cannot lose it; call it outside a transaction). A span whose first
+ * offset is not the first offset of the partition's record starts a record of one attempt. One
+ * whose first offset is (resumed) adds one to its attempts only when `alone` is set (the start
+ * applies that one message by itself): a batch of several messages that resumes a record is not
+ * applied as such (the worker goes one message at a time), so its start counts for nothing;
+ * counting it would blame a message waiting behind the one that crashes for every crash. So the
+ * count is 1 (the start a process died in) plus the starts of the message alone. Fills
+ * spans[i].attempts and spans[i].resumed. Returns 0, or -1 with err filled (the caller retries as
+ * after any transient failure). */
 __attribute__((warn_unused_result)) int attempts_begin(PGconn *conn, const char *group,
-                                                       attempt_span_t *spans, size_t n, char *err,
-                                                       size_t errlen);
+                                                       attempt_span_t *spans, size_t n, int alone,
+                                                       char *err, size_t errlen);
 
 /* The statement a batch runs in its transaction with the offsets it stores ($1 the group; $2,
  * $3, $4 the arrays of topics, partitions and next offsets): a record all of whose offsets are

@@ -913,7 +913,7 @@ static int record_attempts(worker_t *w)
                (spans[k].partition != m->rkm->partition || strcmp(spans[k].topic, topic) != 0))
             k++;
         if (k == ns) {
-            spans[ns] = (attempt_span_t){topic, m->rkm->partition, m->rkm->offset, 0, 0};
+            spans[ns] = (attempt_span_t){topic, m->rkm->partition, m->rkm->offset, 0, 0, 0};
             heads[ns++] = m;
         }
         spans[k].last = m->rkm->offset;
@@ -925,14 +925,20 @@ static int record_attempts(worker_t *w)
         spans[nr] = spans[k];
         heads[nr++] = heads[k];
     }
-    if (attempts_begin(w->conn, w->cfg->group_id, spans, nr, err, sizeof(err)) < 0) {
+    int alone = w->n == 1;
+    if (attempts_begin(w->conn, w->cfg->group_id, spans, nr, alone, err, sizeof(err)) < 0) {
         char esc[600];
         LOG_WARN("attempts.record_failed", "\"error\":\"%s\"",
                  log_json_escape(err, esc, sizeof(esc)));
         goto out;
     }
-    for (size_t k = 0; k < nr; k++)
-        heads[k]->attempts = spans[k].attempts > 0 ? spans[k].attempts : 1;
+    for (size_t k = 0; k < nr; k++) {
+        heads[k]->resumed = spans[k].resumed;
+        /* A resumed head in a batch of several: recorded again when it starts alone. */
+        heads[k]->attempts = spans[k].resumed && !alone ? 0
+                             : spans[k].attempts > 0    ? spans[k].attempts
+                                                        : 1;
+    }
     rc = 0;
 out:
     free(spans);
@@ -945,14 +951,15 @@ out:
 static int batch_suspect(const worker_t *w)
 {
     for (size_t i = 0; i < w->n; i++)
-        if (w->batch[i].attempts > 1)
+        if (w->batch[i].resumed)
             return 1;
     return 0;
 }
 
 /* A batch of one message that was started alone RECOBRO_POISON_ATTEMPTS times without a commit,
- * after the crash of the batch it came in (attempts counts that start and this one too), is
- * poison: it goes to the DLQ unapplied. */
+ * after the crash of the batch it came in (attempts counts that start and this one too, not the
+ * starts where it only waited in a batch gone one by one), is poison: it goes to the DLQ
+ * unapplied. */
 static void mark_poison(worker_t *w)
 {
     wk_msg_t *m = &w->batch[0];

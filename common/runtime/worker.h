@@ -41,9 +41,11 @@ typedef struct wk_msg {
     wk_msg_state_t state;
     int pre_rejected; /* rejected before the transaction: stays rejected on retries */
     reason_t reject;  /* why, when state == WK_MSG_REJECTED */
-    /* The first message of its partition in a batch: how many times it was started without a
-     * commit, as recorded in PostgreSQL before the batch ran (attempts.h); 0 otherwise. */
+    /* The first message of its partition in a batch: its count in the attempt record, as
+     * recorded in PostgreSQL before the batch ran (attempts.h); 0 otherwise, and 0 again for a
+     * resumed one in a batch of several, whose start did not count: its start alone will. */
     int attempts;
+    int resumed; /* its partition's record was there at this offset: a process died with it */
 } wk_msg_t;
 
 typedef struct wk_tx wk_tx_t;

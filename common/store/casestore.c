@@ -11,9 +11,68 @@
 #include "interactstore.h"
 #include "paystore.h"
 #include "pg.h"
+#include "pgbulk.h"
 #include "pgpipe.h"
 
 /* ---- The statements -------------------------------------------------------------------------- */
+
+/* The case, its parties, invoices, pending tasks and contact state: the select list of cs_load
+ * (one case) and cs_load_many (a batch's cases), over "debt_case c" and CS_LOAD_JOINS. */
+#define CS_LOAD_COLS                                                                               \
+    "c.currency, c.balance, c.days_past_due, c.segment, c.rule, c.strategy, c.variant, "           \
+    " c.policy_version, c.high_value, "                                                            \
+    " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "                 \
+    " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "               \
+    " c.followup::text AS followup, "                                                              \
+    " c.next_action, c.next_channel, "                                                             \
+    " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "             \
+    " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "                         \
+    " cr.name AS creditor_name, d.name AS debtor_name, d.timezone, d.country, d.locale, "          \
+    " d.phone, d.email, "                                                                          \
+    " (SELECT coalesce(json_agg(json_build_object('id', i.invoice_id, 'number', i.number, "        \
+    "   'currency', i.currency, 'amount', i.amount, 'open_amount', i.open_amount, "                \
+    "   'due_on', i.due_on, 'issued_on', i.issued_on, 'status', i.status, "                        \
+    "   'adjusted', i.adjusted) ORDER BY i.invoice_id), '[]')::text "                              \
+    "  FROM invoice i WHERE i.creditor_id = c.creditor_id AND i.debtor_id = c.debtor_id) AS "      \
+    "invoices, "                                                                                   \
+    " (SELECT coalesce(json_agg(json_build_object('task_id', t.task_id, 'action', t.action, "      \
+    "   'channel', t.channel, 'segment', t.segment, 'segment_seq', t.segment_seq, "                \
+    "   'step', t.step, 'template', t.template, 'priority', t.priority, "                          \
+    "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "                     \
+    "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "                       \
+    "   ORDER BY t.created_at, t.step), '[]')::text "                                              \
+    "  FROM task t WHERE t.creditor_id = c.creditor_id AND t.debtor_id = c.debtor_id AND "         \
+    "t.status = 'pending') "                                                                       \
+    "  AS tasks, " /* interactions: the contact state planning obeys (0004_interactions.sql). */   \
+    " (SELECT json_build_object("                                                                  \
+    "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "                              \
+    "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = "         \
+    "c.creditor_id "                                                                               \
+    "     AND l.debtor_id = c.debtor_id AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), " \
+    "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "          \
+    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id AND l.channel = "      \
+    "'phone' "                                                                                     \
+    "     AND l.outcome IN ('right_party', 'refused')), "                                          \
+    "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "      \
+    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id), "                    \
+    "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "           \
+    "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "                   \
+    "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "               \
+    "     WHERE p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id), "                    \
+    "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "         \
+    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
+    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on) "                                     \
+    "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1), " /* version 2 (forbear.h): every     \
+                                                                  period, shortened by its early   \
+                                                                  end (0011). */                   \
+    "   'forbearances', (SELECT coalesce(json_agg(json_build_object('from', f.from_on, "           \
+    "     'until', least(f.until_on, f.ended_on - 1)) ORDER BY f.from_on, f.until_on), '[]') "     \
+    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
+    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on))))::text AS contact "                 \
+    " "
+#define CS_LOAD_JOINS                                                                              \
+    "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "                                     \
+    "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
 
 static const struct {
     const char *name;
@@ -21,64 +80,35 @@ static const struct {
 } statements[] = {
     {"cs_touch", "INSERT INTO debt_case (creditor_id, debtor_id) VALUES ($1, $2) "
                  "ON CONFLICT DO NOTHING"},
-    /* The case, its parties, invoices and pending tasks in one round trip. %s: FOR UPDATE. */
-    {"cs_load",
-     "SELECT c.currency, c.balance, c.days_past_due, c.segment, c.rule, c.strategy, c.variant, "
-     " c.policy_version, c.high_value, "
-     " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "
-     " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "
-     " c.followup::text AS followup, "
-     " c.next_action, c.next_channel, "
-     " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "
-     " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "
-     " cr.name AS creditor_name, d.name AS debtor_name, d.timezone, d.country, d.locale, "
-     " d.phone, d.email, "
-     " (SELECT coalesce(json_agg(json_build_object('id', i.invoice_id, 'number', i.number, "
-     "   'currency', i.currency, 'amount', i.amount, 'open_amount', i.open_amount, "
-     "   'due_on', i.due_on, 'issued_on', i.issued_on, 'status', i.status, "
-     "   'adjusted', i.adjusted) ORDER BY i.invoice_id), '[]')::text "
-     "  FROM invoice i WHERE i.creditor_id = $1 AND i.debtor_id = $2) AS invoices, "
-     " (SELECT coalesce(json_agg(json_build_object('task_id', t.task_id, 'action', t.action, "
-     "   'channel', t.channel, 'segment', t.segment, 'segment_seq', t.segment_seq, "
-     "   'step', t.step, 'template', t.template, 'priority', t.priority, "
-     "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "
-     "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "
-     "   ORDER BY t.created_at, t.step), '[]')::text "
-     "  FROM task t WHERE t.creditor_id = $1 AND t.debtor_id = $2 AND t.status = 'pending') "
-     "  AS tasks, "
-     /* interactions: the contact state planning obeys (0004_interactions.sql). */
-     " (SELECT json_build_object("
-     "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "
-     "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = $1 "
-     "     AND l.debtor_id = $2 AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), "
-     "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
-     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2 AND l.channel = 'phone' "
-     "     AND l.outcome IN ('right_party', 'refused')), "
-     "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "
-     "     WHERE l.creditor_id = $1 AND l.debtor_id = $2), "
-     "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "
-     "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "
-     "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "
-     "     WHERE p.creditor_id = $1 AND p.debtor_id = $2), "
-     "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "
-     "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
-     "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on) "
-     "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1), "
-     /* version 2 (forbear.h): every period, shortened by its early end (0011). */
-     "   'forbearances', (SELECT coalesce(json_agg(json_build_object('from', f.from_on, "
-     "     'until', least(f.until_on, f.ended_on - 1)) ORDER BY f.from_on, f.until_on), '[]') "
-     "     FROM forbearance f WHERE f.creditor_id = $1 AND f.debtor_id = $2 "
-     "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on))))::text AS contact "
-     "FROM debt_case c "
-     "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "
-     "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
-     "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
-    {"cs_creditor", "INSERT INTO creditor (creditor_id, name) VALUES ($1, $2) "
-                    "ON CONFLICT (creditor_id) DO UPDATE SET name = EXCLUDED.name, "
-                    "updated_at = now() WHERE creditor.name IS DISTINCT FROM EXCLUDED.name"},
+    /* The case, its parties, invoices and pending tasks in one round trip; casestore_prepare()
+     * adds the locking variant cs_load_lock. */
+    {"cs_load", "SELECT " CS_LOAD_COLS "FROM debt_case c " CS_LOAD_JOINS
+                "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
+    /* cs_load_lock for a batch: the cases of the arrays, locked in the order given (the sort
+     * sits below the lock), each row with its place in the arrays (ord, from 1). */
+    {"cs_load_many",
+     "SELECT u.ord, " CS_LOAD_COLS ", " CHARGESTORE_LOAD_COLS
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "JOIN debt_case c ON c.creditor_id = u.creditor_id AND c.debtor_id = "
+     "u.debtor_id " CS_LOAD_JOINS
+     "LEFT JOIN case_charges ch ON ch.creditor_id = c.creditor_id AND ch.debtor_id = c.debtor_id "
+     "ORDER BY u.ord FOR UPDATE OF c"},
+    /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
+     * k-th value of every row of the batch in $k, and is sent once per batch. A new column is
+     * one more array in unnest(), one more name in AS u(...), its use in the statement, and one
+     * more value in the caller's parameter list (same position). ---- */
+    /* The same creditor may come with several cases: the last name wins, as one at a time. */
+    {"cs_creditor",
+     "INSERT INTO creditor (creditor_id, name) "
+     "SELECT DISTINCT ON (u.creditor_id) u.creditor_id, u.name "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, name, ord) "
+     "ORDER BY u.creditor_id, u.ord DESC "
+     "ON CONFLICT (creditor_id) DO UPDATE SET name = EXCLUDED.name, "
+     "updated_at = now() WHERE creditor.name IS DISTINCT FROM EXCLUDED.name"},
     {"cs_debtor",
      "INSERT INTO debtor (creditor_id, debtor_id, name, timezone, country, locale, phone, email) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+     " $6::text[], $7::text[], $8::text[]) "
      /* A field the case does not know ($3, $5-$8 NULL) never erases what is stored. */
      "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET "
      "name = COALESCE(EXCLUDED.name, debtor.name), timezone = EXCLUDED.timezone, "
@@ -87,17 +117,30 @@ static const struct {
      "phone = COALESCE(EXCLUDED.phone, debtor.phone), "
      "email = COALESCE(EXCLUDED.email, debtor.email), updated_at = now()"},
     {"cs_case",
-     "UPDATE debt_case SET currency = $3, balance = $4, days_past_due = $5, segment = $6, "
-     "rule = $7, strategy = $8, variant = $9, policy_version = $10, high_value = $11, "
-     "segment_since = to_timestamp($12::bigint), segment_seq = $13, last_step = $14, "
-     "stage = $15, status = $16, next_action = $17, next_channel = $18, "
-     "next_not_before = to_timestamp($19::bigint), version = $20, "
-     "updated_at = to_timestamp($21::bigint) "
-     "WHERE creditor_id = $1 AND debtor_id = $2"},
+     "UPDATE debt_case c SET currency = u.currency, balance = u.balance, "
+     "days_past_due = u.days_past_due, segment = u.segment, rule = u.rule, "
+     "strategy = u.strategy, variant = u.variant, policy_version = u.policy_version, "
+     "high_value = u.high_value, segment_since = to_timestamp(u.segment_since), "
+     "segment_seq = u.segment_seq, last_step = u.last_step, stage = u.stage, status = u.status, "
+     "next_action = u.next_action, next_channel = u.next_channel, "
+     "next_not_before = to_timestamp(u.next_not_before), version = u.version, "
+     "updated_at = to_timestamp(u.updated_at), "
+     /* The counters other services keep and follow-up planning's state, in the same row
+      * version: NULL when the decision did not move them (kept as stored). */
+     "features = coalesce(u.features, c.features), followup = coalesce(u.followup, c.followup) "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::text[], "
+     " $7::text[], $8::text[], $9::text[], $10::integer[], $11::boolean[], $12::bigint[], "
+     " $13::integer[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], "
+     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[]) "
+     " AS u(creditor_id, debtor_id, currency, balance, days_past_due, segment, rule, strategy, "
+     " variant, policy_version, high_value, segment_since, segment_seq, last_step, stage, status, "
+     " next_action, next_channel, next_not_before, version, updated_at, features, followup) "
+     "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_invoice",
      "INSERT INTO invoice (creditor_id, debtor_id, invoice_id, number, currency, amount, "
      "open_amount, due_on, issued_on, status, adjusted) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date, $9::date, $10, $11) "
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+     " $6::bigint[], $7::bigint[], $8::date[], $9::date[], $10::text[], $11::boolean[]) "
      "ON CONFLICT (creditor_id, debtor_id, invoice_id) DO UPDATE SET number = EXCLUDED.number, "
      "currency = EXCLUDED.currency, amount = EXCLUDED.amount, "
      "open_amount = EXCLUDED.open_amount, due_on = EXCLUDED.due_on, "
@@ -106,21 +149,34 @@ static const struct {
     {"cs_task_new",
      "INSERT INTO task (creditor_id, debtor_id, task_id, segment, segment_seq, step, action, "
      "channel, template, priority, not_before, not_after, status, reason, payload) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
-     "to_timestamp($12::bigint), $13, $14, $15::jsonb) ON CONFLICT DO NOTHING"},
-    /* interactions: the counters caseinteract.c moves. */
-    {"cs_features", "UPDATE debt_case SET features = $3::jsonb "
-                    "WHERE creditor_id = $1 AND debtor_id = $2"},
-    /* version 2: follow-up planning's state (0011_followup.sql). */
-    {"cs_followup", "UPDATE debt_case SET followup = $3::jsonb "
-                    "WHERE creditor_id = $1 AND debtor_id = $2"},
-    {"cs_task_status", "UPDATE task SET status = $4, reason = $5, updated_at = now() "
-                       "WHERE creditor_id = $1 AND debtor_id = $2 AND task_id = $3"},
+     "SELECT u.creditor_id, u.debtor_id, u.task_id, u.segment, u.segment_seq, u.step, u.action, "
+     " u.channel, u.template, u.priority, to_timestamp(u.not_before), to_timestamp(u.not_after), "
+     " u.status, u.reason, u.payload "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], "
+     " $7::text[], $8::text[], $9::text[], $10::integer[], $11::bigint[], $12::bigint[], "
+     " $13::text[], $14::text[], $15::jsonb[]) "
+     " AS u(creditor_id, debtor_id, task_id, segment, segment_seq, step, action, channel, "
+     " template, priority, not_before, not_after, status, reason, payload) "
+     "ON CONFLICT DO NOTHING"},
+    {"cs_task_status", "UPDATE task t SET status = u.status, reason = u.reason, updated_at = now() "
+                       "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+                       " AS u(creditor_id, debtor_id, task_id, status, reason) "
+                       "WHERE t.creditor_id = u.creditor_id AND t.debtor_id = u.debtor_id "
+                       "AND t.task_id = u.task_id"},
     {"cs_history",
      "INSERT INTO segment_history (creditor_id, debtor_id, seq, from_segment, to_segment, rule, "
      "policy_version, strategy, variant, high_value, days_past_due, balance, at) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13::bigint)) "
+     "SELECT u.creditor_id, u.debtor_id, u.seq, u.from_segment, u.to_segment, u.rule, "
+     " u.policy_version, u.strategy, u.variant, u.high_value, u.days_past_due, u.balance, "
+     " to_timestamp(u.at) "
+     "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[], "
+     " $7::integer[], $8::text[], $9::text[], $10::boolean[], $11::integer[], $12::bigint[], "
+     " $13::bigint[]) AS u(creditor_id, debtor_id, seq, from_segment, to_segment, rule, "
+     " policy_version, strategy, variant, high_value, days_past_due, balance, at) "
      "ON CONFLICT DO NOTHING"},
+    /* The batch's case rows created when missing, in the (sorted) order given. */
+    {"cs_touch_many", "INSERT INTO debt_case (creditor_id, debtor_id) "
+                      "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING"},
     {"cs_tasks",
      "SELECT coalesce(json_agg(x ORDER BY x.created_at DESC, x.step DESC), '[]')::text AS tasks "
      "FROM (SELECT task_id, status, reason, action, channel, template, step, segment, "
@@ -164,12 +220,13 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 
 /* ---- Loading --------------------------------------------------------------------------------- */
 
-static const char *col(const PGresult *res, const char *name)
+/* Column `name` of row `row`, or NULL when SQL NULL or missing (borrowed from res). */
+static const char *col(const PGresult *res, int row, const char *name)
 {
     int f = PQfnumber(res, name);
-    if (f < 0 || PQgetisnull(res, 0, f))
+    if (f < 0 || PQgetisnull(res, row, f))
         return NULL;
-    return PQgetvalue(res, 0, f);
+    return PQgetvalue(res, row, f);
 }
 
 static void set_str(char *dst, size_t size, const char *s)
@@ -177,9 +234,9 @@ static void set_str(char *dst, size_t size, const char *s)
     snprintf(dst, size, "%s", s ? s : "");
 }
 
-static int64_t col_i64(const PGresult *res, const char *name)
+static int64_t col_i64(const PGresult *res, int row, const char *name)
 {
-    const char *v = col(res, name);
+    const char *v = col(res, row, name);
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
@@ -262,70 +319,79 @@ static int load_tasks(casefile_t *cf, const char *text, char *err, size_t errlen
 }
 
 /* The case row's own columns into *cf. */
-static void case_columns(const PGresult *res, casefile_t *cf)
+static void case_columns(const PGresult *res, int row, casefile_t *cf)
 {
-    set_str(cf->currency, sizeof(cf->currency), col(res, "currency"));
-    cf->balance = col_i64(res, "balance");
-    cf->days_past_due = (int32_t)col_i64(res, "days_past_due");
-    const char *seg = col(res, "segment");
+    set_str(cf->currency, sizeof(cf->currency), col(res, row, "currency"));
+    cf->balance = col_i64(res, row, "balance");
+    cf->days_past_due = (int32_t)col_i64(res, row, "days_past_due");
+    const char *seg = col(res, row, "segment");
     cf->segmented = seg != NULL && segment_from_name(seg, &cf->segment) == 0;
-    set_str(cf->rule, sizeof(cf->rule), col(res, "rule"));
-    set_str(cf->strategy, sizeof(cf->strategy), col(res, "strategy"));
-    set_str(cf->variant, sizeof(cf->variant), col(res, "variant"));
-    cf->policy_version = (int)col_i64(res, "policy_version");
-    cf->high_value = col(res, "high_value") && col(res, "high_value")[0] == 't';
-    cf->segment_since = col_i64(res, "segment_since");
-    cf->segment_seq = (int)col_i64(res, "segment_seq");
-    cf->last_step = (int)col_i64(res, "last_step");
-    set_str(cf->stage, sizeof(cf->stage), col(res, "stage"));
-    if (casefile_status_from_name(col(res, "status"), &cf->status) < 0)
+    set_str(cf->rule, sizeof(cf->rule), col(res, row, "rule"));
+    set_str(cf->strategy, sizeof(cf->strategy), col(res, row, "strategy"));
+    set_str(cf->variant, sizeof(cf->variant), col(res, row, "variant"));
+    cf->policy_version = (int)col_i64(res, row, "policy_version");
+    cf->high_value = col(res, row, "high_value") && col(res, row, "high_value")[0] == 't';
+    cf->segment_since = col_i64(res, row, "segment_since");
+    cf->segment_seq = (int)col_i64(res, row, "segment_seq");
+    cf->last_step = (int)col_i64(res, row, "last_step");
+    set_str(cf->stage, sizeof(cf->stage), col(res, row, "stage"));
+    if (casefile_status_from_name(col(res, row, "status"), &cf->status) < 0)
         cf->status = CASEFILE_OPEN;
-    const char *na = col(res, "next_action");
+    const char *na = col(res, row, "next_action");
     cf->has_next = na != NULL;
     set_str(cf->next_action, sizeof(cf->next_action), na);
-    set_str(cf->next_channel, sizeof(cf->next_channel), col(res, "next_channel"));
-    cf->next_not_before = col_i64(res, "next_not_before");
-    cf->version = col_i64(res, "version");
-    cf->updated_at = col_i64(res, "updated_at");
-    set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, "creditor_name"));
-    set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, "debtor_name"));
-    set_str(cf->timezone, sizeof(cf->timezone), col(res, "timezone"));
-    set_str(cf->country, sizeof(cf->country), col(res, "country"));
-    set_str(cf->locale, sizeof(cf->locale), col(res, "locale"));
-    set_str(cf->phone, sizeof(cf->phone), col(res, "phone"));
-    set_str(cf->email, sizeof(cf->email), col(res, "email"));
+    set_str(cf->next_channel, sizeof(cf->next_channel), col(res, row, "next_channel"));
+    cf->next_not_before = col_i64(res, row, "next_not_before");
+    cf->version = col_i64(res, row, "version");
+    cf->updated_at = col_i64(res, row, "updated_at");
+    set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, row, "creditor_name"));
+    set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, row, "debtor_name"));
+    set_str(cf->timezone, sizeof(cf->timezone), col(res, row, "timezone"));
+    set_str(cf->country, sizeof(cf->country), col(res, row, "country"));
+    set_str(cf->locale, sizeof(cf->locale), col(res, row, "locale"));
+    set_str(cf->phone, sizeof(cf->phone), col(res, row, "phone"));
+    set_str(cf->email, sizeof(cf->email), col(res, row, "email"));
 }
 
-/* cs_load's row (one) into *cf: the case, its parties, features, invoices, pending tasks and
- * contact state. Returns 0 or -1. */
-static int case_from_res(const PGresult *res, casefile_t *cf, char *err, size_t errlen)
+/* version 2 (hold.h): follow-up planning's state, when the column holds a JSON object. */
+static void load_followup(casefile_t *cf, const char *text)
+{
+    json_error_t jerr;
+
+    if (text == NULL)
+        return;
+    json_t *fu = json_loads(text, 0, &jerr);
+    if (json_is_object(fu)) {
+        json_decref(cf->followup);
+        cf->followup = fu;
+    } else {
+        json_decref(fu);
+    }
+}
+
+/* Row `row` of cs_load or cs_load_many into *cf: the case, its parties, features, invoices, pending
+ * tasks and contact state. Returns 0 or -1. */
+static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
 {
     json_error_t jerr;
     int rc;
 
-    case_columns(res, cf);
-    json_t *features = json_loads(col(res, "features") ? col(res, "features") : "{}", 0, &jerr);
+    case_columns(res, row, cf);
+    json_t *features =
+        json_loads(col(res, row, "features") ? col(res, row, "features") : "{}", 0, &jerr);
     rc = features != NULL ? casefile_set_features(cf, features) : -1;
     json_decref(features);
     if (rc < 0) {
         snprintf(err, errlen, "case features are not a JSON object");
         return -1;
     }
-    if (col(res, "followup") != NULL) { /* version 2 (hold.h) */
-        json_t *fu = json_loads(col(res, "followup"), 0, &jerr);
-        if (json_is_object(fu)) {
-            json_decref(cf->followup);
-            cf->followup = fu;
-        } else {
-            json_decref(fu);
-        }
-    }
-    rc = load_invoices(cf, col(res, "invoices"), err, errlen);
+    load_followup(cf, col(res, row, "followup"));
+    rc = load_invoices(cf, col(res, row, "invoices"), err, errlen);
     if (rc == 0)
-        rc = load_tasks(cf, col(res, "tasks"), err, errlen);
+        rc = load_tasks(cf, col(res, row, "tasks"), err, errlen);
     if (rc == 0) { /* interactions */
-        json_t *contact =
-            json_loads(col(res, "contact") ? col(res, "contact") : "null", JSON_DECODE_ANY, &jerr);
+        json_t *contact = json_loads(col(res, row, "contact") ? col(res, row, "contact") : "null",
+                                     JSON_DECODE_ANY, &jerr);
         if (caseinteract_state_from_json(cf, contact) < 0) {
             snprintf(err, errlen, "contact state of the case is not a JSON object");
             rc = -1;
@@ -356,7 +422,7 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
         snprintf(err, errlen, "no case %s/%s", creditor_id, debtor_id);
         return CASESTORE_NOT_FOUND;
     }
-    rc = case_from_res(res, cf, err, errlen);
+    rc = case_from_res(res, 0, cf, err, errlen);
     PQclear(res);
     /* payments: the case's credits, open promise and active plan (paystore.h). */
     if (rc == 0)
@@ -371,60 +437,107 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     return rc;
 }
 
-/* cs_load_lock's row into the case file (target); the case row was created first, so there is
- * one. */
-static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* The requests of one load_many(): the targets of its batch queries. */
+typedef struct load_set {
+    casestore_req_t *reqs;
+    size_t n;
+    paystore_cases_t pay; /* reqs[i].cf in pay.cfs[i], for paystore_queue_cases() */
+} load_set_t;
+
+/* cs_load_many's rows into the requests' case files (target: the load_set_t); every case row
+ * was created first, so each request has exactly one. */
+static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    casefile_t *cf = target;
+    load_set_t *ls = target;
+    int rc = 0;
 
     (void)pp;
-    if (PQntuples(res) != 1) {
-        snprintf(err, errlen, "cs_load_lock: no case row");
+    if ((size_t)PQntuples(res) != ls->n) {
+        snprintf(err, errlen, "cs_load_many: %d case rows for %zu cases", PQntuples(res), ls->n);
         return -1;
     }
-    return case_from_res(res, cf, err, errlen);
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        int64_t ord = col_i64(res, r, "ord");
+        if (ord < 1 || (size_t)ord > ls->n) {
+            snprintf(err, errlen, "cs_load_many: row %d has no case", r);
+            return -1;
+        }
+        rc = case_from_res(res, r, ls->reqs[ord - 1].cf, err, errlen);
+        if (rc == 0) /* money: the case's interest, fees and settlement (chargestore.h) */
+            rc = chargestore_from_row(res, r, ls->reqs[ord - 1].cf, err, errlen);
+    }
+    return rc;
 }
 
-/* Queues one request's statements: create the case row when missing, load and lock it, its
- * payments side, and the rows its event needs. */
+/* Queues the rows one request's event needs (its case itself comes with the batch's). */
 static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
 {
-    const char *params[2] = {r->creditor_id, r->debtor_id};
-    int rc = pgpipe_begin(pp, err, errlen);
+    int rc = 0;
 
-    if (rc == 0 && casefile_init(r->cf, r->creditor_id, r->debtor_id) < 0) {
-        snprintf(err, errlen, "case ids too long, or out of memory");
-        return -1;
-    }
-    if (rc == 0)
-        rc = pgpipe_cmd(r->conn, "cs_touch", 2, params, err, errlen);
-    if (rc == 0)
-        rc = pgpipe_query(pp, "cs_load_lock", 2, params, on_case, r->cf, err, errlen);
-    if (rc == 0)
-        rc = paystore_queue_case(pp, r->cf, err, errlen);
-    if (rc == 0 && r->need != 0)
+    if (r->need != 0)
         rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
     if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
         rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
-    if (rc == 0) /* money */
-        rc = chargestore_queue_case(pp, r->cf, r->need, r->name, err, errlen);
+    if (rc == 0) /* money: the case's charges came with its row (on_cases()) */
+        rc = chargestore_queue_payment(pp, r->cf, r->need, r->name, err, errlen);
+    return rc;
+}
+
+/* Sends one statement creating every missing case row of the batch, then one loading and
+ * locking them all, in the requests' order, and one for their payments side. */
+static int queue_cases(pgpipe_t *pp, PGconn *conn, load_set_t *ls, char *err, size_t errlen)
+{
+    const casestore_req_t *reqs = ls->reqs;
+    size_t n = ls->n;
+    pgarr_t cr, de;
+    int rc = pgpipe_begin(pp, err, errlen);
+
+    pgarr_init(&cr);
+    pgarr_init(&de);
+    for (size_t i = 0; i < n; i++) {
+        pgarr_add_cstr(&cr, reqs[i].creditor_id);
+        pgarr_add_cstr(&de, reqs[i].debtor_id);
+    }
+    const char *params[2] = {pgarr_str(&cr), pgarr_str(&de)};
+    if (rc == 0 && (params[0] == NULL || params[1] == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = pgpipe_cmd(conn, "cs_touch_many", 2, params, err, errlen);
+    if (rc == 0)
+        rc = pgpipe_query(pp, "cs_load_many", 2, params, on_cases, ls, err, errlen);
+    if (rc == 0)
+        rc = paystore_queue_cases(pp, &ls->pay, params, err, errlen);
+    pgarr_free(&cr);
+    pgarr_free(&de);
     return rc;
 }
 
 int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? 0 : -1;
+    load_set_t ls = {reqs, n, {calloc(n ? n : 1, sizeof(casefile_t *)), n}};
+    int rc = pp != NULL && ls.pay.cfs != NULL ? 0 : -1;
 
-    if (pp == NULL)
+    if (rc != 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
-        rc = queue_case(pp, &reqs[i], err, errlen);
+        ls.pay.cfs[i] = reqs[i].cf;
+        if (casefile_init(reqs[i].cf, reqs[i].creditor_id, reqs[i].debtor_id) < 0) {
+            snprintf(err, errlen, "case ids too long, or out of memory");
+            rc = -1;
+        }
     }
+    if (rc == 0 && n > 0)
+        rc = queue_cases(pp, conn, &ls, err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = queue_case(pp, &reqs[i], err, errlen);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
+    free(ls.pay.cfs);
     return rc;
 }
 
@@ -446,7 +559,8 @@ static int save_parties(PGconn *conn, const casefile_t *cf, char *err, size_t er
     return pgpipe_cmd(conn, "cs_debtor", 8, dp, err, errlen);
 }
 
-static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int save_case_row(PGconn *conn, const casefile_t *cf, const char *features,
+                         const char *followup, char *err, size_t errlen)
 {
     char balance[24], dpd[16], pv[16], since[24], seq[16], step[16], nnb[24], version[24],
         updated[24];
@@ -459,7 +573,7 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
     snprintf(nnb, sizeof(nnb), "%" PRId64, cf->next_not_before);
     snprintf(version, sizeof(version), "%" PRId64, cf->version);
     snprintf(updated, sizeof(updated), "%" PRId64, cf->updated_at);
-    const char *p[21] = {
+    const char *p[23] = {
         cf->creditor_id,
         cf->debtor_id,
         opt(cf->currency),
@@ -481,8 +595,31 @@ static int save_case(PGconn *conn, const casefile_t *cf, char *err, size_t errle
         cf->has_next ? nnb : NULL,
         version,
         updated,
+        features,
+        followup,
     };
-    return pgpipe_cmd(conn, "cs_case", 21, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_case", 23, p, err, errlen);
+}
+
+/* The case row, with its features (interactions: the counters caseinteract.c moves) and its
+ * follow-up state (version 2, 0011_followup.sql) when the decision changed them: one UPDATE, so
+ * one new row version per case and batch round. */
+static int save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+{
+    char *features = cf->features_dirty ? json_dumps(cf->features, JSON_COMPACT) : NULL;
+    char *followup = cf->followup_dirty ? json_dumps(cf->followup, JSON_COMPACT) : NULL;
+    if ((cf->features_dirty && features == NULL) || (cf->followup_dirty && followup == NULL)) {
+        free(features);
+        free(followup);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = save_case_row(conn, cf, features, followup, err, errlen);
+    free(features);
+    free(followup);
+    if (rc == 0)
+        cf->features_dirty = cf->followup_dirty = false;
+    return rc;
 }
 
 static int save_invoice(PGconn *conn, const casefile_t *cf, const casefile_invoice_t *inv,
@@ -561,36 +698,6 @@ static int save_history(PGconn *conn, const casefile_t *cf, const casefile_plan_
     return pgpipe_cmd(conn, "cs_history", 13, p, err, errlen);
 }
 
-/* The counters other services keep, when a decision moved them. */
-static int save_features(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
-{
-    if (!cf->features_dirty)
-        return 0;
-    char *features = json_dumps(cf->features, JSON_COMPACT);
-    const char *fp[3] = {cf->creditor_id, cf->debtor_id, features};
-    int rc = features ? pgpipe_cmd(conn, "cs_features", 3, fp, err, errlen) : -1;
-    free(features);
-    if (features == NULL)
-        snprintf(err, errlen, "out of memory");
-    cf->features_dirty = rc != 0;
-    return rc;
-}
-
-/* version 2: follow-up planning's state, when planning changed it (hold.h). */
-static int save_followup(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
-{
-    if (!cf->followup_dirty)
-        return 0;
-    char *text = json_dumps(cf->followup, JSON_COMPACT);
-    const char *fp[3] = {cf->creditor_id, cf->debtor_id, text};
-    int rc = text ? pgpipe_cmd(conn, "cs_followup", 3, fp, err, errlen) : -1;
-    free(text);
-    if (text == NULL)
-        snprintf(err, errlen, "out of memory");
-    cf->followup_dirty = rc != 0;
-    return rc;
-}
-
 /* New tasks (inserted once) and tasks whose status changed. */
 static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
@@ -613,8 +720,9 @@ static int save_tasks(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return 0;
 }
 
-int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
-                   size_t errlen)
+/* casestore_save() of one case, its rows gathered by the batch's collector (pgbulk.h). */
+static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
+                    size_t errlen)
 {
     int rc;
 
@@ -627,9 +735,7 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
             return rc;
         cf->parties_dirty = false;
     }
-    if ((rc = save_case(conn, cf, err, errlen)) != 0 ||
-        (rc = save_features(conn, cf, err, errlen)) != 0 ||
-        (rc = save_followup(conn, cf, err, errlen)) != 0)
+    if ((rc = save_case(conn, cf, err, errlen)) != 0)
         return rc;
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)
@@ -649,17 +755,65 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
     return chargestore_save_case(conn, cf, err, errlen); /* money: interest, fees, settlement */
 }
 
+/* Every save statement of casestore, paystore, interactstore and chargestore, in the order one
+ * case's save writes them (save_one()): a batch's rows are flushed statement by statement in this
+ * order, so a row never goes before one it needs (a payment before its lines, a plan before its
+ * instalments, a forbearance before its early end). nkey: the leading parameters naming the row; a
+ * repeated key goes into a second statement after the first. "set": prepared in its bulk form
+ * (arrays); the others are queued and sent one row at a time at their place (rare events: not worth
+ * a bulk form). */
+static const pgbulk_stmt_t save_order[] = {
+    {"ps_payment_put", 3, true},
+    {"ps_payment_stub", 3, false},
+    {"ps_payment_reverse", 3, false},
+    {"ps_alloc_reverse", 3, false},
+    {"ps_alloc_put", 0, true},
+    {"ps_promise_put", 3, true},
+    {"ps_promise_techniques", 3, true},
+    {"ps_plan_put", 3, true},
+    {"ps_inst_put", 4, true},
+    {"is_log", 0, true},
+    {"is_dispute_open", 4, false},
+    {"is_prefs", 2, false},
+    {"is_forbearance", 4, false},
+    {"is_forbearance_end", 4, false},
+    {"is_dispute_resolve", 4, false},
+    {"cs_creditor", 0, true},
+    {"cs_debtor", 2, true},
+    {"cs_case", 2, true},
+    {"cs_invoice", 3, true},
+    {"cs_task_new", 0, true},
+    {"cs_task_status", 3, true},
+    {"cs_history", 0, true},
+    {"ps_credit_put", 3, true},
+    {"ch_payment_put", 3, true}, /* money (chargestore.c) */
+    {"ch_payment_add", 3, false},
+    {"ch_put", 2, true},
+};
+
+int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, char *err,
+                   size_t errlen)
+{
+    casefile_t *cfs[1] = {cf};
+    const casefile_plan_t *plans[1] = {plan};
+    return casestore_save_many(conn, cfs, plans, 1, err, errlen);
+}
+
 int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
                         size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
-    int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
+    pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
+    int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
-    if (pp == NULL)
+    if (pp == NULL || bulk == NULL)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++)
         if (cfs[i] != NULL)
-            rc = casestore_save(conn, cfs[i], plans[i], err, errlen);
+            rc = save_one(conn, cfs[i], plans[i], err, errlen);
+    if (rc == 0)
+        rc = pgbulk_flush(bulk, err, errlen);
+    pgbulk_close(bulk);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
@@ -677,7 +831,7 @@ int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debt
     if (res == NULL)
         return rc;
     json_error_t jerr;
-    *out = json_loads(col(res, "tasks") ? col(res, "tasks") : "[]", 0, &jerr);
+    *out = json_loads(col(res, 0, "tasks") ? col(res, 0, "tasks") : "[]", 0, &jerr);
     PQclear(res);
     if (*out == NULL) {
         snprintf(err, errlen, "tasks: %s", jerr.text);

@@ -16,18 +16,26 @@ static const pg_statement_t statements[] = {
      "FROM case_charges WHERE creditor_id = $1 AND debtor_id = $2"},
     {"ch_payment", "SELECT interest, fees FROM payment_charge "
                    "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
+    /* The saves are in their bulk form (pgbulk.h, casestore.c's save_order): $k is the array of
+     * the k-th values of every row of the batch. */
     {"ch_put",
      "INSERT INTO case_charges (creditor_id, debtor_id, interest, fees, interest_total, "
      "fees_total, accrued_through, fee_charged, settlement) "
-     "VALUES ($1, $2, $3, $4, $5, $6, date '1970-01-01' + $7::integer, $8, $9::jsonb) "
+     "SELECT u.creditor_id, u.debtor_id, u.interest, u.fees, u.interest_total, u.fees_total, "
+     " date '1970-01-01' + u.accrued_day, u.fee_charged, u.settlement "
+     "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+     " $7::integer[], $8::boolean[], $9::jsonb[]) AS u(creditor_id, debtor_id, interest, fees, "
+     " interest_total, fees_total, accrued_day, fee_charged, settlement) "
      "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET interest = EXCLUDED.interest, "
      "fees = EXCLUDED.fees, interest_total = EXCLUDED.interest_total, "
      "fees_total = EXCLUDED.fees_total, accrued_through = EXCLUDED.accrued_through, "
      "fee_charged = EXCLUDED.fee_charged, settlement = EXCLUDED.settlement, updated_at = now()"},
     {"ch_payment_put",
      "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
-     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"},
-    /* What the payment's over-payment credit paid later (casecharge_use_credit()), added. */
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
+     "ON CONFLICT DO NOTHING"},
+    /* What the payment's over-payment credit paid later (casecharge_use_credit()), added: row by
+     * row after ch_payment_put (save_order), so the payment's own row is there first. */
     {"ch_payment_add",
      "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (creditor_id, debtor_id, payment_id) DO UPDATE "
@@ -41,32 +49,33 @@ int chargestore_prepare(PGconn *conn, char *err, size_t errlen)
                           errlen);
 }
 
-static int64_t col_i64(const PGresult *res, const char *name)
+static int64_t col_i64(const PGresult *res, int row, const char *name)
 {
     int f = PQfnumber(res, name);
-    return f >= 0 && !PQgetisnull(res, 0, f) ? strtoll(PQgetvalue(res, 0, f), NULL, 10) : 0;
+    return f >= 0 && !PQgetisnull(res, row, f) ? strtoll(PQgetvalue(res, row, f), NULL, 10) : 0;
 }
 
-static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* Row `row` of res into cf->charges, its columns named `prefix` + the case_charges column. */
+static int charges_from(const PGresult *res, int row, const char *prefix, casefile_t *cf, char *err,
+                        size_t errlen)
 {
-    casefile_t *cf = target;
     charges_state_t *c = &cf->charges;
     json_error_t jerr;
+    char name[40];
 
-    (void)pp;
-    if (PQntuples(res) == 0)
-        return 0; /* never charged: zeros */
+#define CH_COL(col) (snprintf(name, sizeof(name), "%s%s", prefix, col), name)
     c->loaded = true;
-    c->interest = col_i64(res, "interest");
-    c->fees = col_i64(res, "fees");
-    c->interest_total = col_i64(res, "interest_total");
-    c->fees_total = col_i64(res, "fees_total");
-    c->accrued_through = col_i64(res, "accrued_through");
-    int f = PQfnumber(res, "fee_charged");
-    c->fee_charged = f >= 0 && PQgetvalue(res, 0, f)[0] == 't';
-    f = PQfnumber(res, "settlement");
-    if (f >= 0 && !PQgetisnull(res, 0, f)) {
-        json_t *doc = json_loads(PQgetvalue(res, 0, f), 0, &jerr);
+    c->interest = col_i64(res, row, CH_COL("interest"));
+    c->fees = col_i64(res, row, CH_COL("fees"));
+    c->interest_total = col_i64(res, row, CH_COL("interest_total"));
+    c->fees_total = col_i64(res, row, CH_COL("fees_total"));
+    c->accrued_through = col_i64(res, row, CH_COL("accrued_through"));
+    int f = PQfnumber(res, CH_COL("fee_charged"));
+    c->fee_charged = f >= 0 && PQgetvalue(res, row, f)[0] == 't';
+    f = PQfnumber(res, CH_COL("settlement"));
+#undef CH_COL
+    if (f >= 0 && !PQgetisnull(res, row, f)) {
+        json_t *doc = json_loads(PQgetvalue(res, row, f), 0, &jerr);
         int rc = charges_settlement_from_json(doc, &c->settlement);
         json_decref(doc);
         if (doc == NULL || rc < 0) {
@@ -75,6 +84,23 @@ static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err
         }
     }
     return 0;
+}
+
+static int on_charges(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    if (PQntuples(res) == 0)
+        return 0; /* never charged: zeros */
+    return charges_from(res, 0, "", target, err, errlen);
+}
+
+int chargestore_from_row(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
+{
+    int f = PQfnumber(res, "ch_found");
+
+    if (f < 0 || PQgetvalue(res, row, f)[0] != 't')
+        return 0; /* never charged: zeros */
+    return charges_from(res, row, "ch_", cf, err, errlen);
 }
 
 static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
@@ -86,21 +112,29 @@ static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err
     (void)errlen;
     if (PQntuples(res) == 0)
         return 0;
-    cf->charges.pay_interest = col_i64(res, "interest");
-    cf->charges.pay_fees = col_i64(res, "fees");
+    cf->charges.pay_interest = col_i64(res, 0, "interest");
+    cf->charges.pay_fees = col_i64(res, 0, "fees");
     return 0;
+}
+
+int chargestore_queue_payment(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name,
+                              char *err, size_t errlen)
+{
+    const char *params[3] = {cf->creditor_id, cf->debtor_id, name};
+
+    if (!(need & CASEFILE_ROW_PAYMENT) || name == NULL)
+        return 0;
+    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", name);
+    return pgpipe_query(pp, "ch_payment", 3, params, on_payment, cf, err, errlen);
 }
 
 int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name, char *err,
                            size_t errlen)
 {
-    const char *params[3] = {cf->creditor_id, cf->debtor_id, name};
+    const char *params[2] = {cf->creditor_id, cf->debtor_id};
     int rc = pgpipe_query(pp, "ch_load", 2, params, on_charges, cf, err, errlen);
 
-    if (rc != 0 || !(need & CASEFILE_ROW_PAYMENT) || name == NULL)
-        return rc;
-    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", name);
-    return pgpipe_query(pp, "ch_payment", 3, params, on_payment, cf, err, errlen);
+    return rc != 0 ? rc : chargestore_queue_payment(pp, cf, need, name, err, errlen);
 }
 
 int chargestore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)

@@ -23,6 +23,26 @@ __attribute__((warn_unused_result)) int chargestore_queue_case(pgpipe_t *pp, cas
                                                                unsigned need, const char *name,
                                                                char *err, size_t errlen);
 
+/* The charges columns a batch load selects with its case rows (LEFT JOIN case_charges ch ON the
+ * case key), named ch_*: the batch's charges without a statement per case. */
+#define CHARGESTORE_LOAD_COLS                                                                      \
+    "ch.creditor_id IS NOT NULL AS ch_found, ch.interest AS ch_interest, ch.fees AS ch_fees, "     \
+    "ch.interest_total AS ch_interest_total, ch.fees_total AS ch_fees_total, "                     \
+    "ch.fee_charged AS ch_fee_charged, ch.settlement::text AS ch_settlement, "                     \
+    "(ch.accrued_through - date '1970-01-01') AS ch_accrued_through "
+
+/* Row `row` of a result with CHARGESTORE_LOAD_COLS into cf->charges (zeros when the case was
+ * never charged). */
+__attribute__((warn_unused_result)) int
+chargestore_from_row(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen);
+
+/* chargestore_queue_case() without the case's charges (loaded with the case rows by
+ * chargestore_from_row()): only the charge parts of the payment `name` with CASEFILE_ROW_PAYMENT
+ * in `need`. */
+__attribute__((warn_unused_result)) int chargestore_queue_payment(pgpipe_t *pp, casefile_t *cf,
+                                                                  unsigned need, const char *name,
+                                                                  char *err, size_t errlen);
+
 /* Writes cf's charges when they changed, and a received payment's charge parts. */
 __attribute__((warn_unused_result)) int chargestore_save_case(PGconn *conn, casefile_t *cf,
                                                               char *err, size_t errlen);

@@ -10,11 +10,17 @@
 
 static const pg_statement_t statements[] = {
     {"is_log",
+     /* In its bulk form (pgbulk.h): $k is the array of the k-th values of every row. */
      "INSERT INTO contact_log (creditor_id, debtor_id, event_source, event_id, channel, at, "
      "outcome, agent_id, stage, techniques, objections, task_id) "
-     "VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7, $8, $9, "
-     " ARRAY(SELECT jsonb_array_elements_text(coalesce($10::jsonb, '[]'))), "
-     " ARRAY(SELECT jsonb_array_elements_text(coalesce($11::jsonb, '[]'))), $12) "
+     "SELECT u.creditor_id, u.debtor_id, u.event_source, u.event_id, u.channel, u.at, "
+     " u.outcome, u.agent_id, u.stage, "
+     " ARRAY(SELECT jsonb_array_elements_text(coalesce(u.techniques, '[]'))), "
+     " ARRAY(SELECT jsonb_array_elements_text(coalesce(u.objections, '[]'))), u.task_id "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+     " $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], "
+     " $12::text[]) AS u(creditor_id, debtor_id, event_source, event_id, channel, at, outcome, "
+     " agent_id, stage, techniques, objections, task_id) "
      "ON CONFLICT DO NOTHING"},
     {"is_dispute_open",
      "INSERT INTO dispute (creditor_id, debtor_id, event_source, event_id, opened_at, reason, "

@@ -29,19 +29,28 @@
     "  WHERE i.creditor_id = pl.creditor_id AND i.debtor_id = pl.debtor_id "                       \
     "  AND i.plan_id = pl.plan_id) AS installments "
 
+/* A case's credits, open promise and active plan, for the case u(creditor_id, debtor_id). */
+#define PS_CASE_COLS                                                                               \
+    "(SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, "                       \
+    "  'currency', currency, 'unallocated', unallocated, "                                         \
+    "  'received_at', coalesce(extract(epoch FROM received_at)::bigint, 0))), '[]') "              \
+    "  FROM payment WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "                \
+    "  AND status = 'received' AND unallocated > 0)::text AS credits, "                            \
+    " (SELECT row_to_json(x) FROM (SELECT " PROMISE_COLS " FROM promise "                          \
+    "  WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id AND state = 'pending' "       \
+    "  AND NOT pending_approval ORDER BY created_at DESC, promise_id LIMIT 1) x)::text AS "        \
+    "promise, "                                                                                    \
+    " (SELECT row_to_json(x) FROM (SELECT " PLAN_COLS " FROM plan pl "                             \
+    "  WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id AND state = 'active' "        \
+    "  AND NOT pending_approval ORDER BY created_at DESC, plan_id LIMIT 1) x)::text AS plan "
+
 static const pg_statement_t statements[] = {
     {"ps_case",
-     "SELECT (SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, "
-     "  'currency', currency, 'unallocated', unallocated, "
-     "  'received_at', coalesce(extract(epoch FROM received_at)::bigint, 0))), '[]') "
-     "  FROM payment WHERE creditor_id = $1 AND debtor_id = $2 AND status = 'received' "
-     "  AND unallocated > 0)::text AS credits, "
-     " (SELECT row_to_json(x) FROM (SELECT " PROMISE_COLS " FROM promise WHERE creditor_id = $1 "
-     "  AND debtor_id = $2 AND state = 'pending' AND NOT pending_approval "
-     "  ORDER BY created_at DESC, promise_id LIMIT 1) x)::text AS promise, "
-     " (SELECT row_to_json(x) FROM (SELECT " PLAN_COLS " FROM plan pl WHERE creditor_id = $1 "
-     "  AND debtor_id = $2 AND state = 'active' AND NOT pending_approval "
-     "  ORDER BY created_at DESC, plan_id LIMIT 1) x)::text AS plan"},
+     "SELECT " PS_CASE_COLS "FROM (SELECT $1::text AS creditor_id, $2::text AS debtor_id) u"},
+    /* ps_case for a batch's cases, each row with its place in the arrays (ord, from 1). */
+    {"ps_case_many",
+     "SELECT u.ord, " PS_CASE_COLS
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord)"},
     /* The promise a payment counts toward: the latest applied one still pending or kept. */
     {"ps_promise_open",
      "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
@@ -54,12 +63,22 @@ static const pg_statement_t statements[] = {
     {"ps_promise_get",
      "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND promise_id = $3) x"},
+    /* The saves are in their bulk form (pgbulk.h, casestore.c's save_order): $k is the array of
+     * the k-th values of every row of the batch. */
     {"ps_promise_put",
      "INSERT INTO promise (creditor_id, debtor_id, promise_id, amount, currency, due_on, made_on, "
      "grace_days, paid_toward, state, as_of, settled_on, last_reported, cancel_reason, "
      "pending_approval, limit_broken, approved_by, agent_id, channel) "
-     "VALUES ($1, $2, $3, $4, $5, " D0 " + $6::integer, " D0 " + $7::integer, $8, $9, $10, " D0
-     " + $11::integer, " D0 " + $12::integer, $13, $14, $15, $16, $17, $18, $19) "
+     "SELECT u.creditor_id, u.debtor_id, u.promise_id, u.amount, u.currency, " D0
+     " + u.due_day, " D0 " + u.made_day, u.grace_days, u.paid_toward, u.state, " D0
+     " + u.as_of, " D0 " + u.settled_day, u.last_reported, u.cancel_reason, u.pending_approval, "
+     " u.limit_broken, u.approved_by, u.agent_id, u.channel "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::integer[], "
+     " $7::integer[], $8::integer[], $9::bigint[], $10::text[], $11::integer[], $12::integer[], "
+     " $13::text[], $14::text[], $15::boolean[], $16::text[], $17::text[], $18::text[], "
+     " $19::text[]) AS u(creditor_id, debtor_id, promise_id, amount, currency, due_day, "
+     " made_day, grace_days, paid_toward, state, as_of, settled_day, last_reported, "
+     " cancel_reason, pending_approval, limit_broken, approved_by, agent_id, channel) "
      "ON CONFLICT (creditor_id, debtor_id, promise_id) DO UPDATE SET "
      "paid_toward = EXCLUDED.paid_toward, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, last_reported = EXCLUDED.last_reported, "
@@ -75,8 +94,16 @@ static const pg_statement_t statements[] = {
      "INSERT INTO plan (creditor_id, debtor_id, plan_id, currency, agreed_on, grace_days, "
      "default_missed, has_down_payment, total, paid, missed, state, as_of, settled_on, reported, "
      "pending_approval, limit_broken, approved_by, agent_id) "
-     "VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, $9, $10, $11, $12, " D0
-     " + $13::integer, " D0 " + $14::integer, $15, $16, $17, $18, $19) "
+     "SELECT u.creditor_id, u.debtor_id, u.plan_id, u.currency, " D0 " + u.agreed_day, "
+     " u.grace_days, u.default_missed, u.has_down_payment, u.total, u.paid, u.missed, u.state, " D0
+     " + u.as_of, " D0 " + u.settled_day, u.reported, u.pending_approval, u.limit_broken, "
+     " u.approved_by, u.agent_id "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], "
+     " $7::integer[], $8::boolean[], $9::bigint[], $10::bigint[], $11::integer[], $12::text[], "
+     " $13::integer[], $14::integer[], $15::boolean[], $16::boolean[], $17::text[], $18::text[], "
+     " $19::text[]) AS u(creditor_id, debtor_id, plan_id, currency, agreed_day, grace_days, "
+     " default_missed, has_down_payment, total, paid, missed, state, as_of, settled_day, "
+     " reported, pending_approval, limit_broken, approved_by, agent_id) "
      "ON CONFLICT (creditor_id, debtor_id, plan_id) DO UPDATE SET paid = EXCLUDED.paid, "
      "missed = EXCLUDED.missed, state = EXCLUDED.state, as_of = EXCLUDED.as_of, "
      "settled_on = EXCLUDED.settled_on, reported = EXCLUDED.reported, "
@@ -84,8 +111,13 @@ static const pg_statement_t statements[] = {
      "approved_by = coalesce(EXCLUDED.approved_by, plan.approved_by), updated_at = now()"},
     {"ps_inst_put",
      "INSERT INTO plan_installment (creditor_id, debtor_id, plan_id, slot, due_on, amount, paid, "
-     "state, missed, last_reported) VALUES ($1, $2, $3, $4, " D0 " + $5::integer, $6, $7, $8, "
-     "$9, $10) ON CONFLICT (creditor_id, debtor_id, plan_id, slot) DO UPDATE SET "
+     "state, missed, last_reported) "
+     "SELECT u.creditor_id, u.debtor_id, u.plan_id, u.slot, " D0 " + u.due_day, u.amount, "
+     " u.paid, u.state, u.missed, u.last_reported "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::bigint[], "
+     " $7::bigint[], $8::text[], $9::boolean[], $10::text[]) AS u(creditor_id, debtor_id, "
+     " plan_id, slot, due_day, amount, paid, state, missed, last_reported) "
+     "ON CONFLICT (creditor_id, debtor_id, plan_id, slot) DO UPDATE SET "
      "paid = EXCLUDED.paid, state = EXCLUDED.state, missed = EXCLUDED.missed, "
      "last_reported = EXCLUDED.last_reported"},
     {"ps_payment_get",
@@ -94,8 +126,13 @@ static const pg_statement_t statements[] = {
     {"ps_payment_put",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, amount, currency, received_at, "
      "method, invoice_ids, status, unallocated, promise_id, promise_applied, plan_id, plan_lines) "
-     "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), $7, $8::jsonb, 'received', $9, $10, "
-     "$11, $12, $13::jsonb)"},
+     "SELECT u.creditor_id, u.debtor_id, u.payment_id, u.amount, u.currency, "
+     " to_timestamp(u.received_at), u.method, u.invoice_ids, 'received', u.unallocated, "
+     " u.promise_id, u.promise_applied, u.plan_id, u.plan_lines "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], "
+     " $7::text[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[], $12::text[], "
+     " $13::jsonb[]) AS u(creditor_id, debtor_id, payment_id, amount, currency, received_at, "
+     " method, invoice_ids, unallocated, promise_id, promise_applied, plan_id, plan_lines)"},
     {"ps_payment_stub",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, status, reversed_at, reason) "
      "VALUES ($1, $2, $3, 'reversed', to_timestamp($4::bigint), $5)"},
@@ -111,13 +148,23 @@ static const pg_statement_t statements[] = {
                          "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
     {"ps_alloc_put",
      "INSERT INTO payment_allocation (creditor_id, debtor_id, payment_id, invoice_id, amount, "
-     "from_credit) VALUES ($1, $2, $3, $4, $5, $6)"},
-    {"ps_credit_put", "UPDATE payment SET unallocated = $4, updated_at = now() "
-                      "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
-    /* promise.made's techniques, kept from the event that made the promise. */
-    {"ps_promise_techniques",
-     "UPDATE promise SET techniques = $4::text[] WHERE creditor_id = $1 AND debtor_id = $2 AND "
-     "promise_id = $3 AND techniques IS NULL"},
+     "from_credit) "
+     "SELECT u.creditor_id, u.debtor_id, u.payment_id, u.invoice_id, u.amount, u.from_credit "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[]) "
+     " WITH ORDINALITY AS u(creditor_id, debtor_id, payment_id, invoice_id, amount, from_credit, "
+     " ord) ORDER BY u.ord"}, /* line_id in the order given */
+    {"ps_credit_put", "UPDATE payment p SET unallocated = u.unallocated, updated_at = now() "
+                      "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+                      " AS u(creditor_id, debtor_id, payment_id, unallocated) "
+                      "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
+                      "AND p.payment_id = u.payment_id"},
+    /* promise.made's techniques, kept from the event that made the promise: $4 holds each row's
+     * text[] as its array literal. */
+    {"ps_promise_techniques", "UPDATE promise p SET techniques = u.techniques::text[] "
+                              "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+                              " AS u(creditor_id, debtor_id, promise_id, techniques) "
+                              "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
+                              "AND p.promise_id = u.promise_id AND p.techniques IS NULL"},
 };
 
 int paystore_prepare(PGconn *conn, char *err, size_t errlen)
@@ -420,21 +467,15 @@ static void set_doc(json_t **slot, json_t *doc)
     *slot = doc;
 }
 
-/* The case's credits, open promise and active plan from ps_case's row (target: the case file). */
-static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* The case's credits, open promise and active plan from row `row` of ps_case(_many). */
+static void case_row(const PGresult *res, int row, casefile_t *cf)
 {
-    casefile_t *cf = target;
     json_error_t jerr;
     size_t i;
     json_t *o;
 
-    (void)pp;
-    if (PQntuples(res) != 1) {
-        snprintf(err, errlen, "ps_case: no row");
-        return -1;
-    }
     int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
-    json_t *credits = json_loads(PQgetvalue(res, 0, fc), 0, &jerr);
+    json_t *credits = json_loads(PQgetvalue(res, row, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
     {
         casefile_credit_t cr;
@@ -454,16 +495,49 @@ static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, s
         cf->credits[cf->n_credits++] = cr;
     }
     json_decref(credits);
-    if (fp >= 0 && !PQgetisnull(res, 0, fp)) {
+    if (fp >= 0 && !PQgetisnull(res, row, fp)) {
         casefile_promise_row_t sp;
-        if (promise_from_text(PQgetvalue(res, 0, fp), &sp) == 0)
+        if (promise_from_text(PQgetvalue(res, row, fp), &sp) == 0)
             set_doc(&cf->open_promise, casepay_promise_json(&sp.p));
     }
-    if (fl >= 0 && !PQgetisnull(res, 0, fl)) {
+    if (fl >= 0 && !PQgetisnull(res, row, fl)) {
         casefile_plan_row_t *sp = malloc(sizeof(*sp));
-        if (sp != NULL && plan_from_text(PQgetvalue(res, 0, fl), sp) == 0)
+        if (sp != NULL && plan_from_text(PQgetvalue(res, row, fl), sp) == 0)
             set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
         free(sp);
+    }
+}
+
+/* ps_case's row (target: the case file). */
+static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    (void)pp;
+    if (PQntuples(res) != 1) {
+        snprintf(err, errlen, "ps_case: no row");
+        return -1;
+    }
+    case_row(res, 0, target);
+    return 0;
+}
+
+/* ps_case_many's rows into their case files (target: the paystore_cases_t). */
+static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    const paystore_cases_t *cs = target;
+    int f = PQfnumber(res, "ord");
+
+    (void)pp;
+    if ((size_t)PQntuples(res) != cs->n || f < 0) {
+        snprintf(err, errlen, "ps_case_many: %d rows for %zu cases", PQntuples(res), cs->n);
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        long long ord = strtoll(PQgetvalue(res, r, f), NULL, 10);
+        if (ord < 1 || (size_t)ord > cs->n) {
+            snprintf(err, errlen, "ps_case_many: row %d has no case", r);
+            return -1;
+        }
+        case_row(res, r, cs->cfs[ord - 1]);
     }
     return 0;
 }
@@ -472,6 +546,12 @@ int paystore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
 {
     const char *params[2] = {cf->creditor_id, cf->debtor_id};
     return pgpipe_query(pp, "ps_case", 2, params, on_case, cf, err, errlen);
+}
+
+int paystore_queue_cases(pgpipe_t *pp, const paystore_cases_t *cases, const char *const *arrays,
+                         char *err, size_t errlen)
+{
+    return pgpipe_query(pp, "ps_case_many", 2, arrays, on_cases, (void *)cases, err, errlen);
 }
 
 int paystore_load_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)

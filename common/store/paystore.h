@@ -54,6 +54,20 @@ __attribute__((warn_unused_result)) int paystore_load_case(PGconn *conn, casefil
 __attribute__((warn_unused_result)) int paystore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err,
                                                             size_t errlen);
 
+/* The case files of a batch, in the order of the arrays given to paystore_queue_cases(). */
+typedef struct paystore_cases {
+    casefile_t **cfs; /* borrowed */
+    size_t n;
+} paystore_cases_t;
+
+/* paystore_queue_case() for a batch's cases in one statement: `arrays` are the PostgreSQL array
+ * literals of their creditor_ids and debtor_ids (in the order of cases->cfs). `cases` must stay
+ * where it is until the pipeline ran. */
+__attribute__((warn_unused_result)) int paystore_queue_cases(pgpipe_t *pp,
+                                                             const paystore_cases_t *cases,
+                                                             const char *const *arrays, char *err,
+                                                             size_t errlen);
+
 /* Saves the credits marked dirty and inserts cf->credit_lines (allocation lines made out of
  * credit since loading), then clears those marks. casestore_save() calls it. */
 __attribute__((warn_unused_result)) int paystore_save_case(PGconn *conn, casefile_t *cf, char *err,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "pg.h"
+#include "pgbulk.h"
 
 typedef struct pgpipe_entry {
     const char *name; /* static: the prepared statement's name */
@@ -95,6 +96,10 @@ int pgpipe_query(pgpipe_t *pp, const char *name, int n, const char *const *param
 int pgpipe_cmd(PGconn *conn, const char *name, int n, const char *const *params, char *err,
                size_t errlen)
 {
+    int taken = pgbulk_take(conn, name, n, params, err, errlen); /* a batch's save (pgbulk.h) */
+
+    if (taken != 0)
+        return taken > 0 ? 0 : -1;
     if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
         return pg_run_cmd(conn, name, n, params, err, errlen);
     if (PQsendQueryPrepared(conn, name, n, params, NULL, NULL, 0) != 1)

@@ -45,8 +45,9 @@ __attribute__((warn_unused_result)) int pgpipe_query(pgpipe_t *pp, const char *n
                                                      const char *const *params, pgpipe_fn fn,
                                                      void *target, char *err, size_t errlen);
 
-/* In pipeline mode, sends prepared command `name` (checked by the next pgpipe_run()); otherwise
- * runs it at once. */
+/* While a collector (pgbulk.h) that takes `name` is open on `conn`, gathers the row into it;
+ * otherwise, in pipeline mode, sends prepared command `name` (checked by the next pgpipe_run()),
+ * and outside it runs the command at once. */
 __attribute__((warn_unused_result)) int pgpipe_cmd(PGconn *conn, const char *name, int n,
                                                    const char *const *params, char *err,
                                                    size_t errlen);

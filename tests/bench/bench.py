@@ -239,6 +239,11 @@ def bench_scheduler():
     return cases, json.loads(r.stdout), secs, secs2, json.loads(r2.stdout)["cases"]
 
 
+def target_line(what, met, measured):
+    """One line of the targets summary."""
+    return "  %-7s %-66s %s" % ("met" if met else "MISSED", what, measured)
+
+
 def own_database(rid):
     """A database and a Redis db of the run's own, so the benchmark's cases never mix with the
     demo's or the tests'. Points stackutil and every process started here at them."""
@@ -358,6 +363,12 @@ def run(rid):
     print("  latency at %d events/s for %d s (%d events): p50 %.0f ms, p99 %.0f ms" %
           (RATE, RATE_SECONDS, len(lats), p50, p99))
     print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
+    targets = [target_line("runtime at least 50% of its floor", rt / floor >= 0.5,
+                      "ratio %.2f" % (rt / floor)),
+               target_line("worker RSS flat over one million events",
+                      N >= 1000000 and rss_end <= rss_start * 1.1 + 4096,
+                      "%+d KiB over %d events%s" % (rss_end - rss_start, N, "" if N >= 1000000
+                                                    else "; run with BENCH_EVENTS=1000000"))]
 
     if os.environ.get("BENCH_OVERDUE", "1") != "0":
         rows, _ = bench_overdue(rid)
@@ -368,11 +379,18 @@ def run(rid):
             print("  %-21s %-32s %6d events %7.0f events/s  floor %7.0f  ratio %.3f  "
                   "RSS %d -> %d KiB" % (name, "(" + what + ")", n, rate, floor_w, rate / floor_w,
                                         rss0, rss1))
+            targets.append(target_line("%s at least 10,000 events/s and 10%% of its floor" % name,
+                                  rate >= 10000 and rate / floor_w >= 0.10,
+                                  "%.0f events/s, ratio %.3f" % (rate, rate / floor_w)))
         n_sent, n_got, p50, p99, pmax = bench_overdue_latency(rid)
         print("  recobro-overdue latency, invoice.overdue -> first task.created on the tasks "
               "topic (worker + relay),")
         print("    %d new debtors/s for %d s: %d sent, %d with a task: p50 %.0f ms, p99 %.0f ms, "
               "max %.0f ms" % (RATE, RATE_SECONDS, n_sent, n_got, p50, p99, pmax))
+        targets.append(target_line("invoice -> task p99 under 250 ms at 1,000 new debtors/s",
+                              RATE >= 1000 and n_got == n_sent and p99 < 250,
+                              "p99 %.0f ms at %d/s, %d of %d with a task" % (p99, RATE, n_got,
+                                                                              n_sent)))
         cases, summary, secs, secs2, cases2 = bench_scheduler()
         print("  scheduler tick (recobroctl, one process) over %d cases, 45 days ahead: %d due "
               "cases swept in %.2f s = %.0f due cases/s (%d tasks created, %d cancelled, "
@@ -380,6 +398,12 @@ def run(rid):
                   cases, summary["cases"], secs, summary["cases"] / secs,
                   summary["tasks_created"], summary["tasks_cancelled"], summary["failed"],
                   cases2, secs2))
+        targets.append(target_line("scheduler at least 5,000 due cases/s",
+                              summary["cases"] / secs >= 5000,
+                              "%.0f due cases/s" % (summary["cases"] / secs)))
+    print("\ntargets (issue 10; printed, not asserted: machines are noisy)")
+    for line in targets:
+        print(line)
 
 
 if __name__ == "__main__":

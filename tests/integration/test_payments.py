@@ -199,3 +199,43 @@ def test_rejected_event_between_two_good_ones_of_one_case(pay, services):
     assert su.query("SELECT count(*) FROM payment_allocation WHERE creditor_id = %s "
                     "AND payment_id = 'PAY-2'", cr) == [(0,)]
     assert cached(cr, d)["status"] == "open"
+
+
+def test_one_batch_of_many_cases_with_a_refused_event(pay, services):
+    """The case workers write a batch with one statement per table (common/store/pgbulk.h):
+    several cases of one creditor, each with several events in the same batch and one of them
+    refused, must end exactly as if every event had been applied alone, in order: each case's
+    payments, allocation lines in order, invoices and balance, nothing of the refused one."""
+    rid, cr = pay["rid"], pay["creditor"]
+    debtors = ["D-b%d" % i for i in range(4)]
+    for d in debtors:
+        send(pay["in"], cr, d, overdue(rid, "o1" + d, cr, d, "INV-1", "120.00", "2026-10-01"),
+             overdue(rid, "o2" + d, cr, d, "INV-2", "50.00", "2026-11-01"))
+    start(services, pay)
+    for d in debtors:
+        wait_cache(cr, d, lambda c: c["balance"] == "170.00", "case %s open" % d)
+    # Every payment of every case in one produce call: one batch for the payments worker.
+    msgs = []
+    for d in debtors:
+        bad = d == "D-b1"
+        msgs += [("%s/%s" % (cr, d), p, None) for p in (
+            payment(rid, "p1" + d, cr, d, "PAY-1", "30.00"),
+            payment(rid, "p2" + d, cr, d, "PAY-2", "20.00", currency="USD" if bad else "EUR"),
+            payment(rid, "p3" + d, cr, d, "PAY-3", "10.00"))]
+    su.produce(pay["pay"], msgs)
+    dlq = su.consume(pay["dlq"], 1, timeout=90)
+    assert len(dlq) == 1
+    assert json.loads(dlq[0].value())["data"]["debtor_id"] == "D-b1"
+    for d in debtors:
+        paid = 4000 if d == "D-b1" else 6000
+        wait_invoices(cr, d, {"INV-1": (12000 - paid, "open"), "INV-2": (5000, "open")},
+                      "payments of %s" % d)
+        wait_cache(cr, d, lambda c, p=paid: c["balance"] == "%.2f" % ((17000 - p) / 100),
+                   "balance of %s" % d)
+        want = [("PAY-1", "INV-1", 3000), ("PAY-3", "INV-1", 1000)] if d == "D-b1" else \
+            [("PAY-1", "INV-1", 3000), ("PAY-2", "INV-1", 2000), ("PAY-3", "INV-1", 1000)]
+        assert su.query("SELECT payment_id, invoice_id, amount FROM payment_allocation "
+                        "WHERE creditor_id = %s AND debtor_id = %s ORDER BY line_id",
+                        cr, d) == want
+        assert features(cr, d)["payments_count"] == len(want)
+    assert su.query("SELECT count(*) FROM creditor WHERE creditor_id = %s", cr) == [(1,)]

@@ -53,6 +53,53 @@ def cases(cr):
         cr)}
 
 
+def run_until_poison_set_aside(po):
+    """Starts the crash worker until it has set the poison aside; returns (crashes, the last
+    worker, still running)."""
+    crashes = 0
+    w = None
+    for _ in range(ATTEMPTS + 3):
+        w = su.Service("recobro-test-crashworker", env(po), po["tmp"]).start()
+        # Runs until it crashes, or until it has set the poison aside.
+        su.wait_for(lambda: w.proc.poll() is not None or poison_counted(w), timeout=90,
+                    what="a crash or the poison set aside")
+        if w.proc.poll() is None:
+            break
+        assert "crashing on purpose" in w.tail(200)
+        crashes += 1
+        w.log.close()
+    return crashes, w
+
+
+def check_applied_once(po, services, w, good):
+    """Every good debtor's three invoices applied exactly once, the poison never, and the poison
+    alone in the DLQ."""
+    rid, cr = po["rid"], po["creditor"]
+    want = {d: 3 for d in good}
+    su.wait_for(lambda: {d: n for d, (_, n) in cases(cr).items()} == want or None,
+                timeout=60, what="every good invoice applied")
+    assert "D-P" not in cases(cr)  # the poison was never applied
+    # Exactly once: three events per debtor, three case versions, nothing applied twice.
+    versions = {d: v for d, (v, _) in cases(cr).items()}
+    assert len(set(versions.values())) == 1, versions
+    assert su.query("SELECT count(*) FROM processed_event WHERE event_id LIKE %s",
+                    rid + "-g%") == [(3 * len(good),)]
+    assert su.query("SELECT count(*) FROM processed_event WHERE event_id = %s",
+                    rid + "-poison") == [(0,)]
+    # The attempt records are gone once everything committed.
+    assert su.query("SELECT count(*) FROM consumer_attempt WHERE group_id = %s",
+                    po["group"]) == [(0,)]
+    assert w.metric("recobro_poison_total") == 1
+    services("recobro-relay", env(po))
+    dlq = su.consume(po["dlq"], 1, timeout=60)
+    assert len(dlq) == 1
+    h = dict(dlq[0].headers())
+    assert h["recobro-error"] == b"poison"
+    assert b"crashed the worker 2 times" in h["recobro-error-detail"]
+    assert json.loads(dlq[0].value())["id"] == rid + "-poison"  # byte for byte
+    assert '"event":"event.poison"' in w.tail(400)
+
+
 def test_poison_message_goes_to_dlq_and_the_rest_is_applied_once(po, services):
     rid, cr = po["rid"], po["creditor"]
     # Two keys share the poison's partition only by chance; the keys of one debtor always do.
@@ -68,43 +115,38 @@ def test_poison_message_goes_to_dlq_and_the_rest_is_applied_once(po, services):
             msgs.append(("%s/D-0" % cr, crashing(rid, "poison", cr, "D-P"), None))
     su.produce(po["in"], msgs)
 
-    crashes = 0
-    w = None
-    for _ in range(ATTEMPTS + 3):
-        w = su.Service("recobro-test-crashworker", env(po), po["tmp"]).start()
-        # Runs until it crashes, or until it has set the poison aside.
-        su.wait_for(lambda: w.proc.poll() is not None or poison_counted(w), timeout=90,
-                    what="a crash or the poison set aside")
-        if w.proc.poll() is None:
-            break
-        assert "crashing on purpose" in w.tail(200)
-        crashes += 1
-        w.log.close()
+    crashes, w = run_until_poison_set_aside(po)
     # One crash of the batch it came in, then ATTEMPTS crashes alone, then set aside.
     assert crashes == ATTEMPTS + 1, crashes
     try:
-        want = {d: 3 for d in good}
-        su.wait_for(lambda: {d: n for d, (_, n) in cases(cr).items()} == want or None,
-                    timeout=60, what="every good invoice applied")
-        assert "D-P" not in cases(cr)  # the poison was never applied
-        # Exactly once: three events per debtor, three case versions, nothing applied twice.
-        versions = {d: v for d, (v, _) in cases(cr).items()}
-        assert len(set(versions.values())) == 1, versions
-        assert su.query("SELECT count(*) FROM processed_event WHERE event_id LIKE %s",
-                        rid + "-g%") == [(18,)]
-        assert su.query("SELECT count(*) FROM processed_event WHERE event_id = %s",
-                        rid + "-poison") == [(0,)]
-        # The attempt records are gone once everything committed.
-        assert su.query("SELECT count(*) FROM consumer_attempt WHERE group_id = %s",
-                        po["group"]) == [(0,)]
-        services("recobro-relay", env(po))
-        dlq = su.consume(po["dlq"], 1, timeout=60)
-        assert len(dlq) == 1
-        h = dict(dlq[0].headers())
-        assert h["recobro-error"] == b"poison"
-        assert b"crashed the worker 2 times" in h["recobro-error-detail"]
-        assert json.loads(dlq[0].value())["id"] == rid + "-poison"  # byte for byte
-        assert '"event":"event.poison"' in w.tail(400)
+        check_applied_once(po, services, w, good)
+    finally:
+        w.stop()
+
+
+def test_messages_of_other_partitions_held_behind_the_poison_are_not_poison(po, services):
+    """After a crash the batch goes one message at a time; the messages of other partitions
+    that wait behind the poison are in hand at every crash without ever being applied alone:
+    they are not counted as crashing the worker, and are applied once the poison is aside."""
+    rid, cr = po["rid"], po["creditor"]
+    good = ["D-%d" % i for i in range(6)]
+    p = su.producer()
+    # The poison second on partition 0; every other partition's messages follow it in the
+    # order the worker receives them (partition order), on three or more starts in a row.
+    for n in range(3):
+        for i, d in enumerate(good):
+            p.produce(po["in"], key="%s/%s" % (cr, d), partition=i,
+                      value=overdue(rid, "g%d-%s" % (n, d), cr, d, "INV-%d" % n, "10.00",
+                                    "2026-10-01").encode())
+            if n == 0 and i == 0:
+                p.produce(po["in"], key="%s/D-0" % cr, partition=0,
+                          value=crashing(rid, "poison", cr, "D-P").encode())
+    assert p.flush(60) == 0
+
+    crashes, w = run_until_poison_set_aside(po)
+    assert crashes == ATTEMPTS + 1, crashes
+    try:
+        check_applied_once(po, services, w, good)
     finally:
         w.stop()
 

@@ -113,6 +113,34 @@ static void test_invoices_oldest_first_open_only(void **state)
     casefile_clear(&cf);
 }
 
+/* The parties are marked for saving only when the event changes one of their fields. */
+static void test_parties_saved_only_when_changed(void **state)
+{
+    casefile_t cf;
+    reason_t err;
+
+    (void)state;
+    assert_int_equal(casefile_init(&cf, "acme", "D1"), 0);
+    assert_int_equal(apply_json(&cf, OVERDUE("I1", "EUR", "10.00", "2026-11-01"), &err), 0);
+    assert_true(cf.parties_dirty); /* a new case: its parties are new */
+    cf.parties_dirty = false;      /* as after the save */
+    assert_int_equal(apply_json(&cf, OVERDUE("I2", "EUR", "10.00", "2026-11-01"), &err), 0);
+    assert_false(cf.parties_dirty); /* the same parties again: nothing to write */
+    assert_int_equal(
+        apply_json(&cf,
+                   "{\"specversion\":\"1.0\",\"id\":\"y\",\"source\":\"s\","
+                   "\"type\":\"invoice.overdue\",\"data\":{\"creditor_id\":\"acme\","
+                   "\"debtor_id\":\"D1\",\"creditor_name\":\"ACME\",\"debtor\":{\"id\":\"D1\","
+                   "\"name\":\"N\",\"timezone\":\"Europe/Lisbon\"},\"invoice\":{\"id\":\"I3\","
+                   "\"currency\":\"EUR\",\"amount\":\"1.00\",\"open_amount\":\"1.00\","
+                   "\"due_on\":\"2026-11-01\"}}}",
+                   &err),
+        0);
+    assert_true(cf.parties_dirty); /* the debtor moved: written */
+    assert_string_equal(cf.timezone, "Europe/Lisbon");
+    casefile_clear(&cf);
+}
+
 static void test_status_names_round_trip(void **state)
 {
     casefile_task_status_t t;
@@ -133,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_local_days),
         cmocka_unit_test(test_currency_mismatch_leaves_case_untouched),
         cmocka_unit_test(test_invoices_oldest_first_open_only),
+        cmocka_unit_test(test_parties_saved_only_when_changed),
         cmocka_unit_test(test_status_names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
