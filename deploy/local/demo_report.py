@@ -1,5 +1,5 @@
 """demo_report.py - what came out of `make demo`, read back from Kafka (tasks, case events, DLQ),
-Redis (the hot cases) and PostgreSQL (charges, settlements, through psql and recobroctl), laid out
+PostgreSQL (cases, charges, settlements, through psql and recobroctl) and Redis, laid out
 for someone seeing recobro for the first time: the policy each creditor is planned under, cases
 per segment, tasks by action and queue and why they went out, case events, promises, plans and
 settlements, interest and fees by currency, rejected messages, a task as a notifier receives it,
@@ -62,7 +62,7 @@ def heading(n, title, source):
     print("   (%s)" % source)
 
 
-def table(counter, width=44, total=True):
+def table(counter, width=48, total=True):
     for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])):
         print("   %-*s %7d" % (width, k, v))
     if total:
@@ -112,12 +112,12 @@ def policies(ctl, cases):
     own = {c["creditor_id"]: c for c in listed.get("creditors", [])}
     names = dict(sql("SELECT creditor_id, name FROM creditor"))
     heading(1, "The policy each creditor is planned under", "recobroctl policy list")
-    print("   %-10s %-28s %-8s %-22s %6s" % ("creditor", "name", "currency", "policy", "cases"))
+    print("   %-10s %-28s %-8s %-26s %6s" % ("creditor", "name", "currency", "policy", "cases"))
     for cid in sorted(cases):
         p = own.get(cid) or default
         label = "%s v%s (%s)" % (p.get("policy_id"), p.get("policy_version"),
                                  "its own" if cid in own else "the default")
-        print("   %-10s %-28s %-8s %-22s %6d" % (cid, names.get(cid, "")[:28],
+        print("   %-10s %-28s %-8s %-26s %6d" % (cid, names.get(cid, "")[:28],
                                                  "/".join(sorted(cases[cid]["currency"])), label,
                                                  cases[cid]["n"]))
 
@@ -143,12 +143,12 @@ def disputes():
     d = sql("SELECT count(*), count(*) FILTER (WHERE outcome = 'rejected'), "
             "count(*) FILTER (WHERE outcome = 'upheld'), count(*) FILTER (WHERE resolved_at IS "
             "NULL) FROM dispute")[0]
-    f = sql("SELECT count(*), coalesce(round(avg(until_on - from_on + 1)), 0), "
-            "count(*) FILTER (WHERE ended_on IS NOT NULL) FROM forbearance")[0]
+    f = sql("SELECT count(*), coalesce(round(avg(until_on - from_on + 1)), 0) "
+            "FROM forbearance")[0]
     print("   disputes opened %s: rejected (the debt proven, collection resumes) %s, upheld (the "
           "debt withdrawn) %s, still open (documentation only) %s" % tuple(d))
     print("   forbearances granted %s (hardship: collection tasks and interest pause), %s days "
-          "on average, %s ended early" % tuple(f))
+          "on average" % tuple(f))
 
 
 def settlements(events):
@@ -196,23 +196,25 @@ def main():
     ap.add_argument("--ctl", required=True, help="path of recobroctl")
     ctl = ap.parse_args().ctl
     t = lambda name, default: os.environ.get("RECOBRO_TOPIC_" + name, default)
-    r = redis.Redis.from_url(os.environ["RECOBRO_REDIS_URL"])
     segments, statuses = collections.Counter(), collections.Counter()
     cases = collections.defaultdict(lambda: {"n": 0, "currency": set()})
-    for key in r.scan_iter("recobro:case:*", count=1000):
-        doc = json.loads(r.get(key) or "{}")
-        if doc:
-            segments[doc.get("segment") or "none"] += 1
-            statuses[doc.get("status") or "none"] += 1
-            cases[doc["creditor_id"]]["n"] += 1
-            cases[doc["creditor_id"]]["currency"].add(doc.get("currency") or "?")
+    for creditor, currency, segment, status, n in sql(
+            "SELECT creditor_id, coalesce(currency, '?'), coalesce(segment, 'none'), status, "
+            "count(*) FROM debt_case GROUP BY 1, 2, 3, 4"):
+        segments[segment] += int(n)
+        statuses[status] += int(n)
+        cases[creditor]["n"] += int(n)
+        cases[creditor]["currency"].add(currency)
+    hot = sum(1 for _ in redis.Redis.from_url(os.environ["RECOBRO_REDIS_URL"]).scan_iter(
+        "recobro:case:*", count=1000))
 
     print("\n" + "=" * WIDTH)
     print("What recobro made of the portfolio")
     print("=" * WIDTH)
     policies(ctl, cases)
 
-    heading(2, "Cases per segment and per status", "the hot cases in Redis")
+    heading(2, "Cases per segment and per status",
+            "PostgreSQL; %d of them hot in the Redis cache" % hot)
     table(segments)
     print()
     table(statuses)

@@ -1,5 +1,5 @@
 """test_demo.py - `make demo` (deploy/local/demo) runs to the end and its summary shows what the
-product does: a small portfolio (DEMO_DEBTORS=600) through the real workers, on a database,
+product does: a small portfolio (DEMO_DEBTORS=1000) through the real workers, on a database,
 topics, consumer groups and Redis database of its own (the report page test runs it at full
 size). The summary must show, with non-zero counts: ACME Telecom under es.json and the others
 under default.json; promise reminders, follow-ups of broken promises, callbacks, skip traces,
@@ -18,7 +18,7 @@ import redis
 
 import stackutil as su
 
-DEBTORS = 600
+DEBTORS = 1000
 REDIS_DB = 10  # flushed by this test: the demo's hot cases only
 
 
