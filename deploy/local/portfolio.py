@@ -206,9 +206,11 @@ CLOSE = {"empathy": 0.05, "options_offer": 0.08, "precise_date": 0.14, "firm_ans
          "consequences": -0.04, "active_listening": 0.04}
 KEEP = {"empathy": 0.04, "options_offer": 0.02, "precise_date": 0.12, "firm_answer": -0.03,
         "consequences": -0.10, "active_listening": 0.03}
+# ("will_pay_later": short of money until payday, not hardship; the hardship codes lead to the
+# willing_unable segment.)
 OBJECTIONS = [None, "forgot", "temporary_unemployment", "amount_wrong", "already_paid",
-              "cannot_pay"]
-HARDSHIP = ("temporary_unemployment", "cannot_pay")
+              "will_pay_later"]
+HARDSHIP = ("temporary_unemployment",)
 
 
 def variant_of(creditor, debtor, strategy="forgetful", weights=(("champion", 80),
@@ -373,7 +375,7 @@ def calls(desk, open_, part, challenger):
                                {"payment_id": base + "-P3", "amount": money(open_, cur),
                                 "currency": cur, "received_at": "LATE", "method": "card"}) +
                             (desk["charged"],))
-        elif objection in HARDSHIP and desk["xr"].random() < 0.5:
+        elif objection in HARDSHIP and desk["xr"].random() < 0.8:
             # No money now: the creditor grants a month's pause (collection tasks wait).
             inter.append(ev(crm, base + "-forbearance", "forbearance.granted", e,
                             {"from": day, "until": (today + dt.timedelta(days=30)).isoformat(),
