@@ -358,8 +358,8 @@ def calls(desk, open_, part, challenger):
         elif rng.random() < p_plan and open_ >= 4:
             n = 8 if loose else rng.randint(2, 4)
             plan(desk, agent, n, loose, part, settle_ok=refusals < 2)
-        elif rng.random() < p_close:
-            amount = max(1, open_ * rng.choice([50, 100]) // 100)
+        elif rng.random() < p_close:  # half or all of what recobro shows (the fee included)
+            amount = max(1, (open_ + e["fee"]) * rng.choice([50, 100]) // 100)
             due = today + dt.timedelta(days=40 if loose else rng.randint(2, 6))
             inter.append(ev(crm, base + "-promise", "promise.made", e,
                             {"promise_id": base + "-PR1", "amount": money(amount, cur),
@@ -370,7 +370,7 @@ def calls(desk, open_, part, challenger):
                               {"payment_id": base + "-P2", "amount": money(amount, cur),
                                "currency": cur, "received_at": day + "T16:00:00Z",
                                "method": "bank_transfer"}))
-            elif amount < open_ and rng.random() < 0.4:  # broken now, paid in full later
+            elif amount < open_ + e["fee"] and rng.random() < 0.4:  # broken, paid in full later
                 late.append(ev(bank, base + "-pay-late", "payment.received", e,
                                {"payment_id": base + "-P3", "amount": money(open_, cur),
                                 "currency": cur, "received_at": "LATE", "method": "card"}) +
