@@ -1,19 +1,31 @@
 """portfolio.py - a realistic sample portfolio for `make demo`, published as accounting systems
 would: several creditors, debtors in many time zones, invoices with varied amounts and days past
-due (some re-sent as days pass, some adjusted or cancelled), and a few bad messages.
+due (some re-sent as days pass, some adjusted or cancelled, some with a claim fee the contract
+agreed), and a few bad messages; then what agents' tools and payment platforms publish.
+
+ACME Telecom (Spanish, EUR) is planned under deploy/policy/es.json (late interest, a 30 EUR fee
+where agreed, Spanish contact hours); every other creditor under default.json (which charges a
+25 USD fee where agreed: Northwind's). Debtors who pay "everything" pay the balance recobro
+shows them: principal plus the fee and, later on, the interest.
 
 Deterministic (seeded): running it twice publishes the same events with the same ids, which
-recobro recognises as duplicates, so re-running the demo is safe.
+recobro recognises as duplicates, so re-running the demo is safe. What the first versions drew
+from the seeded generators is drawn in the same order (the report's analytics depend on it); the
+version 2 additions (fees, callbacks, forbearances, settlements, resolved disputes) draw from a
+generator of their own per debtor.
 
 usage: portfolio.py [--debtors N] [--today YYYY-MM-DD]
-                    [--stage invoices|interactions|payments|late-payments] [--at INSTANT]
-(RECOBRO_* from .local/env)"""
+                    [--stage invoices|interactions|payments|late-payments|reconnections]
+                    [--at INSTANT]
+(RECOBRO_* from .local/env; late-payments and reconnections read the hot cases in Redis and,
+reconnections, the restrict_service tasks on the tasks topic, as the creditors' systems would)"""
 import argparse
 import datetime as dt
 import json
 import os
 import random
 import sys
+import zoneinfo
 
 from confluent_kafka import Producer
 
@@ -32,6 +44,27 @@ ZONES = {
     "JPY": ["Asia/Tokyo"],
     "KWD": ["Asia/Kuwait"],
 }
+# The creditor planned under its own policy (recobroctl policy load es.json --creditor acme, as the
+# demo does); every other creditor is planned under the default policy.
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "policy")
+CREDITOR_POLICY = {"acme": "es.json"}
+DEFAULT_POLICY = "default.json"
+# Creditors whose contracts agree a claim fee with some debtors (invoice.fees_agreed): the policy
+# says how much (es.json: 30 EUR; default.json: 25 USD).
+FEE_CREDITORS = {"acme": 0.30, "northwind": 0.25}
+_fees = {}
+
+
+def fixed_fee(creditor, currency):
+    """The fixed fee (minor units) the creditor's policy charges in `currency` when agreed."""
+    name = CREDITOR_POLICY.get(creditor, DEFAULT_POLICY)
+    if name not in _fees:
+        with open(os.path.join(POLICY_DIR, name), encoding="utf-8") as f:
+            _fees[name] = json.load(f).get("charges", {}).get("fixed_fee", {})
+    fee = _fees[name].get(currency)
+    return minor(fee, currency) if fee else 0
+
+
 FIRST = ["Lucía", "Javier", "Carmen", "Pedro", "Ana", "John", "Mary", "Kenji", "Yuki",
          "Ahmed", "Fatima", "Laura", "Miguel", "Sofía", "David"]
 LAST = ["García", "Fernández", "López", "Smith", "Johnson", "Tanaka", "Sato", "Al-Sabah",
@@ -43,6 +76,18 @@ def money(minor, currency):
     if digits == 0:
         return str(minor)
     return "%d.%0*d" % (minor // 10 ** digits, digits, minor % 10 ** digits)
+
+
+def minor(text, currency):
+    """'30.00' in `currency` -> 3000 (the money strings of the policies and the cache)."""
+    digits = {"JPY": 0, "KWD": 3}.get(currency, 2)
+    whole, _, frac = text.partition(".")
+    return int(whole) * 10 ** digits + (int(frac.ljust(digits, "0")) if digits else 0)
+
+
+def extra_rng(kind, key):
+    """The per-debtor generator of the version 2 additions (leaves the first draws alone)."""
+    return random.Random("%s/%s" % (kind, key))
 
 
 def envelope(source, eid, etype, subject, when, data):
@@ -66,8 +111,11 @@ def build(n_debtors, today, rng, tag="", book=None):
                   "phone": "+34600%06d" % d, "email": "debtor%d@example.com" % d}
         # Days past due: most cases are early, a long tail is old (a real portfolio's shape).
         n_inv = rng.choice([1, 1, 1, 2, 2, 3])
+        # The contract of some debtors agrees a claim fee: recobro charges the policy's fee once.
+        fees = extra_rng("fees", key).random() < FEE_CREDITORS.get(cid, 0)
         entry = {"creditor": cid, "debtor": debtor_id, "currency": cur, "key": key,
-                 "zone": zone, "invoices": [], "clean": True}
+                 "zone": zone, "invoices": [], "clean": True,
+                 "fee": fixed_fee(cid, cur) if fees else 0}
         if book is not None:
             book.append(entry)
         for k in range(n_inv):
@@ -85,6 +133,8 @@ def build(n_debtors, today, rng, tag="", book=None):
                                 "amount": money(amount, cur), "open_amount": money(amount, cur),
                                 "issued_on": (due - dt.timedelta(days=30)).isoformat(),
                                 "due_on": due.isoformat()}}
+            if fees:
+                data["invoice"]["fees_agreed"] = True
             when = "%sT06:00:00Z" % today.isoformat()
             out.append((key, envelope(source, "%s-od-%s" % (inv_id, today.isoformat()),
                                       "invoice.overdue", key, when, data)))
@@ -139,24 +189,28 @@ AGENTS = {
     "agent-002": dict(reach=0.38, close=1.10, keep=1.00, loose=0.04,
                       style=["empathy", "options_offer"]),
     "agent-003": dict(reach=0.36, close=1.00, keep=1.05, loose=0.03,
-                      style=["precise_date", "reciprocity"]),
+                      style=["precise_date", "active_listening"]),
     "agent-004": dict(reach=0.33, close=0.95, keep=0.88, loose=0.10,
-                      style=["firmness", "consequences"]),
-    "agent-005": dict(reach=0.30, close=0.85, keep=0.85, loose=0.22, style=["firmness"]),
+                      style=["firm_answer", "consequences"]),
+    "agent-005": dict(reach=0.30, close=0.85, keep=0.85, loose=0.22, style=["firm_answer"]),
     "agent-006": dict(reach=0.28, close=0.72, keep=0.80, loose=0.15,
-                      style=["consequences", "firmness"]),
+                      style=["consequences", "firm_answer"]),
 }
-TECHNIQUES = ["empathy", "options_offer", "precise_date", "firmness", "consequences",
-              "reciprocity"]
+# The techniques and objection codes are those of the policies' conversation catalogue.
+TECHNIQUES = ["empathy", "options_offer", "precise_date", "firm_answer", "consequences",
+              "active_listening"]
 # Effect of each technique on the chance that the conversation ends in a promise, and on the
 # chance that the promise is kept (a precise date is a promise that holds; threats of consequences
 # get a promise to end the call, and a complaint).
-CLOSE = {"empathy": 0.05, "options_offer": 0.08, "precise_date": 0.14, "firmness": 0.03,
-         "consequences": -0.04, "reciprocity": 0.04}
-KEEP = {"empathy": 0.04, "options_offer": 0.02, "precise_date": 0.12, "firmness": -0.03,
-        "consequences": -0.10, "reciprocity": 0.03}
-OBJECTIONS = [None, "forgot", "temporary_unemployment", "disagrees_amount", "already_paid",
-              "no_money"]
+CLOSE = {"empathy": 0.05, "options_offer": 0.08, "precise_date": 0.14, "firm_answer": 0.03,
+         "consequences": -0.04, "active_listening": 0.04}
+KEEP = {"empathy": 0.04, "options_offer": 0.02, "precise_date": 0.12, "firm_answer": -0.03,
+        "consequences": -0.10, "active_listening": 0.03}
+# ("will_pay_later": short of money until payday, not hardship; the hardship codes lead to the
+# willing_unable segment.)
+OBJECTIONS = [None, "forgot", "temporary_unemployment", "amount_wrong", "already_paid",
+              "will_pay_later"]
+HARDSHIP = ("temporary_unemployment",)
 
 
 def variant_of(creditor, debtor, strategy="forgetful", weights=(("champion", 80),
@@ -186,7 +240,7 @@ def conversation(rng, agent, challenger):
     keep = 0.60 * a["keep"] + sum(KEEP[t] for t in tech) + (0.08 if challenger else 0)
     plan = 0.45 + 0.2 * ("options_offer" in tech) if objection == "temporary_unemployment" else 0
     dispute = (0.30 + 0.12 * ("consequences" in tech)
-               if objection in ("disagrees_amount", "already_paid") else
+               if objection in ("amount_wrong", "already_paid") else
                0.04 * ("consequences" in tech))
     clamp = lambda x: min(0.95, max(0.02, x))
     return tech, objection, clamp(close), clamp(keep), plan, dispute
@@ -195,11 +249,15 @@ def conversation(rng, agent, challenger):
 def activity(book, today, rng):
     """What happens next to the portfolio, as agents' tools and payment systems publish it:
     contact attempts by six agents with their own habits and techniques, the debtors' objections,
-    promises to pay (kept or not, as the technique and the agent make likely), instalment plans,
-    disputes and opt-outs, full and partial payments; the forgetful debtors that recobro puts on
-    the challenger ladder answer it a little better. Plus a few bad messages. Returns {topic name:
-    [(key, value bytes)]} for the interactions and payments topics, and "late-payments": payments
-    that come in days later (the demo publishes them after some scheduler days)."""
+    promises to pay (kept or not, as the technique and the agent make likely), instalment plans
+    (a down payment and monthly instalments; some discounted settlements, paid to the end on day
+    12), disputes (some answered the same day), forbearances for hardship, callbacks asked by
+    debtors the dialer missed, opt-outs, full and partial payments; the forgetful debtors that
+    recobro puts on the challenger ladder answer it a little better. Plus a few bad messages.
+    Returns {stage: [(key, value bytes)]} for "interactions" and "payments", and
+    "late-payments": [(key, value bytes, pays_balance)], payments that come in days later (the
+    demo publishes them after some scheduler days; received_at "LATE"), pays_balance when the
+    debtor pays what recobro then shows (interest and fees included) rather than the amount."""
     inter, pay, late = [], [], []
     day = today.isoformat()
 
@@ -217,10 +275,12 @@ def activity(book, today, rng):
         crm, bank = "crm/collections-desk", "psp/%s-payments" % e["creditor"]
         young = max((today - due).days for _, _, due in e["invoices"]) <= 30
         challenger = young and variant_of(e["creditor"], e["debtor"]) == "challenger"
+        charged = e["fee"] > 0 or e["creditor"] in CREDITOR_POLICY
+        xr = extra_rng("activity", e["key"])
         r = rng.random()
-        if r < 0.10:  # pays everything after the first reminder: a cure
+        if r < 0.10:  # pays everything after the first reminder (the fee too): a cure
             pay.append(ev(bank, base + "-pay-full", "payment.received", e,
-                          {"payment_id": base + "-P1", "amount": money(owed, cur),
+                          {"payment_id": base + "-P1", "amount": money(owed + e["fee"], cur),
                            "currency": cur, "received_at": day + "T09:30:00Z",
                            "method": "card"}))
             continue
@@ -231,22 +291,27 @@ def activity(book, today, rng):
                           {"payment_id": base + "-P1", "amount": money(part, cur),
                            "currency": cur, "received_at": day + "T09:30:00Z",
                            "method": "bank_transfer"}))
+        desk = dict(e=e, rng=rng, xr=xr, today=today, ev=ev, crm=crm, bank=bank, inter=inter,
+                    pay=pay, late=late, charged=charged)
         if r < 0.80:  # the dialer calls
-            calls(e, rng, today, owed - part, challenger, ev, crm, bank, inter, pay, late)
+            calls(desk, owed - part, part, challenger)
             if challenger and rng.random() < 0.2:  # the challenger's e-mails bring late payers
                 late.append(ev(bank, base + "-pay-late-ch", "payment.received", e,
                                {"payment_id": base + "-P4", "amount": money(owed - part, cur),
-                                "currency": cur, "received_at": "LATE", "method": "card"}))
+                                "currency": cur, "received_at": "LATE", "method": "card"}) +
+                            (charged,))
         elif r < 0.82:
             inter.append(ev(crm, base + "-dispute", "debt.disputed", e,
                             {"at": day + "T11:00:00Z", "reason": "does not recognise the line"}))
+            answer_dispute(desk)
         elif r < 0.84:
             inter.append(ev(crm, base + "-prefs", "contact.preferences", e,
                             {"do_not_call": True}))
         elif r < 0.90:  # pays late, unprompted
             late.append(ev(bank, base + "-pay-late", "payment.received", e,
                            {"payment_id": base + "-P3", "amount": money(owed - part, cur),
-                            "currency": cur, "received_at": "LATE", "method": "card"}))
+                            "currency": cur, "received_at": "LATE", "method": "card"}) +
+                        (charged,))
     bad = [("acme/D-BAD6", json.dumps(envelope("crm/collections-desk", "bad-6",
                                                "contact.attempted", "acme/D-BAD6", None,
                                                {"creditor_id": "acme", "debtor_id": "D-BAD6",
@@ -263,10 +328,14 @@ def activity(book, today, rng):
     return {"interactions": inter, "payments": pay, "late-payments": late}
 
 
-def calls(e, rng, today, open_, challenger, ev, crm, bank, inter, pay, late):
-    """Up to three calls by one agent until a right-party contact, and what it leads to."""
+def calls(desk, open_, part, challenger):
+    """Up to three calls by one agent until a right-party contact, and what it leads to; a
+    debtor the dialer never reached may call back and ask to be called at a given hour."""
+    e, rng, ev, crm, bank = desk["e"], desk["rng"], desk["ev"], desk["crm"], desk["bank"]
+    today, inter, pay, late = desk["today"], desk["inter"], desk["pay"], desk["late"]
     cur, base, day = e["currency"], "%s-%s" % (e["creditor"], e["debtor"]), today.isoformat()
     agent = rng.choice(sorted(AGENTS))
+    refusals, first = 0, len(inter)
     for k in range(rng.randint(1, 3)):
         at = (today - dt.timedelta(days=3 - k)).isoformat() + "T10:15:00Z"
         reached = rng.random() < AGENTS[agent]["reach"] + 0.2
@@ -274,6 +343,7 @@ def calls(e, rng, today, open_, challenger, ev, crm, bank, inter, pay, late):
             ["no_answer", "voicemail", "refused", "wrong_party"], [55, 25, 13, 7])[0]
         data = {"channel": "phone", "outcome": outcome, "at": at, "agent_id": agent}
         if outcome != "right_party":
+            refusals += outcome == "refused"
             inter.append(ev(crm, "%s-call-%d" % (base, k), "contact.attempted", e, data))
             continue
         tech, objection, p_close, p_keep, p_plan, p_dispute = conversation(rng, agent, challenger)
@@ -284,32 +354,124 @@ def calls(e, rng, today, open_, challenger, ev, crm, bank, inter, pay, late):
         if rng.random() < p_dispute:
             inter.append(ev(crm, base + "-dispute", "debt.disputed", e,
                             {"at": day + "T11:00:00Z", "reason": "says the amount is wrong"}))
+            answer_dispute(desk)
         elif rng.random() < p_plan and open_ >= 4:
             n = 8 if loose else rng.randint(2, 4)
-            each = open_ // n
-            inst = [{"due_on": (today + dt.timedelta(days=30 * (i + 1))).isoformat(),
-                     "amount": money(each + (open_ - each * n if i == n - 1 else 0), cur)}
-                    for i in range(n)]
-            inter.append(ev(crm, base + "-plan", "plan.agreed", e,
-                            {"plan_id": base + "-PL1", "currency": cur, "installments": inst,
-                             "agent_id": agent}))
-        elif rng.random() < p_close:
-            amount = max(1, open_ * rng.choice([50, 100]) // 100)
+            plan(desk, agent, n, loose, part, settle_ok=refusals < 2)
+        elif rng.random() < p_close:  # half or all of what recobro shows (the fee included)
+            amount = max(1, (open_ + e["fee"]) * rng.choice([50, 100]) // 100)
             due = today + dt.timedelta(days=40 if loose else rng.randint(2, 6))
             inter.append(ev(crm, base + "-promise", "promise.made", e,
                             {"promise_id": base + "-PR1", "amount": money(amount, cur),
                              "currency": cur, "due_on": due.isoformat(), "agent_id": agent,
-                             "channel": "phone"}))
+                             "channel": "phone", "techniques": tech}))
             if rng.random() < p_keep:  # kept: paid on the day
                 pay.append(ev(bank, base + "-pay-promised", "payment.received", e,
                               {"payment_id": base + "-P2", "amount": money(amount, cur),
                                "currency": cur, "received_at": day + "T16:00:00Z",
                                "method": "bank_transfer"}))
-            elif amount < open_ and rng.random() < 0.4:  # broken now, paid in full later
+            elif amount < open_ + e["fee"] and rng.random() < 0.4:  # broken, paid in full later
                 late.append(ev(bank, base + "-pay-late", "payment.received", e,
                                {"payment_id": base + "-P3", "amount": money(open_, cur),
-                                "currency": cur, "received_at": "LATE", "method": "card"}))
+                                "currency": cur, "received_at": "LATE", "method": "card"}) +
+                            (desk["charged"],))
+        elif objection in HARDSHIP and desk["xr"].random() < 0.8:
+            # No money now: the creditor grants a month's pause (collection tasks wait).
+            inter.append(ev(crm, base + "-forbearance", "forbearance.granted", e,
+                            {"from": day, "until": (today + dt.timedelta(days=30)).isoformat(),
+                             "reason": "hardship: " + objection.replace("_", " "),
+                             "agent_id": agent}))
         break
+    else:
+        if not call_back(desk, agent) and desk["xr"].random() < 0.5:
+            unreached = sum(1 for _, v in inter[first:] if b'"refused"' not in v)
+            inter[first:first] = earlier_attempts(desk, agent, 6 - unreached)
+
+
+def earlier_attempts(desk, agent, n):
+    """The dialer's attempts of the weeks before that reached nobody either (no answer or
+    voicemail): with the calls above, the 6 attempts in 30 days after which the policy sends the
+    case to skip tracing. Returns the events."""
+    e, xr, today, base = desk["e"], desk["xr"], desk["today"], "%s-%s" % (desk["e"]["creditor"],
+                                                                          desk["e"]["debtor"])
+    return [desk["ev"](desk["crm"], "%s-call-early-%d" % (base, i), "contact.attempted", e,
+                       {"channel": "phone", "at": (today - dt.timedelta(days=24 - 4 * i))
+                        .isoformat() + "T%02d:40:00Z" % xr.choice([9, 11, 15, 17]),
+                        "outcome": xr.choice(["no_answer", "no_answer", "voicemail"]),
+                        "agent_id": agent}) for i in range(max(0, n))]
+
+
+def call_back(desk, agent):
+    """A quarter of the debtors the dialer missed call the desk back the day before and ask to
+    be called at an hour of their choosing (one in five at 22:30, outside the contact window:
+    recobro calls at the first allowed moment after it). Returns True when they did."""
+    e, xr, today = desk["e"], desk["xr"], desk["today"]
+    if xr.random() >= 0.25:
+        return False
+    zone = zoneinfo.ZoneInfo(e["zone"])
+    asked = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(17, 10), zone)
+    hour = dt.time(22, 30) if xr.random() < 0.2 else dt.time(xr.choice([10, 12, 17, 18]), 30)
+    back = dt.datetime.combine(today + dt.timedelta(days=xr.randint(1, 3)), hour, zone)
+    desk["inter"].append(desk["ev"](desk["crm"], "%s-%s-callback" % (e["creditor"], e["debtor"]),
+                                    "contact.attempted", e,
+                                    {"channel": "phone", "outcome": "callback_requested",
+                                     "at": asked.isoformat(), "callback_at": back.isoformat(),
+                                     "agent_id": agent}))
+    return True
+
+
+def answer_dispute(desk):
+    """Some disputes are answered the same afternoon: most by the documents that prove the debt
+    (rejected: collection resumes), a few upheld (the debt is withdrawn)."""
+    e, xr, day = desk["e"], desk["xr"], desk["today"].isoformat()
+    if xr.random() >= 0.35:
+        return
+    outcome = "upheld" if xr.random() < 0.2 else "rejected"
+    desk["inter"].append(desk["ev"](desk["crm"], "%s-%s-dispute-answer" % (e["creditor"],
+                                                                           e["debtor"]),
+                                    "dispute.resolved", e,
+                                    {"at": day + "T15:00:00Z", "outcome": outcome}))
+
+
+def plan(desk, agent, n, loose, part, settle_ok):
+    """An instalment plan for the balance recobro holds (principal and fee): within the limits, a
+    10% down payment (paid today by most) and n monthly instalments; an agent outside the limits
+    gives 8 instalments without a down payment (a supervisor's review). Four in ten of the other
+    hardship plans are discounted settlements (willing_unable allows 10%, chronic 15%): 90% of
+    the balance, 30% down today and the rest on day 12, which nine in ten pay: the remaining 10%
+    is written off (case.settled). Not offered to a debtor who refused calls (evasive: no
+    discount)."""
+    e, xr, today, ev = desk["e"], desk["xr"], desk["today"], desk["ev"]
+    cur, base, day = e["currency"], "%s-%s" % (e["creditor"], e["debtor"]), today.isoformat()
+    total = sum(a for _, a, _ in e["invoices"]) + e["fee"]
+    data = {"plan_id": base + "-PL1", "currency": cur, "agent_id": agent}
+    settle = not loose and part == 0 and settle_ok and xr.random() < 0.4
+    if settle:
+        amount = total - total * 10 // 100
+        down = -(-total * 30 // 100)
+        data.update(settlement_amount=money(amount, cur), down_payment=money(down, cur),
+                    installments=[{"due_on": (today + dt.timedelta(days=12)).isoformat(),
+                                   "amount": money(amount - down, cur)}])
+    else:
+        down = 0 if loose else -(-total * 10 // 100)
+        each = (total - down) // n
+        data["installments"] = [
+            {"due_on": (today + dt.timedelta(days=30 * (i + 1))).isoformat(),
+             "amount": money(each + (total - down - each * n if i == n - 1 else 0), cur)}
+            for i in range(n)]
+        if down:
+            data["down_payment"] = money(down, cur)
+    desk["inter"].append(ev(desk["crm"], base + "-plan", "plan.agreed", e, data))
+    if down > part and xr.random() < (1.0 if settle else 0.85):
+        desk["pay"].append(ev(desk["bank"], base + "-pay-down", "payment.received", e,
+                              {"payment_id": base + "-PD", "amount": money(down - part, cur),
+                               "currency": cur, "received_at": day + "T16:30:00Z",
+                               "method": "bank_transfer"}))
+    if settle and xr.random() < 0.9:
+        desk["late"].append(ev(desk["bank"], base + "-pay-settlement", "payment.received", e,
+                               {"payment_id": base + "-PS", "amount": money(amount - down, cur),
+                                "currency": cur, "received_at": "LATE",
+                                "method": "bank_transfer"}) + (False,))
 
 
 def publish(topic, msgs):
@@ -335,19 +497,85 @@ def publish(topic, msgs):
     return end
 
 
+def hot_balance(r, key):
+    """The balance (minor units, interest and fees included) of the hot case `key`
+    ("creditor/debtor") in Redis, or None when the case is not open or not cached."""
+    creditor, debtor = key.split("/", 1)
+    raw = r.get("recobro:case:%s:%s" % (creditor, debtor))
+    doc = json.loads(raw) if raw else {}
+    if doc.get("status") not in ("open", "paused") or not doc.get("balance"):
+        return None
+    amount = minor(doc["balance"], doc["currency"])
+    return (amount, doc["balance"]) if amount > 0 else None
+
+
+def late_payments(more, at):
+    """The late payments, received at `at`: a debtor paying off the case pays the balance recobro
+    shows now (with the interest accrued and the fee) when that is more than the principal."""
+    import redis
+    r = redis.Redis.from_url(os.environ["RECOBRO_REDIS_URL"])
+    out = []
+    for key, value, pays_balance in more:
+        doc = json.loads(value)
+        doc["data"]["received_at"] = at
+        if pays_balance:
+            shown = hot_balance(r, key)
+            if shown and shown[0] > minor(doc["data"]["amount"], doc["data"]["currency"]):
+                doc["data"]["amount"] = shown[1]
+        out.append((key, json.dumps(doc, ensure_ascii=False).encode()))
+    return out
+
+
+def reconnections(today, at):
+    """The creditors' own systems act on recobro's restrict_service tasks (read from the tasks
+    topic): they suspend the service. Half of those debtors then pay the whole balance to get it
+    back (recobro answers with a restore_service task)."""
+    import redis
+    from demo_report import read_topic
+    topic = os.environ.get("RECOBRO_TOPIC_TASKS", "recobro.tasks")
+    restricted = set()
+    for m in read_topic(topic):
+        ev = json.loads(m.value())
+        if ev["type"] == "task.created" and ev["data"]["action"] == "restrict_service":
+            restricted.add("%s/%s" % (ev["data"]["creditor_id"], ev["data"]["debtor_id"]))
+    r = redis.Redis.from_url(os.environ["RECOBRO_REDIS_URL"])
+    out = []
+    for key in sorted(restricted):
+        shown = hot_balance(r, key)
+        if shown is None or extra_rng("reconnect", key).random() >= 0.5:
+            continue
+        creditor, debtor = key.split("/", 1)
+        base = "%s-%s" % (creditor, debtor)
+        data = {"creditor_id": creditor, "debtor_id": debtor, "payment_id": base + "-P5",
+                "amount": shown[1], "currency": json.loads(r.get(
+                    "recobro:case:%s:%s" % (creditor, debtor)))["currency"],
+                "received_at": at, "method": "card"}
+        out.append((key, json.dumps(envelope("psp/%s-payments" % creditor, base + "-pay-reconnect",
+                                             "payment.received", key, at, data),
+                                    ensure_ascii=False).encode()))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--debtors", type=int, default=3000)
     ap.add_argument("--today", default=None)
-    ap.add_argument("--stage", choices=["invoices", "interactions", "payments", "late-payments"],
+    ap.add_argument("--stage", choices=["invoices", "interactions", "payments", "late-payments",
+                                        "reconnections"],
                     default="invoices")
     ap.add_argument("--at", default=None,
-                    help="late-payments: when they are received (RFC 3339); default today + 12 d")
+                    help="late-payments, reconnections: when they are received (RFC 3339); "
+                         "default today + 12 d (late-payments), + 45 d (reconnections)")
     args = ap.parse_args()
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    t = lambda name, default: os.environ.get("RECOBRO_TOPIC_" + name, default)
+    if args.stage == "reconnections":
+        at = args.at or (today + dt.timedelta(days=45)).isoformat() + "T15:00:00Z"
+        more = reconnections(today, at)
+        print(len(more), publish(t("PAYMENTS", "recobro.payments"), more))
+        return
     book = []
     msgs = build(args.debtors, today, random.Random(20261125), book=book)
-    t = lambda name, default: os.environ.get("RECOBRO_TOPIC_" + name, default)
     if args.stage == "invoices":
         end = publish(t("INVOICES", "recobro.invoices"), msgs)
         print(len(msgs), end)
@@ -355,8 +583,7 @@ def main():
     more = activity(book, today, random.Random(7))[args.stage]
     if args.stage == "late-payments":
         at = args.at or (today + dt.timedelta(days=12)).isoformat() + "T11:00:00Z"
-        more = [(k, v.replace(b'"LATE"', json.dumps(at).encode())) for k, v in more]
-        end = publish(t("PAYMENTS", "recobro.payments"), more)
+        end = publish(t("PAYMENTS", "recobro.payments"), late_payments(more, at))
     else:
         end = publish(t(args.stage.upper(), "recobro." + args.stage), more)
     print(len(more), end)
