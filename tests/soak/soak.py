@@ -98,7 +98,7 @@ def plan_schedule(rng):
 
 def plant_bad(n, eras, rng):
     """Puts badcorpus's bad inputs (creditor n["bad_cr"]) into the eras; returns
-    {(topic, payload): code} and the number of base cases they need."""
+    {(topic, payload): code}."""
     rid, cr = n["rid"], n["bad_cr"]
     key = "%s/%s" % (cr, tbi.BASES[0])
     base = [(key, bc.dump(bc.envelope(rid, "base-" + d, "invoice.overdue",
@@ -246,10 +246,14 @@ def chaos(act, rng, fleet, reps, relays, n):
         fleet.kills["left"] += 1
         return "a replica leaves (SIGTERM, %d left)" % len(reps)
     if act == "kill_relay":
-        su.wait_for(lambda: backlog(n) > 0, timeout=30, interval=0.01, what="rows to publish")
+        # While rows wait to be published (unless the era already drained).
+        deadline = time.time() + 10
+        while backlog(n) <= 0 and time.time() < deadline:
+            time.sleep(0.005)
+        rows = backlog(n)
         i = rng.randrange(len(relays))
         fleet.sigkill(relays, i, "recobro-relay")
-        return "SIGKILL relay %d while publishing" % i
+        return "SIGKILL relay %d with %d rows to publish" % (i, rows)
     if act == "broker":
         return broker_kill(rng, fleet) + " SIGKILLed, restarted after 5 s"
     if act == "pg":
