@@ -442,6 +442,13 @@ def verify(n, ref, planted, fleet):
         if bad:
             problems.append("%s run: %d differences with the reference %s: %s" % (
                 run, len(bad), dict(Counter(b.split()[0] for b in bad)), bad[:10]))
+    q = ("SELECT creditor_id, debtor_id, version, balance, days_past_due, segment, status, stage,"
+         " next_action, next_channel FROM debt_case")
+    cases = {run: set(tkw.db(n, run, q)) for run in ("kill", "ctl")}
+    if cases["kill"] != cases["ctl"]:
+        problems.append("cases differ from the control (%d): control %s, chaos %s" % (
+            len(cases["ctl"] ^ cases["kill"]), sorted(cases["ctl"] - cases["kill"])[:5],
+            sorted(cases["kill"] - cases["ctl"])[:5]))
     q = "SELECT creditor_id, task_id, action, status FROM task"
     tasks = {run: Counter(tkw.db(n, run, q)) for run in ("kill", "ctl")}
     if tasks["kill"] != tasks["ctl"]:
