@@ -4,7 +4,7 @@ STACK   := deploy/local/stack
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DRECOBRO_WERROR=ON
 
-.PHONY: all deps build test unit sanitize-it fuzz demo bench image container-test stack-up stack-down stack-status format format-check sanitize clean
+.PHONY: all deps build test unit soak sanitize-it fuzz demo bench image container-test stack-up stack-down stack-status format format-check sanitize clean
 
 all: build
 
@@ -22,6 +22,14 @@ unit: build
 # Everything: unit tests, then the integration suites against the real local stack.
 test: build
 	@tests/run-all $(BUILD)
+
+# The chaos soak: a million events through replicas of every service on a three-broker cluster
+# of its own while replicas, a broker, PostgreSQL and Redis are killed (tests/soak/soak.py).
+# SOAK_EVENTS and SOAK_SEED replay another size or schedule; `make test` runs 100,000 events.
+SOAK_EVENTS ?= 1000000
+SOAK_SEED ?= 20261130
+soak: build
+	@tests/soak/run --events $(SOAK_EVENTS) --seed $(SOAK_SEED)
 
 # The libFuzzer harnesses of tests/fuzz, built with clang, FUZZ_SECONDS each (make test: 10).
 FUZZ_SECONDS ?= 60

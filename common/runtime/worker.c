@@ -1077,10 +1077,9 @@ static void drain_cache_backlog(worker_t *w)
     int n = cache_drain(w->cache, w->conn, 500, err, sizeof(err));
     if (n > 0)
         LOG_INFO("cache.backlog_written", "\"entries\":%d", n);
-    if (n == 0)
-        w->cache_backlog = 0;
-    else if (n < 0)
-        w->cache_backlog = 1; /* Redis or PostgreSQL away: try again later */
+    /* Until a drain finds nothing: the backlog may be longer than one drain (a worker that
+     * starts after another one's outage has no failure of its own to keep it draining). */
+    w->cache_backlog = n != 0; /* n < 0: Redis or PostgreSQL away, try again later */
 }
 
 /* Forgets the (source, id) of this service's events applied longer ago than the retention, a

@@ -26,9 +26,10 @@ STACK = ROOT / "deploy" / "local" / "stack"
 
 
 def stack_env():
-    """The RECOBRO_* variables that .local/env exports."""
+    """The RECOBRO_* variables that .local/env exports (the env of RECOBRO_STACK_DATA_DIR when
+    set: a second stack from the same tree, e.g. tests/soak's three-broker cluster)."""
     env = {}
-    path = ROOT / ".local" / "env"
+    path = Path(os.environ.get("RECOBRO_STACK_DATA_DIR") or ROOT / ".local") / "env"
     for line in path.read_text().splitlines():
         line = line.strip()
         if line.startswith("export "):
@@ -61,13 +62,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def create_topics(names, partitions=6):
+def create_topics(names, partitions=6, replication=1, config=None):
     admin = AdminClient({"bootstrap.servers": BROKERS})
     # Large enough for the "too_large" test message (over recobro's 1 MiB limit).
+    conf = {"max.message.bytes": str(4 * 1024 * 1024)}
+    conf.update(config or {})
     futures = admin.create_topics(
-        [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                  config={"max.message.bytes": str(4 * 1024 * 1024)}) for n in names],
-        operation_timeout=30)
+        [NewTopic(n, num_partitions=partitions, replication_factor=replication, config=conf)
+         for n in names], operation_timeout=30)
     for f in futures.values():
         f.result(timeout=60)
     # Wait until the broker knows the leaders of every partition.
@@ -203,8 +205,8 @@ def rds():
     return redis.Redis.from_url(REDIS_URL, socket_timeout=2)
 
 
-def stack(cmd):
-    subprocess.run([str(STACK), cmd], check=True, stdout=subprocess.DEVNULL)
+def stack(cmd, *args):
+    subprocess.run([str(STACK), cmd, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def recobroctl(*args, env=None, check=True):

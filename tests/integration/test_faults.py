@@ -121,3 +121,28 @@ def test_bad_setting_stops_at_start(names):
     r = subprocess.run([str(su.BIN / "recobro-relay"), "--bogus"], env=env, capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 2
+
+
+def test_cache_backlog_of_a_stopped_worker_drains_whole(names, services):
+    """More cache writes remembered during a Redis outage than one drain takes (500): a worker
+    started afterwards re-writes all of them, not only the first 500 (found by tests/soak: a
+    worker stopped before its own drain left 1,509 rows in cache_pending for good)."""
+    rid = names["rid"]
+    keys = ["%s-k%d" % (rid, i) for i in range(1200)]
+    msgs, expected = make_events(rid, len(keys), keys)
+    ckeys = ["recobro:test:" + k for k in keys]
+    pending = lambda: su.query("SELECT count(*) FROM cache_pending WHERE cache_key = ANY(%s)",
+                               ckeys)[0][0]
+    su.stack("redis-stop")
+    try:
+        worker = services("recobro-testsum", worker_env(names))
+        su.produce(names["in"], msgs)
+        su.wait_for(lambda: totals(keys) == expected, timeout=120, what="totals without redis")
+        assert worker.stop() == 0
+        assert pending() == len(keys)
+    finally:
+        su.stack("redis-start")
+    services("recobro-testsum", worker_env(names))
+    su.wait_for(lambda: pending() == 0, timeout=60, what="the whole backlog written")
+    r = su.rds()
+    assert all(json.loads(v)["total"] == expected[k] for k, v in zip(keys, r.mget(ckeys)))
