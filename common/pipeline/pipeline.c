@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheowed.h"
 #include "casecharge.h"
 #include "casestore.h"
 #include "clock.h"
@@ -300,7 +301,9 @@ static int to_cache(wk_tx_t *tx, const casefile_t *cf, const policy_t *policy, i
     if (json == NULL)
         return RESULT_OK;
     pipeline_cache_key(cf, key, sizeof(key));
-    int rc = wk_tx_cache(tx, key, json, cf->version) == 0 ? RESULT_OK : RESULT_TRANSIENT;
+    int rc = wk_tx_cache_case(tx, cf->creditor_id, cf->debtor_id, key, json, cf->version) == 0
+                 ? RESULT_OK
+                 : RESULT_TRANSIENT;
     free(json);
     return rc;
 }
@@ -460,6 +463,15 @@ static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
     return rc;
 }
 
+/* The cases killed processes owed the cache, re-written under the policies in force. */
+static int pw_rewrite_owed(void *ud, PGconn *conn, cache_t *cache, int min_age_s, char *err,
+                           size_t errlen)
+{
+    pipeline_worker_t *pw = ud;
+
+    return cacheowed_rewrite(conn, cache, pw->policy.set, clock_now(), min_age_s, 20, err, errlen);
+}
+
 /* Connects once to read the active policy (importing RECOBRO_POLICY_FILE into an empty table).
  * Returns 0, or -1 with a one-line reason in err. */
 static int read_policy(pipeline_worker_t *pw, const config_t *cfg, char *err, size_t errlen)
@@ -490,7 +502,7 @@ int pipeline_main(int argc, char **argv, const pipeline_spec_t *spec)
         policystore_holder_clear(&pw.policy);
         return EXIT_FAIL;
     }
-    wk_handler_t h = {spec->service, pw_validate, pw_connect, pw_apply, &pw};
+    wk_handler_t h = {spec->service, pw_validate, pw_connect, pw_apply, &pw, pw_rewrite_owed};
     const char *topics[] = {(const char *)&cfg + spec->topic};
     rc = wk_run(&cfg, topics, 1, &h);
     policystore_holder_clear(&pw.policy);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheowe.h"
 #include "calendar.h"
 #include "casefile.h"
 #include "log.h"
@@ -112,28 +113,57 @@ static const pipeline_handler_t tick_handler = {"scheduler.tick",
                                                 CASEFILE_ROW_OPEN_PROMISE | CASEFILE_ROW_OPEN_PLAN,
                                                 NULL, casedecide_tick, NULL};
 
-/* Writes the hot case after the commit; a failed write is remembered in cache_pending. */
-static void write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t *cf,
-                        const policy_t *policy, int64_t now, sweep_stats_t *stats)
+/* Writes the hot case after the commit; a failed write is remembered in cache_pending. Returns
+ * 0, or -1 when the write failed and could not be remembered either. */
+static int write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t *cf,
+                       const policy_t *policy, int64_t now, sweep_stats_t *stats)
 {
     char key[2 * CASEFILE_ID_MAX + 16], err[600];
 
+    int rc = 0;
     if (opts->cache == NULL)
-        return;
+        return 0;
     char *json = pipeline_cache_json(cf, policy, now);
     if (json == NULL)
-        return;
+        return 0;
     pipeline_cache_key(cf, key, sizeof(key));
     if (cache_put(opts->cache, key, json, cf->version) < 0) {
         stats->cache_failed++;
         metrics_inc("recobro_cache_errors_total", "Hot-case writes that failed", NULL, 1);
         if (cache_remember(conn, key, json, cf->version, err, sizeof(err)) < 0) {
             char esc[700];
+            rc = -1;
             LOG_WARN("cache.remember_failed", "\"error\":\"%s\"",
                      log_json_escape(err, esc, sizeof(esc)));
         }
     }
     free(json);
+    return rc;
+}
+
+/* COMMITs the batch of n cases, recording in the same round trip the cases whose cache writes
+ * it owes (cacheowe.h: a kill before they are written leaves them to be re-written). Returns 0
+ * with *owed_id (0: nothing recorded), or pg_fail()'s code. */
+static int commit_owing(PGconn *conn, const sweep_opts_t *opts, const casefile_t *cfs, size_t n,
+                        int64_t *owed_id, char *err, size_t errlen)
+{
+    const char **ids = opts->cache != NULL ? calloc(2 * n + 1, sizeof(*ids)) : NULL;
+
+    *owed_id = 0;
+    if (ids == NULL)
+        return exec_cmd(conn, "COMMIT", err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = cfs[i].creditor_id;
+        ids[n + i] = cfs[i].debtor_id;
+    }
+    int64_t id = cacheowe_id();
+    PGresult *res = cacheowe_commit(conn, id, ids, ids + n, n);
+    free(ids);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return pg_fail(conn, res, "COMMIT", err, errlen);
+    PQclear(res);
+    *owed_id = id;
+    return 0;
 }
 
 /* Outcome of one case: planned, nothing due, set aside, or a database failure (rc). */
@@ -215,27 +245,35 @@ static one_t commit_cases(PGconn *conn, const policyset_t *policies, int64_t now
                           char *err, size_t errlen)
 {
     char esc1[300], esc2[300];
+    int64_t owed_id = 0;
+    int unwritten = 0;
 
     *rc = write_snapshot(conn, cfs, n, now, err, errlen);
     if (*rc == 0 && outbox_count(ob) > 0 && (*rc = outbox_flush(ob, conn, err, errlen)) != 0)
         *rc = *rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
     else if (*rc == 0)
-        *rc = exec_cmd(conn, "COMMIT", err, errlen);
+        *rc = commit_owing(conn, opts, cfs, n, &owed_id, err, errlen);
     if (*rc != 0) {
         rollback(conn);
         return ONE_ERROR;
     }
+    if (owed_id != 0)
+        cacheowe_test_crash_point();
     for (size_t i = 0; i < n; i++) {
         const casefile_t *cf = &cfs[i];
         stats->cases++;
         count(&plans[i], stats);
-        write_cache(conn, opts, cf, policyset_for(policies, cf->creditor_id), now, stats);
+        if (write_cache(conn, opts, cf, policyset_for(policies, cf->creditor_id), now, stats) < 0)
+            unwritten = 1;
         LOG_DEBUG("case.swept",
                   "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
                   log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
                   log_json_escape(cf->debtor_id, esc2, sizeof(esc2)),
                   cf->segmented ? segment_name(cf->segment) : "", plans[i].n_outputs);
     }
+    /* Written or remembered: the record is done with (lost, it costs a redundant re-write). */
+    if (owed_id != 0 && !unwritten && cacheowe_clear(conn, owed_id) < 0)
+        LOG_DEBUG("cache.owed_not_cleared", NULL);
     return ONE_DONE;
 }
 

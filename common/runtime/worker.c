@@ -14,6 +14,7 @@
 #include "attempts.h"
 #include "backoff.h"
 #include "cache.h"
+#include "cacheowe.h"
 #include "clock.h"
 #include "http.h"
 #include "kafka.h"
@@ -52,6 +53,7 @@ volatile sig_atomic_t *wk_stop_flag(void)
 
 typedef struct cache_write {
     char *key, *json;
+    char *creditor_id, *debtor_id; /* NULL: not recorded in cache_owed */
     int64_t version;
 } cache_write_t;
 
@@ -87,6 +89,8 @@ typedef struct worker {
     count_write_t *counts;
     size_t ncounts, capcounts;
     int cache_backlog; /* cache_pending may hold rows */
+    int64_t owed_id;   /* the committed batch's cache_owed record, 0: none */
+    int64_t next_owed_us;
     int64_t next_drain_us, next_lag_us, next_forget_us;
     atomic_int ready;
     atomic_int pg_ok;
@@ -114,6 +118,12 @@ const config_t *wk_tx_config(wk_tx_t *tx)
 
 int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version)
 {
+    return wk_tx_cache_case(tx, NULL, NULL, key, json, version);
+}
+
+int wk_tx_cache_case(wk_tx_t *tx, const char *creditor_id, const char *debtor_id, const char *key,
+                     const char *json, int64_t version)
+{
     worker_t *w = tx->w;
 
     if (w->nwrites == w->capwrites) {
@@ -128,9 +138,14 @@ int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version)
     cw->key = strdup(key);
     cw->json = strdup(json);
     cw->version = version;
-    if (cw->key == NULL || cw->json == NULL) {
+    cw->creditor_id = creditor_id != NULL ? strdup(creditor_id) : NULL;
+    cw->debtor_id = debtor_id != NULL ? strdup(debtor_id) : NULL;
+    if (cw->key == NULL || cw->json == NULL || (creditor_id != NULL && cw->creditor_id == NULL) ||
+        (debtor_id != NULL && cw->debtor_id == NULL)) {
         free(cw->key);
         free(cw->json);
+        free(cw->creditor_id);
+        free(cw->debtor_id);
         return -1;
     }
     w->nwrites++;
@@ -173,13 +188,21 @@ static void apply_counts(worker_t *w)
     drop_counts(w, 0);
 }
 
+/* Frees the queued cache writes after the first `keep`. */
+static void drop_cache_writes(worker_t *w, size_t keep)
+{
+    while (w->nwrites > keep) {
+        cache_write_t *cw = &w->writes[--w->nwrites];
+        free(cw->key);
+        free(cw->json);
+        free(cw->creditor_id);
+        free(cw->debtor_id);
+    }
+}
+
 static void clear_cache_writes(worker_t *w)
 {
-    for (size_t i = 0; i < w->nwrites; i++) {
-        free(w->writes[i].key);
-        free(w->writes[i].json);
-    }
-    w->nwrites = 0;
+    drop_cache_writes(w, 0);
 }
 
 int wk_tx_sql_error(wk_tx_t *tx, PGresult *res, const char *what)
@@ -663,11 +686,7 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
                 }
                 outbox_clear(w->outbox);
                 drop_counts(w, counts_before);
-                while (w->nwrites > writes_before) {
-                    w->nwrites--;
-                    free(w->writes[w->nwrites].key);
-                    free(w->writes[w->nwrites].json);
-                }
+                drop_cache_writes(w, writes_before);
                 wk_reject(todo[i], "processing_error",
                           "the event could not be applied (database refused it); see logs");
             } else if (r != RESULT_OK) {
@@ -680,6 +699,31 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
     }
     free(todo);
     return rc;
+}
+
+/* COMMITs the batch, recording in it, in the same round trip, the cases whose cache writes it
+ * owes (cacheowe.h: a kill before write_cache() leaves them for cacheowed.h to re-write). */
+static PGresult *commit_owing(worker_t *w)
+{
+    const char **ids = calloc(2 * w->nwrites + 1, sizeof(*ids));
+    size_t n = 0;
+
+    w->owed_id = 0;
+    if (ids == NULL)
+        return PQexec(w->conn, "COMMIT");
+    for (size_t i = 0; i < w->nwrites; i++) {
+        if (w->writes[i].creditor_id == NULL || w->writes[i].debtor_id == NULL)
+            continue;
+        ids[n] = w->writes[i].creditor_id;
+        ids[w->nwrites + n] = w->writes[i].debtor_id;
+        n++;
+    }
+    int64_t id = n > 0 ? cacheowe_id() : 0;
+    PGresult *res = cacheowe_commit(w->conn, id, ids, ids + w->nwrites, n);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        w->owed_id = id;
+    free(ids);
+    return res;
 }
 
 /* One attempt at the whole batch in one transaction. Returns RESULT_OK, RESULT_TRANSIENT or
@@ -712,7 +756,7 @@ static int apply_batch(worker_t *w, int isolate)
         goto fail;
     if ((rc = offsets_store(w, &tx)) != RESULT_OK)
         goto fail;
-    PGresult *res = PQexec(w->conn, "COMMIT");
+    PGresult *res = commit_owing(w);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         /* The outcome is unknown if the connection died; the retry re-reads the offsets. */
         rc = wk_tx_sql_error(&tx, res, "commit");
@@ -786,6 +830,7 @@ static void wait_paused(worker_t *w, int ms)
 static void write_cache(worker_t *w)
 {
     char err[512];
+    int owed = 0; /* writes neither done nor remembered */
     cache_entry_t *entries = calloc(w->nwrites ? w->nwrites : 1, sizeof(*entries));
 
     for (size_t i = 0; entries != NULL && i < w->nwrites; i++)
@@ -800,10 +845,16 @@ static void write_cache(worker_t *w)
         if (w->conn != NULL &&
             cache_remember(w->conn, cw->key, cw->json, cw->version, err, sizeof(err)) == 0)
             w->cache_backlog = 1;
-        else
+        else {
+            owed = 1;
             metrics_inc("recobro_db_errors_total", "Database errors", "kind=\"cache_backlog\"", 1);
+        }
     }
     free(entries);
+    /* Done or remembered: the record is no longer needed (lost, it costs a redundant re-write). */
+    if (w->owed_id != 0 && !owed && w->conn != NULL && cacheowe_clear(w->conn, w->owed_id) < 0)
+        LOG_DEBUG("cache.owed_not_cleared", NULL);
+    w->owed_id = 0;
     if (w->nwrites > 0 && cache_errstr(w->cache)[0] != '\0')
         LOG_DEBUG("cache.unavailable", NULL);
     clear_cache_writes(w);
@@ -877,6 +928,8 @@ static void after_commit(worker_t *w, int64_t started_us)
 
     clock_gettime(CLOCK_REALTIME, &ts); /* the real clock, even under RECOBRO_NOW */
     int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (w->owed_id != 0)
+        cacheowe_test_crash_point();
     write_cache(w);
     apply_counts(w);
     for (size_t i = 0; i < w->n; i++)
@@ -1082,6 +1135,23 @@ static void drain_cache_backlog(worker_t *w)
     w->cache_backlog = n != 0; /* n < 0: Redis or PostgreSQL away, try again later */
 }
 
+/* Re-writes the hot cases other processes (killed between their commit and their cache writes)
+ * owed (cacheowed.h): at start every record, then those older than a live owner would leave. */
+static void rewrite_owed(worker_t *w)
+{
+    char err[512];
+
+    if (w->h->rewrite_owed == NULL || clock_mono_us() < w->next_owed_us || w->conn == NULL)
+        return;
+    int min_age = w->next_owed_us == 0 ? 0 : CACHEOWED_MIN_AGE_S;
+    w->next_owed_us = clock_mono_us() + CACHEOWED_PERIOD_US;
+    int n = w->h->rewrite_owed(w->h->ud, w->conn, w->cache, min_age, err, sizeof(err));
+    if (n > 0)
+        LOG_INFO("cache.owed_written", "\"cases\":%d", n);
+    else if (n < 0)
+        LOG_DEBUG("cache.owed_failed", NULL);
+}
+
 /* Forgets the (source, id) of this service's events applied longer ago than the retention, a
  * bounded number at a time. The retention outlives the input topics' (7 days by default), so a
  * duplicate still in Kafka is always recognised. */
@@ -1267,6 +1337,7 @@ static void housekeeping(worker_t *w)
 {
     if (w->cache_backlog || w->next_drain_us == 0)
         drain_cache_backlog(w);
+    rewrite_owed(w);
     forget_old_events(w);
     report_lag(w);
 }

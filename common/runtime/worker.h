@@ -29,6 +29,7 @@
 
 #include "result.h"
 
+#include "cache.h"
 #include "cloudevent.h"
 #include "config.h"
 #include "outbox.h"
@@ -64,6 +65,11 @@ typedef struct wk_handler {
      * decides). */
     int (*apply)(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n);
     void *ud;
+    /* Re-writes to `cache` the cases of cache_owed records older than `min_age_s` (cacheowe.h),
+     * from PostgreSQL's current state; called at start and every CACHEOWED_PERIOD_US. Returns
+     * the number of cases written or -1 with err filled. May be NULL. */
+    int (*rewrite_owed)(void *ud, PGconn *conn, cache_t *cache, int min_age_s, char *err,
+                        size_t errlen);
 } wk_handler_t;
 
 /* The transaction's connection (borrowed). */
@@ -78,6 +84,11 @@ const config_t *wk_tx_config(wk_tx_t *tx);
 
 /* Queues a cache write to happen after the commit (copied). Returns 0 or -1 (out of memory). */
 int wk_tx_cache(wk_tx_t *tx, const char *key, const char *json, int64_t version);
+/* wk_tx_cache() for the case (creditor_id, debtor_id), also recorded in cache_owed in the batch's
+ * COMMIT and cleared once written, so a process killed in between leaves it to be re-written
+ * (cacheowe.h). */
+int wk_tx_cache_case(wk_tx_t *tx, const char *creditor_id, const char *debtor_id, const char *key,
+                     const char *json, int64_t version);
 
 /* Queues a counter increment (metrics_inc()) to happen after the commit, so that a batch retried
  * or rolled back counts nothing twice. `name` and `help` are borrowed (static); `labels` (may be

@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "cache.h"
+#include "cacheowed.h"
 #include "clock.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +31,7 @@ typedef struct scheduler {
     volatile sig_atomic_t *stop;
     atomic_int ready;
     int64_t next_log_us;
+    int owed_checked; /* cache_owed looked at once since the start */
 } scheduler_t;
 
 static int is_ready(void *ud)
@@ -72,6 +74,22 @@ static void nap(scheduler_t *s, int64_t ms)
         usleep((useconds_t)(ms - t < 100 ? ms - t : 100) * 1000);
 }
 
+/* Re-writes the hot cases killed processes owed (cacheowed.h): at start every record, then those
+ * older than a live owner would leave. */
+static void rewrite_owed(scheduler_t *s, int64_t now)
+{
+    char err[600];
+    int n = cacheowed_rewrite(s->conn, s->cache, s->policy.set, now,
+                              s->owed_checked ? CACHEOWED_MIN_AGE_S : 0, 100, err, sizeof(err));
+
+    if (n >= 0)
+        s->owed_checked = 1;
+    if (n > 0)
+        LOG_INFO("cache.owed_written", "\"cases\":%d", n);
+    else if (n < 0)
+        log_error("cache.owed_failed", err);
+}
+
 /* One period: policy, sweep, cache backlog. Returns 0, or -1 after a failure (retry with
  * backoff). */
 static int one_period(scheduler_t *s)
@@ -100,6 +118,7 @@ static int one_period(scheduler_t *s)
     int64_t now = clock_now(), t0 = clock_mono_us();
     if (s->conn == NULL)
         return -1;
+    rewrite_owed(s, now);
     int rc = sweep_run(s->conn, s->policy.set, now, &opts, &st, err, sizeof(err));
     metrics_observe("recobro_scheduler_sweep_seconds", "Duration of one sweep", NULL,
                     (double)(clock_mono_us() - t0) / 1e6);

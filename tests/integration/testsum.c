@@ -107,7 +107,7 @@ int main(int argc, char **argv)
                           argc, argv);
     if (rc >= 0)
         return rc;
-    wk_handler_t h = {"testsum", testsum_validate, testsum_connect, testsum_apply, NULL};
+    wk_handler_t h = {"testsum", testsum_validate, testsum_connect, testsum_apply, NULL, NULL};
     const char *topics[] = {cfg.topic_invoices};
     return wk_run(&cfg, topics, 1, &h);
 }
