@@ -33,9 +33,9 @@ PGresult *cacheowe_commit(PGconn *conn, int64_t id, const char *const *creditor_
  * Returns 0 or -1. */
 int cacheowe_clear(PGconn *conn, int64_t id);
 
-/* The test hook RECOBRO_TEST_CRASH_AFTER_COMMIT (TEST ONLY, documented in DESIGN.md): when it is
- * set to a number N > 0, the process SIGKILLs itself after its N-th committed batch that owes
- * cache writes, before writing them. Unset or anything else: nothing. */
+/* The test hook RECOBRO_TEST_CRASH_AFTER_COMMIT (TEST ONLY: never set it in production): when
+ * it is set to a number N > 0, the process SIGKILLs itself after its N-th committed batch that
+ * owes cache writes, before writing them. Unset or anything else: nothing. */
 void cacheowe_test_crash_point(void);
 
 #endif
