@@ -13,40 +13,13 @@ import json
 from decimal import Decimal
 
 import psycopg
-import pytest
 
 import stackutil as su
-from conftest import worker_env
+# The scheduler suite's fixtures: topics, a creditor and a private migrated database, dropped after.
+from test_scheduler import _drop_private_db, envs, sc  # noqa: F401 (fixtures)
 
-POLICY = su.ROOT / "deploy" / "policy" / "default.json"
 TZ = "Europe/Madrid"
-CREATED = "2026-11-25T10:00:00Z"
 CASES = 30
-
-
-@pytest.fixture
-def sc(names):
-    names["events"] = "it.%s.events" % names["rid"]
-    su.create_topics([names["events"]])
-    names["creditor"] = "cr-" + names["rid"]
-    names["db"] = "recobro_owed_" + names["rid"]
-    names["dsn"] = su.create_database(names["db"])
-    yield names
-
-
-@pytest.fixture(autouse=True)
-def _drop_private_db(request):
-    yield
-    names = request.node.funcargs.get("sc")
-    if names and names.get("db"):
-        su.drop_database(names["db"])
-
-
-def envs(n, now=CREATED, **extra):
-    env = worker_env(n, RECOBRO_TOPIC_CASE_EVENTS=n["events"], RECOBRO_NOW=now,
-                     RECOBRO_POLICY_FILE=str(POLICY), RECOBRO_PG_DSN=n["dsn"])
-    env.update(extra)
-    return env
 
 
 def overdue(n, debtor, due_on="2026-10-31", amount="120.00"):
