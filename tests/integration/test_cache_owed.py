@@ -16,21 +16,9 @@ import psycopg
 
 import stackutil as su
 # The scheduler suite's fixtures: topics, a creditor and a private migrated database, dropped after.
-from test_scheduler import _drop_private_db, envs, sc  # noqa: F401 (fixtures)
+from test_scheduler import _drop_private_db, envs, overdue, sc  # noqa: F401 (fixtures)
 
-TZ = "Europe/Madrid"
 CASES = 30
-
-
-def overdue(n, debtor, due_on="2026-10-31", amount="120.00"):
-    data = {"creditor_id": n["creditor"], "debtor_id": debtor, "creditor_name": "ACME Telecom S.L.",
-            "debtor": {"id": debtor, "name": "Lucía Fernández Ortega", "timezone": TZ,
-                       "country": "ES"},
-            "invoice": {"id": "INV-1", "currency": "EUR", "amount": amount,
-                        "open_amount": amount, "due_on": due_on}}
-    return ("%s/%s" % (n["creditor"], debtor),
-            su.event("erp/acme-billing", "%s-%s" % (n["rid"], debtor), "invoice.overdue", data),
-            None)
 
 
 def db(n, sql, *params):
@@ -73,7 +61,7 @@ def test_worker_killed_after_commit_owes_nothing(sc, services):
     """recobro-overdue SIGKILLed after its first commit: its cases are in PostgreSQL but not in
     Redis; the restarted worker writes them from PostgreSQL (and applies the rest)."""
     services("recobro-relay", envs(sc))
-    su.produce(sc["in"], [overdue(sc, "D-%03d" % i) for i in range(CASES)])
+    su.produce(sc["in"], [overdue(sc, "D-%03d" % i, "2026-10-31") for i in range(CASES)])
     ov = services("recobro-overdue", envs(sc, RECOBRO_TEST_CRASH_AFTER_COMMIT="1"), ready=False)
     assert wait_exit(ov) == -9, ov.tail()
     done = segmented(sc)
@@ -98,7 +86,7 @@ def test_scheduler_killed_mid_sweep_owes_nothing(sc, services):
     them from PostgreSQL."""
     services("recobro-relay", envs(sc))
     ov = services("recobro-overdue", envs(sc))
-    su.produce(sc["in"], [overdue(sc, "D-%03d" % i) for i in range(CASES)])
+    su.produce(sc["in"], [overdue(sc, "D-%03d" % i, "2026-10-31") for i in range(CASES)])
     su.wait_for(lambda: segmented(sc) == CASES, timeout=120, what="cases segmented")
     su.wait_for(lambda: not mismatches(sc), timeout=30, what="cache written")
     ov.stop()
