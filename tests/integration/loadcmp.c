@@ -7,6 +7,8 @@
  * first difference (named), 2 on a usage or database error.
  *
  * Usage: recobro-test-loadcmp [LIMIT]  (RECOBRO_PG_DSN: the database; LIMIT cases at most)
+ *        recobro-test-loadcmp --time [BATCH]  (old and new loaders' time per case, batches of
+ *                                       BATCH: 100; three rounds over every case)
  *        recobro-test-loadcmp --sql    (prints the load statements as prepared, and the
  *                                       reference's as ref_many: "name<TAB>text" a line)
  *
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "caseinteract.h"
 #include "casestore.h"
@@ -279,27 +282,46 @@ static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err
 }
 
 /* The reference batch load: the old statement, then the payments side as casestore does it. */
-static int ref_load_many(PGconn *conn, casefile_t **cfs, size_t n, const char *const keys[2],
-                         char *err, size_t errlen)
-{
-    PGresult *res = PQexecParams(conn, ref_many, 2, NULL, keys, NULL, NULL, 0);
-    int rc = pg_expect(res, PGRES_TUPLES_OK, "reference load", err, errlen);
-    if (rc != 0)
-        res = NULL; /* cleared by pg_expect() */
+/* The reference's case rows (ref_many) into its case files, as the old on_cases() did. */
+typedef struct ref_set {
+    casefile_t **cfs;
+    size_t n;
+} ref_set_t;
 
-    if (rc == 0 && (size_t)PQntuples(res) != n) {
-        snprintf(err, errlen, "reference load: %d rows for %zu cases", PQntuples(res), n);
-        rc = -1;
+static int on_ref_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    ref_set_t *rs = target;
+    int rc = 0;
+
+    (void)pp;
+    if ((size_t)PQntuples(res) != rs->n) {
+        snprintf(err, errlen, "reference load: %d rows for %zu cases", PQntuples(res), rs->n);
+        return -1;
     }
     for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
-        casefile_t *cf = cfs[col_i64(res, r, "ord") - 1];
+        casefile_t *cf = rs->cfs[col_i64(res, r, "ord") - 1];
         rc = case_from_res(res, r, cf, err, errlen);
         if (rc == 0)
             rc = chargestore_from_row(res, r, cf, err, errlen);
     }
-    PQclear(res);
+    return rc;
+}
+
+/* The reference batch load, as casestore_load_many() did it before caseload.c (its requests
+ * asking for no event rows): in one pipeline, the missing case rows created, the old statement
+ * (prepared as ref_many), the payments side. */
+static int ref_load_many(PGconn *conn, casefile_t **cfs, size_t n, const char *const keys[2],
+                         char *err, size_t errlen)
+{
+    ref_set_t rs = {cfs, n};
     paystore_cases_t pay = {cfs, n};
     pgpipe_t *pp = pgpipe_new(conn);
+    int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
+
+    if (rc == 0)
+        rc = pgpipe_cmd(conn, "cs_touch_many", 2, keys, err, errlen);
+    if (rc == 0)
+        rc = pgpipe_query(pp, "ref_many", 2, keys, on_ref_cases, &rs, err, errlen);
     if (rc == 0)
         rc = paystore_queue_cases(pp, &pay, keys, err, errlen);
     if (rc == 0)
@@ -657,23 +679,119 @@ static int compare_all(PGconn *conn, long limit)
     return rc;
 }
 
+/* ---- Timing (--time) ------------------------------------------------------------------------ */
+
+static double now_s(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One batch of `n` cases (keys rows from..) loaded by the reference (old) or casestore (new),
+ * in a transaction rolled back; adds its wall and process CPU seconds to t[0], t[1]. */
+static int time_batch(PGconn *conn, const PGresult *keys, int from, size_t n, bool old, double *t)
+{
+    casefile_t *cfs = calloc(n, sizeof(*cfs));
+    casefile_t **ptrs = calloc(n, sizeof(*ptrs));
+    casestore_req_t *reqs = calloc(n, sizeof(*reqs));
+    char err[512] = "out of memory";
+    pgarr_t cr, de;
+    int rc = cfs && ptrs && reqs ? 0 : -1;
+
+    pgarr_init(&cr);
+    pgarr_init(&de);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *c = PQgetvalue(keys, from + (int)i, 0), *d = PQgetvalue(keys, from + (int)i, 1);
+        ptrs[i] = &cfs[i];
+        reqs[i] = (casestore_req_t){c, d, 0, NULL, &cfs[i], NULL};
+        rc = old ? casefile_init(&cfs[i], c, d) : 0;
+        pgarr_add_cstr(&cr, c);
+        pgarr_add_cstr(&de, d);
+    }
+    const char *arrays[2] = {pgarr_str(&cr), pgarr_str(&de)};
+    if (rc == 0)
+        rc = pg_exec_ok(conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err));
+    double w = now_s(CLOCK_MONOTONIC), c = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    if (rc == 0)
+        rc = old ? ref_load_many(conn, ptrs, n, arrays, err, sizeof(err))
+                 : casestore_load_many(conn, reqs, n, err, sizeof(err));
+    t[0] += now_s(CLOCK_MONOTONIC) - w;
+    t[1] += now_s(CLOCK_PROCESS_CPUTIME_ID) - c;
+    if (pg_exec_ok(conn, "ROLLBACK", PGRES_COMMAND_OK, err, sizeof(err)) != 0 || rc != 0)
+        rc = die("timed load", err);
+    for (size_t i = 0; cfs && i < n; i++)
+        casefile_clear(&cfs[i]);
+    free(cfs);
+    free(ptrs);
+    free(reqs);
+    pgarr_free(&cr);
+    pgarr_free(&de);
+    return rc;
+}
+
+/* Every case, `batch` at a time, three rounds, old and new loaders in turn on each batch (which
+ * goes first alternates): their wall and client CPU time per case. */
+static int time_all(PGconn *conn, long batch)
+{
+    char err[512];
+    PGresult *keys = PQexec(conn, "SELECT creditor_id, debtor_id FROM debt_case "
+                                  "ORDER BY creditor_id, debtor_id");
+    if (pg_expect(keys, PGRES_TUPLES_OK, "cases", err, sizeof(err)) != 0)
+        return die("cases", err);
+    int total = PQntuples(keys), rc = 0, k = 0;
+    for (int round = 1; round <= 3 && rc == 0; round++) {
+        double t[2][2] = {{0, 0}, {0, 0}}; /* [old, new][wall, cpu] */
+        for (int from = 0; from < total && rc == 0; from += (int)batch, k++) {
+            size_t n = (size_t)(total - from < batch ? total - from : batch);
+            rc = time_batch(conn, keys, from, n, k % 2 == 0, t[k % 2 == 0 ? 0 : 1]);
+            if (rc == 0)
+                rc = time_batch(conn, keys, from, n, k % 2 != 0, t[k % 2 != 0 ? 0 : 1]);
+        }
+        printf("round %d: %d cases, batches of %ld: old %.1f us/case (client CPU %.1f), "
+               "new %.1f us/case (client CPU %.1f)\n",
+               round, total, batch, t[0][0] * 1e6 / total, t[0][1] * 1e6 / total,
+               t[1][0] * 1e6 / total, t[1][1] * 1e6 / total);
+    }
+    PQclear(keys);
+    return rc;
+}
+
+/* The reference's statement, prepared as ref_many. */
+static int prepare_ref(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = PQprepare(conn, "ref_many", ref_many, 0, NULL);
+    return pg_expect(res, PGRES_COMMAND_OK, "prepare ref_many", err, errlen) != 0
+               ? -1
+               : (PQclear(res), 0);
+}
+
 int main(int argc, char **argv)
 {
     const char *dsn = getenv("RECOBRO_PG_DSN");
     char *end = NULL, err[512];
     bool sql = argc == 2 && strcmp(argv[1], "--sql") == 0;
-    long limit = argc > 1 && !sql ? strtol(argv[1], &end, 10) : 1000000000L;
+    bool timed = argc > 1 && strcmp(argv[1], "--time") == 0;
+    const char *num = timed              ? (argc > 2 ? argv[2] : "100")
+                      : argc > 1 && !sql ? argv[1]
+                                         : "1000000000";
+    long limit = strtol(num, &end, 10);
 
-    if (argc > 2 || (argc > 1 && !sql && (*end != '\0' || limit < 1)) || dsn == NULL) {
-        fprintf(stderr, "usage: RECOBRO_PG_DSN=... recobro-test-loadcmp [LIMIT | --sql]\n");
+    if (argc > 2 + timed || *end != '\0' || limit < 1 || dsn == NULL) {
+        fprintf(
+            stderr,
+            "usage: RECOBRO_PG_DSN=... recobro-test-loadcmp [LIMIT | --sql | --time [BATCH]]\n");
         return 2;
     }
     PGconn *conn = pg_connect(dsn, "recobro-test-loadcmp", err, sizeof(err));
     if (conn == NULL)
         return die("connect", err);
-    int rc = casestore_prepare(conn, err, sizeof(err)) != 0 ? die("prepare", err)
-             : sql                                          ? print_sql(conn)
-                                                            : compare_all(conn, limit);
+    int rc =
+        casestore_prepare(conn, err, sizeof(err)) != 0 || prepare_ref(conn, err, sizeof(err)) != 0
+            ? die("prepare", err)
+        : timed ? time_all(conn, limit)
+        : sql   ? print_sql(conn)
+                : compare_all(conn, limit);
     PQfinish(conn);
     return rc;
 }
