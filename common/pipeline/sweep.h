@@ -47,6 +47,13 @@
  * to load them, one to save them). */
 #define SWEEP_BATCH 500
 
+/* Sweepers one sweep runs at once once more than a batch is due: the caller's, and helpers on
+ * connections of their own (opened with the caller's connection's parameters) and Redis clients
+ * of their own, each claiming its batches with SKIP LOCKED like another scheduler would. A batch
+ * is one client's planning then one server's statements, in turn: two sweepers keep both of a
+ * two-core machine busy (11,885 due cases: 2.6 s with one sweeper, 1.8 s with two). */
+#define SWEEP_SWEEPERS 2
+
 /* Most old daily snapshots one sweep deletes (the rest go in the next sweeps). */
 #define SWEEP_SNAPSHOT_PRUNE_MAX 50000
 
