@@ -3,7 +3,8 @@
  * transaction. Shared by recobro-scheduler (every period) and `recobroctl scheduler tick`.
  *
  * How due work is found: debt_case.next_due_at (deploy/migrations/0005_scheduler.sql) is the next
- * local midnight after a case's last planning, kept by a trigger on every save; the sweep takes
+ * local midnight after a case's last planning, written with the case row by every save
+ * (nextdue.h, casestore's cs_case; a trigger before migration 0013); the sweep takes
  * `next_due_at <= now` cases, up to SWEEP_BATCH at a time, with `FOR UPDATE SKIP LOCKED` (index
  * debt_case_due), so several schedulers share the work, never hold one case at once, and the cost
  * grows with the cases due, not the portfolio. The claimed cases go through the case pipeline
