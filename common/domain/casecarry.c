@@ -144,6 +144,10 @@ int casecarry_settle(casefile_t *cf, casecarry_t *cc)
     qsort(cf->invoices, cf->n_invoices, sizeof(*cf->invoices), by_invoice_id);
     cf->last_event[0] = '\0';
     cf->principal = 0;
+    if (!cf->has_next) { /* saved as NULLs */
+        cf->next_action[0] = cf->next_channel[0] = '\0';
+        cf->next_not_before = 0;
+    }
     if (cf->charges.dirty)
         cf->charges.loaded = true;
     /* The rows stay: an event that had any ends the carry (needs_reload()), and what it did

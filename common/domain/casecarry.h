@@ -11,7 +11,8 @@
  *    created_at, step: one transaction's tasks share created_at); cancelled, suppressed and new
  *    tasks' rows go to the writes kept here (casecarry_swap() hands them to the save);
  *  - invoices by id (byte order: the databases' collation is C.UTF-8);
- *  - last_event "", principal 0 (neither is stored), charges.loaded once its row is written.
+ *  - last_event "", principal 0 (neither is stored), charges.loaded once its row is written,
+ *    no next action's fields when there is none (stored as NULLs).
  * The event's rows (cf->rows) are left alone: an event that had any ends the carry.
  * The dirty marks (invoices, parties, features, follow-up, charges) stay: the one save writes
  * the union of what the events changed, each row as the last event left it.

@@ -806,8 +806,15 @@ static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
             b.ne++;
     rc = pw_group(&b) == 0 ? RESULT_OK : RESULT_TRANSIENT;
     bool more = b.ne > 0;
-    while (more && rc == RESULT_OK)
+    size_t rounds = 0, most = 0;
+    while (more && rc == RESULT_OK) {
+        rounds++;
         rc = pw_round(&b, &more, err, sizeof(err));
+    }
+    for (size_t i = 0; i < b.nc; i++)
+        most = b.cases[i].n > most ? b.cases[i].n : most;
+    LOG_DEBUG("batch.rounds", "\"events\":%zu,\"cases\":%zu,\"most\":%zu,\"rounds\":%zu", b.ne,
+              b.nc, most, rounds);
     if (rc == RESULT_OK)
         rc = pw_emit(&b);
     if (pw->check)
