@@ -135,10 +135,11 @@ def tables(dsn):
 
 
 def dlq(dsn, topic):
-    """The DLQ's messages (written through the outbox): each event's id and headers."""
+    """The DLQ's messages (written through the outbox): each event's id and headers (the reason
+    and the source offset), in a stable order (a message that did not parse has no id)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute("SELECT event_id, header_names, header_values FROM outbox "
-                            "WHERE topic = %s ORDER BY event_id", (topic,)).fetchall()
+        return sorted(conn.execute("SELECT event_id, header_names, header_values FROM outbox "
+                                   "WHERE topic = %s", (topic,)).fetchall(), key=repr)
 
 
 def log_lines(log, event):
