@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cacheowed.h"
+#include "casecarry.h"
 #include "casecharge.h"
 #include "casestore.h"
 #include "clock.h"
@@ -274,6 +275,7 @@ void pipeline_count_plan(const casefile_plan_t *plan)
 typedef struct pipeline_worker {
     const pipeline_spec_t *spec; /* borrowed */
     policy_holder_t policy;
+    bool check; /* RECOBRO_TEST_CARRY_CHECK (TEST ONLY): every carry checked against a reload */
 } pipeline_worker_t;
 
 static int pw_validate(void *ud, const ce_event_t *ev, reason_t *err)
@@ -323,15 +325,59 @@ static void log_applied(const casefile_t *cf, const char *type, const casefile_p
               (long long)cf->version);
 }
 
-/* An event of the batch on its way through the pipeline: its message, handler and case, and the
- * round it goes in (its rank among the batch's events of the same case). */
+/* ---- A batch: every case loaded once, its events applied in memory, saved once ---------------
+ * The batch's events are grouped by case, in the partition's order. A round loads and locks each
+ * case that still has events in one round trip, applies its events one after the other in
+ * memory (casecarry.h settles the case after each, so the next meets it exactly as a reload
+ * would show it, each event with its own plan and outputs), and saves every case once, in one
+ * round trip, with the union of what its events changed. A case goes on in a further round only
+ * where carrying is not exact: its next event names rows to load (payments, promises, plans,
+ * disputes), or the one before wrote rows of its own, used credit, ... (casecarry_settle()), or
+ * an event carried in memory was rejected (the case is then re-run one event per round, so a
+ * rejected event leaves it exactly as before). On the overdue worker's batches that is one
+ * round. The outputs go into the outbox in the order the rounds-per-event pipeline gave them:
+ * every case's first event, then every case's second... */
+
+/* An event of the batch on its way through the pipeline. */
 typedef struct pw_event {
     wk_msg_t *m;
     const pipeline_handler_t *h;
     const char *creditor_id, *debtor_id; /* borrowed from the event */
     size_t seq;                          /* its place in the batch */
-    size_t round;
+    size_t rank;                         /* its place among its case's events */
+    casefile_t *cf;                      /* the case file it was applied to (the batch's) */
+    casefile_plan_t plan;
+    reason_t rej;
+    int rc;       /* once applied: RESULT_OK or RESULT_REJECTED */
+    bool applied; /* decided, and its case saved or its rejection final */
 } pw_event_t;
+
+/* A case of the batch: its events and what the current round made of it. */
+typedef struct pw_case {
+    pw_event_t *evs; /* its events, in the partition's order (in the batch's array) */
+    size_t n, next;  /* next: the first not applied yet */
+    bool single;     /* one event per round from here on (a carried event was rejected) */
+    bool save;       /* this round applied an event to cf */
+    bool checked;    /* RECOBRO_TEST_CARRY_CHECK saved it in the middle of this round */
+    casefile_t *cf;  /* this round's case file (the batch's) */
+    casecarry_t cc;
+    size_t batch_tasks;     /* pending tasks it saved in this transaction (casecarry_begin()) */
+    casestore_hist_t *hist; /* segment changes of this round's events: owned shallow copies */
+    size_t nhist, caphist;
+} pw_case_t;
+
+typedef struct pw_batch {
+    pipeline_worker_t *pw;
+    wk_tx_t *tx;
+    pipeline_ctx_t ctx;
+    pw_event_t *evs;
+    size_t ne;
+    pw_case_t *cases;
+    size_t nc;
+    casefile_t **files; /* every round's case files, freed with the batch */
+    size_t nfiles, capfiles;
+    size_t checked, mismatches; /* RECOBRO_TEST_CARRY_CHECK */
+} pw_batch_t;
 
 /* Finds the event's handler and case; a message that has neither goes to the DLQ. Returns 0 when
  * the event goes on into *e, -1 when it was rejected. */
@@ -348,7 +394,8 @@ static int pw_event(pipeline_worker_t *pw, wk_msg_t *m, size_t seq, pw_event_t *
         wk_reject(m, "schema_violation", "data: creditor_id and debtor_id are required");
         return -1;
     }
-    *e = (pw_event_t){m, h, creditor_id, debtor_id, seq, 0};
+    *e = (pw_event_t){
+        .m = m, .h = h, .creditor_id = creditor_id, .debtor_id = debtor_id, .seq = seq};
     return 0;
 }
 
@@ -363,103 +410,417 @@ static int by_case_then_seq(const void *a, const void *b)
     return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Sorts the events by case and numbers each case's events 0, 1, 2...: round r holds the r-th
- * event of every case, so a round has each case at most once. Returns the number of rounds. */
-static size_t pw_rounds(pw_event_t *evs, size_t n)
+static bool same_case(const pw_event_t *a, const pw_event_t *b)
 {
-    size_t rounds = 0;
-
-    qsort(evs, n, sizeof(*evs), by_case_then_seq);
-    for (size_t i = 0; i < n; i++) {
-        int same = i > 0 && strcmp(evs[i].creditor_id, evs[i - 1].creditor_id) == 0 &&
-                   strcmp(evs[i].debtor_id, evs[i - 1].debtor_id) == 0;
-        evs[i].round = same ? evs[i - 1].round + 1 : 0;
-        if (evs[i].round + 1 > rounds)
-            rounds = evs[i].round + 1;
-    }
-    return rounds;
+    return strcmp(a->creditor_id, b->creditor_id) == 0 && strcmp(a->debtor_id, b->debtor_id) == 0;
 }
 
-/* What an applied or rejected item leaves behind: its DLQ mark, or its hot case (written after
- * the commit), its counts (added after the commit) and its log line. */
-static int pw_finish(pipeline_worker_t *pw, wk_tx_t *tx, pipeline_item_t *it, int64_t now)
+/* Sorts the events by case and groups them into b->cases (in (creditor_id, debtor_id) order: the
+ * order rows are locked in). Returns 0 or -1 (out of memory). */
+static int pw_group(pw_batch_t *b)
 {
-    wk_msg_t *m = it->ud;
-
-    if (it->rc == RESULT_REJECTED) {
-        wk_reject(m, it->rej.code, "%s", it->rej.detail);
-        return RESULT_OK;
+    qsort(b->evs, b->ne, sizeof(*b->evs), by_case_then_seq);
+    b->cases = calloc(b->ne ? b->ne : 1, sizeof(*b->cases));
+    if (b->cases == NULL)
+        return -1;
+    for (size_t i = 0; i < b->ne; i++) {
+        if (i == 0 || !same_case(&b->evs[i], &b->evs[i - 1]))
+            b->cases[b->nc++] = (pw_case_t){.evs = &b->evs[i], .cc = CASECARRY_INIT};
+        pw_case_t *c = &b->cases[b->nc - 1];
+        b->evs[i].rank = c->n++;
     }
-    int rc = to_cache(tx, it->cf, policyset_for(pw->policy.set, it->creditor_id), now);
-    if (rc == RESULT_OK) {
-        count_plan(it->plan, count_after_commit, tx);
-        log_applied(it->cf, m->ev.type, it->plan);
-    }
-    return rc;
+    return 0;
 }
 
-/* Round `r` of the batch: the r-th event of every case through the pipeline at once. */
-static int pw_round(pipeline_worker_t *pw, wk_tx_t *tx, const pw_event_t *evs, size_t n, size_t r,
-                    int64_t now)
+/* A new zeroed case file owned by the batch, or NULL when out of memory. */
+static casefile_t *pw_file(pw_batch_t *b)
 {
-    const config_t *cfg = wk_tx_config(tx);
-    const pipeline_ctx_t ctx = {pw->policy.policy,      now,
-                                pw->spec->source,       cfg->topic_tasks,
-                                cfg->topic_case_events, wk_tx_outbox(tx),
-                                pw->policy.set};
-    pipeline_item_t *items = calloc(n, sizeof(*items));
-    casefile_t *cfs = calloc(n, sizeof(*cfs));
-    casefile_plan_t *plans = calloc(n, sizeof(*plans)); /* zeroed: CASEFILE_PLAN_INIT */
-    size_t k = 0;
-    char err[600];
-    int rc = items != NULL && cfs != NULL && plans != NULL ? RESULT_OK : RESULT_TRANSIENT;
+    if (b->nfiles == b->capfiles) {
+        size_t ncap = b->capfiles ? b->capfiles * 2 : 64;
+        casefile_t **p = realloc(b->files, ncap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        b->files = p;
+        b->capfiles = ncap;
+    }
+    casefile_t *cf = calloc(1, sizeof(*cf));
+    if (cf != NULL)
+        b->files[b->nfiles++] = cf;
+    return cf;
+}
 
-    for (size_t i = 0; i < n && rc == RESULT_OK; i++) {
-        if (evs[i].round != r)
-            continue;
-        items[k] = (pipeline_item_t){evs[i].creditor_id, evs[i].debtor_id, evs[i].h,
-                                     &evs[i].m->ev,      &cfs[k],          &plans[k],
-                                     {NULL, ""},         RESULT_OK,        evs[i].m};
-        k++;
+/* The pipeline's item for event e on case file cf. */
+static pipeline_item_t pw_item(pw_event_t *e, casefile_t *cf)
+{
+    return (pipeline_item_t){e->creditor_id, e->debtor_id, e->h,      &e->m->ev, cf,
+                             &e->plan,       {NULL, ""},   RESULT_OK, e->m};
+}
+
+/* Loads and locks, in one round trip, the `k` cases of `act` (in case order) with the rows their
+ * next event asks for. */
+static int pw_load(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t errlen)
+{
+    pipeline_item_t *items = calloc(k ? k : 1, sizeof(*items));
+    pipeline_item_t **order = calloc(k ? k : 1, sizeof(*order));
+    int rc = items != NULL && order != NULL ? RESULT_OK : RESULT_TRANSIENT;
+
+    for (size_t i = 0; i < k && rc == RESULT_OK; i++) {
+        act[i]->cf = pw_file(b);
+        if (act[i]->cf == NULL)
+            rc = RESULT_TRANSIENT;
+        else
+            items[i] = pw_item(&act[i]->evs[act[i]->next], act[i]->cf);
+        order[i] = &items[i];
     }
     if (rc == RESULT_OK)
-        rc = pipeline_run_cases(&ctx, wk_tx_conn(tx), items, k, err, sizeof(err));
-    for (size_t j = 0; j < k && rc == RESULT_OK; j++)
-        rc = pw_finish(pw, tx, &items[j], now);
-    for (size_t j = 0; j < k; j++) {
-        casefile_plan_clear(&plans[j]);
-        casefile_clear(&cfs[j]);
-    }
+        rc = load(wk_tx_conn(b->tx), order, k, err, errlen);
+    else
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < k && rc == RESULT_OK; i++)
+        casecarry_begin(&act[i]->cc, act[i]->cf, act[i]->batch_tasks);
     free(items);
-    free(cfs);
-    free(plans);
+    free(order);
     return rc;
 }
 
-/* The batch through the pipeline in rounds (pw_rounds()): each round loads its cases in one
- * round trip and saves them in another, and sees what the rounds before it saved, so every event
- * meets its case exactly as it would alone, in the partition's order. */
+/* Keeps the segment_history row of an event whose planning changed the segment, as the case
+ * stands now (casestore_save_batch()). */
+static int pw_keep_history(pw_case_t *c, pw_event_t *e)
+{
+    if (!e->plan.segment_changed)
+        return RESULT_OK;
+    if (c->nhist == c->caphist) {
+        size_t ncap = c->caphist ? c->caphist * 2 : 4;
+        casestore_hist_t *p = realloc(c->hist, ncap * sizeof(*p));
+        if (p == NULL)
+            return RESULT_TRANSIENT;
+        c->hist = p;
+        c->caphist = ncap;
+    }
+    casefile_t *copy = malloc(sizeof(*copy));
+    if (copy == NULL)
+        return RESULT_TRANSIENT;
+    memcpy(copy, c->cf, sizeof(*copy)); /* shallow: the history reads scalars only */
+    c->hist[c->nhist++] = (casestore_hist_t){copy, &e->plan};
+    return RESULT_OK;
+}
+
+static void pw_forget_history(pw_case_t *c)
+{
+    for (size_t i = 0; i < c->nhist; i++)
+        free((void *)c->hist[i].cf);
+    c->nhist = 0;
+}
+
+/* A carried event of case c was rejected: what its round did so far is dropped (nothing of it
+ * was saved) and the case is re-run from the round's first event, one event per round. */
+static void pw_rerun(pw_case_t *c, size_t from)
+{
+    for (size_t j = from; j < c->n && c->evs[j].cf == c->cf; j++) {
+        casefile_plan_clear(&c->evs[j].plan);
+        c->evs[j].cf = NULL;
+        c->evs[j].applied = false;
+    }
+    casecarry_saved(&c->cc);
+    pw_forget_history(c);
+    c->next = from;
+    c->single = true;
+    c->save = false;
+}
+
+static int pw_check_carry(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen);
+
+/* Whether event e of case c can meet the case as the events before it left it in memory. */
+static bool pw_carries(const pw_case_t *c, const pw_event_t *e, int settled)
+{
+    return !c->single && settled == 0 && e->h->load == 0 && e->h->observe == NULL;
+}
+
+/* Case c's events from c->next on, in memory, as far as carrying is exact. */
+static int pw_run_case(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen)
+{
+    size_t from = c->next;
+    int settled = 0, rc = RESULT_OK;
+
+    c->save = c->checked = false;
+    for (size_t i = from; i < c->n && rc == RESULT_OK; i++) {
+        pw_event_t *e = &c->evs[i];
+        if (i > from) {
+            if (!pw_carries(c, e, settled))
+                break;
+            if (b->pw->check && (rc = pw_check_carry(b, c, err, errlen)) != RESULT_OK)
+                break;
+            c->cf->rows.event_data = e->m->ev.data;
+            c->cf->rows.event_source = e->m->ev.source;
+            c->cf->rows.event_id = e->m->ev.id;
+        }
+        pipeline_item_t it = pw_item(e, c->cf);
+        if ((rc = decide(&b->ctx, &it, err, errlen)) != RESULT_OK)
+            break;
+        e->cf = c->cf;
+        e->rc = it.rc;
+        e->rej = it.rej;
+        if (it.rc == RESULT_REJECTED && i > from) {
+            if (c->checked) { /* its earlier events are saved already: isolate them */
+                snprintf(err, errlen, "carry check: a carried event was rejected");
+                return RESULT_PERMANENT;
+            }
+            pw_rerun(c, from);
+            break;
+        }
+        e->applied = true;
+        c->next = i + 1;
+        if (it.rc == RESULT_REJECTED)
+            break; /* the round's first event: nothing of the case is saved */
+        c->save = true;
+        if ((rc = pw_keep_history(c, e)) == RESULT_OK &&
+            (settled = casecarry_settle(c->cf, &c->cc)) < 0)
+            rc = RESULT_TRANSIENT;
+        if (rc != RESULT_OK)
+            snprintf(err, errlen, "out of memory");
+    }
+    return rc;
+}
+
+/* Saves the `k` cases of `act` that took an event in one round trip: each case's row state, and
+ * the task rows and segment history its events left (casecarry.h). */
+static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t errlen)
+{
+    casefile_t **cfs = calloc(k ? k : 1, sizeof(*cfs));
+    const casefile_plan_t **plans = calloc(k ? k : 1, sizeof(*plans));
+    size_t nh = 0, j = 0;
+    int rc = cfs != NULL && plans != NULL ? RESULT_OK : RESULT_TRANSIENT;
+
+    for (size_t i = 0; i < k; i++)
+        nh += act[i]->save ? act[i]->nhist : 0;
+    casestore_hist_t *hist = calloc(nh ? nh : 1, sizeof(*hist));
+    if (rc != RESULT_OK || hist == NULL) {
+        free(cfs);
+        free(plans);
+        free(hist);
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!act[i]->save)
+            continue;
+        cfs[i] = act[i]->cf;
+        casecarry_swap(act[i]->cf, &act[i]->cc);
+        for (size_t h = 0; h < act[i]->nhist; h++)
+            hist[j++] = act[i]->hist[h];
+    }
+    rc = casestore_save_batch(wk_tx_conn(b->tx), cfs, plans, k, hist, nh, err, errlen);
+    if (rc != 0)
+        rc = stage_failed(rc, "save", err);
+    for (size_t i = 0; i < k; i++) {
+        if (!act[i]->save)
+            continue;
+        casecarry_swap(act[i]->cf, &act[i]->cc);
+        casecarry_saved(&act[i]->cc);
+        pw_forget_history(act[i]);
+        act[i]->batch_tasks = casecarry_batch_tasks(&act[i]->cc, act[i]->cf);
+    }
+    free(cfs);
+    free(plans);
+    free(hist);
+    return rc;
+}
+
+/* ---- RECOBRO_TEST_CARRY_CHECK (TEST ONLY): every carried case against a reload ----------------
+ * With RECOBRO_TEST_CARRY_CHECK=1 in its environment, the worker checks the carry: before each
+ * event it applies in memory it saves the case as it stands and reloads it from PostgreSQL, and
+ * after each round it reloads every case it saved; each reload must equal the case in memory
+ * field by field (casecarry_diff()), else a "carry.mismatch" error line names the field. Each
+ * batch logs "carry.check" with its counts. Slower, and a carried event rejected after a check's
+ * save fails the batch (the worker then isolates its events): for tests only. */
+
+/* Reloads the `k` cases and compares each with the case in memory. */
+static int pw_compare(pw_batch_t *b, casefile_t *const *mem, size_t k, char *err, size_t errlen)
+{
+    casestore_req_t *reqs = calloc(k ? k : 1, sizeof(*reqs));
+    casefile_t *got = calloc(k ? k : 1, sizeof(*got));
+    int rc = reqs != NULL && got != NULL ? 0 : RESULT_TRANSIENT;
+
+    for (size_t i = 0; i < k && rc == 0; i++)
+        reqs[i] = (casestore_req_t){mem[i]->creditor_id, mem[i]->debtor_id, 0, NULL, &got[i], NULL};
+    if (rc == 0)
+        rc = casestore_load_many(wk_tx_conn(b->tx), reqs, k, err, errlen);
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        char what[64], ec[300], ed[300];
+        b->checked++;
+        if (casecarry_diff(mem[i], &got[i], what, sizeof(what)) == 0)
+            continue;
+        b->mismatches++;
+        LOG_ERROR("carry.mismatch", "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"field\":\"%s\"",
+                  log_json_escape(mem[i]->creditor_id, ec, sizeof(ec)),
+                  log_json_escape(mem[i]->debtor_id, ed, sizeof(ed)), what);
+    }
+    for (size_t i = 0; i < k && got != NULL; i++)
+        casefile_clear(&got[i]);
+    free(got);
+    free(reqs);
+    return rc == 0 ? RESULT_OK : stage_failed(rc, "carry check", err);
+}
+
+/* Before an event meets case c in memory: the case saved as it stands, then compared with a
+ * reload. */
+static int pw_check_carry(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen)
+{
+    pw_case_t *act[1] = {c};
+    casefile_t *mem[1] = {c->cf};
+    int rc = pw_save(b, act, 1, err, errlen);
+
+    c->checked = true;
+    return rc == RESULT_OK ? pw_compare(b, mem, 1, err, errlen) : rc;
+}
+
+/* After a round's save: every case it saved compared with a reload. */
+static int pw_check_saved(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t errlen)
+{
+    casefile_t **mem = calloc(k ? k : 1, sizeof(*mem));
+    size_t m = 0;
+
+    if (mem == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return RESULT_TRANSIENT;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (act[i]->save)
+            mem[m++] = act[i]->cf;
+    int rc = pw_compare(b, mem, m, err, errlen);
+    free(mem);
+    return rc;
+}
+
+/* One round: the cases with events left, loaded once, run, saved once. Sets *more when a case
+ * still has events. */
+static int pw_round(pw_batch_t *b, bool *more, char *err, size_t errlen)
+{
+    pw_case_t **act = calloc(b->nc ? b->nc : 1, sizeof(*act));
+    size_t k = 0;
+    int rc = act != NULL ? RESULT_OK : RESULT_TRANSIENT;
+
+    if (act == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < b->nc && act != NULL; i++)
+        if (b->cases[i].next < b->cases[i].n)
+            act[k++] = &b->cases[i];
+    if (rc == RESULT_OK)
+        rc = pw_load(b, act, k, err, errlen);
+    for (size_t i = 0; i < k && rc == RESULT_OK; i++)
+        rc = pw_run_case(b, act[i], err, errlen);
+    if (rc == RESULT_OK)
+        rc = pw_save(b, act, k, err, errlen);
+    if (rc == RESULT_OK && b->pw->check)
+        rc = pw_check_saved(b, act, k, err, errlen);
+    *more = false;
+    for (size_t i = 0; i < k && rc == RESULT_OK; i++)
+        *more = *more || act[i]->next < act[i]->n;
+    free(act);
+    return rc;
+}
+
+/* What an applied or rejected event leaves behind: its DLQ mark, or its outputs in the outbox,
+ * its handler's observation, its counts (added after the commit) and its log line; the last
+ * applied event of its case queues the hot case (written after the commit). */
+static int pw_finish(pw_batch_t *b, pw_case_t *c, pw_event_t *e, bool last)
+{
+    if (e->rc == RESULT_REJECTED) {
+        wk_reject(e->m, e->rej.code, "%s", e->rej.detail);
+        return RESULT_OK;
+    }
+    char err[600];
+    int rc = to_outbox(&b->ctx, e->cf, &e->plan, err, sizeof(err));
+    if (rc != RESULT_OK)
+        return stage_failed(rc, "outbox", err);
+    if (e->h->observe != NULL)
+        e->h->observe(e->cf);
+    count_plan(&e->plan, count_after_commit, b->tx);
+    log_applied(e->cf, e->m->ev.type, &e->plan);
+    (void)c;
+    return last ? to_cache(b->tx, e->cf, policyset_for(b->pw->policy.set, e->creditor_id),
+                           b->ctx.now)
+                : RESULT_OK;
+}
+
+/* Every event's outputs, every case's first event first, then every second one... */
+static int pw_emit(pw_batch_t *b)
+{
+    int rc = RESULT_OK;
+    bool any = true;
+
+    for (size_t r = 0; any && rc == RESULT_OK; r++) {
+        any = false;
+        for (size_t i = 0; i < b->nc && rc == RESULT_OK; i++) {
+            pw_case_t *c = &b->cases[i];
+            if (r >= c->n)
+                continue;
+            any = true;
+            bool last = true;
+            for (size_t j = r + 1; j < c->n; j++)
+                last = last && !(c->evs[j].applied && c->evs[j].rc == RESULT_OK);
+            if (c->evs[r].applied)
+                rc = pw_finish(b, c, &c->evs[r], last);
+        }
+    }
+    return rc;
+}
+
+static void pw_free(pw_batch_t *b)
+{
+    for (size_t i = 0; i < b->ne; i++)
+        casefile_plan_clear(&b->evs[i].plan);
+    for (size_t i = 0; i < b->nc; i++) {
+        casecarry_clear(&b->cases[i].cc);
+        pw_forget_history(&b->cases[i]);
+        free(b->cases[i].hist);
+    }
+    for (size_t i = 0; i < b->nfiles; i++) {
+        casefile_clear(b->files[i]);
+        free(b->files[i]);
+    }
+    free(b->files);
+    free(b->cases);
+    free(b->evs);
+}
+
+/* The batch through the pipeline (see "A batch" above). */
 static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
 {
     pipeline_worker_t *pw = ud;
     char err[600];
     int rc = policystore_refresh(&pw->policy, wk_tx_conn(tx), err, sizeof(err));
-    int64_t now = clock_now();
-    pw_event_t *evs = calloc(n ? n : 1, sizeof(*evs));
-    size_t ne = 0;
+    const config_t *cfg = wk_tx_config(tx);
+    pw_batch_t b = {.pw = pw,
+                    .tx = tx,
+                    .ctx = {pw->policy.policy, clock_now(), pw->spec->source, cfg->topic_tasks,
+                            cfg->topic_case_events, wk_tx_outbox(tx), pw->policy.set}};
 
-    if (rc != 0 || evs == NULL) {
-        free(evs);
+    b.evs = calloc(n ? n : 1, sizeof(*b.evs));
+    if (rc != 0 || b.evs == NULL) {
+        free(b.evs);
         return RESULT_TRANSIENT; /* a policy is always held after the start */
     }
     for (size_t i = 0; i < n; i++)
-        if (pw_event(pw, msgs[i], i, &evs[ne]) == 0)
-            ne++;
-    size_t rounds = pw_rounds(evs, ne);
-    rc = RESULT_OK;
-    for (size_t r = 0; r < rounds && rc == RESULT_OK; r++)
-        rc = pw_round(pw, tx, evs, ne, r, now);
-    free(evs);
+        if (pw_event(pw, msgs[i], i, &b.evs[b.ne]) == 0)
+            b.ne++;
+    rc = pw_group(&b) == 0 ? RESULT_OK : RESULT_TRANSIENT;
+    bool more = b.ne > 0;
+    size_t rounds = 0, most = 0;
+    while (more && rc == RESULT_OK) {
+        rounds++;
+        rc = pw_round(&b, &more, err, sizeof(err));
+    }
+    for (size_t i = 0; i < b.nc; i++)
+        most = b.cases[i].n > most ? b.cases[i].n : most;
+    LOG_DEBUG("batch.rounds", "\"events\":%zu,\"cases\":%zu,\"most\":%zu,\"rounds\":%zu", b.ne,
+              b.nc, most, rounds);
+    if (rc == RESULT_OK)
+        rc = pw_emit(&b);
+    if (pw->check)
+        LOG_INFO("carry.check", "\"events\":%zu,\"checked\":%zu,\"mismatches\":%zu", b.ne,
+                 b.checked, b.mismatches);
+    pw_free(&b);
     return rc;
 }
 
@@ -490,7 +851,8 @@ static int read_policy(pipeline_worker_t *pw, const config_t *cfg, char *err, si
 
 int pipeline_main(int argc, char **argv, const pipeline_spec_t *spec)
 {
-    pipeline_worker_t pw = {spec, {0}};
+    const char *check = getenv("RECOBRO_TEST_CARRY_CHECK");
+    pipeline_worker_t pw = {spec, {0}, check != NULL && strcmp(check, "1") == 0};
     config_t cfg;
     char err[600];
     int rc = service_init(&cfg, spec->service, spec->about, argc, argv);

@@ -538,6 +538,13 @@ int casestore_save(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, ch
 int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
                         size_t n, char *err, size_t errlen)
 {
+    return casestore_save_batch(conn, cfs, plans, n, NULL, 0, err, errlen);
+}
+
+int casestore_save_batch(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
+                         size_t n, const casestore_hist_t *hist, size_t nhist, char *err,
+                         size_t errlen)
+{
     pgpipe_t *pp = pgpipe_new(conn);
     pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
     int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
@@ -547,6 +554,8 @@ int casestore_save_many(PGconn *conn, casefile_t *const *cfs, const casefile_pla
     for (size_t i = 0; i < n && rc == 0; i++)
         if (cfs[i] != NULL)
             rc = save_one(conn, cfs[i], plans[i], err, errlen);
+    for (size_t i = 0; i < nhist && rc == 0; i++)
+        rc = save_history(conn, hist[i].cf, hist[i].plan, err, errlen);
     if (rc == 0)
         rc = pgbulk_flush(bulk, err, errlen);
     pgbulk_close(bulk);

@@ -68,6 +68,22 @@ __attribute__((warn_unused_result)) int casestore_save_many(PGconn *conn, casefi
                                                             const casefile_plan_t *const *plans,
                                                             size_t n, char *err, size_t errlen);
 
+/* A segment_history row to write: `cf` as it stood right after the planning `plan` that changed
+ * its segment (only its scalar fields are read: a shallow copy will do). */
+typedef struct casestore_hist {
+    const casefile_t *cf;
+    const casefile_plan_t *plan;
+} casestore_hist_t;
+
+/* casestore_save_many(), plus the `nhist` segment_history rows of `hist`: for a case that went
+ * through several events in memory and is saved once (pipeline.c), each event's segment change
+ * keeps its own row, as the case stood after that event. */
+__attribute__((warn_unused_result)) int casestore_save_batch(PGconn *conn, casefile_t *const *cfs,
+                                                             const casefile_plan_t *const *plans,
+                                                             size_t n, const casestore_hist_t *hist,
+                                                             size_t nhist, char *err,
+                                                             size_t errlen);
+
 /* The case's most recent tasks (up to `limit`, newest first) as a new JSON array of
  * {task_id, status, reason, action, channel, step, segment, not_before, not_after, created_at}
  * into *out. Returns 0, -1 or RESULT_TRANSIENT. */
