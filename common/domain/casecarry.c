@@ -220,6 +220,7 @@ static void diff_parties(diff_t *d, const casefile_t *a, const casefile_t *b)
     SAME_STR(d, a, b, email);
     SAME_STR(d, a, b, locale);
     SAME_STR(d, a, b, timezone);
+    SAME_STR(d, a, b, debtor_zone);
     SAME_STR(d, a, b, country);
 }
 
