@@ -429,7 +429,7 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
         rc = paystore_load_case(conn, cf, err, errlen);
     if (rc == 0) { /* money: the case's interest, fees and settlement (chargestore.h) */
         pgpipe_t *pp = pgpipe_new(conn);
-        rc = pp != NULL ? chargestore_queue_case(pp, cf, 0, NULL, err, errlen) : -1;
+        rc = pp != NULL ? chargestore_queue_case(pp, cf, err, errlen) : -1;
         if (rc == 0)
             rc = pgpipe_run(pp, err, errlen);
         pgpipe_free(pp);
@@ -469,17 +469,26 @@ static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, 
     return rc;
 }
 
-/* Queues the rows one request's event needs (its case itself comes with the batch's). */
-static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
+/* Queues the rows the requests' events need (their cases themselves come with the batch's):
+ * one statement per kind of payments row for the whole batch (paystore.h), the open disputes
+ * case by case. *rows gets paystore's targets (paystore_rows_free() them after the run). */
+static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, paystore_rows_t **rows,
+                      char *err, size_t errlen)
 {
-    int rc = 0;
+    paystore_rowreq_t *pr = calloc(n ? n : 1, sizeof(*pr));
+    int rc = pr != NULL ? 0 : -1;
 
-    if (r->need != 0)
-        rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
-    if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
-        rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
-    if (rc == 0) /* money: the case's charges came with its row (on_cases()) */
-        rc = chargestore_queue_payment(pp, r->cf, r->need, r->name, err, errlen);
+    *rows = NULL;
+    if (pr == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need, reqs[i].name};
+    if (rc == 0)
+        rc = paystore_queue_rows_many(pp, pr, n, rows, err, errlen);
+    free(pr);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (reqs[i].need & CASEFILE_ROW_DISPUTES)
+            rc = interactstore_queue_disputes(pp, reqs[i].cf, err, errlen);
     return rc;
 }
 
@@ -518,6 +527,7 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
 {
     pgpipe_t *pp = pgpipe_new(conn);
     load_set_t ls = {reqs, n, {calloc(n ? n : 1, sizeof(casefile_t *)), n}};
+    paystore_rows_t *rows = NULL;
     int rc = pp != NULL && ls.pay.cfs != NULL ? 0 : -1;
 
     if (rc != 0)
@@ -532,11 +542,12 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     }
     if (rc == 0 && n > 0)
         rc = queue_cases(pp, conn, &ls, err, errlen);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = queue_case(pp, &reqs[i], err, errlen);
+    if (rc == 0)
+        rc = queue_rows(pp, reqs, n, &rows, err, errlen);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
+    paystore_rows_free(rows);
     free(ls.pay.cfs);
     return rc;
 }
@@ -764,9 +775,9 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
  * a bulk form). */
 static const pgbulk_stmt_t save_order[] = {
     {"ps_payment_put", 3, true},
-    {"ps_payment_stub", 3, false},
-    {"ps_payment_reverse", 3, false},
-    {"ps_alloc_reverse", 3, false},
+    {"ps_payment_stub", 3, true},
+    {"ps_payment_reverse", 3, true},
+    {"ps_alloc_reverse", 3, true},
     {"ps_alloc_put", 0, true},
     {"ps_promise_put", 3, true},
     {"ps_promise_techniques", 3, true},
@@ -787,7 +798,7 @@ static const pgbulk_stmt_t save_order[] = {
     {"cs_history", 0, true},
     {"ps_credit_put", 3, true},
     {"ch_payment_put", 3, true}, /* money (chargestore.c) */
-    {"ch_payment_add", 3, false},
+    {"ch_payment_add", 3, true},
     {"ch_put", 2, true},
 };
 
