@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caseinteract.h"
+#include "caseload.h"
 #include "chargestore.h"
 #include "interactstore.h"
 #include "paystore.h"
@@ -16,83 +17,12 @@
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
-/* The case, its parties, invoices, pending tasks and contact state: the select list of cs_load
- * (one case) and cs_load_many (a batch's cases), over "debt_case c" and CS_LOAD_JOINS. */
-#define CS_LOAD_COLS                                                                               \
-    "c.currency, c.balance, c.days_past_due, c.segment, c.rule, c.strategy, c.variant, "           \
-    " c.policy_version, c.high_value, "                                                            \
-    " coalesce(extract(epoch FROM c.segment_since)::bigint, 0) AS segment_since, "                 \
-    " c.segment_seq, c.last_step, c.stage, c.status, c.features::text AS features, "               \
-    " c.followup::text AS followup, "                                                              \
-    " c.next_action, c.next_channel, "                                                             \
-    " coalesce(extract(epoch FROM c.next_not_before)::bigint, 0) AS next_not_before, "             \
-    " c.version, extract(epoch FROM c.updated_at)::bigint AS updated_at, "                         \
-    " cr.name AS creditor_name, d.name AS debtor_name, d.timezone, d.country, d.locale, "          \
-    " d.phone, d.email, "                                                                          \
-    " (SELECT coalesce(json_agg(json_build_object('id', i.invoice_id, 'number', i.number, "        \
-    "   'currency', i.currency, 'amount', i.amount, 'open_amount', i.open_amount, "                \
-    "   'due_on', i.due_on, 'issued_on', i.issued_on, 'status', i.status, "                        \
-    "   'adjusted', i.adjusted) ORDER BY i.invoice_id), '[]')::text "                              \
-    "  FROM invoice i WHERE i.creditor_id = c.creditor_id AND i.debtor_id = c.debtor_id) AS "      \
-    "invoices, "                                                                                   \
-    " (SELECT coalesce(json_agg(json_build_object('task_id', t.task_id, 'action', t.action, "      \
-    "   'channel', t.channel, 'segment', t.segment, 'segment_seq', t.segment_seq, "                \
-    "   'step', t.step, 'template', t.template, 'priority', t.priority, "                          \
-    "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "                     \
-    "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "                       \
-    "   ORDER BY t.created_at, t.step), '[]')::text "                                              \
-    "  FROM task t WHERE t.creditor_id = c.creditor_id AND t.debtor_id = c.debtor_id AND "         \
-    "t.status = 'pending') "                                                                       \
-    "  AS tasks, " /* interactions: the contact state planning obeys (0004_interactions.sql). */   \
-    " (SELECT json_build_object("                                                                  \
-    "   'calls', (SELECT coalesce(json_agg(x.e), '[]') FROM (SELECT "                              \
-    "     extract(epoch FROM l.at)::bigint AS e FROM contact_log l WHERE l.creditor_id = "         \
-    "c.creditor_id "                                                                               \
-    "     AND l.debtor_id = c.debtor_id AND l.channel = 'phone' ORDER BY l.at DESC LIMIT 64) x), " \
-    "   'last_rpc_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "          \
-    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id AND l.channel = "      \
-    "'phone' "                                                                                     \
-    "     AND l.outcome IN ('right_party', 'refused')), "                                          \
-    "   'last_contact_at', (SELECT extract(epoch FROM max(l.at))::bigint FROM contact_log l "      \
-    "     WHERE l.creditor_id = c.creditor_id AND l.debtor_id = c.debtor_id), "                    \
-    "   'prefs', (SELECT json_build_object('do_not_call', p.do_not_call, 'do_not_sms', "           \
-    "     p.do_not_sms, 'do_not_email', p.do_not_email, 'cease_communication', "                   \
-    "     p.cease_communication, 'timezone', p.timezone) FROM contact_preference p "               \
-    "     WHERE p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id), "                    \
-    "   'forbearance', (SELECT json_build_object('from', f.from_on, 'until', f.until_on) "         \
-    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
-    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on) "                                     \
-    "     ORDER BY f.until_on DESC, f.from_on DESC LIMIT 1), " /* version 2 (forbear.h): every     \
-                                                                  period, shortened by its early   \
-                                                                  end (0011). */                   \
-    "   'forbearances', (SELECT coalesce(json_agg(json_build_object('from', f.from_on, "           \
-    "     'until', least(f.until_on, f.ended_on - 1)) ORDER BY f.from_on, f.until_on), '[]') "     \
-    "     FROM forbearance f WHERE f.creditor_id = c.creditor_id AND f.debtor_id = c.debtor_id "   \
-    "     AND (f.ended_on IS NULL OR f.ended_on > f.from_on))))::text AS contact "                 \
-    " "
-#define CS_LOAD_JOINS                                                                              \
-    "LEFT JOIN creditor cr ON cr.creditor_id = c.creditor_id "                                     \
-    "LEFT JOIN debtor d ON d.creditor_id = c.creditor_id AND d.debtor_id = c.debtor_id "
-
 static const struct {
     const char *name;
     const char *sql;
 } statements[] = {
     {"cs_touch", "INSERT INTO debt_case (creditor_id, debtor_id) VALUES ($1, $2) "
                  "ON CONFLICT DO NOTHING"},
-    /* The case, its parties, invoices and pending tasks in one round trip; casestore_prepare()
-     * adds the locking variant cs_load_lock. */
-    {"cs_load", "SELECT " CS_LOAD_COLS "FROM debt_case c " CS_LOAD_JOINS
-                "WHERE c.creditor_id = $1 AND c.debtor_id = $2"},
-    /* cs_load_lock for a batch: the cases of the arrays, locked in the order given (the sort
-     * sits below the lock), each row with its place in the arrays (ord, from 1). */
-    {"cs_load_many",
-     "SELECT u.ord, " CS_LOAD_COLS ", " CHARGESTORE_LOAD_COLS
-     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
-     "JOIN debt_case c ON c.creditor_id = u.creditor_id AND c.debtor_id = "
-     "u.debtor_id " CS_LOAD_JOINS
-     "LEFT JOIN case_charges ch ON ch.creditor_id = c.creditor_id AND ch.debtor_id = c.debtor_id "
-     "ORDER BY u.ord FOR UPDATE OF c"},
     /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
      * k-th value of every row of the batch in $k, and is sent once per batch. A new column is
      * one more array in unnest(), one more name in AS u(...), its use in the statement, and one
@@ -192,25 +122,12 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
     int prc = paystore_prepare(conn, err, errlen); /* payments: its statements too */
     if (prc == 0)
         prc = chargestore_prepare(conn, err, errlen); /* money */
+    if (prc == 0)
+        prc = caseload_prepare(conn, err, errlen); /* the loads (caseload.h) */
     if (prc != 0)
         return prc;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        char sql[8192]; /* the load query grows with each service's columns */
-        const char *text = statements[i].sql;
-        if (strcmp(statements[i].name, "cs_load") == 0) {
-            /* A second, locking variant of the load. */
-            PGresult *res = PQprepare(conn, "cs_load", text, 0, NULL);
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                return pg_fail(conn, res, "prepare cs_load", err, errlen);
-            PQclear(res);
-            snprintf(sql, sizeof(sql), "%s FOR UPDATE OF c", text);
-            res = PQprepare(conn, "cs_load_lock", sql, 0, NULL);
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                return pg_fail(conn, res, "prepare cs_load_lock", err, errlen);
-            PQclear(res);
-            continue;
-        }
-        PGresult *res = PQprepare(conn, statements[i].name, text, 0, NULL);
+        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             return pg_fail(conn, res, statements[i].name, err, errlen);
         PQclear(res);
@@ -220,191 +137,28 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
 
 /* ---- Loading --------------------------------------------------------------------------------- */
 
-/* Column `name` of row `row`, or NULL when SQL NULL or missing (borrowed from res). */
-static const char *col(const PGresult *res, int row, const char *name)
+/* The keys of cfs[0..n) as two PostgreSQL text arrays (caseload_queue()'s keys), into cr and de.
+ * Returns 0, or -1 when out of memory. */
+static int case_keys(casefile_t *const *cfs, size_t n, pgarr_t *cr, pgarr_t *de,
+                     const char *keys[2])
 {
-    int f = PQfnumber(res, name);
-    if (f < 0 || PQgetisnull(res, row, f))
-        return NULL;
-    return PQgetvalue(res, row, f);
-}
-
-static void set_str(char *dst, size_t size, const char *s)
-{
-    snprintf(dst, size, "%s", s ? s : "");
-}
-
-static int64_t col_i64(const PGresult *res, int row, const char *name)
-{
-    const char *v = col(res, row, name);
-    return v ? strtoll(v, NULL, 10) : 0;
-}
-
-static int load_invoices(casefile_t *cf, const char *text, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *arr = json_loads(text ? text : "[]", 0, &jerr);
-    size_t i;
-    json_t *o;
-
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        snprintf(err, errlen, "invoices of the case are not a JSON array");
-        return -1;
+    pgarr_init(cr);
+    pgarr_init(de);
+    for (size_t i = 0; i < n; i++) {
+        pgarr_add_cstr(cr, cfs[i]->creditor_id);
+        pgarr_add_cstr(de, cfs[i]->debtor_id);
     }
-    json_array_foreach(arr, i, o)
-    {
-        casefile_invoice_t inv;
-        memset(&inv, 0, sizeof(inv));
-        set_str(inv.id, sizeof(inv.id), json_string_value(json_object_get(o, "id")));
-        set_str(inv.number, sizeof(inv.number), json_string_value(json_object_get(o, "number")));
-        set_str(inv.currency, sizeof(inv.currency),
-                json_string_value(json_object_get(o, "currency")));
-        json_t *a = json_object_get(o, "amount"), *oa = json_object_get(o, "open_amount");
-        inv.amount = json_is_integer(a) ? json_integer_value(a) : -1;
-        inv.open_amount = json_is_integer(oa) ? json_integer_value(oa) : -1;
-        set_str(inv.due_on, sizeof(inv.due_on), json_string_value(json_object_get(o, "due_on")));
-        set_str(inv.issued_on, sizeof(inv.issued_on),
-                json_string_value(json_object_get(o, "issued_on")));
-        if (casefile_invoice_status_from_name(json_string_value(json_object_get(o, "status")),
-                                              &inv.status) < 0)
-            inv.status = CASEFILE_INVOICE_OPEN;
-        inv.adjusted = json_is_true(json_object_get(o, "adjusted"));
-        if (casefile_add_invoice(cf, &inv) == NULL) {
-            json_decref(arr);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    json_decref(arr);
-    return 0;
-}
-
-static int load_tasks(casefile_t *cf, const char *text, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *arr = json_loads(text ? text : "[]", 0, &jerr);
-    size_t i;
-    json_t *o;
-
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        snprintf(err, errlen, "tasks of the case are not a JSON array");
-        return -1;
-    }
-    json_array_foreach(arr, i, o)
-    {
-        casefile_task_t t;
-        memset(&t, 0, sizeof(t));
-        set_str(t.task_id, sizeof(t.task_id), json_string_value(json_object_get(o, "task_id")));
-        set_str(t.action, sizeof(t.action), json_string_value(json_object_get(o, "action")));
-        set_str(t.channel, sizeof(t.channel), json_string_value(json_object_get(o, "channel")));
-        set_str(t.segment, sizeof(t.segment), json_string_value(json_object_get(o, "segment")));
-        set_str(t.template_name, sizeof(t.template_name),
-                json_string_value(json_object_get(o, "template")));
-        t.segment_seq = (int)json_integer_value(json_object_get(o, "segment_seq"));
-        t.step = (int)json_integer_value(json_object_get(o, "step"));
-        t.priority = (int)json_integer_value(json_object_get(o, "priority"));
-        t.not_before = json_integer_value(json_object_get(o, "not_before"));
-        t.not_after = json_integer_value(json_object_get(o, "not_after"));
-        t.status = CASEFILE_TASK_PENDING;
-        if (casefile_add_task(cf, &t) == NULL) {
-            json_decref(arr);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    json_decref(arr);
-    return 0;
-}
-
-/* The case row's own columns into *cf. */
-static void case_columns(const PGresult *res, int row, casefile_t *cf)
-{
-    set_str(cf->currency, sizeof(cf->currency), col(res, row, "currency"));
-    cf->balance = col_i64(res, row, "balance");
-    cf->days_past_due = (int32_t)col_i64(res, row, "days_past_due");
-    const char *seg = col(res, row, "segment");
-    cf->segmented = seg != NULL && segment_from_name(seg, &cf->segment) == 0;
-    set_str(cf->rule, sizeof(cf->rule), col(res, row, "rule"));
-    set_str(cf->strategy, sizeof(cf->strategy), col(res, row, "strategy"));
-    set_str(cf->variant, sizeof(cf->variant), col(res, row, "variant"));
-    cf->policy_version = (int)col_i64(res, row, "policy_version");
-    cf->high_value = col(res, row, "high_value") && col(res, row, "high_value")[0] == 't';
-    cf->segment_since = col_i64(res, row, "segment_since");
-    cf->segment_seq = (int)col_i64(res, row, "segment_seq");
-    cf->last_step = (int)col_i64(res, row, "last_step");
-    set_str(cf->stage, sizeof(cf->stage), col(res, row, "stage"));
-    if (casefile_status_from_name(col(res, row, "status"), &cf->status) < 0)
-        cf->status = CASEFILE_OPEN;
-    const char *na = col(res, row, "next_action");
-    cf->has_next = na != NULL;
-    set_str(cf->next_action, sizeof(cf->next_action), na);
-    set_str(cf->next_channel, sizeof(cf->next_channel), col(res, row, "next_channel"));
-    cf->next_not_before = col_i64(res, row, "next_not_before");
-    cf->version = col_i64(res, row, "version");
-    cf->updated_at = col_i64(res, row, "updated_at");
-    set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, row, "creditor_name"));
-    set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, row, "debtor_name"));
-    set_str(cf->timezone, sizeof(cf->timezone), col(res, row, "timezone"));
-    set_str(cf->country, sizeof(cf->country), col(res, row, "country"));
-    set_str(cf->locale, sizeof(cf->locale), col(res, row, "locale"));
-    set_str(cf->phone, sizeof(cf->phone), col(res, row, "phone"));
-    set_str(cf->email, sizeof(cf->email), col(res, row, "email"));
-}
-
-/* version 2 (hold.h): follow-up planning's state, when the column holds a JSON object. */
-static void load_followup(casefile_t *cf, const char *text)
-{
-    json_error_t jerr;
-
-    if (text == NULL)
-        return;
-    json_t *fu = json_loads(text, 0, &jerr);
-    if (json_is_object(fu)) {
-        json_decref(cf->followup);
-        cf->followup = fu;
-    } else {
-        json_decref(fu);
-    }
-}
-
-/* Row `row` of cs_load or cs_load_many into *cf: the case, its parties, features, invoices, pending
- * tasks and contact state. Returns 0 or -1. */
-static int case_from_res(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    int rc;
-
-    case_columns(res, row, cf);
-    json_t *features =
-        json_loads(col(res, row, "features") ? col(res, row, "features") : "{}", 0, &jerr);
-    rc = features != NULL ? casefile_set_features(cf, features) : -1;
-    json_decref(features);
-    if (rc < 0) {
-        snprintf(err, errlen, "case features are not a JSON object");
-        return -1;
-    }
-    load_followup(cf, col(res, row, "followup"));
-    rc = load_invoices(cf, col(res, row, "invoices"), err, errlen);
-    if (rc == 0)
-        rc = load_tasks(cf, col(res, row, "tasks"), err, errlen);
-    if (rc == 0) { /* interactions */
-        json_t *contact = json_loads(col(res, row, "contact") ? col(res, row, "contact") : "null",
-                                     JSON_DECODE_ANY, &jerr);
-        if (caseinteract_state_from_json(cf, contact) < 0) {
-            snprintf(err, errlen, "contact state of the case is not a JSON object");
-            rc = -1;
-        }
-        json_decref(contact);
-    }
-    return rc;
+    keys[0] = pgarr_str(cr);
+    keys[1] = pgarr_str(de);
+    return keys[0] != NULL && keys[1] != NULL ? 0 : -1;
 }
 
 int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id, bool lock,
                    casefile_t *cf, char *err, size_t errlen)
 {
-    const char *params[2] = {creditor_id, debtor_id};
+    const char *params[2] = {creditor_id, debtor_id}, *keys[2];
+    caseload_t ls = {&cf, 1, lock, 0};
+    pgarr_t cr, de;
     int rc;
 
     if (casefile_init(cf, creditor_id, debtor_id) < 0) {
@@ -413,28 +167,23 @@ int casestore_load(PGconn *conn, const char *creditor_id, const char *debtor_id,
     }
     if (lock && (rc = pgpipe_cmd(conn, "cs_touch", 2, params, err, errlen)) != 0)
         return rc;
-    PGresult *res = pg_run(conn, lock ? "cs_load_lock" : "cs_load", 2, params, PGRES_TUPLES_OK, &rc,
-                           err, errlen);
-    if (res == NULL)
-        return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
+    pgpipe_t *pp = pgpipe_new(conn);
+    rc = case_keys(&cf, 1, &cr, &de, keys) == 0 && pp != NULL ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = caseload_queue(pp, &ls, keys, err, errlen);
+    if (rc == 0)
+        rc = pgpipe_run(pp, err, errlen);
+    pgpipe_free(pp);
+    pgarr_free(&cr);
+    pgarr_free(&de);
+    if (rc == 0 && ls.found == 0) {
         snprintf(err, errlen, "no case %s/%s", creditor_id, debtor_id);
         return CASESTORE_NOT_FOUND;
     }
-    rc = case_from_res(res, 0, cf, err, errlen);
-    PQclear(res);
     /* payments: the case's credits, open promise and active plan (paystore.h). */
-    if (rc == 0)
-        rc = paystore_load_case(conn, cf, err, errlen);
-    if (rc == 0) { /* money: the case's interest, fees and settlement (chargestore.h) */
-        pgpipe_t *pp = pgpipe_new(conn);
-        rc = pp != NULL ? chargestore_queue_case(pp, cf, err, errlen) : -1;
-        if (rc == 0)
-            rc = pgpipe_run(pp, err, errlen);
-        pgpipe_free(pp);
-    }
-    return rc;
+    return rc == 0 ? paystore_load_case(conn, cf, err, errlen) : rc;
 }
 
 /* The requests of one load_many(): the targets of its batch queries. */
@@ -442,32 +191,8 @@ typedef struct load_set {
     casestore_req_t *reqs;
     size_t n;
     paystore_cases_t pay; /* reqs[i].cf in pay.cfs[i], for paystore_queue_cases() */
+    caseload_t cases;     /* the same case files, for caseload_queue() */
 } load_set_t;
-
-/* cs_load_many's rows into the requests' case files (target: the load_set_t); every case row
- * was created first, so each request has exactly one. */
-static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
-{
-    load_set_t *ls = target;
-    int rc = 0;
-
-    (void)pp;
-    if ((size_t)PQntuples(res) != ls->n) {
-        snprintf(err, errlen, "cs_load_many: %d case rows for %zu cases", PQntuples(res), ls->n);
-        return -1;
-    }
-    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
-        int64_t ord = col_i64(res, r, "ord");
-        if (ord < 1 || (size_t)ord > ls->n) {
-            snprintf(err, errlen, "cs_load_many: row %d has no case", r);
-            return -1;
-        }
-        rc = case_from_res(res, r, ls->reqs[ord - 1].cf, err, errlen);
-        if (rc == 0) /* money: the case's interest, fees and settlement (chargestore.h) */
-            rc = chargestore_from_row(res, r, ls->reqs[ord - 1].cf, err, errlen);
-    }
-    return rc;
-}
 
 /* Queues the rows the requests' events need (their cases themselves come with the batch's):
  * one statement per kind of payments row for the whole batch (paystore.h), the open disputes
@@ -492,30 +217,22 @@ static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, paystore_ro
     return rc;
 }
 
-/* Sends one statement creating every missing case row of the batch, then one loading and
- * locking them all, in the requests' order, and one for their payments side. */
+/* Sends one statement creating every missing case row of the batch, then the loads locking them
+ * all in the requests' order (caseload.h), and one for their payments side. */
 static int queue_cases(pgpipe_t *pp, PGconn *conn, load_set_t *ls, char *err, size_t errlen)
 {
-    const casestore_req_t *reqs = ls->reqs;
-    size_t n = ls->n;
+    const char *params[2];
     pgarr_t cr, de;
     int rc = pgpipe_begin(pp, err, errlen);
 
-    pgarr_init(&cr);
-    pgarr_init(&de);
-    for (size_t i = 0; i < n; i++) {
-        pgarr_add_cstr(&cr, reqs[i].creditor_id);
-        pgarr_add_cstr(&de, reqs[i].debtor_id);
-    }
-    const char *params[2] = {pgarr_str(&cr), pgarr_str(&de)};
-    if (rc == 0 && (params[0] == NULL || params[1] == NULL)) {
+    if (case_keys(ls->pay.cfs, ls->n, &cr, &de, params) < 0 && rc == 0) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }
     if (rc == 0)
         rc = pgpipe_cmd(conn, "cs_touch_many", 2, params, err, errlen);
     if (rc == 0)
-        rc = pgpipe_query(pp, "cs_load_many", 2, params, on_cases, ls, err, errlen);
+        rc = caseload_queue(pp, &ls->cases, params, err, errlen);
     if (rc == 0)
         rc = paystore_queue_cases(pp, &ls->pay, params, err, errlen);
     pgarr_free(&cr);
@@ -526,15 +243,16 @@ static int queue_cases(pgpipe_t *pp, PGconn *conn, load_set_t *ls, char *err, si
 int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err, size_t errlen)
 {
     pgpipe_t *pp = pgpipe_new(conn);
-    load_set_t ls = {reqs, n, {calloc(n ? n : 1, sizeof(casefile_t *)), n}};
+    casefile_t **cfs = calloc(n ? n : 1, sizeof(casefile_t *));
+    load_set_t ls = {reqs, n, {cfs, n}, {cfs, n, true, 0}};
     paystore_rows_t *rows = NULL;
-    int rc = pp != NULL && ls.pay.cfs != NULL ? 0 : -1;
+    int rc = pp != NULL && cfs != NULL ? 0 : -1;
 
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
-        ls.pay.cfs[i] = reqs[i].cf;
+        cfs[i] = reqs[i].cf;
         if (casefile_init(reqs[i].cf, reqs[i].creditor_id, reqs[i].debtor_id) < 0) {
             snprintf(err, errlen, "case ids too long, or out of memory");
             rc = -1;
@@ -548,7 +266,7 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
     paystore_rows_free(rows);
-    free(ls.pay.cfs);
+    free(cfs);
     return rc;
 }
 
@@ -842,7 +560,8 @@ int casestore_tasks_json(PGconn *conn, const char *creditor_id, const char *debt
     if (res == NULL)
         return rc;
     json_error_t jerr;
-    *out = json_loads(col(res, 0, "tasks") ? col(res, 0, "tasks") : "[]", 0, &jerr);
+    int f = PQfnumber(res, "tasks");
+    *out = json_loads(f >= 0 && !PQgetisnull(res, 0, f) ? PQgetvalue(res, 0, f) : "[]", 0, &jerr);
     PQclear(res);
     if (*out == NULL) {
         snprintf(err, errlen, "tasks: %s", jerr.text);
