@@ -278,3 +278,33 @@ int cal_local_days_between(const char *zone, int64_t a, int64_t b, int32_t *days
     *days = (int32_t)(db - da);
     return 0;
 }
+
+int64_t cal_local_to_instant(GTimeZone *tz, int64_t wall)
+{
+    /* The offsets before and after the (at most one) change near `wall`; each candidate instant
+     * is a real reading when the zone has that offset at it. */
+    int64_t before = cal_offset_at(tz, wall - CAL_SECS_PER_DAY);
+    int64_t after = cal_offset_at(tz, wall + CAL_SECS_PER_DAY);
+    int64_t ub = wall - before, ua = wall - after;
+    bool b_ok = cal_offset_at(tz, ub) == before, a_ok = cal_offset_at(tz, ua) == after;
+
+    if (before == after || (b_ok && !a_ok))
+        return ub;
+    if (a_ok && !b_ok)
+        return ua;
+    if (a_ok && b_ok) /* read twice: the later */
+        return ua > ub ? ua : ub;
+    return ub; /* skipped: at the offset before the gap */
+}
+
+int cal_next_local_midnight(const char *zone, int64_t t, int64_t *out)
+{
+    GTimeZone *tz = cal_zone_get(zone);
+
+    if (tz == NULL)
+        return -1;
+    int64_t day = floor_div(t + cal_offset_at(tz, t), CAL_SECS_PER_DAY);
+    *out = cal_local_to_instant(tz, (day + 1) * CAL_SECS_PER_DAY);
+    g_time_zone_unref(tz);
+    return 0;
+}

@@ -68,6 +68,20 @@ int64_t cal_offset_at(GTimeZone *tz, int64_t t);
  * for an unknown zone (*day untouched). */
 __attribute__((warn_unused_result)) int cal_local_day(const char *zone, int64_t t, int64_t *day);
 
+/* The instant at which the local clock of `tz` reads `wall` (seconds since 1970-01-01T00:00
+ * local), as PostgreSQL reads `timestamp AT TIME ZONE zone`, so that C and SQL agree to the
+ * second: a reading the clock shows twice (a fall-back) gives the later instant; a reading it
+ * skips (a spring-forward gap) is taken at the offset in force before the gap, which lands past
+ * the gap (local midnight skipped at 00:00 -> the instant the clock jumps to 01:00). Assumes, as
+ * PostgreSQL does, at most one offset change within a day of `wall`. */
+int64_t cal_local_to_instant(GTimeZone *tz, int64_t wall);
+
+/* The start of the local day after the one instant t falls on in `zone` (UTC when NULL or ""):
+ * PostgreSQL's `((t AT TIME ZONE zone)::date + 1)::timestamp AT TIME ZONE zone`. Returns 0 with
+ * *out, or -1 for an unknown zone (*out untouched). */
+__attribute__((warn_unused_result)) int cal_next_local_midnight(const char *zone, int64_t t,
+                                                                int64_t *out);
+
 /* Local days from a to b in `zone`: day(b) - day(a). Returns 0, or -1 for an unknown zone. */
 __attribute__((warn_unused_result)) int cal_local_days_between(const char *zone, int64_t a,
                                                                int64_t b, int32_t *days);

@@ -245,6 +245,9 @@ typedef struct casefile {
     char timezone[72];  /* IANA; "" until known */
     char country[3];    /* "" when not given */
     bool parties_dirty; /* creditor or debtor changed: casestore upserts them */
+    /* The zone the debtor row holds (as loaded, then as saved): the scheduler's day follows it
+     * (nextdue.h). It differs from `timezone` when a contact.preferences zone overrides it. */
+    char debtor_zone[72];
     /* What is owed. */
     char currency[4]; /* "" until the first amount */
     int64_t balance;

@@ -2,6 +2,9 @@
 #include "sweep.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,31 +116,53 @@ static const pipeline_handler_t tick_handler = {"scheduler.tick",
                                                 CASEFILE_ROW_OPEN_PROMISE | CASEFILE_ROW_OPEN_PLAN,
                                                 NULL, casedecide_tick, NULL};
 
-/* Writes the hot case after the commit; a failed write is remembered in cache_pending. Returns
- * 0, or -1 when the write failed and could not be remembered either. */
-static int write_cache(PGconn *conn, const sweep_opts_t *opts, const casefile_t *cf,
-                       const policy_t *policy, int64_t now, sweep_stats_t *stats)
+/* Remembers a hot-case write that failed (cache_pending). Returns 0, or -1 when it could not be
+ * remembered either. */
+static int remember(PGconn *conn, const cache_entry_t *e, sweep_stats_t *stats)
 {
-    char key[2 * CASEFILE_ID_MAX + 16], err[600];
+    char err[600], esc[700];
 
+    stats->cache_failed++;
+    metrics_inc("recobro_cache_errors_total", "Hot-case writes that failed", NULL, 1);
+    if (cache_remember(conn, e->key, e->json, e->version, err, sizeof(err)) == 0)
+        return 0;
+    LOG_WARN("cache.remember_failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
+    return -1;
+}
+
+/* Writes the n hot cases after the commit in one pipelined Redis round trip (cache_put_many());
+ * a failed write is remembered in cache_pending. Returns 0, or -1 when a write failed and could
+ * not be remembered either (or memory ran out: the cache_owed record then re-writes them). */
+static int write_caches(PGconn *conn, const sweep_opts_t *opts, const policyset_t *policies,
+                        const casefile_t *cfs, size_t n, int64_t now, sweep_stats_t *stats)
+{
+    typedef char cache_key_buf_t[2 * CASEFILE_ID_MAX + 16];
+    cache_entry_t *es = opts->cache != NULL ? calloc(n + 1, sizeof(*es)) : NULL;
+    cache_key_buf_t *keys = es != NULL ? calloc(n + 1, sizeof(*keys)) : NULL;
+    size_t m = 0;
     int rc = 0;
+
     if (opts->cache == NULL)
         return 0;
-    char *json = pipeline_cache_json(cf, policy, now);
-    if (json == NULL)
-        return 0;
-    pipeline_cache_key(cf, key, sizeof(key));
-    if (cache_put(opts->cache, key, json, cf->version) < 0) {
-        stats->cache_failed++;
-        metrics_inc("recobro_cache_errors_total", "Hot-case writes that failed", NULL, 1);
-        if (cache_remember(conn, key, json, cf->version, err, sizeof(err)) < 0) {
-            char esc[700];
-            rc = -1;
-            LOG_WARN("cache.remember_failed", "\"error\":\"%s\"",
-                     log_json_escape(err, esc, sizeof(esc)));
-        }
+    for (size_t i = 0; keys != NULL && i < n; i++) {
+        const casefile_t *cf = &cfs[i];
+        char *json = pipeline_cache_json(cf, policyset_for(policies, cf->creditor_id), now);
+        if (json == NULL)
+            continue; /* nothing the cache shows */
+        pipeline_cache_key(cf, keys[m], sizeof(keys[m]));
+        es[m] = (cache_entry_t){keys[m], json, cf->version, -1};
+        m++;
     }
-    free(json);
+    if (keys == NULL)
+        rc = -1;
+    else if (m > 0 && cache_put_many(opts->cache, es, m) > 0)
+        for (size_t i = 0; i < m; i++)
+            if (es[i].result < 0 && remember(conn, &es[i], stats) < 0)
+                rc = -1;
+    for (size_t i = 0; i < m; i++)
+        free((char *)es[i].json);
+    free(keys);
+    free(es);
     return rc;
 }
 
@@ -263,14 +288,14 @@ static one_t commit_cases(PGconn *conn, const policyset_t *policies, int64_t now
         const casefile_t *cf = &cfs[i];
         stats->cases++;
         count(&plans[i], stats);
-        if (write_cache(conn, opts, cf, policyset_for(policies, cf->creditor_id), now, stats) < 0)
-            unwritten = 1;
         LOG_DEBUG("case.swept",
                   "\"creditor_id\":\"%s\",\"debtor_id\":\"%s\",\"segment\":\"%s\",\"outputs\":%zu",
                   log_json_escape(cf->creditor_id, esc1, sizeof(esc1)),
                   log_json_escape(cf->debtor_id, esc2, sizeof(esc2)),
                   cf->segmented ? segment_name(cf->segment) : "", plans[i].n_outputs);
     }
+    if (write_caches(conn, opts, policies, cfs, n, now, stats) < 0)
+        unwritten = 1;
     /* Written or remembered: the record is done with (lost, it costs a redundant re-write). */
     if (owed_id != 0 && !unwritten && cacheowe_clear(conn, owed_id) < 0)
         LOG_DEBUG("cache.owed_not_cleared", NULL);
@@ -437,34 +462,185 @@ static one_t sweep_singly(PGconn *conn, const policyset_t *policies, int64_t now
     return ONE_DONE;
 }
 
-int sweep_run(PGconn *conn, const policyset_t *policies, int64_t now, const sweep_opts_t *opts,
-              sweep_stats_t *stats, char *err, size_t errlen)
+/* ---- Sweepers at once ------------------------------------------------------------------------ */
+
+/* What the sweepers of one sweep_run() share (under `lock`). */
+typedef struct sweep_share {
+    pthread_mutex_t lock;
+    long budget; /* cases the sweep may still claim */
+    int rc;      /* the first database failure (RESULT_OK: none) */
+    char err[600];
+} sweep_share_t;
+
+/* Takes up to one batch from the budget: 0 when it is spent. */
+static int share_take(sweep_share_t *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    int want = sh->budget < SWEEP_BATCH ? (int)sh->budget : SWEEP_BATCH;
+    sh->budget -= want;
+    pthread_mutex_unlock(&sh->lock);
+    return want;
+}
+
+/* Gives back what a batch took and did not claim; records the first failure. */
+static void share_settle(sweep_share_t *sh, int unused, int rc, const char *err)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->budget += unused;
+    if (rc != RESULT_OK && sh->rc == RESULT_OK) {
+        sh->rc = rc;
+        snprintf(sh->err, sizeof(sh->err), "%s", err);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+struct sweep_helpers;
+static void helpers_start(struct sweep_helpers *h);
+
+/* One sweeper's batches on `conn` until nothing is due, the budget is spent, a stop is asked or
+ * the database fails (recorded in sh). After the first full batch, `helpers` (NULL in a helper)
+ * are started: more than one batch is due. */
+static void sweep_loop(PGconn *conn, const policyset_t *policies, int64_t now,
+                       const sweep_opts_t *opts, sweep_share_t *sh, sweep_stats_t *stats,
+                       struct sweep_helpers *helpers)
 {
     outbox_t *ob = outbox_new();
-    int rc = RESULT_OK;
-    long done = 0;
+    char err[600] = "out of memory";
+    int rc = ob != NULL ? RESULT_OK : RESULT_TRANSIENT;
 
-    if (ob == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return RESULT_TRANSIENT;
-    }
-    while (opts->max_cases <= 0 || done < opts->max_cases) {
-        int want = SWEEP_BATCH, got = 0;
-        if (opts->stop != NULL && *opts->stop)
+    while (rc == RESULT_OK && !(opts->stop != NULL && *opts->stop)) {
+        int want = share_take(sh), got = 0;
+        if (want == 0)
             break;
-        if (opts->max_cases > 0 && opts->max_cases - done < want)
-            want = (int)(opts->max_cases - done);
-        one_t r = sweep_batch(conn, policies, now, opts, ob, want, &got, stats, &rc, err, errlen);
+        one_t r =
+            sweep_batch(conn, policies, now, opts, ob, want, &got, stats, &rc, err, sizeof(err));
         if (r == ONE_FAILED)
-            r = sweep_singly(conn, policies, now, opts, ob, got, stats, &rc, err, errlen);
+            r = sweep_singly(conn, policies, now, opts, ob, got, stats, &rc, err, sizeof(err));
         else if (r == ONE_DONE)
             metrics_inc("recobro_scheduler_cases_swept_total", "Due cases planned by the scheduler",
                         NULL, got);
+        share_settle(sh, want - got, RESULT_OK, "");
         if (r == ONE_NONE || r == ONE_ERROR)
             break;
-        done += got;
+        if (helpers != NULL && got == SWEEP_BATCH) {
+            helpers_start(helpers);
+            helpers = NULL;
+        }
     }
+    share_settle(sh, 0, rc, err);
     outbox_free(ob);
+}
+
+/* The helper sweepers of one sweep_run(): each on a connection of its own, opened with the
+ * caller's connection's parameters, and a cache client of its own. */
+typedef struct sweep_helper {
+    pthread_t thread;
+    bool started;
+    struct sweep_helpers *all;
+    sweep_stats_t stats;
+} sweep_helper_t;
+
+typedef struct sweep_helpers {
+    const char **keys, **vals; /* the caller's connection parameters (PQconninfo) */
+    PQconninfoOption *info;
+    const policyset_t *policies;
+    int64_t now;
+    const sweep_opts_t *opts;
+    sweep_share_t *sh;
+    sweep_helper_t h[SWEEP_SWEEPERS > 1 ? SWEEP_SWEEPERS - 1 : 1];
+} sweep_helpers_t;
+
+static void *helper_main(void *arg)
+{
+    sweep_helper_t *me = arg;
+    sweep_helpers_t *all = me->all;
+    char err[600];
+    PGconn *conn = PQconnectdbParams(all->keys, all->vals, 0);
+    sweep_opts_t opts = *all->opts;
+
+    opts.cache = all->opts->cache != NULL ? cache_dup(all->opts->cache) : NULL;
+    if (PQstatus(conn) != CONNECTION_OK || (all->opts->cache != NULL && opts.cache == NULL) ||
+        sweep_prepare(conn, err, sizeof(err)) != 0) {
+        /* Not a failure of the sweep: the caller's sweeper does the work alone. */
+        LOG_WARN("sweep.helper_unavailable", NULL);
+    } else {
+        sweep_loop(conn, all->policies, all->now, &opts, all->sh, &me->stats, NULL);
+    }
+    cache_free(opts.cache);
+    PQfinish(conn);
+    return NULL;
+}
+
+/* Starts the helpers (none when the connection's parameters cannot be read). */
+static void helpers_start(sweep_helpers_t *hs)
+{
+    for (size_t i = 0; hs->keys != NULL && i < sizeof(hs->h) / sizeof(hs->h[0]); i++) {
+        hs->h[i].all = hs;
+        hs->h[i].started = SWEEP_SWEEPERS > 1 &&
+                           pthread_create(&hs->h[i].thread, NULL, helper_main, &hs->h[i]) == 0;
+    }
+}
+
+/* Reads the caller's connection parameters for the helpers (keys NULL when it cannot). */
+static void helpers_init(sweep_helpers_t *hs, PGconn *conn)
+{
+    size_t n = 0, k = 0;
+
+    hs->info = PQconninfo(conn);
+    for (; hs->info != NULL && hs->info[n].keyword != NULL; n++)
+        ;
+    hs->keys = hs->info != NULL ? calloc(n + 1, sizeof(*hs->keys)) : NULL;
+    hs->vals = hs->keys != NULL ? calloc(n + 1, sizeof(*hs->vals)) : NULL;
+    if (hs->vals == NULL) {
+        free(hs->keys);
+        hs->keys = NULL;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (hs->info[i].val != NULL && hs->info[i].val[0] != '\0') {
+            hs->keys[k] = hs->info[i].keyword;
+            hs->vals[k++] = hs->info[i].val;
+        }
+}
+
+/* Waits for the helpers that were started and adds their counts to *stats. */
+static void helpers_join(sweep_helpers_t *hs, sweep_stats_t *stats)
+{
+    for (size_t i = 0; i < sizeof(hs->h) / sizeof(hs->h[0]); i++) {
+        const sweep_stats_t *s = &hs->h[i].stats;
+        if (!hs->h[i].started)
+            continue;
+        pthread_join(hs->h[i].thread, NULL);
+        stats->cases += s->cases;
+        stats->failed += s->failed;
+        stats->tasks_created += s->tasks_created;
+        stats->tasks_cancelled += s->tasks_cancelled;
+        stats->segment_changes += s->segment_changes;
+        stats->case_events += s->case_events;
+        stats->promises_settled += s->promises_settled;
+        stats->cache_failed += s->cache_failed;
+    }
+    free(hs->keys);
+    free(hs->vals);
+    PQconninfoFree(hs->info);
+}
+
+int sweep_run(PGconn *conn, const policyset_t *policies, int64_t now, const sweep_opts_t *opts,
+              sweep_stats_t *stats, char *err, size_t errlen)
+{
+    sweep_share_t sh = {PTHREAD_MUTEX_INITIALIZER, opts->max_cases > 0 ? opts->max_cases : LONG_MAX,
+                        RESULT_OK, ""};
+    sweep_helpers_t hs;
+    int rc;
+
+    hs = (sweep_helpers_t){.policies = policies, .now = now, .opts = opts, .sh = &sh};
+    helpers_init(&hs, conn);
+    sweep_loop(conn, policies, now, opts, &sh, stats, &hs);
+    helpers_join(&hs, stats);
+    pthread_mutex_destroy(&sh.lock);
+    rc = sh.rc;
+    if (rc != RESULT_OK)
+        snprintf(err, errlen, "%s", sh.err);
     if (rc == RESULT_OK && opts->snapshot_retention_days > 0) {
         long pruned = snapshot_prune(conn, now, opts->snapshot_retention_days,
                                      SWEEP_SNAPSHOT_PRUNE_MAX, err, errlen);

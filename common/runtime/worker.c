@@ -1152,26 +1152,36 @@ static void rewrite_owed(worker_t *w)
         LOG_DEBUG("cache.owed_failed", NULL);
 }
 
-/* Forgets the (source, id) of this service's events applied longer ago than the retention, a
- * bounded number at a time. The retention outlives the input topics' (7 days by default), so a
- * duplicate still in Kafka is always recognised. */
+/* Rows of processed_event one forget statement deletes: a few tens of ms between two batches. */
+#define FORGET_CHUNK 5000
+
+/* Forgets the (source, id) of this service's events applied longer ago than the retention,
+ * FORGET_CHUNK at a time: once a minute, or again between the next batches while whole chunks
+ * come back. The retention outlives the input topics' (7 days by default), so a duplicate still
+ * in Kafka is always recognised. Before, 50,000 every 10 minutes: a long pause of the worker's
+ * loop each time, and 83 events/s forgotten at most, so processed_event grew without end under
+ * any steady load above that. */
 static void forget_old_events(worker_t *w)
 {
-    char err[512], ret[24];
-    const char *params[2] = {w->cfg->service, ret};
+    char err[512], ret[24], lim[16];
+    const char *params[3] = {w->cfg->service, ret, lim};
 
     if (w->cfg->dedupe_retention_s == 0 || w->conn == NULL || clock_mono_us() < w->next_forget_us)
         return;
-    w->next_forget_us = clock_mono_us() + 600 * 1000000LL;
+    w->next_forget_us = clock_mono_us() + 60 * 1000000LL;
     snprintf(ret, sizeof(ret), "%d", w->cfg->dedupe_retention_s);
+    snprintf(lim, sizeof(lim), "%d", FORGET_CHUNK);
     PGresult *res = PQexecParams(w->conn,
                                  "DELETE FROM processed_event WHERE ctid IN (SELECT ctid FROM "
                                  "processed_event WHERE service = $1 AND processed_at < now() - "
-                                 "make_interval(secs => $2::int) LIMIT 50000)",
-                                 2, NULL, params, NULL, NULL, 0);
+                                 "make_interval(secs => $2::int) LIMIT $3::int)",
+                                 3, NULL, params, NULL, NULL, 0);
     if (pg_expect(res, PGRES_COMMAND_OK, "dedupe.forget", err, sizeof(err)) == 0) {
-        if (atoi(PQcmdTuples(res)) > 0)
-            LOG_INFO("dedupe.forgotten", "\"events\":%s", PQcmdTuples(res));
+        int n = atoi(PQcmdTuples(res));
+        if (n > 0)
+            LOG_INFO("dedupe.forgotten", "\"events\":%d", n);
+        if (n >= FORGET_CHUNK)
+            w->next_forget_us = 1; /* more to forget: again after the next batch */
         PQclear(res);
     }
 }

@@ -60,6 +60,17 @@ cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen)
     return c;
 }
 
+cache_t *cache_dup(const cache_t *c)
+{
+    cache_t *d = c != NULL ? calloc(1, sizeof(*d)) : NULL;
+
+    if (d == NULL)
+        return NULL;
+    d->url = c->url;
+    d->ttl_s = c->ttl_s;
+    return d;
+}
+
 void cache_free(cache_t *c)
 {
     if (c == NULL)

@@ -26,6 +26,11 @@ void cache_set_tls(const char *ca_file, const char *cert_file, const char *key_f
  * `ttl_s` seconds. It connects lazily, on first use. Returns NULL with a reason in err when the
  * URL is not valid. Free with cache_free() (NULL is a no-op). */
 cache_t *cache_new(const char *url, int ttl_s, char *err, size_t errlen);
+
+/* A new client for the same server, database and TTL as `c` (its own connection, made on first
+ * use: a cache_t serves one thread at a time, so each thread takes its own). Returns NULL when
+ * out of memory or when c is NULL. Free with cache_free(). */
+cache_t *cache_dup(const cache_t *c);
 void cache_free(cache_t *c);
 
 /* Writes `json` under `key` unless Redis holds a newer version. Returns 1 when written, 0 when a

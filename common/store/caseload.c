@@ -244,6 +244,7 @@ static void case_columns(const cols_t *c, int r, casefile_t *cf)
     set_str(cf->creditor_name, sizeof(cf->creditor_name), val(c, r, CC_CREDITOR_NAME));
     set_str(cf->debtor_name, sizeof(cf->debtor_name), val(c, r, CC_DEBTOR_NAME));
     set_str(cf->timezone, sizeof(cf->timezone), val(c, r, CC_TIMEZONE));
+    set_str(cf->debtor_zone, sizeof(cf->debtor_zone), val(c, r, CC_TIMEZONE));
     set_str(cf->country, sizeof(cf->country), val(c, r, CC_COUNTRY));
     set_str(cf->locale, sizeof(cf->locale), val(c, r, CC_LOCALE));
     set_str(cf->phone, sizeof(cf->phone), val(c, r, CC_PHONE));

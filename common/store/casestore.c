@@ -10,6 +10,7 @@
 #include "caseload.h"
 #include "chargestore.h"
 #include "interactstore.h"
+#include "nextdue.h"
 #include "paystore.h"
 #include "pg.h"
 #include "pgbulk.h"
@@ -57,14 +58,21 @@ static const struct {
      "updated_at = to_timestamp(u.updated_at), "
      /* The counters other services keep and follow-up planning's state, in the same row
       * version: NULL when the decision did not move them (kept as stored). */
-     "features = coalesce(u.features, c.features), followup = coalesce(u.followup, c.followup) "
+     "features = coalesce(u.features, c.features), followup = coalesce(u.followup, c.followup), "
+     /* When the scheduler looks again (nextdue.h, computed in C: NULL = never). A save that
+      * moves neither the planning time, the status nor the segment keeps the stored value (a
+      * case the scheduler set aside keeps its retry time), as migration 0005's trigger did. */
+     "next_due_at = CASE WHEN c.updated_at IS NOT DISTINCT FROM to_timestamp(u.updated_at) "
+     " AND c.status IS NOT DISTINCT FROM u.status AND c.segment IS NOT DISTINCT FROM u.segment "
+     " THEN c.next_due_at ELSE to_timestamp(u.next_due_at) END "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::text[], "
      " $7::text[], $8::text[], $9::text[], $10::integer[], $11::boolean[], $12::bigint[], "
      " $13::integer[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], "
-     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[]) "
+     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[], $24::bigint[]) "
      " AS u(creditor_id, debtor_id, currency, balance, days_past_due, segment, rule, strategy, "
      " variant, policy_version, high_value, segment_since, segment_seq, last_step, stage, status, "
-     " next_action, next_channel, next_not_before, version, updated_at, features, followup) "
+     " next_action, next_channel, next_not_before, version, updated_at, features, followup, "
+     " next_due_at) "
      "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_invoice",
      "INSERT INTO invoice (creditor_id, debtor_id, invoice_id, number, currency, amount, "
@@ -292,7 +300,14 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
                          const char *followup, char *err, size_t errlen)
 {
     char balance[24], dpd[16], pv[16], since[24], seq[16], step[16], nnb[24], version[24],
-        updated[24];
+        updated[24], due[24];
+    int64_t due_at = 0;
+    int has_due = nextdue_of(cf, &due_at); /* the debtor row's zone: parties are saved first */
+    if (has_due < 0) {
+        snprintf(err, errlen, "next due time: the debtor's zone is not a known time zone");
+        return -1;
+    }
+    snprintf(due, sizeof(due), "%" PRId64, due_at);
     snprintf(balance, sizeof(balance), "%" PRId64, cf->balance);
     snprintf(dpd, sizeof(dpd), "%d", (int)cf->days_past_due);
     snprintf(pv, sizeof(pv), "%d", cf->policy_version);
@@ -302,7 +317,7 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
     snprintf(nnb, sizeof(nnb), "%" PRId64, cf->next_not_before);
     snprintf(version, sizeof(version), "%" PRId64, cf->version);
     snprintf(updated, sizeof(updated), "%" PRId64, cf->updated_at);
-    const char *p[23] = {
+    const char *p[24] = {
         cf->creditor_id,
         cf->debtor_id,
         opt(cf->currency),
@@ -326,8 +341,9 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
         updated,
         features,
         followup,
+        has_due ? due : NULL,
     };
-    return pgpipe_cmd(conn, "cs_case", 23, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_case", 24, p, err, errlen);
 }
 
 /* The case row, with its features (interactions: the counters caseinteract.c moves) and its
@@ -463,6 +479,8 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
         if ((rc = save_parties(conn, cf, err, errlen)) != 0)
             return rc;
         cf->parties_dirty = false;
+        /* The debtor row now holds this zone (the scheduler's day: nextdue.h). */
+        snprintf(cf->debtor_zone, sizeof(cf->debtor_zone), "%s", cf->timezone);
     }
     if ((rc = save_case(conn, cf, err, errlen)) != 0)
         return rc;

@@ -227,6 +227,7 @@ static void case_columns(const PGresult *res, int row, casefile_t *cf)
     set_str(cf->creditor_name, sizeof(cf->creditor_name), col(res, row, "creditor_name"));
     set_str(cf->debtor_name, sizeof(cf->debtor_name), col(res, row, "debtor_name"));
     set_str(cf->timezone, sizeof(cf->timezone), col(res, row, "timezone"));
+    set_str(cf->debtor_zone, sizeof(cf->debtor_zone), col(res, row, "timezone"));
     set_str(cf->country, sizeof(cf->country), col(res, row, "country"));
     set_str(cf->locale, sizeof(cf->locale), col(res, row, "locale"));
     set_str(cf->phone, sizeof(cf->phone), col(res, row, "phone"));
@@ -375,6 +376,7 @@ static const struct {
     F(email),
     F(locale),
     F(timezone),
+    F(debtor_zone),
     F(country),
     F(parties_dirty),
     F(currency),

@@ -208,3 +208,107 @@ def test_relay_retries_refused_rows_and_keeps_key_order(names, services):
     finally:
         admin.delete_topics([topic])
         su.drop_database(name)
+
+
+def outbox_heap_blocks(dsn):
+    """Heap pages of the outbox read so far (from cache or disk), as PostgreSQL counts them."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute("SELECT heap_blks_hit + heap_blks_read FROM pg_statio_user_tables "
+                            "WHERE relname = 'outbox'").fetchone()[0]
+
+
+def outbox_pending(dsn):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+
+
+def test_relay_pass_cost_follows_rows_not_history(names, services):
+    """An outbox with a long history (100,000 rows published since the last VACUUM, so as many
+    dead entries in outbox_pending) and no statistics yet, as `make bench` left it before its
+    latency phase: the relay publishes a steady trickle of new rows in per-key order, reading a
+    few heap pages per row. Before: the planner took a bitmap scan of outbox_pending, which
+    cannot mark dead entries, and every pass visited every page of the history (102 pages
+    per row published here, 5 since; up to 12 s per pass in `make bench`)."""
+    rid = names["rid"]
+    name = "relayhist_%s" % rid
+    dsn = su.create_database(name)  # its own outbox, its own statistics
+    keys = ["%s-k%d" % (rid, i) for i in range(20)]
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            # No VACUUM or ANALYZE may clean the history up during the test.
+            conn.execute("ALTER TABLE outbox SET (autovacuum_enabled = off)")
+            conn.execute("INSERT INTO outbox (shard, topic, msg_key, payload, event_id) "
+                         "SELECT g %% 16, %s, 'old'::bytea, convert_to(repeat('x', 500), "
+                         "'UTF8'), 'old' FROM generate_series(1, 100000) g", (names["out"],))
+            conn.execute("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL")
+        relay = services("recobro-relay", {"RECOBRO_PG_DSN": dsn})
+        time.sleep(2)  # its first passes (and their statistics) before the count starts
+        before = outbox_heap_blocks(dsn)
+        sent = {}
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for b in range(40):  # 2,000 rows in 4 s, 50 every 100 ms
+                rows = []
+                for i in range(b * 50, b * 50 + 50):
+                    k = keys[i % len(keys)]
+                    rows.append((sum(k.encode()) % 16, names["out"], k.encode(), json.dumps(
+                        {"id": "%s-%d" % (rid, i), "key": k, "seq": i}).encode(),
+                        "%s-%d" % (rid, i)))
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO outbox (shard, topic, msg_key, payload, "
+                                    "event_id) VALUES (%s, %s, %s, %s, %s)", rows)
+                for r in rows:
+                    sent[r[4]] = time.time()
+                time.sleep(0.1)
+        out = su.consume(names["out"], 2000, timeout=60)
+        assert len(out) == 2000, relay.tail()
+        last, delays = {}, []
+        for m in out:
+            g = json.loads(m.value())
+            assert g["seq"] > last.get(g["key"], -1), "key %s out of order" % g["key"]
+            last[g["key"]] = g["seq"]
+            delays.append(m.timestamp()[1] / 1000.0 - sent[g["id"]])
+        su.wait_for(lambda: outbox_pending(dsn) == 0, what="all marked")
+        time.sleep(2.5)  # the relay, idle, reports its counts (at most once a second)
+        blocks = outbox_heap_blocks(dsn) - before
+        assert blocks / 2000 < 20, "%d heap pages read for 2,000 rows" % blocks
+        assert max(delays) < 2, "slowest row %.2f s" % max(delays)
+    finally:
+        su.drop_database(name)
+
+
+def test_relay_deletes_a_long_backlog_of_published_rows_in_chunks(names, services):
+    """60,000 rows published longer ago than the retention (more than a minute of a steady
+    1,000 new debtors/s, a task and a case event each) are all deleted within seconds, a chunk
+    at a time between passes, while the relay goes on publishing; rows inside the retention and
+    rows not yet published stay until their time. Before: 50,000 once a minute, 833 rows/s, so
+    such a load grew the outbox without end, and each statement held every row waiting behind
+    it."""
+    rid = names["rid"]
+    name = "relayclean_%s" % rid
+    dsn = su.create_database(name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO outbox (shard, topic, msg_key, payload, event_id, sent_at) "
+                         "SELECT g %% 16, %s, 'k'::bytea, 'x'::bytea, 'old', now() - interval "
+                         "'2 hours' FROM generate_series(1, 60000) g", (names["out"],))
+            conn.execute("INSERT INTO outbox (shard, topic, msg_key, payload, event_id, sent_at) "
+                         "VALUES (0, %s, 'k'::bytea, 'x'::bytea, 'recent', now() - interval "
+                         "'10 minutes')", (names["out"],))
+        services("recobro-relay", {"RECOBRO_PG_DSN": dsn, "RECOBRO_OUTBOX_RETENTION": "3600"})
+
+        def left():
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                return conn.execute("SELECT event_id, count(*) FROM outbox GROUP BY event_id "
+                                    "ORDER BY event_id").fetchall()
+        su.wait_for(lambda: left() == [("recent", 1)], timeout=30,
+                    what="the old rows deleted, the recent one kept")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO outbox (shard, topic, msg_key, payload, event_id) VALUES "
+                         "(0, %s, 'k'::bytea, %s, 'new')",
+                         (names["out"], json.dumps({"id": rid + "-new"}).encode()))
+        got = su.consume(names["out"], 1, timeout=30,
+                         predicate=lambda m: json.loads(m.value()).get("id") == rid + "-new")
+        assert len(got) == 1
+        assert left() == [("new", 1), ("recent", 1)]
+    finally:
+        su.drop_database(name)
