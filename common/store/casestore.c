@@ -202,17 +202,26 @@ typedef struct load_set {
     caseload_t cases;     /* the same case files, for caseload_queue() */
 } load_set_t;
 
-/* Queues the rows one request's event needs (its case itself comes with the batch's). */
-static int queue_case(pgpipe_t *pp, casestore_req_t *r, char *err, size_t errlen)
+/* Queues the rows the requests' events need (their cases themselves come with the batch's):
+ * one statement per kind of payments row for the whole batch (paystore.h), the open disputes
+ * case by case. *rows gets paystore's targets (paystore_rows_free() them after the run). */
+static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, paystore_rows_t **rows,
+                      char *err, size_t errlen)
 {
-    int rc = 0;
+    paystore_rowreq_t *pr = calloc(n ? n : 1, sizeof(*pr));
+    int rc = pr != NULL ? 0 : -1;
 
-    if (r->need != 0)
-        rc = paystore_queue_rows(pp, r->cf, r->need, r->name, err, errlen);
-    if (rc == 0 && (r->need & CASEFILE_ROW_DISPUTES))
-        rc = interactstore_queue_disputes(pp, r->cf, err, errlen);
-    if (rc == 0) /* money: the case's charges came with its row (caseload.c) */
-        rc = chargestore_queue_payment(pp, r->cf, r->need, r->name, err, errlen);
+    *rows = NULL;
+    if (pr == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need, reqs[i].name};
+    if (rc == 0)
+        rc = paystore_queue_rows_many(pp, pr, n, rows, err, errlen);
+    free(pr);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (reqs[i].need & CASEFILE_ROW_DISPUTES)
+            rc = interactstore_queue_disputes(pp, reqs[i].cf, err, errlen);
     return rc;
 }
 
@@ -244,6 +253,7 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     pgpipe_t *pp = pgpipe_new(conn);
     casefile_t **cfs = calloc(n ? n : 1, sizeof(casefile_t *));
     load_set_t ls = {reqs, n, {cfs, n}, {cfs, n, true, 0}};
+    paystore_rows_t *rows = NULL;
     int rc = pp != NULL && cfs != NULL ? 0 : -1;
 
     if (rc != 0)
@@ -258,11 +268,12 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     }
     if (rc == 0 && n > 0)
         rc = queue_cases(pp, conn, &ls, err, errlen);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = queue_case(pp, &reqs[i], err, errlen);
+    if (rc == 0)
+        rc = queue_rows(pp, reqs, n, &rows, err, errlen);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
+    paystore_rows_free(rows);
     free(cfs);
     return rc;
 }
@@ -500,9 +511,9 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
  * a bulk form). */
 static const pgbulk_stmt_t save_order[] = {
     {"ps_payment_put", 3, true},
-    {"ps_payment_stub", 3, false},
-    {"ps_payment_reverse", 3, false},
-    {"ps_alloc_reverse", 3, false},
+    {"ps_payment_stub", 3, true},
+    {"ps_payment_reverse", 3, true},
+    {"ps_alloc_reverse", 3, true},
     {"ps_alloc_put", 0, true},
     {"ps_promise_put", 3, true},
     {"ps_promise_techniques", 3, true},
@@ -523,7 +534,7 @@ static const pgbulk_stmt_t save_order[] = {
     {"cs_history", 0, true},
     {"ps_credit_put", 3, true},
     {"ch_payment_put", 3, true}, /* money (chargestore.c) */
-    {"ch_payment_add", 3, false},
+    {"ch_payment_add", 3, true},
     {"ch_put", 2, true},
 };
 

@@ -14,8 +14,6 @@ static const pg_statement_t statements[] = {
      "SELECT interest, fees, interest_total, fees_total, fee_charged, settlement::text AS "
      "settlement, (accrued_through - date '1970-01-01') AS accrued_through "
      "FROM case_charges WHERE creditor_id = $1 AND debtor_id = $2"},
-    {"ch_payment", "SELECT interest, fees FROM payment_charge "
-                   "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
     /* The saves are in their bulk form (pgbulk.h, casestore.c's save_order): $k is the array of
      * the k-th values of every row of the batch. */
     {"ch_put",
@@ -34,11 +32,13 @@ static const pg_statement_t statements[] = {
      "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
      "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
      "ON CONFLICT DO NOTHING"},
-    /* What the payment's over-payment credit paid later (casecharge_use_credit()), added: row by
-     * row after ch_payment_put (save_order), so the payment's own row is there first. */
+    /* What the payment's over-payment credit paid later (casecharge_use_credit()), added: after
+     * ch_payment_put (save_order), so the payment's own row is there first; a payment twice in
+     * one batch goes into a second statement (pgbulk.h), so both amounts are added. */
     {"ch_payment_add",
      "INSERT INTO payment_charge (creditor_id, debtor_id, payment_id, interest, fees) "
-     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (creditor_id, debtor_id, payment_id) DO UPDATE "
+     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
+     "ON CONFLICT (creditor_id, debtor_id, payment_id) DO UPDATE "
      "SET interest = payment_charge.interest + EXCLUDED.interest, "
      "fees = payment_charge.fees + EXCLUDED.fees"},
 };
@@ -103,38 +103,25 @@ int chargestore_from_row(const PGresult *res, int row, casefile_t *cf, char *err
     return charges_from(res, row, "ch_", cf, err, errlen);
 }
 
-static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+int chargestore_payment_from_row(const PGresult *res, int row, casefile_t *cf,
+                                 const char *payment_id, char *err, size_t errlen)
 {
-    casefile_t *cf = target;
+    int f = PQfnumber(res, "chp_interest");
 
-    (void)pp;
     (void)err;
     (void)errlen;
-    if (PQntuples(res) == 0)
-        return 0;
-    cf->charges.pay_interest = col_i64(res, 0, "interest");
-    cf->charges.pay_fees = col_i64(res, 0, "fees");
+    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", payment_id);
+    if (f < 0 || PQgetisnull(res, row, f))
+        return 0; /* nothing charged through it */
+    cf->charges.pay_interest = col_i64(res, row, "chp_interest");
+    cf->charges.pay_fees = col_i64(res, row, "chp_fees");
     return 0;
 }
 
-int chargestore_queue_payment(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name,
-                              char *err, size_t errlen)
-{
-    const char *params[3] = {cf->creditor_id, cf->debtor_id, name};
-
-    if (!(need & CASEFILE_ROW_PAYMENT) || name == NULL)
-        return 0;
-    snprintf(cf->charges.pay_id, sizeof(cf->charges.pay_id), "%s", name);
-    return pgpipe_query(pp, "ch_payment", 3, params, on_payment, cf, err, errlen);
-}
-
-int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name, char *err,
-                           size_t errlen)
+int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
 {
     const char *params[2] = {cf->creditor_id, cf->debtor_id};
-    int rc = pgpipe_query(pp, "ch_load", 2, params, on_charges, cf, err, errlen);
-
-    return rc != 0 ? rc : chargestore_queue_payment(pp, cf, need, name, err, errlen);
+    return pgpipe_query(pp, "ch_load", 2, params, on_charges, cf, err, errlen);
 }
 
 int chargestore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)

@@ -17,10 +17,8 @@
 /* Prepares the statements on `conn`. */
 __attribute__((warn_unused_result)) int chargestore_prepare(PGconn *conn, char *err, size_t errlen);
 
-/* Queues the load of cf's charges, and with CASEFILE_ROW_PAYMENT in `need` those of the payment
- * `name` (may be NULL) into cf->charges. */
+/* Queues the load of cf's charges (one case; a batch's come with its case rows). */
 __attribute__((warn_unused_result)) int chargestore_queue_case(pgpipe_t *pp, casefile_t *cf,
-                                                               unsigned need, const char *name,
                                                                char *err, size_t errlen);
 
 /* The charges columns a batch load selects with its case rows (LEFT JOIN case_charges ch ON the
@@ -36,12 +34,21 @@ __attribute__((warn_unused_result)) int chargestore_queue_case(pgpipe_t *pp, cas
 __attribute__((warn_unused_result)) int
 chargestore_from_row(const PGresult *res, int row, casefile_t *cf, char *err, size_t errlen);
 
-/* chargestore_queue_case() without the case's charges (loaded with the case rows by
- * chargestore_from_row()): only the charge parts of the payment `name` with CASEFILE_ROW_PAYMENT
- * in `need`. */
-__attribute__((warn_unused_result)) int chargestore_queue_payment(pgpipe_t *pp, casefile_t *cf,
-                                                                  unsigned need, const char *name,
-                                                                  char *err, size_t errlen);
+/* The charge parts of the payment an event names, for a batch statement that reads payments
+ * (paystore.c's ps_payment_many): the columns (named chp_*) and the join that brings them, one
+ * index probe per row of "u" (creditor_id, debtor_id, payment_id). */
+#define CHARGESTORE_PAYMENT_COLS "pc.interest AS chp_interest, pc.fees AS chp_fees "
+#define CHARGESTORE_PAYMENT_JOIN                                                                   \
+    "LEFT JOIN LATERAL (SELECT interest, fees FROM payment_charge "                                \
+    " WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "                              \
+    " AND payment_id = u.payment_id OFFSET 0) pc ON true "
+
+/* Row `row` of a result with CHARGESTORE_PAYMENT_COLS: the charge parts of payment `payment_id`
+ * into cf->charges (pay_id; zeros when it has none). Returns 0. */
+__attribute__((warn_unused_result)) int chargestore_payment_from_row(const PGresult *res, int row,
+                                                                     casefile_t *cf,
+                                                                     const char *payment_id,
+                                                                     char *err, size_t errlen);
 
 /* Writes cf's charges when they changed, and a received payment's charge parts. */
 __attribute__((warn_unused_result)) int chargestore_save_case(PGconn *conn, casefile_t *cf,

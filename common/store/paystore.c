@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "casepay.h"
+#include "chargestore.h"
 #include "pg.h"
 #include "pgpipe.h"
 
@@ -51,18 +52,69 @@ static const pg_statement_t statements[] = {
     {"ps_case_many",
      "SELECT u.ord, " PS_CASE_COLS
      "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord)"},
+    /* ---- The rows a batch's events name or need (paystore_queue_rows_many()): $1, $2 (and $3,
+     * the id each event names) are arrays with one element per case; each row carries its case's
+     * place in them (ord, from 1). Each case is a LATERAL probe of the table's primary key (OFFSET
+     * 0 / LIMIT keeps the subquery from being flattened into a join that may scan the table), so
+     * the plan stays index-driven whatever the tables' sizes, statistics and generic plan. ---- */
     /* The promise a payment counts toward: the latest applied one still pending or kept. */
-    {"ps_promise_open",
-     "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND state IN ('pending', 'kept') "
-     "AND NOT pending_approval ORDER BY created_at DESC, promise_id LIMIT 1) x"},
-    {"ps_promise_pending",
-     "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND state = 'pending' "
-     "AND NOT pending_approval ORDER BY created_at DESC, promise_id) x"},
-    {"ps_promise_get",
-     "SELECT row_to_json(x)::text AS doc FROM (SELECT " PROMISE_COLS " FROM promise "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND promise_id = $3) x"},
+    {"ps_promise_open_many",
+     "SELECT u.ord, row_to_json(x)::text AS doc "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "JOIN LATERAL (SELECT " PROMISE_COLS " FROM promise "
+     " WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "
+     " AND state IN ('pending', 'kept') AND NOT pending_approval "
+     " ORDER BY created_at DESC, promise_id LIMIT 1) x ON true"},
+    /* Every applied pending promise, each case's newest first (sort_at: created_at). */
+    {"ps_promise_pending_many",
+     "SELECT u.ord, row_to_json(x)::text AS doc "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "JOIN LATERAL (SELECT created_at AS sort_at, " PROMISE_COLS " FROM promise "
+     " WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id AND state = 'pending' "
+     " AND NOT pending_approval OFFSET 0) x ON true "
+     "ORDER BY u.ord, x.sort_at DESC, x.promise_id"},
+    {"ps_promise_get_many", "SELECT u.ord, row_to_json(x)::text AS doc "
+                            "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY "
+                            " AS u(creditor_id, debtor_id, promise_id, ord) "
+                            "JOIN LATERAL (SELECT " PROMISE_COLS " FROM promise "
+                            " WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "
+                            " AND promise_id = u.promise_id OFFSET 0) x ON true"},
+    {"ps_plan_open_many",
+     "SELECT u.ord, row_to_json(x)::text AS doc "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "JOIN LATERAL (SELECT " PLAN_COLS " FROM plan pl "
+     " WHERE pl.creditor_id = u.creditor_id AND pl.debtor_id = u.debtor_id "
+     " AND pl.state = 'active' AND NOT pl.pending_approval "
+     " ORDER BY pl.created_at DESC, pl.plan_id LIMIT 1) x ON true"},
+    {"ps_plan_get_many", "SELECT u.ord, row_to_json(x)::text AS doc "
+                         "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY "
+                         " AS u(creditor_id, debtor_id, plan_id, ord) "
+                         "JOIN LATERAL (SELECT " PLAN_COLS " FROM plan pl "
+                         " WHERE pl.creditor_id = u.creditor_id AND pl.debtor_id = u.debtor_id "
+                         " AND pl.plan_id = u.plan_id OFFSET 0) x ON true"},
+    /* The payment each event names, one row per case, known or not (status NULL); when it stands
+     * received, its allocation lines not reversed and the promise and plan it counted toward;
+     * and its charge parts (chargestore.h). */
+    {"ps_payment_many",
+     "SELECT u.ord, p.status, p.promise_id, p.promise_applied, p.plan_id, "
+     " p.plan_lines::text AS plan_lines, "
+     " CASE WHEN p.status = 'received' THEN (SELECT coalesce(json_agg(json_build_object("
+     "  'invoice_id', a.invoice_id, 'amount', a.amount) ORDER BY a.line_id), '[]') "
+     "  FROM payment_allocation a WHERE a.creditor_id = u.creditor_id "
+     "  AND a.debtor_id = u.debtor_id AND a.payment_id = u.payment_id AND NOT a.reversed)::text "
+     " END AS lines, "
+     " CASE WHEN p.status = 'received' AND p.promise_id <> '' THEN (SELECT row_to_json(x)::text "
+     "  FROM (SELECT " PROMISE_COLS " FROM promise WHERE creditor_id = u.creditor_id "
+     "  AND debtor_id = u.debtor_id AND promise_id = p.promise_id) x) END AS promise, "
+     " CASE WHEN p.status = 'received' AND p.plan_id <> '' THEN (SELECT row_to_json(x)::text "
+     "  FROM (SELECT " PLAN_COLS " FROM plan pl WHERE pl.creditor_id = u.creditor_id "
+     "  AND pl.debtor_id = u.debtor_id AND pl.plan_id = p.plan_id) x) END AS "
+     "plan, " CHARGESTORE_PAYMENT_COLS
+     "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY "
+     " AS u(creditor_id, debtor_id, payment_id, ord) "
+     "LEFT JOIN LATERAL (SELECT status, promise_id, promise_applied, plan_id, plan_lines "
+     " FROM payment WHERE creditor_id = u.creditor_id AND debtor_id = u.debtor_id "
+     " AND payment_id = u.payment_id OFFSET 0) p ON true " CHARGESTORE_PAYMENT_JOIN},
     /* The saves are in their bulk form (pgbulk.h, casestore.c's save_order): $k is the array of
      * the k-th values of every row of the batch. */
     {"ps_promise_put",
@@ -84,12 +136,6 @@ static const pg_statement_t statements[] = {
      "settled_on = EXCLUDED.settled_on, last_reported = EXCLUDED.last_reported, "
      "cancel_reason = EXCLUDED.cancel_reason, pending_approval = EXCLUDED.pending_approval, "
      "approved_by = coalesce(EXCLUDED.approved_by, promise.approved_by), updated_at = now()"},
-    {"ps_plan_open",
-     "SELECT row_to_json(x)::text AS doc FROM (SELECT " PLAN_COLS " FROM plan pl "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND state = 'active' AND NOT pending_approval "
-     "ORDER BY created_at DESC, plan_id LIMIT 1) x"},
-    {"ps_plan_get", "SELECT row_to_json(x)::text AS doc FROM (SELECT " PLAN_COLS " FROM plan pl "
-                    "WHERE creditor_id = $1 AND debtor_id = $2 AND plan_id = $3) x"},
     {"ps_plan_put",
      "INSERT INTO plan (creditor_id, debtor_id, plan_id, currency, agreed_on, grace_days, "
      "default_missed, has_down_payment, total, paid, missed, state, as_of, settled_on, reported, "
@@ -120,9 +166,6 @@ static const pg_statement_t statements[] = {
      "ON CONFLICT (creditor_id, debtor_id, plan_id, slot) DO UPDATE SET "
      "paid = EXCLUDED.paid, state = EXCLUDED.state, missed = EXCLUDED.missed, "
      "last_reported = EXCLUDED.last_reported"},
-    {"ps_payment_get",
-     "SELECT status, promise_id, promise_applied, plan_id, plan_lines::text AS plan_lines "
-     "FROM payment WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
     {"ps_payment_put",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, amount, currency, received_at, "
      "method, invoice_ids, status, unallocated, promise_id, promise_applied, plan_id, plan_lines) "
@@ -135,17 +178,21 @@ static const pg_statement_t statements[] = {
      " method, invoice_ids, unallocated, promise_id, promise_applied, plan_id, plan_lines)"},
     {"ps_payment_stub",
      "INSERT INTO payment (creditor_id, debtor_id, payment_id, status, reversed_at, reason) "
-     "VALUES ($1, $2, $3, 'reversed', to_timestamp($4::bigint), $5)"},
+     "SELECT u.creditor_id, u.debtor_id, u.payment_id, 'reversed', to_timestamp(u.at), u.reason "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) "
+     " AS u(creditor_id, debtor_id, payment_id, at, reason)"},
     {"ps_payment_reverse",
-     "UPDATE payment SET status = 'reversed', unallocated = 0, "
-     "reversed_at = to_timestamp($4::bigint), reason = $5, updated_at = now() "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
-    {"ps_alloc_get",
-     "SELECT coalesce(json_agg(json_build_object('invoice_id', invoice_id, 'amount', amount) "
-     "ORDER BY line_id), '[]')::text AS lines FROM payment_allocation "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3 AND NOT reversed"},
-    {"ps_alloc_reverse", "UPDATE payment_allocation SET reversed = true "
-                         "WHERE creditor_id = $1 AND debtor_id = $2 AND payment_id = $3"},
+     "UPDATE payment p SET status = 'reversed', unallocated = 0, "
+     "reversed_at = to_timestamp(u.at), reason = u.reason, updated_at = now() "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) "
+     " AS u(creditor_id, debtor_id, payment_id, at, reason) "
+     "WHERE p.creditor_id = u.creditor_id AND p.debtor_id = u.debtor_id "
+     "AND p.payment_id = u.payment_id"},
+    {"ps_alloc_reverse",
+     "UPDATE payment_allocation a SET reversed = true "
+     "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(creditor_id, debtor_id, payment_id) "
+     "WHERE a.creditor_id = u.creditor_id AND a.debtor_id = u.debtor_id "
+     "AND a.payment_id = u.payment_id"},
     {"ps_alloc_put",
      "INSERT INTO payment_allocation (creditor_id, debtor_id, payment_id, invoice_id, amount, "
      "from_credit) "
@@ -296,50 +343,45 @@ static int plan_from_text(const char *text, casefile_plan_row_t *sp)
     return 0;
 }
 
-/* A promise or plan query's row (column "doc") into a new row (*out, free() it), when there is
- * one; the previous *out is freed. Returns 0 or -1. */
-static int promise_from_res(const PGresult *res, casefile_promise_row_t **out, char *err,
-                            size_t errlen)
+/* Column `name` of row `row` of a query into a new promise row (*out, free() it), or NULL when
+ * the column is SQL NULL or missing; the previous *out is freed. Returns 0 or -1. */
+static int promise_from_col(const PGresult *res, int row, const char *name,
+                            casefile_promise_row_t **out, char *err, size_t errlen)
 {
-    int f = PQfnumber(res, "doc");
+    int f = PQfnumber(res, name);
 
     free(*out);
     *out = NULL;
-    if (f < 0 || PQntuples(res) == 0 || PQgetisnull(res, 0, f))
+    if (f < 0 || PQgetisnull(res, row, f))
         return 0;
-    if ((*out = malloc(sizeof(**out))) == NULL || promise_from_text(PQgetvalue(res, 0, f), *out)) {
+    if ((*out = malloc(sizeof(**out))) == NULL ||
+        promise_from_text(PQgetvalue(res, row, f), *out) != 0) {
+        free(*out);
+        *out = NULL;
         snprintf(err, errlen, "a promise row did not parse, or out of memory");
         return -1;
     }
     return 0;
 }
 
-static int plan_from_res(const PGresult *res, casefile_plan_row_t **out, char *err, size_t errlen)
+/* promise_from_col() for a plan row. */
+static int plan_from_col(const PGresult *res, int row, const char *name, casefile_plan_row_t **out,
+                         char *err, size_t errlen)
 {
-    int f = PQfnumber(res, "doc");
+    int f = PQfnumber(res, name);
 
     free(*out);
     *out = NULL;
-    if (f < 0 || PQntuples(res) == 0 || PQgetisnull(res, 0, f))
+    if (f < 0 || PQgetisnull(res, row, f))
         return 0;
-    if ((*out = malloc(sizeof(**out))) == NULL || plan_from_text(PQgetvalue(res, 0, f), *out)) {
+    if ((*out = malloc(sizeof(**out))) == NULL ||
+        plan_from_text(PQgetvalue(res, row, f), *out) != 0) {
+        free(*out);
+        *out = NULL;
         snprintf(err, errlen, "a plan row did not parse, or out of memory");
         return -1;
     }
     return 0;
-}
-
-/* pgpipe callbacks: the target is the slot the row goes to. */
-static int on_promise(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
-{
-    (void)pp;
-    return promise_from_res(res, target, err, errlen);
-}
-
-static int on_plan(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
-{
-    (void)pp;
-    return plan_from_res(res, target, err, errlen);
 }
 
 /* Stores the techniques of the promise.made that made the promise (once). */
@@ -593,41 +635,17 @@ int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- The rows an event's decision needs (casefile.h, "rows") -------------------------------- */
+/* ---- The rows the events' decisions need (casefile.h, "rows"), a batch at a time ----------- */
 
-/* Every pending applied promise into cf->rows.pending (target: the case file). */
-static int on_pending(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* The allocation lines not reversed (`lines`, JSON text; NULL reads as none) into row->lines. */
+static int alloc_lines_from_text(casefile_payment_row_t *row, const char *lines, char *err,
+                                 size_t errlen)
 {
-    casefile_t *cf = target;
-    int f = PQfnumber(res, "doc"), n = PQntuples(res);
-
-    (void)pp;
-    free(cf->rows.pending);
-    cf->rows.n_pending = 0;
-    cf->rows.pending = calloc((size_t)n + 1, sizeof(*cf->rows.pending));
-    if (cf->rows.pending == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (int r = 0; r < n; r++)
-        if (promise_from_text(PQgetvalue(res, r, f), &cf->rows.pending[cf->rows.n_pending]) == 0)
-            cf->rows.n_pending++;
-    return 0;
-}
-
-/* The allocation lines of the payment in cf->rows.payment not reversed (target: the case file). */
-static int on_alloc_lines(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
-{
-    casefile_t *cf = target;
-    casefile_payment_row_t *row = cf->rows.payment;
-    int f = PQfnumber(res, "lines");
     json_error_t jerr;
     size_t i;
     json_t *o;
+    json_t *alines = json_loads(lines ? lines : "[]", 0, &jerr);
 
-    (void)pp;
-    json_t *alines =
-        json_loads(f >= 0 && PQntuples(res) > 0 ? PQgetvalue(res, 0, f) : "[]", 0, &jerr);
     row->lines = calloc(json_array_size(alines) + 1, sizeof(*row->lines));
     if (row->lines == NULL) {
         json_decref(alines);
@@ -644,7 +662,7 @@ static int on_alloc_lines(pgpipe_t *pp, void *target, const PGresult *res, char 
     return 0;
 }
 
-/* The instalments a payment filled (`plan_lines`, the row's JSON text). */
+/* The instalments a payment filled (`plan_lines`, the row's JSON text; NULL reads as none). */
 static int plan_lines_from_text(casefile_payment_row_t *row, const char *plan_lines, char *err,
                                 size_t errlen)
 {
@@ -668,78 +686,246 @@ static int plan_lines_from_text(casefile_payment_row_t *row, const char *plan_li
     return 0;
 }
 
-/* Copies column `name` of row 0 (NULL when SQL NULL) into dst. */
-static void copy_col(char *dst, size_t size, const PGresult *res, const char *name)
+/* Column `name` of row `row`, or NULL when SQL NULL or missing (borrowed from res). */
+static const char *col_at(const PGresult *res, int row, const char *name)
 {
     int f = PQfnumber(res, name);
-    snprintf(dst, size, "%s", f >= 0 && !PQgetisnull(res, 0, f) ? PQgetvalue(res, 0, f) : "");
+    return f >= 0 && !PQgetisnull(res, row, f) ? PQgetvalue(res, row, f) : NULL;
 }
 
-/* The payment cf->rows.payment names (known or not; target: the case file); when it stands
- * received, queues its lines and the promise and plan it counted toward (rows.promise,
- * rows.plan). */
-static int on_payment(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+/* A new cf->rows.payment for the payment `payment_id`, not known until its row is read. */
+static int new_payment_row(casefile_t *cf, const char *payment_id, char *err, size_t errlen)
 {
-    casefile_t *cf = target;
-    casefile_payment_row_t *row = cf->rows.payment;
-    int rc;
-
-    row->known = PQntuples(res) > 0;
-    if (!row->known || strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "received") != 0)
-        return 0;
-    row->received = true;
-    copy_col(row->promise_id, sizeof(row->promise_id), res, "promise_id");
-    copy_col(row->plan_id, sizeof(row->plan_id), res, "plan_id");
-    row->promise_applied = strtoll(PQgetvalue(res, 0, PQfnumber(res, "promise_applied")), NULL, 10);
-    if ((rc = plan_lines_from_text(row, PQgetvalue(res, 0, PQfnumber(res, "plan_lines")), err,
-                                   errlen)) != 0)
-        return rc;
-    const char *gp[3] = {cf->creditor_id, cf->debtor_id, row->payment_id};
-    rc = pgpipe_query(pp, "ps_alloc_get", 3, gp, on_alloc_lines, cf, err, errlen);
-    const char *pp3[3] = {cf->creditor_id, cf->debtor_id, row->promise_id};
-    if (rc == 0 && row->promise_id[0])
-        rc = pgpipe_query(pp, "ps_promise_get", 3, pp3, on_promise, &cf->rows.promise, err, errlen);
-    const char *lp[3] = {cf->creditor_id, cf->debtor_id, row->plan_id};
-    if (rc == 0 && row->plan_id[0])
-        rc = pgpipe_query(pp, "ps_plan_get", 3, lp, on_plan, &cf->rows.plan, err, errlen);
-    return rc;
-}
-
-/* Queues the payment `payment_id` into a new cf->rows.payment. */
-static int queue_payment(pgpipe_t *pp, casefile_t *cf, const char *payment_id, char *err,
-                         size_t errlen)
-{
-    const char *gp[3] = {cf->creditor_id, cf->debtor_id, payment_id};
     casefile_payment_row_t *row = calloc(1, sizeof(*row));
 
-    if ((cf->rows.payment = row) == NULL) {
+    if (row == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     snprintf(row->payment_id, sizeof(row->payment_id), "%s", payment_id);
-    return pgpipe_query(pp, "ps_payment_get", 3, gp, on_payment, cf, err, errlen);
+    cf->rows.payment = row; /* cf is new: nothing was there */
+    return 0;
 }
 
-int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf, unsigned need, const char *name, char *err,
-                        size_t errlen)
+/* Row `row` of ps_payment_many into cf->rows.payment (allocated when queued): known or not;
+ * when it stands received, its lines, what it did and the promise and plan it counted toward
+ * (rows.promise, rows.plan); and its charge parts (chargestore.h). */
+static int fill_payment(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
 {
-    const char *named[3] = {cf->creditor_id, cf->debtor_id, name};
+    casefile_payment_row_t *row = cf->rows.payment;
+    const char *status = col_at(res, r, "status");
+    int rc = chargestore_payment_from_row(res, r, cf, row->payment_id, err, errlen);
+
+    row->known = status != NULL;
+    if (rc != 0 || !row->known || strcmp(status, "received") != 0)
+        return rc;
+    row->received = true;
+    snprintf(row->promise_id, sizeof(row->promise_id), "%s",
+             col_at(res, r, "promise_id") ? col_at(res, r, "promise_id") : "");
+    snprintf(row->plan_id, sizeof(row->plan_id), "%s",
+             col_at(res, r, "plan_id") ? col_at(res, r, "plan_id") : "");
+    const char *applied = col_at(res, r, "promise_applied");
+    row->promise_applied = applied ? strtoll(applied, NULL, 10) : 0;
+    if ((rc = plan_lines_from_text(row, col_at(res, r, "plan_lines"), err, errlen)) != 0 ||
+        (rc = alloc_lines_from_text(row, col_at(res, r, "lines"), err, errlen)) != 0)
+        return rc;
+    if (row->promise_id[0] &&
+        (rc = promise_from_col(res, r, "promise", &cf->rows.promise, err, errlen)) != 0)
+        return rc;
+    if (row->plan_id[0])
+        rc = plan_from_col(res, r, "plan", &cf->rows.plan, err, errlen);
+    return rc;
+}
+
+static int fill_promise(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
+{
+    return promise_from_col(res, r, "doc", &cf->rows.promise, err, errlen);
+}
+
+static int fill_plan(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
+{
+    return plan_from_col(res, r, "doc", &cf->rows.plan, err, errlen);
+}
+
+static int fill_open_promise(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
+{
+    return promise_from_col(res, r, "doc", &cf->rows.open_promise, err, errlen);
+}
+
+static int fill_open_plan(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
+{
+    return plan_from_col(res, r, "doc", &cf->rows.open_plan, err, errlen);
+}
+
+/* One more pending promise at the end of cf->rows.pending (sized when queued: see
+ * on_pending_many()); a row that does not parse is skipped, as one at a time. */
+static int fill_pending(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen)
+{
+    const char *doc = col_at(res, r, "doc");
+
+    (void)err;
+    (void)errlen;
+    if (doc != NULL && promise_from_text(doc, &cf->rows.pending[cf->rows.n_pending]) == 0)
+        cf->rows.n_pending++;
+    return 0;
+}
+
+/* What one batch statement reads: the CASEFILE_ROW_* flag that asks for it, whether it is keyed
+ * by the id the event names too ($3), and where each of its rows goes. */
+typedef int (*row_fill_fn)(casefile_t *cf, const PGresult *res, int r, char *err, size_t errlen);
+
+typedef struct row_kind {
+    unsigned flag;
+    bool named;
+    const char *stmt;
+    row_fill_fn fill;
+} row_kind_t;
+
+/* In the order they are queued, and so filled: a received payment's promise and plan come last
+ * (as they did when a second round trip read them), over a promise or plan read by name. */
+static const row_kind_t row_kinds[] = {
+    {CASEFILE_ROW_PROMISE, true, "ps_promise_get_many", fill_promise},
+    {CASEFILE_ROW_PLAN, true, "ps_plan_get_many", fill_plan},
+    {CASEFILE_ROW_OPEN_PROMISE, false, "ps_promise_open_many", fill_open_promise},
+    {CASEFILE_ROW_OPEN_PLAN, false, "ps_plan_open_many", fill_open_plan},
+    {CASEFILE_ROW_PENDING, false, "ps_promise_pending_many", fill_pending},
+    {CASEFILE_ROW_PAYMENT, true, "ps_payment_many", fill_payment},
+};
+#define N_ROW_KINDS (sizeof(row_kinds) / sizeof(row_kinds[0]))
+
+/* The cases one statement of the batch reads for, in the order of its arrays. */
+typedef struct row_set {
+    const row_kind_t *kind;
+    casefile_t **cfs;
+    size_t n;
+} row_set_t;
+
+struct paystore_rows {
+    row_set_t sets[N_ROW_KINDS];
+};
+
+void paystore_rows_free(paystore_rows_t *rows)
+{
+    if (rows == NULL)
+        return;
+    for (size_t k = 0; k < N_ROW_KINDS; k++)
+        free(rows->sets[k].cfs);
+    free(rows);
+}
+
+/* The place in the set's arrays of the case row `r` of a batch statement's result is for (its
+ * column ord, from 1, minus one), or -1 with err filled. */
+static long row_place(const row_set_t *set, const PGresult *res, int r, char *err, size_t errlen)
+{
+    const char *v = col_at(res, r, "ord");
+    long long ord = v != NULL ? strtoll(v, NULL, 10) : 0;
+
+    if (ord < 1 || (size_t)ord > set->n) {
+        snprintf(err, errlen, "%s: row %d has no case", set->kind->stmt, r);
+        return -1;
+    }
+    return (long)(ord - 1);
+}
+
+/* A batch statement's rows into their cases (target: its row_set_t). */
+static int on_rows_many(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
+{
+    const row_set_t *set = target;
     int rc = 0;
 
-    if ((need & CASEFILE_ROW_PAYMENT) && name != NULL)
-        rc = queue_payment(pp, cf, name, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PROMISE) && name != NULL)
-        rc = pgpipe_query(pp, "ps_promise_get", 3, named, on_promise, &cf->rows.promise, err,
-                          errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PLAN) && name != NULL)
-        rc = pgpipe_query(pp, "ps_plan_get", 3, named, on_plan, &cf->rows.plan, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PROMISE))
-        rc = pgpipe_query(pp, "ps_promise_open", 2, named, on_promise, &cf->rows.open_promise, err,
-                          errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_OPEN_PLAN))
-        rc = pgpipe_query(pp, "ps_plan_open", 2, named, on_plan, &cf->rows.open_plan, err, errlen);
-    if (rc == 0 && (need & CASEFILE_ROW_PENDING))
-        rc = pgpipe_query(pp, "ps_promise_pending", 2, named, on_pending, cf, err, errlen);
+    (void)pp;
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        long i = row_place(set, res, r, err, errlen);
+        rc = i >= 0 ? set->kind->fill(set->cfs[i], res, r, err, errlen) : -1;
+    }
+    return rc;
+}
+
+/* ps_promise_pending_many's rows (each case's newest first): each case's array sized to its rows
+ * first (a case with none gets an empty one, as one at a time), then filled in order. */
+static int on_pending_many(pgpipe_t *pp, void *target, const PGresult *res, char *err,
+                           size_t errlen)
+{
+    const row_set_t *set = target;
+    size_t *count = calloc(set->n + 1, sizeof(*count));
+
+    if (count == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        long i = row_place(set, res, r, err, errlen);
+        if (i < 0) {
+            free(count);
+            return -1;
+        }
+        count[i]++;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        casefile_rows_t *rows = &set->cfs[i]->rows;
+        free(rows->pending);
+        rows->n_pending = 0;
+        if ((rows->pending = calloc(count[i] + 1, sizeof(*rows->pending))) == NULL) {
+            free(count);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    free(count);
+    return on_rows_many(pp, target, res, err, errlen);
+}
+
+/* Queues the statement of one kind of row for the requests that ask for it (none: nothing is
+ * sent), its cases into *set. */
+static int queue_kind(pgpipe_t *pp, const row_kind_t *kind, const paystore_rowreq_t *reqs, size_t n,
+                      row_set_t *set, char *err, size_t errlen)
+{
+    pgarr_t arr[3];
+    int rc = 0;
+
+    set->kind = kind;
+    if ((set->cfs = calloc(n ? n : 1, sizeof(*set->cfs))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < 3; k++)
+        pgarr_init(&arr[k]);
+    for (size_t i = 0; i < n; i++) {
+        if (!(reqs[i].need & kind->flag) || (kind->named && reqs[i].name == NULL))
+            continue;
+        set->cfs[set->n++] = reqs[i].cf;
+        pgarr_add_cstr(&arr[0], reqs[i].cf->creditor_id);
+        pgarr_add_cstr(&arr[1], reqs[i].cf->debtor_id);
+        pgarr_add_cstr(&arr[2], reqs[i].name);
+        if (kind->flag == CASEFILE_ROW_PAYMENT &&
+            (rc = new_payment_row(reqs[i].cf, reqs[i].name, err, errlen)) != 0)
+            break;
+    }
+    const char *params[3] = {pgarr_str(&arr[0]), pgarr_str(&arr[1]), pgarr_str(&arr[2])};
+    if (rc == 0 && (params[0] == NULL || params[1] == NULL || params[2] == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && set->n > 0)
+        rc = pgpipe_query(pp, kind->stmt, kind->named ? 3 : 2, params,
+                          kind->flag == CASEFILE_ROW_PENDING ? on_pending_many : on_rows_many, set,
+                          err, errlen);
+    for (int k = 0; k < 3; k++)
+        pgarr_free(&arr[k]);
+    return rc;
+}
+
+int paystore_queue_rows_many(pgpipe_t *pp, const paystore_rowreq_t *reqs, size_t n,
+                             paystore_rows_t **out, char *err, size_t errlen)
+{
+    paystore_rows_t *rows = calloc(1, sizeof(*rows));
+    int rc = rows != NULL ? 0 : -1;
+
+    if (rows == NULL)
+        snprintf(err, errlen, "out of memory");
+    for (size_t k = 0; k < N_ROW_KINDS && rc == 0; k++)
+        rc = queue_kind(pp, &row_kinds[k], reqs, n, &rows->sets[k], err, errlen);
+    *out = rows;
     return rc;
 }
 

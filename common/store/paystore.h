@@ -27,15 +27,35 @@ __attribute__((warn_unused_result)) int paystore_prepare(PGconn *conn, char *err
 
 /* ---- The rows of one event (casestore.h calls these) --------------------------------------- */
 
-/* Queues on `pp` the queries of what `need` asks for (CASEFILE_ROW_PAYMENT, _PROMISE, _PLAN,
- * _OPEN_PROMISE, _OPEN_PLAN, _PENDING; other flags are ignored); their results fill cf->rows when
- * the caller runs the pipeline (a received payment then queues its lines, promise and plan).
- * `name` is the id the event names (payment_id, promise_id or plan_id); NULL skips the named
- * rows. A payment is always loaded (known or not); a named promise or plan that does not exist
- * stays NULL. `cf` must stay where it is until the pipeline ran. */
-__attribute__((warn_unused_result)) int paystore_queue_rows(pgpipe_t *pp, casefile_t *cf,
-                                                            unsigned need, const char *name,
-                                                            char *err, size_t errlen);
+/* One case of a batch's rows (paystore_queue_rows_many()). */
+typedef struct paystore_rowreq {
+    casefile_t *cf;   /* borrowed: initialised (casefile_init()), its rows NULL */
+    unsigned need;    /* CASEFILE_ROW_* flags (PAYMENT, PROMISE, PLAN, OPEN_PROMISE, OPEN_PLAN,
+                         PENDING; others are ignored) */
+    const char *name; /* borrowed: the id its event names (payment_id, promise_id or plan_id), or
+                         NULL, which skips the named rows */
+} paystore_rowreq_t;
+
+/* The targets of a batch's row queries (paystore_queue_rows_many()). */
+typedef struct paystore_rows paystore_rows_t;
+
+/* Queues on `pp`, for the `n` cases of `reqs`, the rows each one's `need` asks for: ONE statement
+ * per kind of row for the whole batch (arrays of the cases' keys, each case an index probe),
+ * none for a kind no case asks for; their results fill each cf->rows when the caller runs the
+ * pipeline. A payment (CASEFILE_ROW_PAYMENT with a name) is always loaded, known or not, with,
+ * when it stands received, its allocation lines and the promise and plan it counted toward, and
+ * its charge parts (cf->charges.pay_*, chargestore.h); a named promise or plan that does not
+ * exist stays NULL. `reqs` may go once this returns; the case files must stay where they are.
+ * *out gets a new paystore_rows_t (also on failure, then possibly NULL): free it with
+ * paystore_rows_free() after pgpipe_run(). Returns 0, or -1 with err filled (out of memory, or a
+ * failure to send). */
+__attribute__((warn_unused_result)) int paystore_queue_rows_many(pgpipe_t *pp,
+                                                                 const paystore_rowreq_t *reqs,
+                                                                 size_t n, paystore_rows_t **out,
+                                                                 char *err, size_t errlen);
+
+/* Frees what paystore_queue_rows_many() gave; NULL is a no-op. */
+void paystore_rows_free(paystore_rows_t *rows);
 
 /* Writes the rows the decision marked: the payment row (received, stub or reversed, with its
  * lines), then every dirty promise and plan (with its instalments); clears the marks. */

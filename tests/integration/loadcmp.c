@@ -351,7 +351,7 @@ static int ref_load_one(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
         rc = paystore_load_case(conn, cf, err, errlen);
     pgpipe_t *pp = pgpipe_new(conn);
     if (rc == 0)
-        rc = chargestore_queue_case(pp, cf, 0, NULL, err, errlen);
+        rc = chargestore_queue_case(pp, cf, err, errlen);
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);

@@ -239,3 +239,55 @@ def test_one_batch_of_many_cases_with_a_refused_event(pay, services):
                         cr, d) == want
         assert features(cr, d)["payments_count"] == len(want)
     assert su.query("SELECT count(*) FROM creditor WHERE creditor_id = %s", cr) == [(1,)]
+
+
+def test_one_batch_of_reversals_known_unknown_and_credit(pay, services):
+    """The payments worker reads a batch's payments with one statement per table and writes their
+    reversals with one statement per table (paystore.c's *_many reads, pgbulk.h): several cases
+    reversing in the same batch a payment each of them has (one paid in full plus a credit), one
+    it never received (a reversed stub is kept) and one twice, must each end as if alone: every
+    payment reversed, its lines reversed, its invoices re-opened, its credit gone, and a payment
+    received after the reversals in the same batch allocated."""
+    rid, cr = pay["rid"], pay["creditor"]
+    debtors = ["D-r%d" % i for i in range(4)]
+    for d in debtors:
+        send(pay["in"], cr, d, overdue(rid, "o1" + d, cr, d, "INV-1", "120.00", "2026-10-01"))
+    start(services, pay)
+    for i, d in enumerate(debtors):
+        wait_cache(cr, d, lambda c: c["balance"] == "120.00", "case %s open" % d)
+        amount = "150.00" if i == 3 else "50.00"  # D-r3 over-pays: 30.00 of credit
+        send(pay["pay"], cr, d, payment(rid, "p1" + d, cr, d, "PAY-1", amount))
+    for i, d in enumerate(debtors):
+        wait_invoices(cr, d, {"INV-1": (0, "paid") if i == 3 else (7000, "open")},
+                      "first payment of %s" % d)
+    assert su.query("SELECT unallocated FROM payment WHERE creditor_id = %s AND debtor_id = %s",
+                    cr, "D-r3") == [(3000,)]
+    # Every reversal of every case in one produce call: one batch for the payments worker.
+    msgs = []
+    for d in debtors:
+        evs = [reversal(rid, "r1" + d, cr, d, "PAY-1"), reversal(rid, "rx" + d, cr, d, "PAY-X")]
+        if d == "D-r1":
+            evs.append(reversal(rid, "r1b" + d, cr, d, "PAY-1"))  # again, another event id
+        if d == "D-r2":
+            evs.append(payment(rid, "p2" + d, cr, d, "PAY-2", "30.00"))
+        msgs += [("%s/%s" % (cr, d), p, None) for p in evs]
+    su.produce(pay["pay"], msgs)
+    for d in debtors:
+        want = (9000, "open") if d == "D-r2" else (12000, "open")
+        wait_invoices(cr, d, {"INV-1": want}, "reversals of %s" % d)
+        wait_cache(cr, d, lambda c, w=want: c["balance"] == "%.2f" % (w[0] / 100),
+                   "balance of %s" % d)
+        rows = su.query("SELECT payment_id, status, amount, unallocated FROM payment "
+                        "WHERE creditor_id = %s AND debtor_id = %s ORDER BY payment_id", cr, d)
+        paid = 15000 if d == "D-r3" else 5000
+        want_rows = [("PAY-1", "reversed", paid, 0)]
+        if d == "D-r2":
+            want_rows.append(("PAY-2", "received", 3000, 0))
+        want_rows.append(("PAY-X", "reversed", None, 0))
+        assert rows == want_rows, d
+        lines = su.query("SELECT payment_id, amount, reversed FROM payment_allocation "
+                         "WHERE creditor_id = %s AND debtor_id = %s ORDER BY line_id", cr, d)
+        want_lines = [("PAY-1", 12000 if d == "D-r3" else 5000, True)]
+        if d == "D-r2":
+            want_lines.append(("PAY-2", 3000, False))
+        assert lines == want_lines, d
