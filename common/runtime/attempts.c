@@ -29,6 +29,14 @@
     "COALESCE(o.first_offset = i.first_offset, false) AS resumed FROM ins i "                      \
     "LEFT JOIN old o ON o.topic = i.topic AND o.kafka_partition = i.kafka_partition"
 
+#define ATTEMPTS_RECORD_STMT "attempts_record"
+
+int attempts_prepare(PGconn *conn, char *err, size_t errlen)
+{
+    const pg_statement_t st = {ATTEMPTS_RECORD_STMT, ATTEMPTS_RECORD_SQL};
+    return pg_prepare_all(conn, &st, 1, err, errlen);
+}
+
 /* Ends a failed transaction, when the connection still stands (else it is redone anyway). */
 static void rollback(PGconn *conn)
 {
@@ -93,7 +101,7 @@ int attempts_begin(PGconn *conn, const char *group, attempt_span_t *spans, size_
         {.sql = "SET LOCAL synchronous_commit = off",
          .what = "attempts.begin",
          .want = PGRES_COMMAND_OK},
-        {.sql = ATTEMPTS_RECORD_SQL,
+        {.prepared = ATTEMPTS_RECORD_STMT,
          .what = "attempts.begin",
          .nparams = 6,
          .params = params,

@@ -461,7 +461,11 @@ static char *pair_key(const char *source, const char *id)
     "$6::bigint[]) AS u(s, i, t, p, o)"
 #define DEDUPE_SQL                                                                                 \
     DEDUPE_INSERT_SQL " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
-#define DEDUPE_PLAIN_SQL DEDUPE_INSERT_SQL
+#define DEDUPE_PLAIN_SQL  DEDUPE_INSERT_SQL
+#define DEDUPE_STMT       "wk_dedupe"
+#define DEDUPE_PLAIN_STMT "wk_dedupe_plain"
+#define OFFSETS_STMT      "wk_offsets"
+#define CACHEOWE_STMT     "wk_cache_owed"
 
 /* Batches in a row without a duplicate before the dedupe insert is tried without ON CONFLICT
  * again (after one that found a duplicate): re-sent events tend to come in runs, and a plain
@@ -536,7 +540,7 @@ static int begin_dedupe(worker_t *w)
     int plain = w->dedupe_clean >= DEDUPE_CLEAN_BATCHES;
     pgseq_stmt_t st[2] = {
         {.sql = "BEGIN", .what = "begin", .want = PGRES_COMMAND_OK},
-        {.sql = plain ? DEDUPE_PLAIN_SQL : DEDUPE_SQL,
+        {.prepared = plain ? DEDUPE_PLAIN_STMT : DEDUPE_STMT,
          .what = "dedupe",
          .nparams = 6,
          .params = params,
@@ -555,7 +559,7 @@ static int begin_dedupe(worker_t *w)
         LOG_DEBUG("dedupe.duplicate_found", NULL);
         PQclear(PQexec(w->conn, "ROLLBACK"));
         plain = 0;
-        st[1].sql = DEDUPE_SQL;
+        st[1].prepared = DEDUPE_STMT;
         st[1].want = PGRES_TUPLES_OK;
         st[1].keep = 1;
         rc = pgseq_run(w->conn, st, nst, &bad, err, sizeof(err));
@@ -730,7 +734,7 @@ static int commit_batch(worker_t *w)
     pgseq_stmt_t st[4];
     if (off[1] == NULL || off[2] == NULL || off[3] == NULL || ids[1] == NULL || ids[2] == NULL)
         goto out;
-    st[n++] = (pgseq_stmt_t){.sql = OFFSETS_SQL,
+    st[n++] = (pgseq_stmt_t){.prepared = OFFSETS_STMT,
                              .what = "offsets.store",
                              .nparams = 4,
                              .params = off,
@@ -739,7 +743,7 @@ static int commit_batch(worker_t *w)
         st[n++] = (pgseq_stmt_t){
             .sql = OUTBOX_NOTIFY_SQL, .what = "outbox.notify", .want = PGRES_COMMAND_OK};
     if (owed > 0)
-        st[n++] = (pgseq_stmt_t){.sql = CACHEOWE_INSERT_SQL,
+        st[n++] = (pgseq_stmt_t){.prepared = CACHEOWE_STMT,
                                  .what = "cache_owed",
                                  .nparams = 3,
                                  .params = ids,
@@ -957,19 +961,21 @@ static const char *type_label(const wk_msg_t *m)
     return m->ev.type;
 }
 
-/* Counts one committed message (recobro_events_total by type and result, recobro_dlq_total and
- * a log line when rejected) and observes its time from production to now_ms. */
+static const char *result_label(const wk_msg_t *m)
+{
+    return m->state == WK_MSG_NEW         ? "applied"
+           : m->state == WK_MSG_DUPLICATE ? "duplicate"
+                                          : "rejected";
+}
+
+/* Counts one committed message's rejection (recobro_dlq_total and a log line; nothing when it
+ * was not rejected) and observes its time from production to now_ms. */
 static void count_message(const wk_msg_t *m, int64_t now_ms)
 {
     char labels[200];
-    const char *result = m->state == WK_MSG_NEW         ? "applied"
-                         : m->state == WK_MSG_DUPLICATE ? "duplicate"
-                                                        : "rejected";
     rd_kafka_timestamp_type_t tstype;
     int64_t produced_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
 
-    snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type_label(m), result);
-    metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
     if (m->state == WK_MSG_REJECTED) {
         snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
         metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
@@ -985,6 +991,43 @@ static void count_message(const wk_msg_t *m, int64_t now_ms)
     if (produced_ms > 0 && now_ms >= produced_ms)
         metrics_observe("recobro_processing_seconds", "From an event's production to its commit",
                         NULL, (double)(now_ms - produced_ms) / 1000.0);
+}
+
+/* Adds the committed batch to recobro_events_total by type and result: one increment per pair
+ * (a batch holds few), not one per message. */
+static void count_events(const worker_t *w)
+{
+    struct {
+        const char *type, *result;
+        long n;
+    } tally[16];
+    size_t nt = 0;
+    char labels[200];
+
+    for (size_t i = 0; i < w->n; i++) {
+        const char *type = type_label(&w->batch[i]), *result = result_label(&w->batch[i]);
+        size_t k = 0;
+        while (k < nt && (tally[k].result != result || strcmp(tally[k].type, type) != 0))
+            k++;
+        if (k < nt) {
+            tally[k].n++;
+            continue;
+        }
+        if (nt == sizeof(tally) / sizeof(tally[0])) { /* many types in one batch: as they come */
+            snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type, result);
+            metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
+            continue;
+        }
+        tally[nt].type = type;
+        tally[nt].result = result;
+        tally[nt++].n = 1;
+    }
+    for (size_t k = 0; k < nt; k++) {
+        snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", tally[k].type,
+                 tally[k].result);
+        metrics_inc("recobro_events_total", "Input events by type and result", labels,
+                    (double)tally[k].n);
+    }
 }
 
 /* Commits to Kafka, without waiting, the offset after the batch's last message of each
@@ -1018,6 +1061,7 @@ static void after_commit(worker_t *w, int64_t started_us)
         cacheowe_test_crash_point();
     write_cache(w);
     apply_counts(w);
+    count_events(w);
     for (size_t i = 0; i < w->n; i++)
         count_message(&w->batch[i], now_ms);
     commit_hint(w);
@@ -1270,6 +1314,26 @@ static void report_lag(worker_t *w)
     lag_report(w->rk);
 }
 
+/* The statements every batch runs, prepared on each new connection. */
+static const pg_statement_t batch_statements[] = {
+    {DEDUPE_STMT, DEDUPE_SQL},
+    {DEDUPE_PLAIN_STMT, DEDUPE_PLAIN_SQL},
+    {OFFSETS_STMT, OFFSETS_SQL},
+    {CACHEOWE_STMT, CACHEOWE_INSERT_SQL},
+};
+
+/* After each (re)connection: the runtime's statements, then the handler's on_connect(). */
+static int worker_connect(void *ud, PGconn *conn, char *err, size_t errlen)
+{
+    worker_t *w = ud;
+
+    if (pg_prepare_all(conn, batch_statements,
+                       sizeof(batch_statements) / sizeof(batch_statements[0]), err, errlen) != 0 ||
+        attempts_prepare(conn, err, errlen) != 0)
+        return -1;
+    return w->h->on_connect != NULL ? w->h->on_connect(w->h->ud, conn, err, errlen) : 0;
+}
+
 /* ---- The loop --------------------------------------------------------------------------------*/
 
 static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
@@ -1323,7 +1387,7 @@ static int worker_open(worker_t *w, const config_t *cfg, const char *const *topi
     w->topics = topics;
     w->ntopics = n;
     snprintf(w->app, sizeof(w->app), "recobro-%s", cfg->service);
-    w->db = (pg_session_t){cfg->pg_dsn, w->app, h->on_connect, h->ud, NULL, 0};
+    w->db = (pg_session_t){cfg->pg_dsn, w->app, worker_connect, w, NULL, 0};
     w->dedupe_clean = DEDUPE_CLEAN_BATCHES; /* duplicates are the exception */
     backoff_init(&w->backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
                  (uint64_t)getpid() * 2654435761u);
