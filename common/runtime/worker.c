@@ -513,19 +513,14 @@ static long mark_duplicates(worker_t *w, const PGresult *res)
     return dups;
 }
 
-/* BEGINs the batch's transaction and records every candidate's (source, id), in one round trip;
- * those already present (in PostgreSQL, or earlier in the batch) are duplicates. */
-static int begin_dedupe(worker_t *w)
+/* The dedupe insert's arrays (sources, ids, topics, partitions, offsets) of the batch's
+ * candidates, its new messages; returns how many. */
+static size_t dedupe_arrays(const worker_t *w, pgarr_t a[5])
 {
-    pgarr_t a[5]; /* sources, ids, topics, partitions, offsets */
-    size_t candidates = 0, bad = 0;
-    char err[512];
-    int rc;
+    size_t candidates = 0;
 
-    for (int k = 0; k < 5; k++)
-        pgarr_init(&a[k]);
     for (size_t i = 0; i < w->n; i++) {
-        wk_msg_t *m = &w->batch[i];
+        const wk_msg_t *m = &w->batch[i];
         if (m->state != WK_MSG_NEW)
             continue;
         pgarr_add_cstr(&a[0], m->ev.source);
@@ -535,6 +530,30 @@ static int begin_dedupe(worker_t *w)
         pgarr_add_int64(&a[4], m->rkm->offset);
         candidates++;
     }
+    return candidates;
+}
+
+/* Counts the batch's outcome in w->dedupe_clean: one more clean batch, or back to 0. */
+static void dedupe_tally(worker_t *w, long dups)
+{
+    if (dups != 0)
+        w->dedupe_clean = 0;
+    else if (w->dedupe_clean < DEDUPE_CLEAN_BATCHES)
+        w->dedupe_clean++;
+}
+
+/* BEGINs the batch's transaction and records every candidate's (source, id), in one round trip;
+ * those already present (in PostgreSQL, or earlier in the batch) are duplicates. */
+static int begin_dedupe(worker_t *w)
+{
+    pgarr_t a[5]; /* sources, ids, topics, partitions, offsets */
+    size_t bad = 0;
+    char err[512];
+    int rc;
+
+    for (int k = 0; k < 5; k++)
+        pgarr_init(&a[k]);
+    size_t candidates = dedupe_arrays(w, a);
     const char *params[6] = {pgarr_str(&a[0]), pgarr_str(&a[1]), w->cfg->service,
                              pgarr_str(&a[2]), pgarr_str(&a[3]), pgarr_str(&a[4])};
     int plain = w->dedupe_clean >= DEDUPE_CLEAN_BATCHES;
@@ -570,9 +589,7 @@ static int begin_dedupe(worker_t *w)
     }
     long dups = st[1].res != NULL ? mark_duplicates(w, st[1].res) : 0;
     PQclear(st[1].res);
-    w->dedupe_clean = dups != 0                                ? 0
-                      : w->dedupe_clean < DEDUPE_CLEAN_BATCHES ? w->dedupe_clean + 1
-                                                               : w->dedupe_clean;
+    dedupe_tally(w, dups);
 out:
     for (int k = 0; k < 5; k++)
         pgarr_free(&a[k]);
