@@ -22,6 +22,10 @@ typedef struct attempt_span {
                    * message in hand */
 } attempt_span_t;
 
+/* Prepares the record statement on a new connection; attempts_begin() runs it. Returns 0, or
+ * pg_fail()'s code with err filled. */
+__attribute__((warn_unused_result)) int attempts_prepare(PGconn *conn, char *err, size_t errlen);
+
 /* Records that spans[0..n) start now, in one statement committed on its own, without waiting for
  * the disk flush (a dying worker cannot lose it; call it outside a transaction). A span whose first
  * offset is not the first offset of the partition's record starts a record of one attempt. One
@@ -30,8 +34,8 @@ typedef struct attempt_span {
  * applied as such (the worker goes one message at a time), so its start counts for nothing;
  * counting it would blame a message waiting behind the one that crashes for every crash. So the
  * count is 1 (the start a process died in) plus the starts of the message alone. Fills
- * spans[i].attempts and spans[i].resumed. Returns 0, or -1 with err filled (the caller retries as
- * after any transient failure). */
+ * spans[i].attempts and spans[i].resumed. Needs attempts_prepare() on `conn`. Returns 0, or -1 with
+ * err filled (the caller retries as after any transient failure). */
 __attribute__((warn_unused_result)) int attempts_begin(PGconn *conn, const char *group,
                                                        attempt_span_t *spans, size_t n, int alone,
                                                        char *err, size_t errlen);

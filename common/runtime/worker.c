@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pgseq.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -88,8 +89,10 @@ typedef struct worker {
     size_t nwrites, capwrites;
     count_write_t *counts;
     size_t ncounts, capcounts;
-    int cache_backlog; /* cache_pending may hold rows */
-    int64_t owed_id;   /* the committed batch's cache_owed record, 0: none */
+    int cache_backlog;  /* cache_pending may hold rows */
+    int64_t owed_id;    /* the committed batch's cache_owed record, 0: none */
+    int outbox_written; /* the batch's transaction wrote outbox rows (a NOTIFY is due) */
+    int dedupe_clean;   /* batches in a row whose dedupe found no duplicate (begin_dedupe()) */
     int64_t next_owed_us;
     int64_t next_drain_us, next_lag_us, next_forget_us;
     atomic_int ready;
@@ -447,73 +450,149 @@ static char *pair_key(const char *source, const char *id)
     return g_strconcat(source, "\x1f", id, NULL);
 }
 
-/* Records every candidate's (source, id); those already present are duplicates. */
-static int dedupe(worker_t *w, wk_tx_t *tx)
-{
-    pgarr_t sources, ids, topics, partitions, offsets;
-    int rc = RESULT_OK;
-    size_t candidates = 0;
+/* The dedupe insert: every candidate's (source, id), with where it came from. $3 is the service.
+ * DEDUPE_SQL returns the pairs it inserted (the others were there: duplicates); DEDUPE_PLAIN_SQL
+ * inserts without ON CONFLICT, which costs PostgreSQL about half as much per row, and fails with
+ * unique_violation (23505) when any pair is there already. */
+#define DEDUPE_INSERT_SQL                                                                          \
+    "INSERT INTO processed_event (source, event_id, service, topic, kafka_partition, "             \
+    "kafka_offset) "                                                                               \
+    "SELECT s, i, $3, t, p, o FROM unnest($1::text[], $2::text[], $4::text[], $5::int[], "         \
+    "$6::bigint[]) AS u(s, i, t, p, o)"
+#define DEDUPE_SQL                                                                                 \
+    DEDUPE_INSERT_SQL " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
+#define DEDUPE_PLAIN_SQL  DEDUPE_INSERT_SQL
+#define DEDUPE_STMT       "wk_dedupe"
+#define DEDUPE_PLAIN_STMT "wk_dedupe_plain"
+#define OFFSETS_STMT      "wk_offsets"
+#define CACHEOWE_STMT     "wk_cache_owed"
 
-    pgarr_init(&sources);
-    pgarr_init(&ids);
-    pgarr_init(&topics);
-    pgarr_init(&partitions);
-    pgarr_init(&offsets);
-    for (size_t i = 0; i < w->n; i++) {
-        wk_msg_t *m = &w->batch[i];
-        if (m->state != WK_MSG_NEW)
-            continue;
-        pgarr_add_cstr(&sources, m->ev.source);
-        pgarr_add_cstr(&ids, m->ev.id);
-        pgarr_add_cstr(&topics, rd_kafka_topic_name(m->rkm->rkt));
-        pgarr_add_int64(&partitions, m->rkm->partition);
-        pgarr_add_int64(&offsets, m->rkm->offset);
-        candidates++;
-    }
-    if (candidates == 0)
-        goto out;
-    const char *params[6] = {pgarr_str(&sources), pgarr_str(&ids),        w->cfg->service,
-                             pgarr_str(&topics),  pgarr_str(&partitions), pgarr_str(&offsets)};
-    if (params[0] == NULL || params[1] == NULL || params[3] == NULL || params[4] == NULL ||
-        params[5] == NULL) {
-        rc = RESULT_TRANSIENT;
-        goto out;
-    }
-    PGresult *res = PQexecParams(
-        w->conn,
-        "INSERT INTO processed_event (source, event_id, service, topic, kafka_partition, "
-        "kafka_offset) "
-        "SELECT s, i, $3, t, p, o FROM unnest($1::text[], $2::text[], $4::text[], $5::int[], "
-        "$6::bigint[]) AS u(s, i, t, p, o) "
-        "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
-        6, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = wk_tx_sql_error(tx, res, "dedupe");
-        goto out;
-    }
-    /* The rows inserted are the first sighting of each pair; every other message with the same
-     * pair (earlier in PostgreSQL, or earlier in this batch) is a duplicate. */
+/* Batches in a row without a duplicate before the dedupe insert is tried without ON CONFLICT
+ * again (after one that found a duplicate): re-sent events tend to come in runs, and a plain
+ * insert that meets one is rolled back and redone. */
+#define DEDUPE_CLEAN_BATCHES 16
+
+/* Logs a failed statement of a pgseq_run() (st[bad], or the sequence when bad == n) and returns
+ * RESULT_TRANSIENT or RESULT_PERMANENT, as wk_tx_sql_error() does. */
+static int seq_error(const pgseq_stmt_t *st, size_t n, size_t bad, int rc, const char *err)
+{
+    char esc[600];
+    const char *what = bad < n ? st[bad].what : "pipeline";
+    const char *state = bad < n ? st[bad].sqlstate : "";
+
+    LOG_WARN("db.statement_failed", "\"what\":\"%s\",\"sqlstate\":\"%s\",\"transient\":%s", what,
+             state, rc == RESULT_TRANSIENT ? "true" : "false");
+    LOG_DEBUG("db.statement_error", "\"what\":\"%s\",\"error\":\"%s\"", what,
+              log_json_escape(err, esc, sizeof(esc)));
+    return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
+}
+
+/* Marks duplicate every candidate whose pair is not among the rows DEDUPE_SQL inserted (`res`),
+ * and every later message of the batch with the same pair as an inserted one. Returns the number
+ * of duplicates, or -1 when out of memory. */
+static long mark_duplicates(worker_t *w, const PGresult *res)
+{
     GHashTable *fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     int fs = PQfnumber(res, "source"), fi = PQfnumber(res, "event_id");
+    long dups = 0;
+
     for (int r = 0; r < PQntuples(res); r++)
         g_hash_table_add(fresh, pair_key(PQgetvalue(res, r, fs), PQgetvalue(res, r, fi)));
-    PQclear(res);
     for (size_t i = 0; i < w->n; i++) {
         wk_msg_t *m = &w->batch[i];
         if (m->state != WK_MSG_NEW)
             continue;
         char *k = pair_key(m->ev.source, m->ev.id);
-        if (!g_hash_table_remove(fresh, k))
+        if (!g_hash_table_remove(fresh, k)) {
             m->state = WK_MSG_DUPLICATE;
+            dups++;
+        }
         g_free(k);
     }
     g_hash_table_destroy(fresh);
+    return dups;
+}
+
+/* The dedupe insert's arrays (sources, ids, topics, partitions, offsets) of the batch's
+ * candidates, its new messages; returns how many. */
+static size_t dedupe_arrays(const worker_t *w, pgarr_t a[5])
+{
+    size_t candidates = 0;
+
+    for (size_t i = 0; i < w->n; i++) {
+        const wk_msg_t *m = &w->batch[i];
+        if (m->state != WK_MSG_NEW)
+            continue;
+        pgarr_add_cstr(&a[0], m->ev.source);
+        pgarr_add_cstr(&a[1], m->ev.id);
+        pgarr_add_cstr(&a[2], rd_kafka_topic_name(m->rkm->rkt));
+        pgarr_add_int64(&a[3], m->rkm->partition);
+        pgarr_add_int64(&a[4], m->rkm->offset);
+        candidates++;
+    }
+    return candidates;
+}
+
+/* Counts the batch's outcome in w->dedupe_clean: one more clean batch, or back to 0. */
+static void dedupe_tally(worker_t *w, long dups)
+{
+    if (dups != 0)
+        w->dedupe_clean = 0;
+    else if (w->dedupe_clean < DEDUPE_CLEAN_BATCHES)
+        w->dedupe_clean++;
+}
+
+/* BEGINs the batch's transaction and records every candidate's (source, id), in one round trip;
+ * those already present (in PostgreSQL, or earlier in the batch) are duplicates. */
+static int begin_dedupe(worker_t *w)
+{
+    pgarr_t a[5]; /* sources, ids, topics, partitions, offsets */
+    size_t bad = 0;
+    char err[512];
+    int rc;
+
+    for (int k = 0; k < 5; k++)
+        pgarr_init(&a[k]);
+    size_t candidates = dedupe_arrays(w, a);
+    const char *params[6] = {pgarr_str(&a[0]), pgarr_str(&a[1]), w->cfg->service,
+                             pgarr_str(&a[2]), pgarr_str(&a[3]), pgarr_str(&a[4])};
+    int plain = w->dedupe_clean >= DEDUPE_CLEAN_BATCHES;
+    pgseq_stmt_t st[2] = {
+        {.sql = "BEGIN", .what = "begin", .want = PGRES_COMMAND_OK},
+        {.prepared = plain ? DEDUPE_PLAIN_STMT : DEDUPE_STMT,
+         .what = "dedupe",
+         .nparams = 6,
+         .params = params,
+         .want = plain ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
+         .keep = !plain},
+    };
+    if (params[0] == NULL || params[1] == NULL || params[3] == NULL || params[4] == NULL ||
+        params[5] == NULL) {
+        rc = RESULT_TRANSIENT;
+        goto out;
+    }
+    size_t nst = candidates > 0 ? 2 : 1;
+    rc = pgseq_run(w->conn, st, nst, &bad, err, sizeof(err));
+    if (rc != 0 && plain && bad == 1 && strcmp(st[1].sqlstate, "23505") == 0) {
+        /* A pair was there already: again, the careful way. */
+        LOG_DEBUG("dedupe.duplicate_found", NULL);
+        PQclear(PQexec(w->conn, "ROLLBACK"));
+        plain = 0;
+        st[1].prepared = DEDUPE_STMT;
+        st[1].want = PGRES_TUPLES_OK;
+        st[1].keep = 1;
+        rc = pgseq_run(w->conn, st, nst, &bad, err, sizeof(err));
+    }
+    if (rc != 0) {
+        rc = seq_error(st, nst, bad, rc, err);
+        goto out;
+    }
+    long dups = st[1].res != NULL ? mark_duplicates(w, st[1].res) : 0;
+    PQclear(st[1].res);
+    dedupe_tally(w, dups);
 out:
-    pgarr_free(&sources);
-    pgarr_free(&ids);
-    pgarr_free(&topics);
-    pgarr_free(&partitions);
-    pgarr_free(&offsets);
+    for (int k = 0; k < 5; k++)
+        pgarr_free(&a[k]);
     return rc;
 }
 
@@ -594,47 +673,113 @@ static int dlq_copy(worker_t *w)
 }
 
 /* Stores each partition's next offset (the highest offset in the batch + 1), and moves the
- * partitions' attempt records past it (attempts.h). */
-static int offsets_store(worker_t *w, wk_tx_t *tx)
-{
-    pgarr_t topics, partitions, offsets;
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    int rc = RESULT_OK;
+ * partitions' attempt records past it (attempts.h): $1 the group, $2, $3, $4 the arrays of
+ * topics, partitions and next offsets. */
+#define OFFSETS_SQL                                                                                \
+    "WITH u AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, "             \
+    "o)), " ATTEMPTS_COMMIT_SQL                                                                    \
+    "INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset) "                 \
+    "SELECT $1, t, p, o FROM u "                                                                   \
+    "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE "                                    \
+    "SET next_offset = GREATEST(consumer_offset.next_offset, EXCLUDED.next_offset), "              \
+    "updated_at = now()"
 
-    pgarr_init(&topics);
-    pgarr_init(&partitions);
-    pgarr_init(&offsets);
+/* The arrays of OFFSETS_SQL for the batch: each partition once, with its highest offset + 1.
+ * Partitions are few: a linear search over those already seen. */
+static void offsets_arrays(worker_t *w, pgarr_t *topics, pgarr_t *partitions, pgarr_t *offsets)
+{
+    const rd_kafka_message_t **seen = malloc((w->n ? w->n : 1) * sizeof(*seen));
+    size_t nseen = 0;
+
+    if (seen == NULL) {
+        topics->oom = 1;
+        return;
+    }
     /* Walk backwards so the first sighting of a partition is its highest offset. */
     for (size_t i = w->n; i-- > 0;) {
-        wk_msg_t *m = &w->batch[i];
-        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
-        char *k = g_strdup_printf("%s/%" PRId32, topic, m->rkm->partition);
-        if (!g_hash_table_add(seen, k))
+        const rd_kafka_message_t *rkm = w->batch[i].rkm;
+        size_t k = 0;
+        while (k < nseen && (seen[k]->partition != rkm->partition || seen[k]->rkt != rkm->rkt))
+            k++;
+        if (k < nseen)
             continue;
-        pgarr_add_cstr(&topics, topic);
-        pgarr_add_int64(&partitions, m->rkm->partition);
-        pgarr_add_int64(&offsets, m->rkm->offset + 1);
+        seen[nseen++] = rkm;
+        pgarr_add_cstr(topics, rd_kafka_topic_name(rkm->rkt));
+        pgarr_add_int64(partitions, rkm->partition);
+        pgarr_add_int64(offsets, rkm->offset + 1);
     }
-    const char *params[4] = {w->cfg->group_id, pgarr_str(&topics), pgarr_str(&partitions),
-                             pgarr_str(&offsets)};
-    PGresult *res = PQexecParams(
-        w->conn,
-        "WITH u AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, "
-        "o)), " ATTEMPTS_COMMIT_SQL
-        "INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset) "
-        "SELECT $1, t, p, o FROM u "
-        "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE "
-        "SET next_offset = GREATEST(consumer_offset.next_offset, EXCLUDED.next_offset), "
-        "updated_at = now()",
-        4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = wk_tx_sql_error(tx, res, "offsets.store");
-    else
-        PQclear(res);
-    pgarr_free(&topics);
-    pgarr_free(&partitions);
-    pgarr_free(&offsets);
-    g_hash_table_destroy(seen);
+    free(seen);
+}
+
+/* The creditor and debtor ids of the cases whose cache writes the batch owes (cacheowe.h), as
+ * arrays; returns how many. */
+static size_t owed_arrays(worker_t *w, pgarr_t *creditors, pgarr_t *debtors)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->nwrites; i++) {
+        if (w->writes[i].creditor_id == NULL || w->writes[i].debtor_id == NULL)
+            continue;
+        pgarr_add_cstr(creditors, w->writes[i].creditor_id);
+        pgarr_add_cstr(debtors, w->writes[i].debtor_id);
+        n++;
+    }
+    return n;
+}
+
+/* Ends the batch's transaction in one round trip: stores the offsets, wakes the relays when the
+ * outbox got rows, records the cases whose cache writes it owes (cacheowe.h: a kill before
+ * write_cache() leaves them for cacheowed.h to re-write), and COMMITs. A failure before the
+ * COMMIT is returned as any failed statement (the caller rolls back); a failed COMMIT leaves the
+ * outcome unknown when the connection died: the connection is dropped and the retry re-reads
+ * the offsets (RESULT_TRANSIENT). */
+static int commit_batch(worker_t *w)
+{
+    pgarr_t a[5]; /* topics, partitions, offsets, creditor ids, debtor ids */
+    char err[512], idtext[24];
+    size_t n = 0, bad = 0;
+    int rc = RESULT_TRANSIENT;
+
+    for (int k = 0; k < 5; k++)
+        pgarr_init(&a[k]);
+    offsets_arrays(w, &a[0], &a[1], &a[2]);
+    size_t owed = owed_arrays(w, &a[3], &a[4]);
+    int64_t id = owed > 0 ? cacheowe_id() : 0;
+    snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+    const char *off[4] = {w->cfg->group_id, pgarr_str(&a[0]), pgarr_str(&a[1]), pgarr_str(&a[2])};
+    const char *ids[3] = {idtext, pgarr_str(&a[3]), pgarr_str(&a[4])};
+    pgseq_stmt_t st[4];
+    if (off[1] == NULL || off[2] == NULL || off[3] == NULL || ids[1] == NULL || ids[2] == NULL)
+        goto out;
+    st[n++] = (pgseq_stmt_t){.prepared = OFFSETS_STMT,
+                             .what = "offsets.store",
+                             .nparams = 4,
+                             .params = off,
+                             .want = PGRES_COMMAND_OK};
+    if (w->outbox_written)
+        st[n++] = (pgseq_stmt_t){
+            .sql = OUTBOX_NOTIFY_SQL, .what = "outbox.notify", .want = PGRES_COMMAND_OK};
+    if (owed > 0)
+        st[n++] = (pgseq_stmt_t){.prepared = CACHEOWE_STMT,
+                                 .what = "cache_owed",
+                                 .nparams = 3,
+                                 .params = ids,
+                                 .want = PGRES_COMMAND_OK};
+    st[n++] = (pgseq_stmt_t){.sql = "COMMIT", .what = "commit", .want = PGRES_COMMAND_OK};
+    w->owed_id = 0;
+    rc = pgseq_run(w->conn, st, n, &bad, err, sizeof(err));
+    if (rc == 0) {
+        w->owed_id = id;
+        goto out;
+    }
+    rc = seq_error(st, n, bad, rc, err);
+    if (bad >= n - 1) { /* the COMMIT itself */
+        rc = RESULT_TRANSIENT;
+        pg_drop(w);
+    }
+out:
+    for (int k = 0; k < 5; k++)
+        pgarr_free(&a[k]);
     return rc;
 }
 
@@ -642,8 +787,11 @@ static int offsets_store(worker_t *w, wk_tx_t *tx)
 static int flush_outbox(worker_t *w)
 {
     char err[512];
-    int rc = outbox_flush(w->outbox, w->conn, err, sizeof(err));
 
+    if (outbox_count(w->outbox) == 0)
+        return RESULT_OK;
+    w->outbox_written = 1; /* the COMMIT's round trip wakes the relays (commit_batch()) */
+    int rc = outbox_copy(w->outbox, w->conn, err, sizeof(err));
     if (rc == 0)
         return RESULT_OK;
     char esc[600];
@@ -701,48 +849,21 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
     return rc;
 }
 
-/* COMMITs the batch, recording in it, in the same round trip, the cases whose cache writes it
- * owes (cacheowe.h: a kill before write_cache() leaves them for cacheowed.h to re-write). */
-static PGresult *commit_owing(worker_t *w)
-{
-    const char **ids = calloc(2 * w->nwrites + 1, sizeof(*ids));
-    size_t n = 0;
-
-    w->owed_id = 0;
-    if (ids == NULL)
-        return PQexec(w->conn, "COMMIT");
-    for (size_t i = 0; i < w->nwrites; i++) {
-        if (w->writes[i].creditor_id == NULL || w->writes[i].debtor_id == NULL)
-            continue;
-        ids[n] = w->writes[i].creditor_id;
-        ids[w->nwrites + n] = w->writes[i].debtor_id;
-        n++;
-    }
-    int64_t id = n > 0 ? cacheowe_id() : 0;
-    PGresult *res = cacheowe_commit(w->conn, id, ids, ids + w->nwrites, n);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        w->owed_id = id;
-    free(ids);
-    return res;
-}
-
 /* One attempt at the whole batch in one transaction. Returns RESULT_OK, RESULT_TRANSIENT or
  * RESULT_PERMANENT; on anything but RESULT_OK the transaction is rolled back. */
 static int apply_batch(worker_t *w, int isolate)
 {
     wk_tx_t tx = {w};
-    char err[512] = "";
     int rc;
 
     for (size_t i = 0; i < w->n; i++)
         if (!w->batch[i].pre_rejected)
             w->batch[i].state = WK_MSG_NEW;
     outbox_clear(w->outbox);
+    w->outbox_written = 0;
     clear_cache_writes(w);
     drop_counts(w, 0);
-    if (pg_exec_ok(w->conn, "BEGIN", PGRES_COMMAND_OK, err, sizeof(err)) < 0)
-        return RESULT_TRANSIENT;
-    if ((rc = dedupe(w, &tx)) != RESULT_OK)
+    if ((rc = begin_dedupe(w)) != RESULT_OK)
         goto fail;
     if ((rc = apply_events(w, &tx, isolate)) != RESULT_OK)
         goto fail;
@@ -754,24 +875,10 @@ static int apply_batch(worker_t *w, int isolate)
     }
     if ((rc = flush_outbox(w)) != RESULT_OK)
         goto fail;
-    if ((rc = offsets_store(w, &tx)) != RESULT_OK)
-        goto fail;
-    PGresult *res = commit_owing(w);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        /* The outcome is unknown if the connection died; the retry re-reads the offsets. */
-        rc = wk_tx_sql_error(&tx, res, "commit");
-        if (rc == RESULT_PERMANENT)
-            rc = RESULT_TRANSIENT;
-        pg_drop(w);
+    rc = commit_batch(w);
+    if (rc == RESULT_OK || w->conn == NULL) /* committed, or the outcome unknown (dropped) */
         return rc;
-    }
-    PQclear(res);
-    return RESULT_OK;
 fail:
-    if (err[0] != '\0') {
-        char esc[600];
-        LOG_WARN("batch.failed", "\"error\":\"%s\"", log_json_escape(err, esc, sizeof(esc)));
-    }
     if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
         PQclear(PQexec(w->conn, "ROLLBACK"));
     if (rc == RESULT_TRANSIENT)
@@ -871,19 +978,21 @@ static const char *type_label(const wk_msg_t *m)
     return m->ev.type;
 }
 
-/* Counts one committed message (recobro_events_total by type and result, recobro_dlq_total and
- * a log line when rejected) and observes its time from production to now_ms. */
+static const char *result_label(const wk_msg_t *m)
+{
+    return m->state == WK_MSG_NEW         ? "applied"
+           : m->state == WK_MSG_DUPLICATE ? "duplicate"
+                                          : "rejected";
+}
+
+/* Counts one committed message's rejection (recobro_dlq_total and a log line; nothing when it
+ * was not rejected) and observes its time from production to now_ms. */
 static void count_message(const wk_msg_t *m, int64_t now_ms)
 {
     char labels[200];
-    const char *result = m->state == WK_MSG_NEW         ? "applied"
-                         : m->state == WK_MSG_DUPLICATE ? "duplicate"
-                                                        : "rejected";
     rd_kafka_timestamp_type_t tstype;
     int64_t produced_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
 
-    snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type_label(m), result);
-    metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
     if (m->state == WK_MSG_REJECTED) {
         snprintf(labels, sizeof(labels), "reason=\"%s\"", m->reject.code);
         metrics_inc("recobro_dlq_total", "Messages sent to the DLQ by reason", labels, 1);
@@ -899,6 +1008,43 @@ static void count_message(const wk_msg_t *m, int64_t now_ms)
     if (produced_ms > 0 && now_ms >= produced_ms)
         metrics_observe("recobro_processing_seconds", "From an event's production to its commit",
                         NULL, (double)(now_ms - produced_ms) / 1000.0);
+}
+
+/* Adds the committed batch to recobro_events_total by type and result: one increment per pair
+ * (a batch holds few), not one per message. */
+static void count_events(const worker_t *w)
+{
+    struct {
+        const char *type, *result;
+        long n;
+    } tally[16];
+    size_t nt = 0;
+    char labels[200];
+
+    for (size_t i = 0; i < w->n; i++) {
+        const char *type = type_label(&w->batch[i]), *result = result_label(&w->batch[i]);
+        size_t k = 0;
+        while (k < nt && (tally[k].result != result || strcmp(tally[k].type, type) != 0))
+            k++;
+        if (k < nt) {
+            tally[k].n++;
+            continue;
+        }
+        if (nt == sizeof(tally) / sizeof(tally[0])) { /* many types in one batch: as they come */
+            snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", type, result);
+            metrics_inc("recobro_events_total", "Input events by type and result", labels, 1);
+            continue;
+        }
+        tally[nt].type = type;
+        tally[nt].result = result;
+        tally[nt++].n = 1;
+    }
+    for (size_t k = 0; k < nt; k++) {
+        snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"", tally[k].type,
+                 tally[k].result);
+        metrics_inc("recobro_events_total", "Input events by type and result", labels,
+                    (double)tally[k].n);
+    }
 }
 
 /* Commits to Kafka, without waiting, the offset after the batch's last message of each
@@ -932,6 +1078,7 @@ static void after_commit(worker_t *w, int64_t started_us)
         cacheowe_test_crash_point();
     write_cache(w);
     apply_counts(w);
+    count_events(w);
     for (size_t i = 0; i < w->n; i++)
         count_message(&w->batch[i], now_ms);
     commit_hint(w);
@@ -1194,6 +1341,26 @@ static void report_lag(worker_t *w)
     lag_report(w->rk);
 }
 
+/* The statements every batch runs, prepared on each new connection. */
+static const pg_statement_t batch_statements[] = {
+    {DEDUPE_STMT, DEDUPE_SQL},
+    {DEDUPE_PLAIN_STMT, DEDUPE_PLAIN_SQL},
+    {OFFSETS_STMT, OFFSETS_SQL},
+    {CACHEOWE_STMT, CACHEOWE_INSERT_SQL},
+};
+
+/* After each (re)connection: the runtime's statements, then the handler's on_connect(). */
+static int worker_connect(void *ud, PGconn *conn, char *err, size_t errlen)
+{
+    worker_t *w = ud;
+
+    if (pg_prepare_all(conn, batch_statements,
+                       sizeof(batch_statements) / sizeof(batch_statements[0]), err, errlen) != 0 ||
+        attempts_prepare(conn, err, errlen) != 0)
+        return -1;
+    return w->h->on_connect != NULL ? w->h->on_connect(w->h->ud, conn, err, errlen) : 0;
+}
+
 /* ---- The loop --------------------------------------------------------------------------------*/
 
 static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
@@ -1247,7 +1414,8 @@ static int worker_open(worker_t *w, const config_t *cfg, const char *const *topi
     w->topics = topics;
     w->ntopics = n;
     snprintf(w->app, sizeof(w->app), "recobro-%s", cfg->service);
-    w->db = (pg_session_t){cfg->pg_dsn, w->app, h->on_connect, h->ud, NULL, 0};
+    w->db = (pg_session_t){cfg->pg_dsn, w->app, worker_connect, w, NULL, 0};
+    w->dedupe_clean = DEDUPE_CLEAN_BATCHES; /* duplicates are the exception */
     backoff_init(&w->backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms,
                  (uint64_t)getpid() * 2654435761u);
     w->outbox = outbox_new();

@@ -29,6 +29,12 @@ int64_t cacheowe_id(void);
 PGresult *cacheowe_commit(PGconn *conn, int64_t id, const char *const *creditor_ids,
                           const char *const *debtor_ids, size_t n);
 
+/* The record's INSERT, for a caller that sends it with its own statements before its COMMIT
+ * (cacheowe_commit() does the same): $1 the id, $2 and $3 the arrays of creditor and debtor ids. */
+#define CACHEOWE_INSERT_SQL                                                                        \
+    "INSERT INTO cache_owed (id, creditor_ids, debtor_ids) VALUES ($1::bigint, $2::text[], "       \
+    "$3::text[])"
+
 /* Deletes record `id` in its own transaction with synchronous_commit off, one round trip.
  * Returns 0 or -1. */
 int cacheowe_clear(PGconn *conn, int64_t id);

@@ -181,7 +181,7 @@ int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const jso
     return rc;
 }
 
-int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
+int outbox_copy(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
 {
     PGresult *res;
 
@@ -211,13 +211,23 @@ int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
     }
     if (rc < 0)
         return rc;
-    res = PQexec(conn, "NOTIFY " OUTBOX_CHANNEL);
+    outbox_clear(ob);
+    return 0;
+}
+
+int outbox_flush(outbox_t *ob, PGconn *conn, char *err, size_t errlen)
+{
+    if (ob->count == 0)
+        return 0;
+    int rc = outbox_copy(ob, conn, err, errlen);
+    if (rc != 0)
+        return rc;
+    PGresult *res = PQexec(conn, OUTBOX_NOTIFY_SQL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_is_transient(conn, res) ? RESULT_TRANSIENT : -1;
         pg_expect(res, PGRES_COMMAND_OK, "outbox.notify", err, errlen);
         return rc;
     }
     PQclear(res);
-    outbox_clear(ob);
     return 0;
 }

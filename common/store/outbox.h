@@ -56,6 +56,14 @@ __attribute__((warn_unused_result)) int outbox_add_event(outbox_t *ob, const cha
 __attribute__((warn_unused_result)) int outbox_flush(outbox_t *ob, PGconn *conn, char *err,
                                                      size_t errlen);
 
+/* outbox_flush() without the NOTIFY: only the COPY, for a caller that sends OUTBOX_NOTIFY_SQL
+ * itself with its other statements (one round trip less). Same returns. */
+__attribute__((warn_unused_result)) int outbox_copy(outbox_t *ob, PGconn *conn, char *err,
+                                                    size_t errlen);
+
+/* The statement that wakes the relays (delivered at the commit of the transaction it is in). */
+#define OUTBOX_NOTIFY_SQL "NOTIFY " OUTBOX_CHANNEL
+
 /* The shard of a key (FNV-1a); a NULL key is shard 0. */
 int outbox_shard(const void *key, size_t keylen);
 
