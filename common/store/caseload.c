@@ -49,10 +49,7 @@ _Static_assert(CASEFILE_MAX_CALLS == 64, "cl_calls keeps CASEFILE_MAX_CALLS phon
 
 /* The statements read as SQL, one clause a line. */
 /* clang-format off */
-static const struct {
-    const char *name;
-    const char *sql;
-} statements[] = {
+static const pg_statement_t statements[] = {
     {"cl_cases", CL_CASE_HEAD CL_CASE_TAIL},
     {"cl_cases_lock", CL_CASE_HEAD " FOR UPDATE" CL_CASE_TAIL},
     /* Every invoice, by id. */
@@ -110,13 +107,8 @@ static const struct {
 
 int caseload_prepare(PGconn *conn, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return pg_fail(conn, res, statements[i].name, err, errlen);
-        PQclear(res);
-    }
-    return 0;
+    return pg_prepare_all(conn, statements, sizeof(statements) / sizeof(statements[0]), err,
+                          errlen);
 }
 
 /* ---- Reading the rows ------------------------------------------------------------------------ */

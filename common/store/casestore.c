@@ -18,10 +18,7 @@
 
 /* ---- The statements -------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    const char *sql;
-} statements[] = {
+static const pg_statement_t statements[] = {
     {"cs_touch", "INSERT INTO debt_case (creditor_id, debtor_id) VALUES ($1, $2) "
                  "ON CONFLICT DO NOTHING"},
     /* ---- The saves, in their bulk form (pgbulk.h): each takes one array per column, the
@@ -134,13 +131,8 @@ int casestore_prepare(PGconn *conn, char *err, size_t errlen)
         prc = caseload_prepare(conn, err, errlen); /* the loads (caseload.h) */
     if (prc != 0)
         return prc;
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return pg_fail(conn, res, statements[i].name, err, errlen);
-        PQclear(res);
-    }
-    return 0;
+    return pg_prepare_all(conn, statements, sizeof(statements) / sizeof(statements[0]), err,
+                          errlen);
 }
 
 /* ---- Loading --------------------------------------------------------------------------------- */
