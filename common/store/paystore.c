@@ -220,31 +220,13 @@ int paystore_prepare(PGconn *conn, char *err, size_t errlen)
                           errlen);
 }
 
-/* Runs a prepared statement. With `text` (may be NULL), expects one row and copies column
- * `column` of it (NULL when SQL NULL or no row) into a new string (*text, free() it). */
-static int run(PGconn *conn, const char *name, int n, const char *const *params, const char *column,
-               char **text, char *err, size_t errlen)
+/* Sends prepared command `name` inside the batch's pipeline (pgpipe.h): every read of the
+ * payments side is a batch statement now (paystore_queue_rows_many()), only writes go through here.
+ */
+static int run(PGconn *conn, const char *name, int n, const char *const *params, char *err,
+               size_t errlen)
 {
-    if (column == NULL) /* a command: sent only, inside a batch's pipeline (pgpipe.h) */
-        return pgpipe_cmd(conn, name, n, params, err, errlen);
-    PGresult *res = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
-    ExecStatusType want = column ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
-    if (PQresultStatus(res) != want)
-        return pg_fail(conn, res, name, err, errlen);
-    if (column != NULL) {
-        int f = PQfnumber(res, column);
-        *text = NULL;
-        if (f >= 0 && PQntuples(res) > 0 && !PQgetisnull(res, 0, f)) {
-            *text = strdup(PQgetvalue(res, 0, f));
-            if (*text == NULL) {
-                PQclear(res);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-        }
-    }
-    PQclear(res);
-    return 0;
+    return pgpipe_cmd(conn, name, n, params, err, errlen);
 }
 
 /* ---- Rows as JSON ---------------------------------------------------------------------------- */
@@ -400,7 +382,7 @@ static int save_techniques(PGconn *conn, const casefile_t *cf, const casefile_pr
     }
     const char *lit = pgarr_str(&arr);
     const char *params[4] = {cf->creditor_id, cf->debtor_id, sp->p.id, lit};
-    int rc = lit != NULL ? run(conn, "ps_promise_techniques", 4, params, NULL, NULL, err, errlen)
+    int rc = lit != NULL ? run(conn, "ps_promise_techniques", 4, params, err, errlen)
                          : (snprintf(err, errlen, "out of memory"), -1);
     pgarr_free(&arr);
     return rc;
@@ -438,7 +420,7 @@ static int save_promise(PGconn *conn, const casefile_t *cf, const casefile_promi
                               sp->approved_by,
                               sp->agent_id,
                               sp->channel};
-    int rc = run(conn, "ps_promise_put", 19, params, NULL, NULL, err, errlen);
+    int rc = run(conn, "ps_promise_put", 19, params, err, errlen);
     if (rc == 0 && json_array_size(sp->techniques) > 0)
         rc = save_techniques(conn, cf, sp, err, errlen);
     return rc;
@@ -477,7 +459,7 @@ static int save_plan(PGconn *conn, const casefile_t *cf, const casefile_plan_row
                               sp->limit,
                               sp->approved_by,
                               sp->agent_id};
-    int rc = run(conn, "ps_plan_put", 19, params, NULL, NULL, err, errlen);
+    int rc = run(conn, "ps_plan_put", 19, params, err, errlen);
     for (size_t i = 0; i < pl->n && rc == 0; i++) {
         const plan_installment_t *in = &pl->installments[i];
         char slot[16], due[16], amount[24], ipaid[24];
@@ -495,7 +477,7 @@ static int save_plan(PGconn *conn, const casefile_t *cf, const casefile_plan_row
                               promise_state_name(in->state),
                               in->missed ? "true" : "false",
                               promise_state_name(in->last_reported)};
-        rc = run(conn, "ps_inst_put", 10, ip, NULL, NULL, err, errlen);
+        rc = run(conn, "ps_inst_put", 10, ip, err, errlen);
     }
     return rc;
 }
@@ -619,7 +601,7 @@ int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
             continue;
         snprintf(un, sizeof(un), "%" PRId64, cr->unallocated);
         const char *p[4] = {cf->creditor_id, cf->debtor_id, cr->payment_id, un};
-        rc = run(conn, "ps_credit_put", 4, p, NULL, NULL, err, errlen);
+        rc = run(conn, "ps_credit_put", 4, p, err, errlen);
         cr->dirty = rc != 0;
     }
     for (size_t i = 0; i < cf->n_credit_lines && rc == 0; i++) {
@@ -628,7 +610,7 @@ int paystore_save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
         snprintf(amount, sizeof(amount), "%" PRId64, l->amount);
         const char *p[6] = {cf->creditor_id, cf->debtor_id, l->payment_id,
                             l->invoice_id,   amount,        "true"};
-        rc = run(conn, "ps_alloc_put", 6, p, NULL, NULL, err, errlen);
+        rc = run(conn, "ps_alloc_put", 6, p, err, errlen);
     }
     if (rc == 0)
         cf->n_credit_lines = 0;
@@ -960,7 +942,7 @@ static int insert_payment(PGconn *conn, const casefile_t *cf, const casefile_pay
                           applied,
                           row->plan_id[0] ? row->plan_id : NULL,
                           pl_text ? pl_text : "[]"};
-    int rc = run(conn, "ps_payment_put", 13, pp, NULL, NULL, err, errlen);
+    int rc = run(conn, "ps_payment_put", 13, pp, err, errlen);
     free(pl_text);
     free(names_text);
     for (size_t i = 0; i < row->nlines && rc == 0; i++) {
@@ -968,7 +950,7 @@ static int insert_payment(PGconn *conn, const casefile_t *cf, const casefile_pay
         snprintf(a, sizeof(a), "%" PRId64, row->lines[i].amount);
         const char *ap[6] = {
             cf->creditor_id, cf->debtor_id, row->payment_id, row->lines[i].invoice_id, a, "false"};
-        rc = run(conn, "ps_alloc_put", 6, ap, NULL, NULL, err, errlen);
+        rc = run(conn, "ps_alloc_put", 6, ap, err, errlen);
     }
     return rc;
 }
@@ -985,10 +967,10 @@ static int save_payment(PGconn *conn, const casefile_t *cf, const casefile_payme
     case CASEFILE_PAYMENT_INSERT:
         return insert_payment(conn, cf, row, err, errlen);
     case CASEFILE_PAYMENT_STUB:
-        return run(conn, "ps_payment_stub", 5, gp, NULL, NULL, err, errlen);
+        return run(conn, "ps_payment_stub", 5, gp, err, errlen);
     case CASEFILE_PAYMENT_REVERSE:
-        rc = run(conn, "ps_payment_reverse", 5, gp, NULL, NULL, err, errlen);
-        return rc != 0 ? rc : run(conn, "ps_alloc_reverse", 3, gp, NULL, NULL, err, errlen);
+        rc = run(conn, "ps_payment_reverse", 5, gp, err, errlen);
+        return rc != 0 ? rc : run(conn, "ps_alloc_reverse", 3, gp, err, errlen);
     default:
         return 0;
     }
