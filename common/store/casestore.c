@@ -467,7 +467,7 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
     if ((rc = paystore_save_rows(conn, cf, err, errlen)) != 0 ||
         (rc = interactstore_save_rows(conn, cf, err, errlen)) != 0)
         return rc;
-    if (cf->parties_dirty && cf->creditor_name[0] && cf->timezone[0]) {
+    if (casefile_parties_due(cf)) {
         if ((rc = save_parties(conn, cf, err, errlen)) != 0)
             return rc;
         cf->parties_dirty = false;
