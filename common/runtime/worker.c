@@ -88,7 +88,7 @@ typedef struct worker {
     size_t heldpos, nheld, capheld;
     /* The next batch: messages polled while a batch is in hand (in_hand), most of them while its
      * COMMIT runs in PostgreSQL (prepare_next()), parsed and validated already; they come after
-     * the batch in every partition and become the batch once it is done (next_to_batch()). */
+     * the batch in every partition and become the batch once it is done (process_batch()). */
     int in_hand;
     wk_msg_t *next;
     size_t nnext, capnext;
