@@ -52,10 +52,25 @@ static int read_one(PGconn *conn, pgseq_stmt_t *s, char *err, size_t errlen)
     return 0;
 }
 
-int pgseq_run(PGconn *conn, pgseq_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+/* After a failure: drops every kept result, drains the pipeline and leaves it. */
+static int fail_out(PGconn *conn, pgseq_stmt_t *st, size_t n, int synced, size_t bad,
+                    size_t *failed, int rc)
 {
-    size_t bad = 0, sent = 0;
-    int rc = 0, synced = 0;
+    for (size_t i = 0; i < n; i++) {
+        PQclear(st[i].res);
+        st[i].res = NULL;
+    }
+    if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+        drain(conn, synced);
+    if (failed != NULL)
+        *failed = bad;
+    return rc;
+}
+
+int pgseq_send(PGconn *conn, pgseq_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+{
+    size_t sent = 0;
+    int rc;
 
     for (size_t i = 0; i < n; i++) {
         st[i].res = NULL;
@@ -63,42 +78,44 @@ int pgseq_run(PGconn *conn, pgseq_stmt_t *st, size_t n, size_t *failed, char *er
     }
     if (PQenterPipelineMode(conn) != 1) {
         rc = pg_fail(conn, NULL, "enter pipeline mode", err, errlen);
-        goto out;
+        return fail_out(conn, st, n, 0, 0, failed, rc);
     }
     for (; sent < n; sent++)
         if (send_one(conn, &st[sent]) != 1) {
             rc = pg_fail(conn, NULL, st[sent].what, err, errlen);
-            bad = sent;
-            goto out;
+            return fail_out(conn, st, n, 0, sent, failed, rc);
         }
     if (PQpipelineSync(conn) != 1) {
         rc = pg_fail(conn, NULL, "pipeline sync", err, errlen);
-        bad = n;
-        goto out;
+        return fail_out(conn, st, n, 0, n, failed, rc);
     }
-    synced = 1;
+    return 0;
+}
+
+int pgseq_recv(PGconn *conn, pgseq_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+{
+    size_t bad = 0;
+    int rc;
+
     for (; bad < n; bad++)
         if ((rc = read_one(conn, &st[bad], err, errlen)) != 0)
-            goto out;
+            return fail_out(conn, st, n, 1, bad, failed, rc);
     PGresult *res = PQgetResult(conn);
     if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
         rc = pg_fail(conn, res, "pipeline sync", err, errlen);
-        goto out;
+        return fail_out(conn, st, n, 1, n, failed, rc);
     }
     PQclear(res);
-    synced = 0;
-    if (PQexitPipelineMode(conn) != 1)
+    if (PQexitPipelineMode(conn) != 1) {
         rc = pg_fail(conn, NULL, "exit pipeline mode", err, errlen);
-out:
-    if (rc != 0) {
-        for (size_t i = 0; i < n; i++) {
-            PQclear(st[i].res);
-            st[i].res = NULL;
-        }
-        if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
-            drain(conn, synced);
-        if (failed != NULL)
-            *failed = bad;
+        return fail_out(conn, st, n, 0, n, failed, rc);
     }
-    return rc;
+    return 0;
+}
+
+int pgseq_run(PGconn *conn, pgseq_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+{
+    int rc = pgseq_send(conn, st, n, failed, err, errlen);
+
+    return rc != 0 ? rc : pgseq_recv(conn, st, n, failed, err, errlen);
 }

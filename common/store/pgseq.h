@@ -34,4 +34,14 @@ typedef struct pgseq_stmt {
 __attribute__((warn_unused_result)) int pgseq_run(PGconn *conn, pgseq_stmt_t *st, size_t n,
                                                   size_t *failed, char *err, size_t errlen);
 
+/* pgseq_run() in two halves, so the caller can work while PostgreSQL runs the statements:
+ * pgseq_send() sends st[0..n) and the sync (0, or a failure as pgseq_run()'s, the pipeline
+ * drained and left); pgseq_recv() then reads their results (as pgseq_run() does). Between the
+ * two the connection is busy: nothing else may be sent on it. `st` must stay alive until
+ * pgseq_recv() returns; the parameters are copied at send. */
+__attribute__((warn_unused_result)) int pgseq_send(PGconn *conn, pgseq_stmt_t *st, size_t n,
+                                                   size_t *failed, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int pgseq_recv(PGconn *conn, pgseq_stmt_t *st, size_t n,
+                                                   size_t *failed, char *err, size_t errlen);
+
 #endif
