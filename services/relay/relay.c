@@ -101,6 +101,31 @@ static void pg_drop(relay_t *r)
     atomic_store(&r->ready, 0);
 }
 
+/* The statements of every pass, prepared on each connection (see on_connect). */
+static const char lock_sql[] = "SELECT coalesce(array_agg(s), '{}') AS shards FROM "
+                               "generate_series(0, $2::int) AS s WHERE "
+                               "pg_try_advisory_xact_lock($1::int, s)";
+
+/* See select_pending() for what it selects and why it is written so. */
+static const char select_sql[] =
+    "WITH failing AS MATERIALIZED (SELECT shard, msg_key, min(id) AS first_id FROM outbox "
+    "  WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND shard = ANY($1::int[]) "
+    "  GROUP BY shard, msg_key) "
+    "SELECT id, topic, msg_key, payload, attempts, header_names, header_values "
+    "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) "
+    "  AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+    "  AND o.id <= coalesce((SELECT f.first_id FROM failing f WHERE f.shard = o.shard "
+    "    AND f.msg_key IS NOT DISTINCT FROM o.msg_key), o.id) "
+    "ORDER BY id LIMIT $2::int";
+
+static const char mark_sql[] = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])";
+
+static const pg_statement_t relay_statements[] = {
+    {"relay.lock", lock_sql},
+    {"relay.select", select_sql},
+    {"relay.mark", mark_sql},
+};
+
 /* Every new connection listens for the workers' notifications, and plans the relay's queries
  * so that a pass costs what it publishes, whatever the outbox's statistics say:
  *
@@ -123,14 +148,23 @@ static void pg_drop(relay_t *r)
  *   leaves those rows as they were before the pass: published again, exactly as after a relay
  *   crash between the broker's acknowledgement and the commit (relay.h; downstream dedupes on
  *   the stable ids), retried sooner, or deleted by a later pass. The rows themselves were made
- *   durable by the workers' commits, which keep waiting. */
+ *   durable by the workers' commits, which keep waiting.
+ * - plan_cache_mode force_custom_plan: a pass's statements are prepared (parsed once per
+ *   connection), but still planned for their parameters on every run, as the unnamed statements
+ *   before them were: a generic plan of the select would not know how many shards it reads. */
 static int on_connect(void *ud, PGconn *conn, char *err, size_t errlen)
 {
     (void)ud;
-    return pg_exec_ok(conn,
-                      "SET enable_bitmapscan = off; SET jit = off; SET client_encoding = 'UTF8'; "
-                      "SET synchronous_commit = off; LISTEN " OUTBOX_CHANNEL,
-                      PGRES_COMMAND_OK, err, errlen);
+    if (pg_exec_ok(conn,
+                   "SET enable_bitmapscan = off; SET jit = off; SET client_encoding = 'UTF8'; "
+                   "SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan; "
+                   "LISTEN " OUTBOX_CHANNEL,
+                   PGRES_COMMAND_OK, err, errlen) < 0)
+        return -1;
+    return pg_prepare_all(conn, relay_statements,
+                          sizeof(relay_statements) / sizeof(relay_statements[0]), err, errlen) == 0
+               ? 0
+               : -1;
 }
 
 static int pg_ensure(relay_t *r)
@@ -201,11 +235,7 @@ static int lock_shards(relay_t *r, char *shards, size_t size, char *err, size_t 
 
     snprintf(cls, sizeof(cls), "%d", RELAY_LOCK_CLASS);
     snprintf(nshards, sizeof(nshards), "%d", OUTBOX_SHARDS - 1);
-    PGresult *res = PQexecParams(r->conn,
-                                 "SELECT coalesce(array_agg(s), '{}') AS shards FROM "
-                                 "generate_series(0, $2::int) AS s WHERE "
-                                 "pg_try_advisory_xact_lock($1::int, s)",
-                                 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(r->conn, "relay.lock", 2, params, NULL, NULL, 0);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.lock", err, errlen) < 0)
         return -1;
     snprintf(shards, size, "%s", PQgetvalue(res, 0, PQfnumber(res, "shards")));
@@ -238,18 +268,8 @@ static PGresult *select_pending(relay_t *r, const char *shards, char *err, size_
     const char *params[2] = {shards, lim};
 
     snprintf(lim, sizeof(lim), "%d", r->cfg->relay_batch);
-    PGresult *res = PQexecParams(
-        r->conn,
-        "WITH failing AS MATERIALIZED (SELECT shard, msg_key, min(id) AS first_id FROM outbox "
-        "  WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND shard = ANY($1::int[]) "
-        "  GROUP BY shard, msg_key) "
-        "SELECT id, topic, msg_key, payload, attempts, header_names, header_values "
-        "FROM outbox o WHERE sent_at IS NULL AND shard = ANY($1::int[]) "
-        "  AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
-        "  AND o.id <= coalesce((SELECT f.first_id FROM failing f WHERE f.shard = o.shard "
-        "    AND f.msg_key IS NOT DISTINCT FROM o.msg_key), o.id) "
-        "ORDER BY id LIMIT $2::int",
-        2, NULL, params, NULL, NULL, 1);
+    /* Binary results: bytea as its bytes, the header arrays as array_send writes them. */
+    PGresult *res = PQexecPrepared(r->conn, "relay.select", 2, params, NULL, NULL, 1);
     if (pg_expect(res, PGRES_TUPLES_OK, "relay.select", err, errlen) < 0)
         return NULL;
     return res;
@@ -448,9 +468,7 @@ static int mark_failed(relay_t *r, pgarr_t *fids, pgarr_t *freasons, char *err, 
 static int mark_sent(relay_t *r, pgarr_t *ids, char *err, size_t errlen)
 {
     const char *params[1] = {pgarr_str(ids)};
-    PGresult *res =
-        PQexecParams(r->conn, "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", 1,
-                     NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(r->conn, "relay.mark", 1, params, NULL, NULL, 0);
 
     if (pg_expect(res, PGRES_COMMAND_OK, "relay.mark", err, errlen) < 0)
         return -1;
@@ -702,7 +720,12 @@ int relay_run(const config_t *cfg)
             cleanup(&r);
         if (r.conn != NULL)
             count_waiting(&r);
-        if (n == 0 && r.conn != NULL)
+        /* A pass that found fewer rows than it could take has seen every row committed before
+         * it began: the next rows come with a NOTIFY (already read or still to come, see
+         * wait_notify), so an immediate pass would find nothing. At a steady rate that empty
+         * pass was every other pass (its BEGIN, lock, select and ROLLBACK on the server the
+         * workers share). */
+        if (n < cfg->relay_batch && r.conn != NULL)
             wait_notify(&r, cfg->relay_poll_ms);
     }
     status = 0;
