@@ -11,6 +11,7 @@
 #include "casestore.h"
 #include "clock.h"
 #include "interactstore.h"
+#include "jsonout.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -227,7 +228,7 @@ void pipeline_cache_key(const casefile_t *cf, char *key, size_t size)
 char *pipeline_cache_json(const casefile_t *cf, const policy_t *policy, int64_t now)
 {
     json_t *doc = casefile_cache_new(cf, policy, now);
-    char *json = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *json = doc != NULL ? jsonout_dumps(doc) : NULL;
     json_decref(doc);
     return json;
 }

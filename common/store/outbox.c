@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "pg.h"
 
 struct outbox {
@@ -170,7 +171,7 @@ int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const jso
 {
     static const char ctype[] = "application/cloudevents+json; charset=UTF-8";
     outbox_header_t h = {"content-type", ctype, sizeof(ctype) - 1};
-    char *text = json_dumps(event, JSON_COMPACT);
+    char *text = jsonout_dumps(event);
     const char *id = json_string_value(json_object_get(event, "id"));
     int rc;
 
