@@ -17,13 +17,12 @@ typedef struct {
     bool failed;
 } jo_buf_t;
 
-static bool jo_reserve(jo_buf_t *b, size_t more)
+/* Grows the buffer to hold `more` bytes and the final NUL; false when it cannot. */
+static bool jo_grow(jo_buf_t *b, size_t more)
 {
     if (b->failed)
         return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 512;
     while (cap < b->len + more + 1)
         cap *= 2;
     char *p = realloc(b->buf, cap);
@@ -36,7 +35,12 @@ static bool jo_reserve(jo_buf_t *b, size_t more)
     return true;
 }
 
-static void jo_put(jo_buf_t *b, const char *s, size_t n)
+static inline bool jo_reserve(jo_buf_t *b, size_t more)
+{
+    return b->len + more < b->cap || jo_grow(b, more);
+}
+
+static inline void jo_put(jo_buf_t *b, const char *s, size_t n)
 {
     if (jo_reserve(b, n)) {
         memcpy(b->buf + b->len, s, n);
@@ -44,7 +48,7 @@ static void jo_put(jo_buf_t *b, const char *s, size_t n)
     }
 }
 
-static void jo_putc(jo_buf_t *b, char c)
+static inline void jo_putc(jo_buf_t *b, char c)
 {
     if (jo_reserve(b, 1))
         b->buf[b->len++] = c;
@@ -132,6 +136,23 @@ static void jo_string(jo_buf_t *b, const char *str, size_t len)
     jo_putc(b, '"');
 }
 
+/* An integer in decimal, as "%" JSON_INTEGER_FORMAT writes it (without printf's cost). */
+static void jo_integer(jo_buf_t *b, json_int_t i)
+{
+    char num[24];
+    size_t at = sizeof(num);
+    /* In unsigned arithmetic, so that the most negative value has a magnitude. */
+    unsigned long long u = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+
+    do {
+        num[--at] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (i < 0)
+        num[--at] = '-';
+    jo_put(b, num + at, sizeof(num) - at);
+}
+
 /* A real as jansson writes it (its own dumper, so the digits are its digits). */
 static void jo_real(jo_buf_t *b, const json_t *v)
 {
@@ -179,8 +200,6 @@ static void jo_array(jo_buf_t *b, const json_t *v, int depth)
 
 static void jo_value(jo_buf_t *b, const json_t *v, int depth)
 {
-    char num[32];
-
     if (depth > JSONOUT_MAX_DEPTH) {
         b->failed = true;
         return;
@@ -196,8 +215,7 @@ static void jo_value(jo_buf_t *b, const json_t *v, int depth)
         jo_string(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        jo_put(b, num,
-               (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+        jo_integer(b, json_integer_value(v));
         break;
     case JSON_REAL:
         jo_real(b, v);
