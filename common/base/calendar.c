@@ -255,17 +255,17 @@ GTimeZone *cal_zone_get(const char *name)
  * 180 of them before today for a European zone), and the contact rules ask for offsets a dozen
  * times per event: that search was a fifth of a case worker's time. The memo keeps, for a (zone,
  * UTC day) whose whole day lies in one of the zone's intervals, that interval's offset; a day with
- * a transition in it is not kept and always searched, so every answer is GLib's. An entry holds a
- * reference to its zone: the pointer it is keyed by cannot be freed and reused by another zone
- * while the entry lives. Direct-mapped; a collision replaces the older entry. */
-#define OFFSET_MEMO_SIZE 1024
+ * a transition in it is not kept and always searched, so every answer is GLib's. Only zones the
+ * zone cache holds are kept: it never drops them, so the pointer an entry is keyed by cannot be
+ * freed and reused by another zone. One memo per thread (no lock on the way); direct-mapped, a
+ * collision replaces the older entry. */
+#define OFFSET_MEMO_SIZE 512
 typedef struct {
-    GTimeZone *tz; /* one reference, or NULL for an empty slot */
-    int64_t day;   /* UTC day number */
+    const GTimeZone *tz; /* a zone of the zone cache, or NULL for an empty slot */
+    int64_t day;         /* UTC day number */
     int32_t offset;
 } offset_memo_t;
-static GMutex offset_lock;
-static offset_memo_t offset_memo[OFFSET_MEMO_SIZE];
+static _Thread_local offset_memo_t offset_memo[OFFSET_MEMO_SIZE];
 
 static size_t offset_slot(const GTimeZone *tz, int64_t day)
 {
@@ -273,6 +273,18 @@ static size_t offset_slot(const GTimeZone *tz, int64_t day)
 
     h ^= h >> 29;
     return (size_t)(h & (OFFSET_MEMO_SIZE - 1));
+}
+
+/* Whether tz is the zone cache's own object for its name (held until the process ends). */
+static bool zone_pinned(GTimeZone *tz)
+{
+    const char *id = g_time_zone_get_identifier(tz);
+    bool pinned;
+
+    g_mutex_lock(&zone_lock);
+    pinned = zone_cache != NULL && id != NULL && g_hash_table_lookup(zone_cache, id) == tz;
+    g_mutex_unlock(&zone_lock);
+    return pinned;
 }
 
 /* GLib's answer, and whether the whole UTC day `day` lies in the same interval as t. */
@@ -290,27 +302,14 @@ int64_t cal_offset_at(GTimeZone *tz, int64_t t)
 {
     int64_t day = floor_div(t, CAL_SECS_PER_DAY);
     offset_memo_t *slot = &offset_memo[offset_slot(tz, day)];
-    GTimeZone *old;
     bool whole_day;
     int32_t off;
 
-    g_mutex_lock(&offset_lock);
-    if (slot->tz == tz && slot->day == day) {
-        off = slot->offset;
-        g_mutex_unlock(&offset_lock);
-        return off;
-    }
-    g_mutex_unlock(&offset_lock);
-
+    if (slot->tz == tz && slot->day == day)
+        return slot->offset;
     off = offset_search(tz, t, day, &whole_day);
-    if (!whole_day)
-        return off;
-    g_mutex_lock(&offset_lock);
-    old = slot->tz;
-    *slot = (offset_memo_t){g_time_zone_ref(tz), day, off};
-    g_mutex_unlock(&offset_lock);
-    if (old != NULL)
-        g_time_zone_unref(old); /* outside the lock: it may free the zone */
+    if (whole_day && zone_pinned(tz))
+        *slot = (offset_memo_t){tz, day, off};
     return off;
 }
 

@@ -61,8 +61,8 @@ char *cal_format_utc(int64_t t, char *buf, size_t size);
  * or NULL when the name is not a zone the tz database knows. NULL or "" give UTC. */
 GTimeZone *cal_zone_get(const char *name);
 
-/* The zone's UTC offset, in seconds, at instant t: GLib's answer, memoised per (zone, UTC day)
- * for days without a transition (any thread; the memo holds a reference to the zone). */
+/* The zone's UTC offset, in seconds, at instant t: GLib's answer, memoised per thread and (zone,
+ * UTC day) for the zone cache's zones on days without a transition. */
 int64_t cal_offset_at(GTimeZone *tz, int64_t t);
 
 /* The local day number of instant t in `zone` (UTC when zone is NULL or ""). Returns 0, or -1
