@@ -179,14 +179,46 @@ int cal_parse_instant(const char *s, int64_t *epoch, int *offset_s)
     return 0;
 }
 
-char *cal_format_utc(int64_t t, char *buf, size_t size)
+/* Two decimal digits of v (0..99). */
+static char *put2(char *p, int v)
 {
-    int64_t day = floor_div(t, CAL_SECS_PER_DAY), secs = t - day * CAL_SECS_PER_DAY, y;
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+int cal_format_wall(int64_t wall, char *buf, size_t size)
+{
+    int64_t day = floor_div(wall, CAL_SECS_PER_DAY), secs = wall - day * CAL_SECS_PER_DAY, y;
     int m, d;
 
     cal_civil_from_days(day, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
+    if (y < 0 || y > 9999 || size < 20) /* what printf's %04d would write, the slow way */
+        return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, m, d,
+                        (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    char *p = put2(put2(buf, (int)(y / 100)), (int)(y % 100));
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p++ = 'T';
+    p = put2(p, (int)(secs / 3600));
+    *p++ = ':';
+    p = put2(p, (int)(secs / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (int)(secs % 60));
+    *p = '\0';
+    return 19;
+}
+
+char *cal_format_utc(int64_t t, char *buf, size_t size)
+{
+    int n = cal_format_wall(t, buf, size);
+
+    if (n >= 0 && (size_t)n + 1 < size) {
+        buf[n] = 'Z';
+        buf[n + 1] = '\0';
+    }
     return buf;
 }
 

@@ -51,6 +51,11 @@ char *cal_format_day(int64_t day, char *buf, size_t size);
 __attribute__((warn_unused_result)) int cal_parse_instant(const char *s, int64_t *epoch,
                                                           int *offset_s);
 
+/* Formats a wall-clock reading (seconds since 1970-01-01T00:00 on that clock) as
+ * "YYYY-MM-DDTHH:MM:SS" into buf, as snprintf("%04d-%02d-%02dT%02d:%02d:%02d") would. Returns
+ * the length of the full text (as snprintf: truncated when it is size or more). */
+int cal_format_wall(int64_t wall, char *buf, size_t size);
+
 /* Formats Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least CAL_INSTANT_MAX bytes).
  * Returns buf. */
 char *cal_format_utc(int64_t t, char *buf, size_t size);
