@@ -10,12 +10,7 @@
 /* jansson's JSON_PARSER_MAX_DEPTH, which its dumper also refuses to go past. */
 #define JSONOUT_MAX_DEPTH 2048
 
-/* A growing buffer; `failed` is set once an append could not grow it (the text is then junk). */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} jo_buf_t;
+typedef jsonout_t jo_buf_t;
 
 /* Grows the buffer to hold `more` bytes and the final NUL; false when it cannot. */
 static bool jo_grow(jo_buf_t *b, size_t more)
@@ -232,17 +227,49 @@ static void jo_value(jo_buf_t *b, const json_t *v, int depth)
     }
 }
 
+void jsonout_raw(jsonout_t *o, const char *text, size_t len)
+{
+    jo_put(o, text, len);
+}
+
+void jsonout_string(jsonout_t *o, const char *s)
+{
+    if (s == NULL)
+        o->failed = true;
+    else
+        jo_string(o, s, strlen(s));
+}
+
+void jsonout_value(jsonout_t *o, const json_t *v)
+{
+    if (v == NULL)
+        o->failed = true;
+    else
+        jo_value(o, v, 0);
+}
+
+char *jsonout_finish(jsonout_t *o, size_t *len)
+{
+    char *text = o->buf;
+
+    if (o->failed || text == NULL) {
+        free(text);
+        text = NULL;
+    } else {
+        text[o->len] = '\0';
+        if (len != NULL)
+            *len = o->len;
+    }
+    *o = (jsonout_t)JSONOUT_INIT;
+    return text;
+}
+
 char *jsonout_dumps(const json_t *v)
 {
-    jo_buf_t b = {NULL, 0, 0, false};
+    jsonout_t o = JSONOUT_INIT;
 
     if (!json_is_object(v) && !json_is_array(v)) /* NULL too: jansson needs JSON_ENCODE_ANY */
         return NULL;
-    jo_value(&b, v, 0);
-    if (b.failed || b.buf == NULL) {
-        free(b.buf);
-        return NULL;
-    }
-    b.buf[b.len] = '\0';
-    return b.buf;
+    jo_value(&o, v, 0);
+    return jsonout_finish(&o, NULL);
 }

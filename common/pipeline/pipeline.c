@@ -47,6 +47,20 @@ static int stage_failed(int rc, const char *what, const char *err)
     return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
 }
 
+/* One output written as text without building its envelope (ce_case_output_text()). Returns 0,
+ * or -1 when the text could not be written that way (the envelope tree then decides). */
+static int to_outbox_text(const pipeline_ctx_t *ctx, const char *topic, const char *key,
+                          const casefile_t *cf, const casefile_output_t *o)
+{
+    size_t len;
+    char *text = ce_case_output_text(o->id, ctx->source, o->type, o->at, cf->creditor_id,
+                                     cf->debtor_id, o->data, &len);
+    int rc = text != NULL ? outbox_add_event_text(ctx->outbox, topic, key, text, len, o->id) : -1;
+
+    free(text);
+    return rc;
+}
+
 /* The outputs of the plan, in the envelope with the service's source, into the outbox. */
 static int to_outbox(const pipeline_ctx_t *ctx, const casefile_t *cf, const casefile_plan_t *plan,
                      char *err, size_t errlen)
@@ -58,6 +72,8 @@ static int to_outbox(const pipeline_ctx_t *ctx, const casefile_t *cf, const case
         const casefile_output_t *o = &plan->outputs[i];
         const char *topic =
             o->topic == CASEFILE_TOPIC_TASKS ? ctx->topic_tasks : ctx->topic_case_events;
+        if (to_outbox_text(ctx, topic, key, cf, o) == 0)
+            continue;
         json_t *ev = ce_case_output_new(o->id, ctx->source, o->type, o->at, cf->creditor_id,
                                         cf->debtor_id, o->data);
         int added = ev != NULL ? outbox_add_event(ctx->outbox, topic, key, ev) : -1;

@@ -167,17 +167,24 @@ out:
     return rc;
 }
 
-int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const json_t *event)
+int outbox_add_event_text(outbox_t *ob, const char *topic, const char *key, const char *text,
+                          size_t len, const char *event_id)
 {
     static const char ctype[] = "application/cloudevents+json; charset=UTF-8";
     outbox_header_t h = {"content-type", ctype, sizeof(ctype) - 1};
+
+    return outbox_add(ob, topic, key, key ? strlen(key) : 0, text, len, event_id, &h, 1);
+}
+
+int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const json_t *event)
+{
     char *text = jsonout_dumps(event);
     const char *id = json_string_value(json_object_get(event, "id"));
     int rc;
 
     if (text == NULL)
         return -1;
-    rc = outbox_add(ob, topic, key, key ? strlen(key) : 0, text, strlen(text), id, &h, 1);
+    rc = outbox_add_event_text(ob, topic, key, text, strlen(text), id);
     free(text);
     return rc;
 }
