@@ -116,6 +116,27 @@ static void the_zone_cache_by_name(void **state)
     assert_null(cal_zone_get("../etc/passwd"));
 }
 
+/* More zones than a thread keeps at hand, asked for in turns: each name gets its own zone. */
+static void recent_zones_answer_by_name(void **state)
+{
+    static const char *const names[] = {"Europe/Madrid",    "Europe/Paris",    "Europe/Berlin",
+                                        "Europe/Lisbon",    "Asia/Tokyo",      "Asia/Kuwait",
+                                        "America/Chicago",  "America/Denver",  "America/Phoenix",
+                                        "Pacific/Honolulu", "Atlantic/Canary", "Europe/Dublin"};
+    const size_t n = sizeof(names) / sizeof(names[0]);
+
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t k = (i * 5 + (size_t)round) % n;
+            GTimeZone *tz = cal_zone_get(names[k]);
+            assert_non_null(tz);
+            assert_string_equal(g_time_zone_get_identifier(tz), names[k]);
+            g_time_zone_unref(tz);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +144,7 @@ int main(void)
         cmocka_unit_test(zones_do_not_share_entries),
         cmocka_unit_test(a_dropped_zone_cannot_answer_for_another),
         cmocka_unit_test(the_zone_cache_by_name),
+        cmocka_unit_test(recent_zones_answer_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
