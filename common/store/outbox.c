@@ -101,13 +101,15 @@ static void put_copy_bytea(outbox_t *ob, const void *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *b = p;
+    char *o = ob->buf + ob->len; /* a local, not ob->len: the loop keeps it in a register */
 
-    memcpy(ob->buf + ob->len, "\\\\x", 3);
-    ob->len += 3;
-    for (size_t i = 0; i < n; i++) {
-        ob->buf[ob->len++] = hex[b[i] >> 4];
-        ob->buf[ob->len++] = hex[b[i] & 15];
+    memcpy(o, "\\\\x", 3);
+    o += 3;
+    for (size_t i = 0; i < n; i++, o += 2) {
+        o[0] = hex[b[i] >> 4];
+        o[1] = hex[b[i] & 15];
     }
+    ob->len = (size_t)(o - ob->buf);
 }
 
 int outbox_add(outbox_t *ob, const char *topic, const void *key, size_t keylen, const void *payload,
