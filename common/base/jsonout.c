@@ -76,6 +76,12 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
     return n;
 }
 
+/* Whether byte c stands for itself in a JSON string (printable ASCII but '"' and '\\'). */
+static inline bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* The string in quotes, escaped as jansson's dump_string() without JSON_ENSURE_ASCII or
  * JSON_ESCAPE_SLASH: '"', '\\' and the C0 controls (short forms where JSON has them, else
  * \u00XX in upper-case hex); everything else as is. */
@@ -85,11 +91,17 @@ static void jo_string(jo_buf_t *b, const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t run = 0, i = 0;
 
-    jo_putc(b, '"');
+    if (!jo_reserve(b, len + 2)) /* the usual case, nothing escaped, in one go */
+        return;
+    b->buf[b->len++] = '"';
     while (i < len) {
+        while (i < len && plain(s[i])) /* the ASCII that is written as it is */
+            i++;
+        if (i == len)
+            break;
         unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            size_t n = c < 0x80 ? 1 : utf8_seq(s + i, len - i);
+        if (c >= 0x80) {
+            size_t n = utf8_seq(s + i, len - i);
             if (n == 0) {
                 b->failed = true;
                 return;
