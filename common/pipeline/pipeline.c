@@ -295,10 +295,16 @@ void pipeline_count_plan(const casefile_plan_t *plan)
  * chunks each time (5% of the overdue worker with the memset). Bounded; the lock in case batches
  * are ever applied on more than one thread. */
 #define PW_SPARE_MAX 4096
+typedef struct pw_block {
+    void *p; /* NULL, or `size` bytes no batch is using */
+    size_t size;
+} pw_block_t;
+
 typedef struct pw_spare {
     GMutex lock;
     casefile_t **files;
     size_t n, cap;
+    pw_block_t evs, cases; /* the last batch's arrays, for the next (the same reason) */
 } pw_spare_t;
 
 typedef struct pipeline_worker {
@@ -341,11 +347,43 @@ static void spare_give(pw_spare_t *sp, casefile_t *cf)
     free(cf);
 }
 
+/* `size` zeroed bytes, from the block kept in *blk when it is large enough; *cap gets the size
+ * of what it returns (give that back to block_give()). NULL when out of memory. */
+static void *block_take(pw_spare_t *sp, pw_block_t *blk, size_t size, size_t *cap)
+{
+    g_mutex_lock(&sp->lock);
+    pw_block_t got = *blk;
+    *blk = (pw_block_t){NULL, 0};
+    g_mutex_unlock(&sp->lock);
+    if (got.p != NULL && got.size >= size) {
+        memset(got.p, 0, size);
+        *cap = got.size;
+        return got.p;
+    }
+    free(got.p);
+    *cap = size;
+    return calloc(1, size);
+}
+
+/* Keeps p (`cap` bytes, from block_take()) for the next batch, or frees it. */
+static void block_give(pw_spare_t *sp, pw_block_t *blk, void *p, size_t cap)
+{
+    g_mutex_lock(&sp->lock);
+    if (blk->p == NULL) {
+        *blk = (pw_block_t){p, cap};
+        p = NULL;
+    }
+    g_mutex_unlock(&sp->lock);
+    free(p);
+}
+
 static void spare_free(pw_spare_t *sp)
 {
     for (size_t i = 0; i < sp->n; i++)
         free(sp->files[i]);
     free(sp->files);
+    free(sp->evs.p);
+    free(sp->cases.p);
     g_mutex_clear(&sp->lock);
 }
 
@@ -447,6 +485,7 @@ typedef struct pw_batch {
     size_t nc;
     casefile_t **files; /* every round's case files, freed with the batch */
     size_t nfiles, capfiles;
+    size_t evs_cap, cases_cap;  /* bytes at evs and cases (block_take()) */
     size_t checked, mismatches; /* RECOBRO_TEST_CARRY_CHECK */
 } pw_batch_t;
 
@@ -491,7 +530,8 @@ static bool same_case(const pw_event_t *a, const pw_event_t *b)
 static int pw_group(pw_batch_t *b)
 {
     qsort(b->evs, b->ne, sizeof(*b->evs), by_case_then_seq);
-    b->cases = calloc(b->ne ? b->ne : 1, sizeof(*b->cases));
+    b->cases = block_take(&b->pw->spare, &b->pw->spare.cases,
+                          (b->ne ? b->ne : 1) * sizeof(*b->cases), &b->cases_cap);
     if (b->cases == NULL)
         return -1;
     for (size_t i = 0; i < b->ne; i++) {
@@ -849,8 +889,9 @@ static void pw_free(pw_batch_t *b)
     for (size_t i = 0; i < b->nfiles; i++)
         spare_give(&b->pw->spare, b->files[i]);
     free(b->files);
-    free(b->cases);
-    free(b->evs);
+    if (b->cases != NULL)
+        block_give(&b->pw->spare, &b->pw->spare.cases, b->cases, b->cases_cap);
+    block_give(&b->pw->spare, &b->pw->spare.evs, b->evs, b->evs_cap);
 }
 
 /* The batch through the pipeline (see "A batch" above). */
@@ -865,9 +906,10 @@ static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
                     .ctx = {pw->policy.policy, clock_now(), pw->spec->source, cfg->topic_tasks,
                             cfg->topic_case_events, wk_tx_outbox(tx), pw->policy.set}};
 
-    b.evs = calloc(n ? n : 1, sizeof(*b.evs));
+    b.evs = block_take(&pw->spare, &pw->spare.evs, (n ? n : 1) * sizeof(*b.evs), &b.evs_cap);
     if (rc != 0 || b.evs == NULL) {
-        free(b.evs);
+        if (b.evs != NULL)
+            block_give(&pw->spare, &pw->spare.evs, b.evs, b.evs_cap);
         return RESULT_TRANSIENT; /* a policy is always held after the start */
     }
     for (size_t i = 0; i < n; i++)
