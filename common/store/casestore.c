@@ -194,26 +194,39 @@ typedef struct load_set {
     caseload_t cases;     /* the same case files, for caseload_queue() */
 } load_set_t;
 
+/* What one load_many() reads besides the cases: paystore's and interactstore's targets, freed
+ * after the run. */
+typedef struct row_targets {
+    paystore_rows_t *pay;
+    interactstore_disputes_t *disputes;
+} row_targets_t;
+
 /* Queues the rows the requests' events need (their cases themselves come with the batch's):
- * one statement per kind of payments row for the whole batch (paystore.h), the open disputes
- * case by case. *rows gets paystore's targets (paystore_rows_free() them after the run). */
-static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, paystore_rows_t **rows,
-                      char *err, size_t errlen)
+ * one statement per kind of payments row for the whole batch (paystore.h), one for the open
+ * disputes (interactstore.h). */
+static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, row_targets_t *t, char *err,
+                      size_t errlen)
 {
     paystore_rowreq_t *pr = calloc(n ? n : 1, sizeof(*pr));
-    int rc = pr != NULL ? 0 : -1;
+    casefile_t **dc = calloc(n ? n : 1, sizeof(*dc));
+    size_t nd = 0;
+    int rc = pr != NULL && dc != NULL ? 0 : -1;
 
-    *rows = NULL;
-    if (pr == NULL)
+    if (rc != 0)
         snprintf(err, errlen, "out of memory");
-    for (size_t i = 0; i < n && rc == 0; i++)
-        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need, reqs[i].name};
-    if (rc == 0)
-        rc = paystore_queue_rows_many(pp, pr, n, rows, err, errlen);
-    free(pr);
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* The active plan comes with the case's own row (paystore_cases_t's need). */
+        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need & ~(unsigned)CASEFILE_ROW_OPEN_PLAN,
+                                    reqs[i].name};
         if (reqs[i].need & CASEFILE_ROW_DISPUTES)
-            rc = interactstore_queue_disputes(pp, reqs[i].cf, err, errlen);
+            dc[nd++] = reqs[i].cf;
+    }
+    if (rc == 0)
+        rc = paystore_queue_rows_many(pp, pr, n, &t->pay, err, errlen);
+    if (rc == 0)
+        rc = interactstore_queue_disputes_many(pp, dc, nd, &t->disputes, err, errlen);
+    free(pr);
+    free(dc);
     return rc;
 }
 
@@ -244,15 +257,17 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
 {
     pgpipe_t *pp = pgpipe_new(conn);
     casefile_t **cfs = calloc(n ? n : 1, sizeof(casefile_t *));
-    load_set_t ls = {reqs, n, {cfs, n}, {cfs, n, true, 0}};
-    paystore_rows_t *rows = NULL;
-    int rc = pp != NULL && cfs != NULL ? 0 : -1;
+    unsigned *need = calloc(n ? n : 1, sizeof(*need));
+    load_set_t ls = {reqs, n, {cfs, n, need}, {cfs, n, true, 0}};
+    row_targets_t rows = {NULL, NULL};
+    int rc = pp != NULL && cfs != NULL && need != NULL ? 0 : -1;
 
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
         cfs[i] = reqs[i].cf;
+        need[i] = reqs[i].need;
         if (casefile_init(reqs[i].cf, reqs[i].creditor_id, reqs[i].debtor_id) < 0) {
             snprintf(err, errlen, "case ids too long, or out of memory");
             rc = -1;
@@ -265,7 +280,9 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
-    paystore_rows_free(rows);
+    paystore_rows_free(rows.pay);
+    interactstore_disputes_free(rows.disputes);
+    free(need);
     free(cfs);
     return rc;
 }

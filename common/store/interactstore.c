@@ -25,11 +25,15 @@ static const pg_statement_t statements[] = {
     {"is_dispute_open",
      "INSERT INTO dispute (creditor_id, debtor_id, event_source, event_id, opened_at, reason, "
      "invoice_id) VALUES ($1, $2, $3, $4, $5::timestamptz, $6, $7) ON CONFLICT DO NOTHING"},
-    {"is_disputes",
-     "SELECT coalesce(json_agg(json_build_object('event_source', event_source, 'event_id', "
-     "  event_id, 'invoice_id', invoice_id) ORDER BY opened_at, event_source, event_id), "
-     "  '[]')::text AS disputes FROM dispute "
-     "WHERE creditor_id = $1 AND debtor_id = $2 AND resolved_at IS NULL"},
+    /* The open disputes of a batch's cases: $1, $2 arrays with one element per case, each row
+     * with its case's place in them (ord, from 1), each case's oldest first. */
+    {"is_disputes_many",
+     "SELECT u.ord, d.event_source, d.event_id, d.invoice_id "
+     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(creditor_id, debtor_id, ord) "
+     "CROSS JOIN LATERAL (SELECT event_source, event_id, invoice_id, opened_at FROM dispute d "
+     " WHERE d.creditor_id = u.creditor_id AND d.debtor_id = u.debtor_id "
+     " AND d.resolved_at IS NULL OFFSET 0) d "
+     "ORDER BY u.ord, d.opened_at, d.event_source, d.event_id"},
     {"is_dispute_resolve",
      "UPDATE dispute SET resolved_at = $5::timestamptz, outcome = $6, updated_at = now() "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND event_source = $3 AND event_id = $4 "
@@ -153,44 +157,113 @@ static int end_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t
     return pgpipe_cmd(conn, "is_forbearance_end", 7, p, err, errlen);
 }
 
-/* The open disputes from is_disputes' row into cf->rows.disputes (target: the case file). */
-static int on_disputes(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
-{
-    casefile_t *cf = target;
-    json_error_t jerr;
-    size_t i;
-    json_t *o;
-    int rc = 0, f = PQfnumber(res, "disputes");
+/* The cases one is_disputes_many reads for, in the order of its arrays. */
+struct interactstore_disputes {
+    casefile_t **cfs;
+    size_t n;
+};
 
-    (void)pp;
-    json_t *arr =
-        f >= 0 && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, f), 0, &jerr) : NULL;
-    cf->rows.disputes = calloc(json_array_size(arr) + 1, sizeof(*cf->rows.disputes));
-    if (!json_is_array(arr) || cf->rows.disputes == NULL) {
-        json_decref(arr);
-        snprintf(err, errlen, "is_disputes: unexpected result, or out of memory");
+void interactstore_disputes_free(interactstore_disputes_t *ds)
+{
+    if (ds == NULL)
+        return;
+    free(ds->cfs);
+    free(ds);
+}
+
+static const char *col_at(const PGresult *res, int r, const char *name)
+{
+    int f = PQfnumber(res, name);
+    return f >= 0 && !PQgetisnull(res, r, f) ? PQgetvalue(res, r, f) : NULL;
+}
+
+/* Sizes every case's cf->rows.disputes to its rows (a case with none gets an empty array).
+ * Returns 0, or -1 with err filled. */
+static int size_disputes(const interactstore_disputes_t *ds, const PGresult *res, char *err,
+                         size_t errlen)
+{
+    size_t *count = calloc(ds->n + 1, sizeof(*count));
+
+    if (count == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    json_array_foreach(arr, i, o)
-    {
-        casefile_dispute_row_t *d = &cf->rows.disputes[cf->rows.n_disputes++];
-        d->event_source = strdup(str_at(o, "event_source") ? str_at(o, "event_source") : "");
-        d->event_id = strdup(str_at(o, "event_id") ? str_at(o, "event_id") : "");
-        snprintf(d->invoice_id, sizeof(d->invoice_id), "%s",
-                 str_at(o, "invoice_id") ? str_at(o, "invoice_id") : "");
-        if (d->event_source == NULL || d->event_id == NULL)
-            rc = -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *v = col_at(res, r, "ord");
+        long long ord = v != NULL ? strtoll(v, NULL, 10) : 0;
+        if (ord < 1 || (size_t)ord > ds->n) {
+            free(count);
+            snprintf(err, errlen, "is_disputes_many: row %d has no case", r);
+            return -1;
+        }
+        count[ord - 1]++;
     }
-    json_decref(arr);
+    int rc = 0;
+    for (size_t i = 0; i < ds->n && rc == 0; i++) {
+        casefile_rows_t *rows = &ds->cfs[i]->rows;
+        rows->disputes = calloc(count[i] + 1, sizeof(*rows->disputes));
+        rows->n_disputes = 0;
+        rc = rows->disputes != NULL ? 0 : -1;
+    }
+    free(count);
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
     return rc;
 }
 
-int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf, char *err, size_t errlen)
+/* is_disputes_many's rows into their cases' rows.disputes (target: the
+ * interactstore_disputes_t). */
+static int on_disputes(pgpipe_t *pp, void *target, const PGresult *res, char *err, size_t errlen)
 {
-    const char *p[2] = {cf->creditor_id, cf->debtor_id};
-    return pgpipe_query(pp, "is_disputes", 2, p, on_disputes, cf, err, errlen);
+    const interactstore_disputes_t *ds = target;
+    int rc = size_disputes(ds, res, err, errlen);
+
+    (void)pp;
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        casefile_rows_t *rows = &ds->cfs[strtoll(col_at(res, r, "ord"), NULL, 10) - 1]->rows;
+        casefile_dispute_row_t *d = &rows->disputes[rows->n_disputes++];
+        const char *src = col_at(res, r, "event_source"), *id = col_at(res, r, "event_id");
+        const char *inv = col_at(res, r, "invoice_id");
+        d->event_source = strdup(src ? src : "");
+        d->event_id = strdup(id ? id : "");
+        snprintf(d->invoice_id, sizeof(d->invoice_id), "%s", inv ? inv : "");
+        if (d->event_source == NULL || d->event_id == NULL) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+int interactstore_queue_disputes_many(pgpipe_t *pp, casefile_t *const *cfs, size_t n,
+                                      interactstore_disputes_t **out, char *err, size_t errlen)
+{
+    interactstore_disputes_t *ds = calloc(1, sizeof(*ds));
+    pgarr_t cr, de;
+    int rc = 0;
+
+    *out = ds;
+    if (ds == NULL || (ds->cfs = calloc(n ? n : 1, sizeof(*ds->cfs))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pgarr_init(&cr);
+    pgarr_init(&de);
+    for (size_t i = 0; i < n; i++) {
+        ds->cfs[ds->n++] = cfs[i];
+        pgarr_add_cstr(&cr, cfs[i]->creditor_id);
+        pgarr_add_cstr(&de, cfs[i]->debtor_id);
+    }
+    const char *p[2] = {pgarr_str(&cr), pgarr_str(&de)};
+    if (p[0] == NULL || p[1] == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && n > 0)
+        rc = pgpipe_query(pp, "is_disputes_many", 2, p, on_disputes, ds, err, errlen);
+    pgarr_free(&cr);
+    pgarr_free(&de);
+    return rc;
 }
 
 /* The disputes the decision resolved, with the event's resolution. */

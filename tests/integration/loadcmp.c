@@ -315,7 +315,7 @@ static int ref_load_many(PGconn *conn, casefile_t **cfs, size_t n, const char *c
                          char *err, size_t errlen)
 {
     ref_set_t rs = {cfs, n};
-    paystore_cases_t pay = {cfs, n};
+    paystore_cases_t pay = {cfs, n, NULL};
     pgpipe_t *pp = pgpipe_new(conn);
     int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
