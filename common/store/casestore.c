@@ -565,12 +565,23 @@ int casestore_save_batch(PGconn *conn, casefile_t *const *cfs, const casefile_pl
                          size_t n, const casestore_hist_t *hist, size_t nhist, char *err,
                          size_t errlen)
 {
+    return casestore_save_carried(conn, cfs, plans, n, hist, nhist, NULL, 0, err, errlen);
+}
+
+int casestore_save_carried(PGconn *conn, casefile_t *const *cfs,
+                           const casefile_plan_t *const *plans, size_t n,
+                           const casestore_hist_t *hist, size_t nhist, const casestore_rec_t *recs,
+                           size_t nrecs, char *err, size_t errlen)
+{
     pgpipe_t *pp = pgpipe_new(conn);
     pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
     int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
     if (pp == NULL || bulk == NULL)
         snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < nrecs && rc == 0; i++)
+        rc = interactstore_save_record(conn, recs[i].cf->creditor_id, recs[i].cf->debtor_id,
+                                       recs[i].rows, err, errlen);
     for (size_t i = 0; i < n && rc == 0; i++)
         if (cfs[i] != NULL)
             rc = save_one(conn, cfs[i], plans[i], err, errlen);

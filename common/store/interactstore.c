@@ -86,17 +86,23 @@ static const char *bool_at(const json_t *obj, const char *key)
     return json_is_boolean(v) ? (json_is_true(v) ? "true" : "false") : NULL;
 }
 
+/* The case a record is written for. */
+typedef struct rec_key {
+    const char *creditor_id, *debtor_id;
+} rec_key_t;
+
 /* The event as a contact_log row. */
-static int log_contact(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int log_contact(PGconn *conn, rec_key_t k, const casefile_rows_t *r, char *err,
+                       size_t errlen)
 {
-    const json_t *d = cf->rows.event_data;
+    const json_t *d = r->event_data;
     const json_t *tech = json_object_get(d, "techniques"), *obj = json_object_get(d, "objections");
     char *techs = tech ? json_dumps(tech, JSON_COMPACT) : NULL;
     char *objs = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    const char *p[12] = {cf->creditor_id,
-                         cf->debtor_id,
-                         cf->rows.event_source,
-                         cf->rows.event_id,
+    const char *p[12] = {k.creditor_id,
+                         k.debtor_id,
+                         r->event_source,
+                         r->event_id,
                          str_at(d, "channel"),
                          str_at(d, "at"),
                          str_at(d, "outcome"),
@@ -112,21 +118,22 @@ static int log_contact(PGconn *conn, const casefile_t *cf, char *err, size_t err
 }
 
 /* The event as an open dispute. */
-static int open_dispute(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int open_dispute(PGconn *conn, rec_key_t k, const casefile_rows_t *r, char *err,
+                        size_t errlen)
 {
-    const json_t *d = cf->rows.event_data;
-    const char *p[7] = {cf->creditor_id,        cf->debtor_id,   cf->rows.event_source,
-                        cf->rows.event_id,      str_at(d, "at"), str_at(d, "reason"),
-                        str_at(d, "invoice_id")};
+    const json_t *d = r->event_data;
+    const char *p[7] = {k.creditor_id,   k.debtor_id,         r->event_source,        r->event_id,
+                        str_at(d, "at"), str_at(d, "reason"), str_at(d, "invoice_id")};
     return pgpipe_cmd(conn, "is_dispute_open", 7, p, err, errlen);
 }
 
 /* The event merged into the case's preferences: only the fields it carries change. */
-static int save_preferences(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int save_preferences(PGconn *conn, rec_key_t k, const casefile_rows_t *r, char *err,
+                            size_t errlen)
 {
-    const json_t *d = cf->rows.event_data;
-    const char *p[7] = {cf->creditor_id,
-                        cf->debtor_id,
+    const json_t *d = r->event_data;
+    const char *p[7] = {k.creditor_id,
+                        k.debtor_id,
                         bool_at(d, "do_not_call"),
                         bool_at(d, "do_not_sms"),
                         bool_at(d, "do_not_email"),
@@ -136,24 +143,25 @@ static int save_preferences(PGconn *conn, const casefile_t *cf, char *err, size_
 }
 
 /* The event as a forbearance. */
-static int add_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int add_forbearance(PGconn *conn, rec_key_t k, const casefile_rows_t *r, char *err,
+                           size_t errlen)
 {
-    const json_t *d = cf->rows.event_data;
-    const char *p[8] = {cf->creditor_id,     cf->debtor_id,        cf->rows.event_source,
-                        cf->rows.event_id,   str_at(d, "from"),    str_at(d, "until"),
+    const json_t *d = r->event_data;
+    const char *p[8] = {k.creditor_id,       k.debtor_id,          r->event_source,
+                        r->event_id,         str_at(d, "from"),    str_at(d, "until"),
                         str_at(d, "reason"), str_at(d, "agent_id")};
     return pgpipe_cmd(conn, "is_forbearance", 8, p, err, errlen);
 }
 
 /* The early end of a forbearance (version 2). */
-static int end_forbearance(PGconn *conn, const casefile_t *cf, char *err, size_t errlen)
+static int end_forbearance(PGconn *conn, rec_key_t k, const casefile_rows_t *r, char *err,
+                           size_t errlen)
 {
-    const json_t *d = cf->rows.event_data;
-    if (cf->rows.ended_from[0] == '\0')
+    const json_t *d = r->event_data;
+    if (r->ended_from[0] == '\0')
         return 0; /* none in force or ahead: nothing to write */
-    const char *p[7] = {cf->creditor_id,      cf->debtor_id,     cf->rows.ended_from,
-                        cf->rows.ended_until, cf->rows.ended_on, str_at(d, "reason"),
-                        str_at(d, "agent_id")};
+    const char *p[7] = {k.creditor_id, k.debtor_id,         r->ended_from,        r->ended_until,
+                        r->ended_on,   str_at(d, "reason"), str_at(d, "agent_id")};
     return pgpipe_cmd(conn, "is_forbearance_end", 7, p, err, errlen);
 }
 
@@ -282,29 +290,32 @@ static int resolve_disputes(PGconn *conn, casefile_t *cf, char *err, size_t errl
     return rc;
 }
 
+int interactstore_save_record(PGconn *conn, const char *creditor_id, const char *debtor_id,
+                              const casefile_rows_t *r, char *err, size_t errlen)
+{
+    rec_key_t k = {creditor_id, debtor_id};
+
+    switch (r->record) {
+    case CASEFILE_RECORD_CONTACT:
+        return log_contact(conn, k, r, err, errlen);
+    case CASEFILE_RECORD_DISPUTE:
+        return open_dispute(conn, k, r, err, errlen);
+    case CASEFILE_RECORD_PREFERENCES:
+        return save_preferences(conn, k, r, err, errlen);
+    case CASEFILE_RECORD_FORBEARANCE:
+        return add_forbearance(conn, k, r, err, errlen);
+    case CASEFILE_RECORD_FORBEARANCE_END:
+        return end_forbearance(conn, k, r, err, errlen);
+    default:
+        return 0;
+    }
+}
+
 int interactstore_save_rows(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
-    int rc = 0;
+    int rc =
+        interactstore_save_record(conn, cf->creditor_id, cf->debtor_id, &cf->rows, err, errlen);
 
-    switch (cf->rows.record) {
-    case CASEFILE_RECORD_CONTACT:
-        rc = log_contact(conn, cf, err, errlen);
-        break;
-    case CASEFILE_RECORD_DISPUTE:
-        rc = open_dispute(conn, cf, err, errlen);
-        break;
-    case CASEFILE_RECORD_PREFERENCES:
-        rc = save_preferences(conn, cf, err, errlen);
-        break;
-    case CASEFILE_RECORD_FORBEARANCE:
-        rc = add_forbearance(conn, cf, err, errlen);
-        break;
-    case CASEFILE_RECORD_FORBEARANCE_END:
-        rc = end_forbearance(conn, cf, err, errlen);
-        break;
-    default:
-        break;
-    }
     if (rc == 0)
         cf->rows.record = CASEFILE_RECORD_NONE;
     return rc == 0 ? resolve_disputes(conn, cf, err, errlen) : rc;

@@ -47,6 +47,13 @@ void interactstore_disputes_free(interactstore_disputes_t *ds); /* NULL is a no-
 __attribute__((warn_unused_result)) int interactstore_save_rows(PGconn *conn, casefile_t *cf,
                                                                 char *err, size_t errlen);
 
+/* Writes one event's record as interactstore_save_rows() does (rows->record, with the event's
+ * data; the disputes aside), for the case (creditor_id, debtor_id): the records a case carried
+ * through several events in memory kept aside (casecarry.h), in their order. */
+__attribute__((warn_unused_result)) int
+interactstore_save_record(PGconn *conn, const char *creditor_id, const char *debtor_id,
+                          const casefile_rows_t *r, char *err, size_t errlen);
+
 /* The case's most recent contacts (up to `limit`, newest first) as a new JSON array of
  * {at, channel, outcome, agent_id, stage, techniques, objections, task_id} into *out. */
 __attribute__((warn_unused_result)) int
