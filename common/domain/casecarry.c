@@ -71,6 +71,12 @@ static bool planned_twice(const casecarry_t *cc, const char *id)
     return false;
 }
 
+/* Whether a goes after b among one transaction's tasks (the load's order: step, then id). */
+static bool task_after(const casefile_task_t *a, const casefile_task_t *b)
+{
+    return a->step != b->step ? a->step > b->step : strcmp(a->task_id, b->task_id) > 0;
+}
+
 /* Moves every task row to write into cc (the data goes with it) and keeps the pending tasks as
  * loaded ones, in place and in order. Returns 0, CASECARRY_RELOAD or -1. */
 static int settle_tasks(casefile_t *cf, casecarry_t *cc)
@@ -100,12 +106,12 @@ static int settle_tasks(casefile_t *cf, casecarry_t *cc)
     }
     cf->n_tasks = keep;
     cc->n_old = old;
-    /* This batch's tasks share the transaction's created_at: the load orders them by step. A
-     * stable insertion sort: there are few. */
+    /* This batch's tasks share the transaction's created_at: the load orders them by step, then
+     * task_id. An insertion sort: there are few. */
     for (size_t i = old + 1; i < keep; i++) {
         casefile_task_t t = cf->tasks[i];
         size_t j = i;
-        while (j > old && cf->tasks[j - 1].step > t.step) {
+        while (j > old && task_after(&cf->tasks[j - 1], &t)) {
             cf->tasks[j] = cf->tasks[j - 1];
             j--;
         }
@@ -155,6 +161,10 @@ static bool needs_reload(const casefile_t *cf)
 
     if (r->payment || r->promise || r->plan || r->open_promise || r->open_plan || r->n_pending ||
         r->n_disputes || r->task_report != 0)
+        return true;
+    /* A forbearance granted or ended: a reload's forbearance_from/until are the latest granted
+     * (caseload.c), not the one in force that forbear_pick() leaves in memory. */
+    if (r->record == CASEFILE_RECORD_FORBEARANCE || r->record == CASEFILE_RECORD_FORBEARANCE_END)
         return true;
     if (cf->n_credits > 0 || cf->n_credit_lines > 0 || cf->charges.pay_insert ||
         cf->charges.n_credit_paid > 0 || cf->charges.pay_id[0] != '\0')

@@ -7,9 +7,10 @@
  *
  * What a reload gives, and so what settle makes of the case (casestore.c's load):
  *  - tasks: the pending ones only, without their data and reason, those of earlier batches in
- *    their loaded order, then those planned in this batch by step (the load's ORDER BY
- *    created_at, step: one transaction's tasks share created_at); cancelled, suppressed and new
- *    tasks' rows go to the writes kept here (casecarry_swap() hands them to the save);
+ *    their loaded order, then those planned in this batch by step and id (the load's ORDER BY
+ *    created_at, step, task_id: one transaction's tasks share created_at); cancelled,
+ *    suppressed and new tasks' rows go to the writes kept here (casecarry_swap() hands them to
+ *    the save);
  *  - invoices by id (byte order: the databases' collation is C.UTF-8);
  *  - last_event "", principal 0 (neither is stored), charges.loaded once its row is written,
  *    no next action's fields when there is none (stored as NULLs).
@@ -17,10 +18,11 @@
  * The dirty marks (invoices, parties, features, follow-up, charges) stay: the one save writes
  * the union of what the events changed, each row as the last event left it.
  *
- * An event's record (a contact attempt, contact preferences, a dispute opened, a forbearance
- * granted or ended: rows.record) moves to the records kept here (the save writes them in order,
- * casestore_save_carried()): what it changed in the case (contact state, forbearances,
- * features) is what a reload of the tables would show.
+ * An event's record (rows.record) moves to the records kept here (the save writes them in order,
+ * casestore_save_carried()). A contact attempt, contact preferences or a dispute opened carry:
+ * what they changed in the case (contact state, features) is what a reload of the tables shows.
+ * A forbearance granted or ended does not: a reload's forbearance_from/until are the latest
+ * granted, memory's the one in force (forbear_pick()).
  *
  * Where carrying is not exact, settle says so (CASECARRY_RELOAD) and the pipeline saves the case
  * and reloads it before its next event: the event named rows (payments, promises, plans,

@@ -56,7 +56,7 @@
     "   'step', t.step, 'template', t.template, 'priority', t.priority, "                          \
     "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "                     \
     "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "                       \
-    "   ORDER BY t.created_at, t.step), '[]')::text "                                              \
+    "   ORDER BY t.created_at, t.step, t.task_id), '[]')::text "                                   \
     "  FROM task t WHERE t.creditor_id = c.creditor_id AND t.debtor_id = c.debtor_id AND "         \
     "t.status = 'pending') "                                                                       \
     "  AS tasks, " /* interactions: the contact state planning obeys (0004_interactions.sql). */   \

@@ -137,11 +137,11 @@ static void test_settle_keeps_records(void **state)
     cf.rows.event_data = d2;
     cf.rows.event_id = "e2";
     assert_int_equal(casecarry_settle(&cf, &cc), 0);
-    cf.rows.record = CASEFILE_RECORD_FORBEARANCE_END;
+    cf.rows.record = CASEFILE_RECORD_FORBEARANCE_END; /* kept, but the carry ends */
     strcpy(cf.rows.ended_from, "2026-12-01");
     cf.rows.ended_on = "2026-12-05";
     cf.rows.event_id = "e3";
-    assert_int_equal(casecarry_settle(&cf, &cc), 0);
+    assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
     assert_int_equal(cc.n_recs, 3);
     assert_int_equal(cc.recs[0].record, CASEFILE_RECORD_CONTACT);
     assert_ptr_equal(cc.recs[0].event_data, d1);
