@@ -332,11 +332,13 @@ static void log_applied(const casefile_t *cf, const char *type, const casefile_p
  * would show it, each event with its own plan and outputs), and saves every case once, in one
  * round trip, with the union of what its events changed. A case goes on in a further round only
  * where carrying is not exact: its next event names rows to load (payments, promises, plans,
- * disputes), or the one before wrote rows of its own, used credit, ... (casecarry_settle()), or
- * an event carried in memory was rejected (the case is then re-run one event per round, so a
- * rejected event leaves it exactly as before). On the overdue worker's batches that is one
- * round. The outputs go into the outbox in the order the rounds-per-event pipeline gave them:
- * every case's first event, then every case's second... */
+ * disputes), or the one before wrote payments, promise or plan rows, a forbearance, used
+ * credit, ... (casecarry_settle()), or an event carried in memory was rejected (the case is then
+ * re-run one event per round, so a rejected event leaves it exactly as before). On the overdue
+ * worker's batches that is one round; contact attempts, contact preferences and disputes opened
+ * carry too (their rows are kept aside in order and written by the one save). The outputs go
+ * into the outbox in the order the rounds-per-event pipeline gave them: every case's first event,
+ * then every case's second... */
 
 /* An event of the batch on its way through the pipeline. */
 typedef struct pw_event {
