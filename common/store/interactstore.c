@@ -22,9 +22,11 @@ static const pg_statement_t statements[] = {
      " $12::text[]) AS u(creditor_id, debtor_id, event_source, event_id, channel, at, outcome, "
      " agent_id, stage, techniques, objections, task_id) "
      "ON CONFLICT DO NOTHING"},
+    /* Bulk form too (pgbulk.h): one statement for a batch's disputes opened. */
     {"is_dispute_open",
      "INSERT INTO dispute (creditor_id, debtor_id, event_source, event_id, opened_at, reason, "
-     "invoice_id) VALUES ($1, $2, $3, $4, $5::timestamptz, $6, $7) ON CONFLICT DO NOTHING"},
+     "invoice_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+     " $5::timestamptz[], $6::text[], $7::text[]) ON CONFLICT DO NOTHING"},
     /* The open disputes of a batch's cases: $1, $2 arrays with one element per case, each row
      * with its case's place in them (ord, from 1), each case's oldest first. */
     {"is_disputes_many",
@@ -38,17 +40,24 @@ static const pg_statement_t statements[] = {
      "UPDATE dispute SET resolved_at = $5::timestamptz, outcome = $6, updated_at = now() "
      "WHERE creditor_id = $1 AND debtor_id = $2 AND event_source = $3 AND event_id = $4 "
      "AND resolved_at IS NULL"},
+    /* Bulk form too: each event's preferences merged (only the fields it carries change; a
+     * case's keys are distinct in one statement, pgbulk.h). */
     {"is_prefs",
+     "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::boolean[], "
+     " $5::boolean[], $6::boolean[], $7::text[]) AS u(creditor_id, debtor_id, dnc, dns, dne, cc, "
+     " tz)) "
      "INSERT INTO contact_preference (creditor_id, debtor_id, do_not_call, do_not_sms, "
      "do_not_email, cease_communication, timezone) "
-     "VALUES ($1, $2, coalesce($3::boolean, false), coalesce($4::boolean, false), "
-     " coalesce($5::boolean, false), coalesce($6::boolean, false), $7) "
-     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET "
-     "do_not_call = coalesce($3::boolean, contact_preference.do_not_call), "
-     "do_not_sms = coalesce($4::boolean, contact_preference.do_not_sms), "
-     "do_not_email = coalesce($5::boolean, contact_preference.do_not_email), "
-     "cease_communication = coalesce($6::boolean, contact_preference.cease_communication), "
-     "timezone = coalesce($7, contact_preference.timezone), updated_at = now()"},
+     "SELECT u.creditor_id, u.debtor_id, coalesce(u.dnc, false), coalesce(u.dns, false), "
+     " coalesce(u.dne, false), coalesce(u.cc, false), u.tz FROM u "
+     "ON CONFLICT (creditor_id, debtor_id) DO UPDATE SET (do_not_call, do_not_sms, "
+     "do_not_email, cease_communication, timezone, updated_at) = (SELECT "
+     " coalesce(u.dnc, contact_preference.do_not_call), "
+     " coalesce(u.dns, contact_preference.do_not_sms), "
+     " coalesce(u.dne, contact_preference.do_not_email), "
+     " coalesce(u.cc, contact_preference.cease_communication), "
+     " coalesce(u.tz, contact_preference.timezone), now() FROM u "
+     " WHERE u.creditor_id = EXCLUDED.creditor_id AND u.debtor_id = EXCLUDED.debtor_id)"},
     {"is_forbearance",
      "INSERT INTO forbearance (creditor_id, debtor_id, event_source, event_id, from_on, "
      "until_on, reason, agent_id) VALUES ($1, $2, $3, $4, $5::date, $6::date, $7, $8) "
