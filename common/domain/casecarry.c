@@ -21,6 +21,7 @@ void casecarry_saved(casecarry_t *cc)
     for (size_t i = 0; i < cc->n_writes; i++)
         json_decref(cc->writes[i].data);
     cc->n_writes = 0;
+    cc->n_recs = 0;
 }
 
 void casecarry_clear(casecarry_t *cc)
@@ -29,6 +30,7 @@ void casecarry_clear(casecarry_t *cc)
         return;
     casecarry_saved(cc);
     free(cc->writes);
+    free(cc->recs);
     *cc = (casecarry_t)CASECARRY_INIT;
 }
 
@@ -69,6 +71,12 @@ static bool planned_twice(const casecarry_t *cc, const char *id)
     return false;
 }
 
+/* Whether a goes after b among one transaction's tasks (the load's order: step, then id). */
+static bool task_after(const casefile_task_t *a, const casefile_task_t *b)
+{
+    return a->step != b->step ? a->step > b->step : strcmp(a->task_id, b->task_id) > 0;
+}
+
 /* Moves every task row to write into cc (the data goes with it) and keeps the pending tasks as
  * loaded ones, in place and in order. Returns 0, CASECARRY_RELOAD or -1. */
 static int settle_tasks(casefile_t *cf, casecarry_t *cc)
@@ -98,12 +106,12 @@ static int settle_tasks(casefile_t *cf, casecarry_t *cc)
     }
     cf->n_tasks = keep;
     cc->n_old = old;
-    /* This batch's tasks share the transaction's created_at: the load orders them by step. A
-     * stable insertion sort: there are few. */
+    /* This batch's tasks share the transaction's created_at: the load orders them by step, then
+     * task_id. An insertion sort: there are few. */
     for (size_t i = old + 1; i < keep; i++) {
         casefile_task_t t = cf->tasks[i];
         size_t j = i;
-        while (j > old && cf->tasks[j - 1].step > t.step) {
+        while (j > old && task_after(&cf->tasks[j - 1], &t)) {
             cf->tasks[j] = cf->tasks[j - 1];
             j--;
         }
@@ -117,13 +125,46 @@ static int by_invoice_id(const void *a, const void *b)
     return strcmp(((const casefile_invoice_t *)a)->id, ((const casefile_invoice_t *)b)->id);
 }
 
+/* Moves the event's record (rows.record) to the records kept: only its own fields go. Returns 0,
+ * or -1 when out of memory. */
+static int keep_record(casefile_t *cf, casecarry_t *cc)
+{
+    const casefile_rows_t *r = &cf->rows;
+
+    if (r->record == CASEFILE_RECORD_NONE)
+        return 0;
+    if (cc->n_recs == cc->cap_recs) {
+        size_t ncap = cc->cap_recs ? cc->cap_recs * 2 : 4;
+        casefile_rows_t *p = realloc(cc->recs, ncap * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        cc->recs = p;
+        cc->cap_recs = ncap;
+    }
+    casefile_rows_t *k = &cc->recs[cc->n_recs++];
+    memset(k, 0, sizeof(*k));
+    k->record = r->record;
+    k->event_data = r->event_data;
+    k->event_source = r->event_source;
+    k->event_id = r->event_id;
+    memcpy(k->ended_from, r->ended_from, sizeof(k->ended_from));
+    memcpy(k->ended_until, r->ended_until, sizeof(k->ended_until));
+    k->ended_on = r->ended_on;
+    cf->rows.record = CASEFILE_RECORD_NONE;
+    return 0;
+}
+
 /* Rows of the event, or parts of the case, that a carry cannot reproduce. */
 static bool needs_reload(const casefile_t *cf)
 {
     const casefile_rows_t *r = &cf->rows;
 
     if (r->payment || r->promise || r->plan || r->open_promise || r->open_plan || r->n_pending ||
-        r->n_disputes || r->record != CASEFILE_RECORD_NONE || r->task_report != 0)
+        r->n_disputes || r->task_report != 0)
+        return true;
+    /* A forbearance granted or ended: a reload's forbearance_from/until are the latest granted
+     * (caseload.c), not the one in force that forbear_pick() leaves in memory. */
+    if (r->record == CASEFILE_RECORD_FORBEARANCE || r->record == CASEFILE_RECORD_FORBEARANCE_END)
         return true;
     if (cf->n_credits > 0 || cf->n_credit_lines > 0 || cf->charges.pay_insert ||
         cf->charges.n_credit_paid > 0 || cf->charges.pay_id[0] != '\0')
@@ -137,7 +178,7 @@ int casecarry_settle(casefile_t *cf, casecarry_t *cc)
     int rc = needs_reload(cf) ? CASECARRY_RELOAD : 0;
     int trc = settle_tasks(cf, cc);
 
-    if (trc < 0)
+    if (trc < 0 || keep_record(cf, cc) < 0)
         return -1;
     if (trc == CASECARRY_RELOAD)
         rc = CASECARRY_RELOAD;
@@ -150,8 +191,8 @@ int casecarry_settle(casefile_t *cf, casecarry_t *cc)
     }
     if (cf->charges.dirty)
         cf->charges.loaded = true;
-    /* The rows stay: an event that had any ends the carry (needs_reload()), and what it did
-     * is still read after the save (a handler's observe()). */
+    /* The other rows stay: an event that had any ends the carry (needs_reload()), and what it
+     * did is still read after the save (a handler's observe()). */
     return rc;
 }
 

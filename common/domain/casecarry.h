@@ -7,9 +7,10 @@
  *
  * What a reload gives, and so what settle makes of the case (casestore.c's load):
  *  - tasks: the pending ones only, without their data and reason, those of earlier batches in
- *    their loaded order, then those planned in this batch by step (the load's ORDER BY
- *    created_at, step: one transaction's tasks share created_at); cancelled, suppressed and new
- *    tasks' rows go to the writes kept here (casecarry_swap() hands them to the save);
+ *    their loaded order, then those planned in this batch by step and id (the load's ORDER BY
+ *    created_at, step, task_id: one transaction's tasks share created_at); cancelled,
+ *    suppressed and new tasks' rows go to the writes kept here (casecarry_swap() hands them to
+ *    the save);
  *  - invoices by id (byte order: the databases' collation is C.UTF-8);
  *  - last_event "", principal 0 (neither is stored), charges.loaded once its row is written,
  *    no next action's fields when there is none (stored as NULLs).
@@ -17,10 +18,16 @@
  * The dirty marks (invoices, parties, features, follow-up, charges) stay: the one save writes
  * the union of what the events changed, each row as the last event left it.
  *
+ * An event's record (rows.record) moves to the records kept here (the save writes them in order,
+ * casestore_save_carried()). A contact attempt, contact preferences or a dispute opened carry:
+ * what they changed in the case (contact state, features) is what a reload of the tables shows.
+ * A forbearance granted or ended does not: a reload's forbearance_from/until are the latest
+ * granted, memory's the one in force (forbear_pick()).
+ *
  * Where carrying is not exact, settle says so (CASECARRY_RELOAD) and the pipeline saves the case
  * and reloads it before its next event: the event named rows (payments, promises, plans,
- * disputes), over-payment credit was used, the parties are not complete enough to be saved, or a
- * task id was planned twice. Pure: no I/O. */
+ * disputes) or reported on a task, over-payment credit was used, the parties are not complete
+ * enough to be saved, or a task id was planned twice. Pure: no I/O. */
 #ifndef RECOBRO_CASECARRY_H
 #define RECOBRO_CASECARRY_H
 
@@ -32,16 +39,22 @@
 /* casecarry_settle(): the case must be saved and reloaded before its next event. */
 #define CASECARRY_RELOAD 1
 
-/* What the save of a carried case still has to write besides its state: task rows. */
+/* What the save of a carried case still has to write besides its state: task rows, and the
+ * events' own rows that carry exactly (records: contact_log, contact_preference, dispute
+ * opened, forbearance granted or ended; casefile.h's rows.record). */
 typedef struct casecarry {
     casefile_task_t *writes; /* owned (and their data): inserts and status updates, in order */
     size_t n_writes, cap_writes;
     size_t n_old; /* cf->tasks[0..n_old) were loaded before the batch, in the load's order */
+    /* Each event's record, in order: only the record's fields are set (record, event_data,
+     * event_source, event_id, ended_*; borrowed from the events, valid for the batch). */
+    casefile_rows_t *recs;
+    size_t n_recs, cap_recs;
 } casecarry_t;
 
 #define CASECARRY_INIT                                                                             \
     {                                                                                              \
-        NULL, 0, 0, 0                                                                              \
+        NULL, 0, 0, 0, NULL, 0, 0                                                                  \
     }
 
 /* Starts carrying *cf, just loaded: its last `batch_tasks` tasks were planned earlier in the same
@@ -51,7 +64,7 @@ void casecarry_begin(casecarry_t *cc, const casefile_t *cf, size_t batch_tasks);
 /* This batch's pending tasks in the settled *cf (what casecarry_begin() takes after a reload). */
 size_t casecarry_batch_tasks(const casecarry_t *cc, const casefile_t *cf);
 
-/* After the writes were saved: frees them (and their data); the carry goes on. */
+/* After the writes (and records) were saved: frees them (and their data); the carry goes on. */
 void casecarry_saved(casecarry_t *cc);
 
 /* After one applied event (decision and planning done): moves the task rows to write into *cc and

@@ -441,11 +441,13 @@ static void log_applied(const casefile_t *cf, const char *type, const casefile_p
  * would show it, each event with its own plan and outputs), and saves every case once, in one
  * round trip, with the union of what its events changed. A case goes on in a further round only
  * where carrying is not exact: its next event names rows to load (payments, promises, plans,
- * disputes), or the one before wrote rows of its own, used credit, ... (casecarry_settle()), or
- * an event carried in memory was rejected (the case is then re-run one event per round, so a
- * rejected event leaves it exactly as before). On the overdue worker's batches that is one
- * round. The outputs go into the outbox in the order the rounds-per-event pipeline gave them:
- * every case's first event, then every case's second... */
+ * disputes), or the one before wrote payments, promise or plan rows, a forbearance, used
+ * credit, ... (casecarry_settle()), or an event carried in memory was rejected (the case is then
+ * re-run one event per round, so a rejected event leaves it exactly as before). On the overdue
+ * worker's batches that is one round; contact attempts, contact preferences and disputes opened
+ * carry too (their rows are kept aside in order and written by the one save). The outputs go
+ * into the outbox in the order the rounds-per-event pipeline gave them: every case's first event,
+ * then every case's second... */
 
 /* An event of the batch on its way through the pipeline. */
 typedef struct pw_event {
@@ -457,8 +459,9 @@ typedef struct pw_event {
     casefile_t *cf;                      /* the case file it was applied to (the batch's) */
     casefile_plan_t plan;
     reason_t rej;
-    int rc;       /* once applied: RESULT_OK or RESULT_REJECTED */
-    bool applied; /* decided, and its case saved or its rejection final */
+    int rc;          /* once applied: RESULT_OK or RESULT_REJECTED */
+    bool applied;    /* decided, and its case saved or its rejection final */
+    int task_report; /* its rows.task_report (the case file's is the last event's): observe() */
 } pw_event_t;
 
 /* A case of the batch: its events and what the current round made of it. */
@@ -644,7 +647,7 @@ static int pw_check_carry(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen)
 /* Whether event e of case c can meet the case as the events before it left it in memory. */
 static bool pw_carries(const pw_case_t *c, const pw_event_t *e, int settled)
 {
-    return !c->single && settled == 0 && e->h->load == 0 && e->h->observe == NULL;
+    return !c->single && settled == 0 && e->h->load == 0;
 }
 
 /* Case c's events from c->next on, in memory, as far as carrying is exact. */
@@ -671,6 +674,7 @@ static int pw_run_case(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen)
         e->cf = c->cf;
         e->rc = it.rc;
         e->rej = it.rej;
+        e->task_report = c->cf->rows.task_report;
         if (it.rc == RESULT_REJECTED && i > from) {
             if (c->checked) { /* its earlier events are saved already: isolate them */
                 snprintf(err, errlen, "carry check: a carried event was rejected");
@@ -699,16 +703,20 @@ static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t e
 {
     casefile_t **cfs = calloc(k ? k : 1, sizeof(*cfs));
     const casefile_plan_t **plans = calloc(k ? k : 1, sizeof(*plans));
-    size_t nh = 0, j = 0;
+    size_t nh = 0, nr = 0, j = 0, m = 0;
     int rc = cfs != NULL && plans != NULL ? RESULT_OK : RESULT_TRANSIENT;
 
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         nh += act[i]->save ? act[i]->nhist : 0;
+        nr += act[i]->save ? act[i]->cc.n_recs : 0;
+    }
     casestore_hist_t *hist = calloc(nh ? nh : 1, sizeof(*hist));
-    if (rc != RESULT_OK || hist == NULL) {
+    casestore_rec_t *recs = calloc(nr ? nr : 1, sizeof(*recs));
+    if (rc != RESULT_OK || hist == NULL || recs == NULL) {
         free(cfs);
         free(plans);
         free(hist);
+        free(recs);
         snprintf(err, errlen, "out of memory");
         return RESULT_TRANSIENT;
     }
@@ -716,11 +724,13 @@ static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t e
         if (!act[i]->save)
             continue;
         cfs[i] = act[i]->cf;
+        for (size_t r = 0; r < act[i]->cc.n_recs; r++)
+            recs[m++] = (casestore_rec_t){act[i]->cf, &act[i]->cc.recs[r]};
         casecarry_swap(act[i]->cf, &act[i]->cc);
         for (size_t h = 0; h < act[i]->nhist; h++)
             hist[j++] = act[i]->hist[h];
     }
-    rc = casestore_save_batch(wk_tx_conn(b->tx), cfs, plans, k, hist, nh, err, errlen);
+    rc = casestore_save_carried(wk_tx_conn(b->tx), cfs, plans, k, hist, nh, recs, nr, err, errlen);
     if (rc != 0)
         rc = stage_failed(rc, "save", err);
     for (size_t i = 0; i < k; i++) {
@@ -734,6 +744,7 @@ static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t e
     free(cfs);
     free(plans);
     free(hist);
+    free(recs);
     return rc;
 }
 
@@ -844,8 +855,10 @@ static int pw_finish(pw_batch_t *b, pw_case_t *c, pw_event_t *e, bool last)
     int rc = to_outbox(&b->ctx, e->cf, &e->plan, err, sizeof(err));
     if (rc != RESULT_OK)
         return stage_failed(rc, "outbox", err);
-    if (e->h->observe != NULL)
+    if (e->h->observe != NULL) {
+        e->cf->rows.task_report = e->task_report; /* what this event of the case did */
         e->h->observe(e->cf);
+    }
     count_plan(&e->plan, count_after_commit, b->tx);
     log_applied(e->cf, e->m->ev.type, &e->plan);
     (void)c;

@@ -60,7 +60,8 @@ static const pg_statement_t statements[] = {
      CL_KEYS
      "CROSS JOIN LATERAL (SELECT * FROM invoice i WHERE " CL_CASE_KEY("i") "OFFSET 0) i "
      "ORDER BY u.ord, i.invoice_id"},
-    /* The pending tasks (index task_pending), oldest first. */
+    /* The pending tasks (index task_pending), oldest first; one transaction's by step, then id
+     * (a total order: casecarry.c settles a carried case's tasks in it). */
     {"cl_tasks",
      "SELECT u.ord, t.task_id, t.action, t.channel, t.segment, t.segment_seq, t.step, "
      " t.template, t.priority, "
@@ -69,7 +70,7 @@ static const pg_statement_t statements[] = {
      CL_KEYS
      "CROSS JOIN LATERAL (SELECT * FROM task t WHERE " CL_CASE_KEY("t")
      " AND t.status = 'pending' OFFSET 0) t "
-     "ORDER BY u.ord, t.created_at, t.step"},
+     "ORDER BY u.ord, t.created_at, t.step, t.task_id"},
     /* The newest phone attempts (index contact_log_recent), newest first. */
     {"cl_calls",
      "SELECT u.ord, l.at "

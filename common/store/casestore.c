@@ -195,26 +195,39 @@ typedef struct load_set {
     caseload_t cases;     /* the same case files, for caseload_queue() */
 } load_set_t;
 
+/* What one load_many() reads besides the cases: paystore's and interactstore's targets, freed
+ * after the run. */
+typedef struct row_targets {
+    paystore_rows_t *pay;
+    interactstore_disputes_t *disputes;
+} row_targets_t;
+
 /* Queues the rows the requests' events need (their cases themselves come with the batch's):
- * one statement per kind of payments row for the whole batch (paystore.h), the open disputes
- * case by case. *rows gets paystore's targets (paystore_rows_free() them after the run). */
-static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, paystore_rows_t **rows,
-                      char *err, size_t errlen)
+ * one statement per kind of payments row for the whole batch (paystore.h), one for the open
+ * disputes (interactstore.h). */
+static int queue_rows(pgpipe_t *pp, casestore_req_t *reqs, size_t n, row_targets_t *t, char *err,
+                      size_t errlen)
 {
     paystore_rowreq_t *pr = calloc(n ? n : 1, sizeof(*pr));
-    int rc = pr != NULL ? 0 : -1;
+    casefile_t **dc = calloc(n ? n : 1, sizeof(*dc));
+    size_t nd = 0;
+    int rc = pr != NULL && dc != NULL ? 0 : -1;
 
-    *rows = NULL;
-    if (pr == NULL)
+    if (rc != 0)
         snprintf(err, errlen, "out of memory");
-    for (size_t i = 0; i < n && rc == 0; i++)
-        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need, reqs[i].name};
-    if (rc == 0)
-        rc = paystore_queue_rows_many(pp, pr, n, rows, err, errlen);
-    free(pr);
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* The active plan comes with the case's own row (paystore_cases_t's need). */
+        pr[i] = (paystore_rowreq_t){reqs[i].cf, reqs[i].need & ~(unsigned)CASEFILE_ROW_OPEN_PLAN,
+                                    reqs[i].name};
         if (reqs[i].need & CASEFILE_ROW_DISPUTES)
-            rc = interactstore_queue_disputes(pp, reqs[i].cf, err, errlen);
+            dc[nd++] = reqs[i].cf;
+    }
+    if (rc == 0)
+        rc = paystore_queue_rows_many(pp, pr, n, &t->pay, err, errlen);
+    if (rc == 0)
+        rc = interactstore_queue_disputes_many(pp, dc, nd, &t->disputes, err, errlen);
+    free(pr);
+    free(dc);
     return rc;
 }
 
@@ -245,15 +258,17 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
 {
     pgpipe_t *pp = pgpipe_new(conn);
     casefile_t **cfs = calloc(n ? n : 1, sizeof(casefile_t *));
-    load_set_t ls = {reqs, n, {cfs, n}, {cfs, n, true, 0}};
-    paystore_rows_t *rows = NULL;
-    int rc = pp != NULL && cfs != NULL ? 0 : -1;
+    unsigned *need = calloc(n ? n : 1, sizeof(*need));
+    load_set_t ls = {reqs, n, {cfs, n, need}, {cfs, n, true, 0}};
+    row_targets_t rows = {NULL, NULL};
+    int rc = pp != NULL && cfs != NULL && need != NULL ? 0 : -1;
 
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         reqs[i].conn = conn;
         cfs[i] = reqs[i].cf;
+        need[i] = reqs[i].need;
         if (casefile_init(reqs[i].cf, reqs[i].creditor_id, reqs[i].debtor_id) < 0) {
             snprintf(err, errlen, "case ids too long, or out of memory");
             rc = -1;
@@ -266,7 +281,9 @@ int casestore_load_many(PGconn *conn, casestore_req_t *reqs, size_t n, char *err
     if (rc == 0)
         rc = pgpipe_run(pp, err, errlen);
     pgpipe_free(pp);
-    paystore_rows_free(rows);
+    paystore_rows_free(rows.pay);
+    interactstore_disputes_free(rows.disputes);
+    free(need);
     free(cfs);
     return rc;
 }
@@ -513,8 +530,8 @@ static const pgbulk_stmt_t save_order[] = {
     {"ps_plan_put", 3, true},
     {"ps_inst_put", 4, true},
     {"is_log", 0, true},
-    {"is_dispute_open", 4, false},
-    {"is_prefs", 2, false},
+    {"is_dispute_open", 4, true},
+    {"is_prefs", 2, true},
     {"is_forbearance", 4, false},
     {"is_forbearance_end", 4, false},
     {"is_dispute_resolve", 4, false},
@@ -549,12 +566,23 @@ int casestore_save_batch(PGconn *conn, casefile_t *const *cfs, const casefile_pl
                          size_t n, const casestore_hist_t *hist, size_t nhist, char *err,
                          size_t errlen)
 {
+    return casestore_save_carried(conn, cfs, plans, n, hist, nhist, NULL, 0, err, errlen);
+}
+
+int casestore_save_carried(PGconn *conn, casefile_t *const *cfs,
+                           const casefile_plan_t *const *plans, size_t n,
+                           const casestore_hist_t *hist, size_t nhist, const casestore_rec_t *recs,
+                           size_t nrecs, char *err, size_t errlen)
+{
     pgpipe_t *pp = pgpipe_new(conn);
     pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
     int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
     if (pp == NULL || bulk == NULL)
         snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; i < nrecs && rc == 0; i++)
+        rc = interactstore_save_record(conn, recs[i].cf->creditor_id, recs[i].cf->debtor_id,
+                                       recs[i].rows, err, errlen);
     for (size_t i = 0; i < n && rc == 0; i++)
         if (cfs[i] != NULL)
             rc = save_one(conn, cfs[i], plans[i], err, errlen);

@@ -84,6 +84,19 @@ __attribute__((warn_unused_result)) int casestore_save_batch(PGconn *conn, casef
                                                              size_t nhist, char *err,
                                                              size_t errlen);
 
+/* An event's record (interactstore_save_record()) kept aside for case cf's save. */
+typedef struct casestore_rec {
+    const casefile_t *cf;
+    const casefile_rows_t *rows;
+} casestore_rec_t;
+
+/* casestore_save_batch(), plus the `nrecs` records of `recs` written first, in their order:
+ * the rows of events a case went through in memory before the one its cf->rows still holds. */
+__attribute__((warn_unused_result)) int
+casestore_save_carried(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
+                       size_t n, const casestore_hist_t *hist, size_t nhist,
+                       const casestore_rec_t *recs, size_t nrecs, char *err, size_t errlen);
+
 /* The case's most recent tasks (up to `limit`, newest first) as a new JSON array of
  * {task_id, status, reason, action, channel, step, segment, not_before, not_after, created_at}
  * into *out. Returns 0, -1 or RESULT_TRANSIENT. */

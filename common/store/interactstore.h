@@ -29,16 +29,30 @@
 __attribute__((warn_unused_result)) int interactstore_prepare(PGconn *conn, char *err,
                                                               size_t errlen);
 
-/* Queues on `pp` the query of the case's open disputes; its result fills cf->rows.disputes
- * (oldest first) when the caller runs the pipeline. */
-__attribute__((warn_unused_result)) int interactstore_queue_disputes(pgpipe_t *pp, casefile_t *cf,
-                                                                     char *err, size_t errlen);
+/* The targets of one interactstore_queue_disputes_many(): free them after the pipeline ran. */
+typedef struct interactstore_disputes interactstore_disputes_t;
+
+/* Queues on `pp` one query of the open disputes of the `n` cases (none: nothing is sent); its
+ * result fills each cf->rows.disputes (oldest first) when the caller runs the pipeline. *out
+ * gets the targets (also on failure: interactstore_disputes_free() them). */
+__attribute__((warn_unused_result)) int
+interactstore_queue_disputes_many(pgpipe_t *pp, casefile_t *const *cfs, size_t n,
+                                  interactstore_disputes_t **out, char *err, size_t errlen);
+
+void interactstore_disputes_free(interactstore_disputes_t *ds); /* NULL is a no-op */
 
 /* Writes what the decision marked: the event as its row (rows.record: a contact_log row, an
  * open dispute, the preferences merged (only the fields the event carries change), a
  * forbearance; a repeat of the same (source, id) is ignored), and the disputes it resolved. */
 __attribute__((warn_unused_result)) int interactstore_save_rows(PGconn *conn, casefile_t *cf,
                                                                 char *err, size_t errlen);
+
+/* Writes one event's record as interactstore_save_rows() does (rows->record, with the event's
+ * data; the disputes aside), for the case (creditor_id, debtor_id): the records a case carried
+ * through several events in memory kept aside (casecarry.h), in their order. */
+__attribute__((warn_unused_result)) int
+interactstore_save_record(PGconn *conn, const char *creditor_id, const char *debtor_id,
+                          const casefile_rows_t *r, char *err, size_t errlen);
 
 /* The case's most recent contacts (up to `limit`, newest first) as a new JSON array of
  * {at, channel, outcome, agent_id, stage, techniques, objections, task_id} into *out. */

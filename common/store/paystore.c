@@ -491,14 +491,39 @@ static void set_doc(json_t **slot, json_t *doc)
     *slot = doc;
 }
 
+/* The active plan from row `row` of ps_case(_many) into cf->active_plan, and into
+ * cf->rows.open_plan too when `open_plan` (as ps_plan_open_many would: its row is the same).
+ * Returns 0, or -1 when the row asked for as open_plan does not parse. */
+static int case_plan(const PGresult *res, int row, casefile_t *cf, bool open_plan)
+{
+    int fl = PQfnumber(res, "plan");
+
+    if (fl < 0 || PQgetisnull(res, row, fl))
+        return 0;
+    casefile_plan_row_t *sp = malloc(sizeof(*sp));
+    if (sp != NULL && plan_from_text(PQgetvalue(res, row, fl), sp) == 0) {
+        set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
+        if (open_plan) {
+            free(cf->rows.open_plan);
+            cf->rows.open_plan = sp;
+            return 0;
+        }
+    } else if (open_plan) {
+        free(sp);
+        return -1;
+    }
+    free(sp);
+    return 0;
+}
+
 /* The case's credits, open promise and active plan from row `row` of ps_case(_many). */
-static void case_row(const PGresult *res, int row, casefile_t *cf)
+static int case_row(const PGresult *res, int row, casefile_t *cf, bool open_plan)
 {
     json_error_t jerr;
     size_t i;
     json_t *o;
 
-    int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise"), fl = PQfnumber(res, "plan");
+    int fc = PQfnumber(res, "credits"), fp = PQfnumber(res, "promise");
     json_t *credits = json_loads(PQgetvalue(res, row, fc), 0, &jerr);
     json_array_foreach(credits, i, o)
     {
@@ -524,12 +549,7 @@ static void case_row(const PGresult *res, int row, casefile_t *cf)
         if (promise_from_text(PQgetvalue(res, row, fp), &sp) == 0)
             set_doc(&cf->open_promise, casepay_promise_json(&sp.p));
     }
-    if (fl >= 0 && !PQgetisnull(res, row, fl)) {
-        casefile_plan_row_t *sp = malloc(sizeof(*sp));
-        if (sp != NULL && plan_from_text(PQgetvalue(res, row, fl), sp) == 0)
-            set_doc(&cf->active_plan, casepay_plan_json(&sp->pl));
-        free(sp);
-    }
+    return case_plan(res, row, cf, open_plan);
 }
 
 /* ps_case's row (target: the case file). */
@@ -540,7 +560,7 @@ static int on_case(pgpipe_t *pp, void *target, const PGresult *res, char *err, s
         snprintf(err, errlen, "ps_case: no row");
         return -1;
     }
-    case_row(res, 0, target);
+    (void)case_row(res, 0, target, false);
     return 0;
 }
 
@@ -561,7 +581,11 @@ static int on_cases(pgpipe_t *pp, void *target, const PGresult *res, char *err, 
             snprintf(err, errlen, "ps_case_many: row %d has no case", r);
             return -1;
         }
-        case_row(res, r, cs->cfs[ord - 1]);
+        bool open_plan = cs->need != NULL && (cs->need[ord - 1] & CASEFILE_ROW_OPEN_PLAN);
+        if (case_row(res, r, cs->cfs[ord - 1], open_plan) != 0) {
+            snprintf(err, errlen, "a plan row did not parse, or out of memory");
+            return -1;
+        }
     }
     return 0;
 }

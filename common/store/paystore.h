@@ -78,6 +78,10 @@ __attribute__((warn_unused_result)) int paystore_queue_case(pgpipe_t *pp, casefi
 typedef struct paystore_cases {
     casefile_t **cfs; /* borrowed */
     size_t n;
+    /* borrowed, NULL for none: each case's CASEFILE_ROW_* flags. CASEFILE_ROW_OPEN_PLAN: the
+     * active plan the case's row reads also fills cf->rows.open_plan (the same row
+     * ps_plan_open_many reads: leave OPEN_PLAN out of paystore_queue_rows_many()'s requests). */
+    const unsigned *need;
 } paystore_cases_t;
 
 /* paystore_queue_case() for a batch's cases in one statement: `arrays` are the PostgreSQL array

@@ -134,15 +134,28 @@ static char *row_key(int nkey, const char *const *params)
     return g_string_free(k, FALSE);
 }
 
-/* A set statement's row into the last chunk, or into a new one when its key is there already. */
+/* The chunk a row with `key` goes into: the first one after those holding the key already (a
+ * key's k-th row goes into the k-th chunk, so a case's repeated rows, gathered one after the
+ * other, take as many statements as the most any key repeats), or NULL when a new chunk is
+ * needed. A NULL key (nkey 0) never repeats: the last chunk. */
+static chunk_t *chunk_for(const slot_t *s, const char *key)
+{
+    chunk_t *c = key != NULL ? s->first : s->last;
+
+    while (c != NULL && key != NULL && g_hash_table_contains(c->keys, key))
+        c = c->next;
+    return c;
+}
+
+/* A set statement's row into its chunk (chunk_for()), a new one at the end when none. */
 static int take_set(slot_t *s, const char *const *params)
 {
     int nkey = s->st->nkey < s->nparams ? s->st->nkey : s->nparams;
     char *key = nkey > 0 ? row_key(nkey, params) : NULL;
+    chunk_t *c = chunk_for(s, key);
 
-    if (s->last == NULL || (key != NULL && g_hash_table_contains(s->last->keys, key))) {
-        chunk_t *c = chunk_new(s->nparams, nkey);
-        if (c == NULL) {
+    if (c == NULL) {
+        if ((c = chunk_new(s->nparams, nkey)) == NULL) {
             g_free(key);
             return -1;
         }
@@ -153,10 +166,10 @@ static int take_set(slot_t *s, const char *const *params)
         s->last = c;
     }
     if (key != NULL)
-        g_hash_table_add(s->last->keys, key);
+        g_hash_table_add(c->keys, key);
     for (int k = 0; k < s->nparams; k++)
-        pgarr_add_cstr(&s->last->cols[k], params[k]);
-    s->last->rows++;
+        pgarr_add_cstr(&c->cols[k], params[k]);
+    c->rows++;
     return 0;
 }
 

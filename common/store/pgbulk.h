@@ -13,8 +13,9 @@
  *
  * Exactness: the rows of a set statement whose key (its first `nkey` parameters) repeats go into
  * a second statement sent after the first (an `ON CONFLICT DO UPDATE` cannot touch one row twice,
- * and the later row must win, as it would one at a time). Statements are flushed in the order of
- * the table given to pgbulk_open(): the order in which the save code writes a case's rows, so a
+ * and the later row must win, as it would one at a time): a key's k-th row goes into the k-th
+ * statement, so there are as many as the most any key repeats. Statements are flushed in the order
+ * of the table given to pgbulk_open(): the order in which the save code writes a case's rows, so a
  * row is never written before the row it depends on (a plan before its instalments).
  *
  * One collector per thread at a time. Errors: 0, -1 or RESULT_TRANSIENT with err filled. */

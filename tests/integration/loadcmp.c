@@ -56,7 +56,7 @@
     "   'step', t.step, 'template', t.template, 'priority', t.priority, "                          \
     "   'not_before', coalesce(extract(epoch FROM t.not_before)::bigint, 0), "                     \
     "   'not_after', coalesce(extract(epoch FROM t.not_after)::bigint, 0)) "                       \
-    "   ORDER BY t.created_at, t.step), '[]')::text "                                              \
+    "   ORDER BY t.created_at, t.step, t.task_id), '[]')::text "                                   \
     "  FROM task t WHERE t.creditor_id = c.creditor_id AND t.debtor_id = c.debtor_id AND "         \
     "t.status = 'pending') "                                                                       \
     "  AS tasks, " /* interactions: the contact state planning obeys (0004_interactions.sql). */   \
@@ -315,7 +315,7 @@ static int ref_load_many(PGconn *conn, casefile_t **cfs, size_t n, const char *c
                          char *err, size_t errlen)
 {
     ref_set_t rs = {cfs, n};
-    paystore_cases_t pay = {cfs, n};
+    paystore_cases_t pay = {cfs, n, NULL};
     pgpipe_t *pp = pgpipe_new(conn);
     int rc = pp != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 

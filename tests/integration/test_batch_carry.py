@@ -188,3 +188,186 @@ def test_batch_in_memory_equals_one_event_at_a_time(names, services, stream, _dr
     assert len(want) >= 8, want  # the portfolio's five bad messages, the currency mismatches
     assert dlq(dsn_b, dlq_b) == want
     assert dlq(dsn_a, dlq_a) == want
+
+
+# ---- Interactions and payments: several events of one case in one batch ------------------------
+
+def at(days=0, hour=9, minute=0):
+    """An instant `days` before TODAY (UTC)."""
+    return "%sT%02d:%02d:00Z" % ((TODAY - dt.timedelta(days=days)).isoformat(), hour, minute)
+
+
+def day(n):
+    return (TODAY + dt.timedelta(days=n)).isoformat()
+
+
+def ia(rid, eid, creditor, debtor, etype, **data):
+    data.update({"creditor_id": creditor, "debtor_id": debtor})
+    return su.event("crm/desk", "%s-%s" % (rid, eid), etype, data)
+
+
+def carried_events(rid, c, d, i):
+    """Wave 1 for debtor d: only events whose rows carry (contact attempts, preferences, a
+    dispute opened), several of each kind, varied by i."""
+    e = lambda n, t, **x: ia(rid, "%s-w1-%d" % (d, n), c, d, t, **x)  # noqa: E731
+    evs = [e(1, "contact.attempted", channel="phone", outcome="no_answer", at=at(1, 9)),
+           e(2, "contact.attempted", channel="phone", outcome="no_answer", at=at(1, 15)),
+           e(3, "contact.attempted", channel="sms", outcome="delivered", at=at(0, 8)),
+           e(4, "contact.preferences", do_not_sms=True),
+           e(5, "contact.attempted", channel="phone", outcome="right_party", at=at(0, 9),
+             agent_id="ag-1", stage="recognized", techniques=["empathy"],
+             objections=["temporary_unemployment"])]
+    if i % 3 == 0:
+        evs.append(e(6, "contact.preferences", timezone="America/Lima", do_not_sms=False))
+        evs.append(e(7, "contact.attempted", channel="phone", outcome="callback_requested",
+                     at=at(0, 9, 30), callback_at=at(-1, 17)))
+    if i % 3 == 1:
+        evs.append(e(6, "contact.attempted", channel="email", outcome="delivered", at=at(0, 9, 40)))
+        evs.append(e(7, "contact.preferences", do_not_email=True, cease_communication=False))
+        evs.append(e(8, "contact.attempted", channel="phone", outcome="right_party",
+                     at=at(0, 9, 41), stage="amount_agreed"))
+    if i % 3 == 2:
+        evs.append(e(6, "debt.disputed", at=at(0, 9, 45), reason="not mine", invoice_id="I1"))
+        evs.append(e(7, "contact.attempted", channel="phone", outcome="refused", at=at(0, 9, 50)))
+        evs.append(e(8, "contact.preferences", do_not_call=True))
+    evs.append(e(10, "contact.attempted", channel="phone", outcome="no_answer", at=at(2, 11)))
+    return evs
+
+
+def mixed_events(rid, c, d, i):
+    """Wave 2 for debtor d: carried events around ones that end the carry (a promise made, a
+    dispute resolved, a contact reporting on a task it does not know)."""
+    e = lambda n, t, **x: ia(rid, "%s-w2-%d" % (d, n), c, d, t, **x)  # noqa: E731
+    evs = [e(1, "contact.attempted", channel="phone", outcome="no_answer", at=at(0, 9, 55)),
+           e(2, "promise.made", promise_id="PR-%d" % i, amount="50.00", currency="EUR",
+             due_on=day(7), agent_id="ag-1"),
+           e(3, "contact.attempted", channel="sms", outcome="delivered", at=at(0, 9, 56))]
+    if i % 3 == 2:
+        evs.insert(2, e(4, "dispute.resolved", at=at(0, 9, 57), outcome="rejected"))
+    evs.append(e(5, "contact.attempted", channel="sms", outcome="delivered", at=at(0, 9, 58),
+                 task_id="no-such-task"))
+    evs.append(e(6, "contact.preferences", do_not_email=True))
+    evs.append(e(7, "promise.made", promise_id="PR-%d-b" % i, amount="20.00", currency="EUR",
+                 due_on=day(9), agent_id="ag-1"))
+    return evs
+
+
+def pay_events(rid, c, d, i):
+    """Payments: two or three for the case in one batch, the promise of wave 2 kept in part."""
+    def p(n, amount):
+        return su.event("bank/acme", "%s-%s-p%d" % (rid, d, n), "payment.received", {
+            "creditor_id": c, "debtor_id": d, "payment_id": "PAY-%s-%d" % (d, n),
+            "amount": amount, "currency": "EUR", "received_at": at(0, 8, n),
+            "method": "transfer"})
+    evs = [p(1, "30.00"), p(2, "25.00")]
+    if i % 2 == 0:
+        evs.append(p(3, "400.00"))  # more than is owed: credit
+    return evs
+
+
+def run_worker(names, services, svc, dsn, topic_env, topic, tag, count, extra):
+    """One worker over `topic` (count messages) into the database dsn; returns its log."""
+    group = "carry-%s-%s-%s" % (names["rid"], tag, svc)
+    tasks, dlq = ["it.%s.%s.%s" % (names["rid"], tag, t) for t in ("tasks", "dlq")]
+    env = worker_env(names, RECOBRO_PG_DSN=dsn, RECOBRO_NOW=NOW, RECOBRO_TOPIC_TASKS=tasks,
+                     RECOBRO_TOPIC_CASE_EVENTS=tasks, RECOBRO_TOPIC_DLQ=dlq,
+                     RECOBRO_GROUP_ID=group, RECOBRO_POLICY_FILE=str(POLICY / "default.json"),
+                     RECOBRO_LOG_LEVEL="debug", **{topic_env: topic})
+    env.update(extra)
+    w = services(svc, env)
+
+    def done():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            return conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offset "
+                                "WHERE group_id = %s", (group,)).fetchone()[0] >= count
+    su.wait_for(done, timeout=300, what="%s %s consumed" % (tag, svc))
+    w.stop()
+    return w.log_path.read_text(errors="replace")
+
+
+INTERACTION_TABLES = {
+    "contact_log": "SELECT creditor_id, debtor_id, event_source, event_id, channel, at, outcome, "
+                   "agent_id, stage, techniques, objections, task_id FROM contact_log "
+                   "ORDER BY 1, 2, 3, 4",
+    "contact_preference": "SELECT creditor_id, debtor_id, do_not_call, do_not_sms, "
+                          "do_not_email, cease_communication, timezone FROM contact_preference "
+                          "ORDER BY 1, 2",
+    "dispute": "SELECT creditor_id, debtor_id, event_source, event_id, opened_at, reason, "
+               "invoice_id, resolved_at, outcome FROM dispute ORDER BY 1, 2, 3, 4",
+    "forbearance": "SELECT creditor_id, debtor_id, event_source, event_id, from_on, until_on, "
+                   "reason, agent_id, ended_on, ended_reason, ended_by FROM forbearance "
+                   "ORDER BY 1, 2, 3, 4",
+    "promise": "SELECT creditor_id, debtor_id, promise_id, amount, currency, due_on, made_on, "
+               "paid_toward, state, settled_on FROM promise ORDER BY 1, 2, 3",
+    "payment": "SELECT creditor_id, debtor_id, payment_id, amount, currency, status, "
+               "unallocated, promise_id, promise_applied FROM payment ORDER BY 1, 2, 3",
+    "payment_allocation": "SELECT creditor_id, debtor_id, payment_id, invoice_id, amount, "
+                          "reversed FROM payment_allocation ORDER BY 1, 2, 3, 4, 5",
+}
+
+
+def all_tables(dsn):
+    out = tables(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name, sql in INTERACTION_TABLES.items():
+            out[name] = conn.execute(sql).fetchall()
+        out["dlq"] = sorted(conn.execute("SELECT event_id, header_names, header_values FROM "
+                                         "outbox WHERE topic LIKE '%%.dlq'").fetchall(), key=repr)
+    return out
+
+
+def test_interactions_and_payments_carry(names, services, _drop_dbs):
+    """30 cases, each with 7-9 carried interactions in one batch (wave 1: one round), then
+    promises, dispute resolutions and task reports among them (wave 2), then 2-3 payments each:
+    batches of 500 (checked and not) leave exactly what one event per batch leaves."""
+    rid, c = names["rid"], "cr-" + names["rid"]
+    debtors = ["N-%02d" % i for i in range(30)]
+    topics = {k: "it.%s.%s" % (rid, k) for k in ("w1", "w2", "pay")}
+    su.create_topics(list(topics.values()))
+    inv = [("%s/%s" % (c, d), overdue(rid, "o-" + d, c, d, "I1", "300.00", day(-40)))
+           for d in debtors]
+    inv += [("%s/%s" % (c, d), overdue(rid, "o2-" + d, c, d, "I2", "120.00", day(-10)))
+            for d in debtors[::2]]
+    waves = {"w1": carried_events, "w2": mixed_events, "pay": pay_events}
+    msgs = {k: [("%s/%s" % (c, d), e) for i, d in enumerate(debtors) for e in f(rid, c, d, i)]
+            for k, f in waves.items()}
+    su.produce(names["in"], ((k, v, None) for k, v in inv))
+    for k, ms in msgs.items():
+        su.produce(topics[k], ((key, v, None) for key, v in ms))
+
+    def run_all(tag, **extra):
+        db = "it_carry_%s_%s" % (rid, tag)
+        dsn = su.create_database(db)
+        names.setdefault("dbs", []).append(db)
+        logs = {"ov": run_worker(names, services, "recobro-overdue", dsn, "RECOBRO_TOPIC_INVOICES",
+                                 names["in"], tag, len(inv), extra)}
+        for k, svc, env in (("w1", "recobro-interactions", "RECOBRO_TOPIC_INTERACTIONS"),
+                            ("w2", "recobro-interactions", "RECOBRO_TOPIC_INTERACTIONS"),
+                            ("pay", "recobro-payments", "RECOBRO_TOPIC_PAYMENTS")):
+            logs[k] = run_worker(names, services, svc, dsn, env, topics[k], tag + k,
+                                 len(msgs[k]), extra)
+        return dsn, logs
+
+    dsn_c, _ = run_all("ic", RECOBRO_BATCH_MAX="1")
+    dsn_b, logs_b = run_all("ib")
+    dsn_a, logs_a = run_all("ia", RECOBRO_TEST_CARRY_CHECK="1")
+
+    for k in ("w1", "w2", "pay"):
+        assert not log_lines(logs_a[k], "carry.mismatch"), (k, sorted(
+            {(x["debtor_id"], x["field"]) for x in log_lines(logs_a[k], "carry.mismatch")}))
+        assert sum(x["checked"] for x in log_lines(logs_a[k], "carry.check")) >= 30
+    # Wave 1: every case's 7-11 events in memory, one round per batch.
+    ref = all_tables(dsn_c)
+    assert not ref["dlq"], ref["dlq"][:3]
+    r1 = log_lines(logs_b["w1"], "batch.rounds")
+    assert sum(r["events"] for r in r1) == len(msgs["w1"]), r1
+    assert all(r["rounds"] == 1 for r in r1) and any(r["most"] >= 7 for r in r1), r1
+    # Wave 2: the carried events around those that end the carry share rounds.
+    r2 = log_lines(logs_b["w2"], "batch.rounds")
+    assert sum(r["rounds"] for r in r2) < sum(r["most"] for r in r2), r2
+    assert len(ref["contact_log"]) > 200, len(ref["contact_log"])
+    assert len(ref["contact_preference"]) == 30 and len(ref["dispute"]) == 10
+    assert len(ref["promise"]) >= 40 and len(ref["payment"]) >= 60, ref["promise"]
+    assert sum(r[8] == "rejected" for r in ref["dispute"]) == 10, ref["dispute"][:2]
+    same(all_tables(dsn_b), ref, "B (batches of 500)")
+    same(all_tables(dsn_a), ref, "A (checked)")

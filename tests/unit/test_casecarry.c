@@ -103,9 +103,9 @@ static void test_settle_asks_for_reload(void **state)
     add_task(&cf, "t", 1, CASEFILE_TASK_PENDING, true, false);
     assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
 
-    cf.rows.record = CASEFILE_RECORD_CONTACT;
+    cf.rows.task_report = 1; /* a contact that reported on a task */
     assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
-    cf.rows.record = CASEFILE_RECORD_NONE;
+    cf.rows.task_report = 0;
     cf.parties_dirty = true; /* no creditor name: the save would skip the parties */
     assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
     strcpy(cf.creditor_name, "ACME");
@@ -114,6 +114,51 @@ static void test_settle_asks_for_reload(void **state)
     assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
     casecarry_clear(&cc);
     casefile_clear(&cf);
+}
+
+/* An event's record carries: it moves to the records kept, in order, with its own fields only;
+ * the save (casecarry_saved()) forgets them. */
+static void test_settle_keeps_records(void **state)
+{
+    casefile_t cf;
+    casecarry_t cc = CASECARRY_INIT;
+    json_t *d1 = json_pack("{s:s}", "channel", "phone"), *d2 = json_pack("{s:b}", "do_not_sms", 1);
+
+    (void)state;
+    init_case(&cf);
+    casecarry_begin(&cc, &cf, 0);
+    cf.rows.record = CASEFILE_RECORD_CONTACT;
+    cf.rows.event_data = d1;
+    cf.rows.event_source = "crm";
+    cf.rows.event_id = "e1";
+    assert_int_equal(casecarry_settle(&cf, &cc), 0);
+    assert_int_equal(cf.rows.record, CASEFILE_RECORD_NONE);
+    cf.rows.record = CASEFILE_RECORD_PREFERENCES;
+    cf.rows.event_data = d2;
+    cf.rows.event_id = "e2";
+    assert_int_equal(casecarry_settle(&cf, &cc), 0);
+    cf.rows.record = CASEFILE_RECORD_FORBEARANCE_END; /* kept, but the carry ends */
+    strcpy(cf.rows.ended_from, "2026-12-01");
+    cf.rows.ended_on = "2026-12-05";
+    cf.rows.event_id = "e3";
+    assert_int_equal(casecarry_settle(&cf, &cc), CASECARRY_RELOAD);
+    assert_int_equal(cc.n_recs, 3);
+    assert_int_equal(cc.recs[0].record, CASEFILE_RECORD_CONTACT);
+    assert_ptr_equal(cc.recs[0].event_data, d1);
+    assert_string_equal(cc.recs[0].event_id, "e1");
+    assert_int_equal(cc.recs[1].record, CASEFILE_RECORD_PREFERENCES);
+    assert_ptr_equal(cc.recs[1].event_data, d2);
+    assert_string_equal(cc.recs[2].ended_from, "2026-12-01");
+    assert_string_equal(cc.recs[2].ended_on, "2026-12-05");
+    assert_null(cc.recs[2].payment);
+    assert_int_equal(cc.recs[2].n_disputes, 0);
+    casecarry_saved(&cc);
+    assert_int_equal(cc.n_recs, 0);
+    casecarry_clear(&cc);
+    memset(&cf.rows, 0, sizeof(cf.rows));
+    casefile_clear(&cf);
+    json_decref(d1);
+    json_decref(d2);
 }
 
 /* Invoices by id, no last event, no principal, no stale next action: as a reload shows them. */
@@ -188,9 +233,8 @@ static void test_diff_names_the_field(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_settle_tasks),
-        cmocka_unit_test(test_settle_asks_for_reload),
-        cmocka_unit_test(test_settle_scalars),
+        cmocka_unit_test(test_settle_tasks),         cmocka_unit_test(test_settle_asks_for_reload),
+        cmocka_unit_test(test_settle_keeps_records), cmocka_unit_test(test_settle_scalars),
         cmocka_unit_test(test_diff_names_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,11 +57,24 @@ static void one_statement_per_table_and_one_more_per_repeated_key(void **state)
     const char *again[3] = {"acme", "d7", "w"};
     assert_int_equal(pgbulk_take(fake, "t_case", 3, again, err, sizeof(err)), 1);
     assert_int_equal(pgbulk_statements(b), 3);
-    /* A NULL is part of a key like any value: ("acme", NULL) twice repeats. */
+    /* A NULL is part of a key like any value: ("acme", NULL) twice repeats. A key's k-th row
+     * goes into the k-th statement: ("acme", NULL) into the first, its repeat into the second
+     * (no third). */
     const char *n1[3] = {"acme", NULL, "v"};
     assert_int_equal(pgbulk_take(fake, "t_case", 3, n1, err, sizeof(err)), 1);
     assert_int_equal(pgbulk_statements(b), 3);
     assert_int_equal(pgbulk_take(fake, "t_case", 3, n1, err, sizeof(err)), 1);
+    assert_int_equal(pgbulk_statements(b), 3);
+    assert_int_equal(pgbulk_take(fake, "t_case", 3, n1, err, sizeof(err)), 1);
+    assert_int_equal(pgbulk_statements(b), 4);
+    /* Cases whose rows repeat one after the other (a case carried through several events):
+     * as many statements as the most repeated key, not one per repeat. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(d, sizeof(d), "e%d", i);
+        const char *p[3] = {"acme", d, "v"};
+        assert_int_equal(pgbulk_take(fake, "t_case", 3, p, err, sizeof(err)), 1);
+        assert_int_equal(pgbulk_take(fake, "t_case", 3, p, err, sizeof(err)), 1);
+    }
     assert_int_equal(pgbulk_statements(b), 4);
     /* Row statements: one statement per row. */
     const char *r[2] = {"acme", "d1"};
