@@ -23,20 +23,24 @@ static bool within(const char *from, const char *until, int64_t day)
 
 /* Whether local day `day` lies in a forbearance: any of the periods the case has held
  * (forbear.h: every one is kept, an early end already shortens its until), not only the one
- * planning picked at the last pass (two periods between two passes both pause), and the latest
- * one for a case stored before every period was kept. */
+ * planning picked at the last pass (two periods between two passes both pause). Only a case
+ * without that list (stored before every period was kept) falls back to its one period: a loaded
+ * case's forbearance_from/until is the latest granted with its until as granted, so with the list
+ * there it would pause the days after an early end, until planning picks again. */
 static bool in_forbearance(const casefile_t *cf, int64_t day)
 {
     size_t i;
     json_t *p;
 
+    if (json_array_size(cf->forbearances) == 0)
+        return within(cf->forbearance_from, cf->forbearance_until, day);
     json_array_foreach(cf->forbearances, i, p)
     {
         if (within(json_string_value(json_object_get(p, "from")),
                    json_string_value(json_object_get(p, "until")), day))
             return true;
     }
-    return within(cf->forbearance_from, cf->forbearance_until, day);
+    return false;
 }
 
 /* Whether local day `day` accrues nothing: a forbearance, or an open dispute. A dispute opens
