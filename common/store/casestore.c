@@ -90,7 +90,9 @@ static const pg_statement_t statements[] = {
      " u.status, u.reason, u.payload "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], "
      " $7::text[], $8::text[], $9::text[], $10::integer[], $11::bigint[], $12::bigint[], "
-     " $13::text[], $14::text[], $15::jsonb[]) "
+     /* json, not jsonb (0015_overdue_writes.sql): the payload is stored as published, only
+      * validated, never parsed into jsonb's binary form. */
+     " $13::text[], $14::text[], $15::json[]) "
      " AS u(creditor_id, debtor_id, task_id, segment, segment_seq, step, action, channel, "
      " template, priority, not_before, not_after, status, reason, payload) "
      "ON CONFLICT DO NOTHING"},
