@@ -50,16 +50,16 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
     return 0;
 }
 
-/* A consuming worker's prefetch: librdkafka's defaults queue up to 100,000 messages (or 64 MB)
- * ahead of the worker and fetch up to 1 MB per partition at a time, so a worker behind its input
- * grew to about 80 MB (a million events of 200 bytes: 44-58 MB at its first commit, 75-83 MB
- * once the queue was full). Half the queue still holds more than a second of the fastest
- * worker's events, which librdkafka 2.0 needs: once the queue is full it fetches again only at
- * its broker thread's next one-second wake-up (fetch.queue.backoff.ms came in 2.1), and a queue
- * that runs dry before then stalls the worker (10,000 messages / 8 MB cost 25% of the
- * throughput). Fetches of 1 MB (256 KB per partition) keep the buffers the queue's messages pin
- * small; the same run: 41 -> 25-29 MB, peak 45 MB, at the same events/s (deploy/README.md,
- * "Memory"). */
+/* A consuming worker's prefetch. librdkafka's defaults queue up to 100,000 messages (or 64 MB)
+ * ahead of the worker and fetch up to 1 MB per partition at a time: `make bench`'s test worker
+ * over a million events was at 44-74 MB at its first commit and 80-84 MB once its queue was full.
+ * Half the queue still holds more than a second of the fastest worker's events, which librdkafka
+ * 2.0 needs: once the queue is full it fetches again only at its broker thread's next one-second
+ * wake-up (fetch.queue.backoff.ms came in 2.1; fetch.error.backoff.ms plays no part), and a queue
+ * that runs dry before then stalls the worker (10,000 messages cost a quarter of the throughput).
+ * Fetches of 1 MB (256 KB per partition) keep small the buffers the queued messages pin. The same
+ * runs with these: 41 MB at the first commit, 45-46 MB at the peak, at the same events/s (see
+ * deploy/README.md, "Memory"). */
 static const char *const consumer_defaults[][2] = {
     {"queued.min.messages", "50000"},
     {"fetch.max.bytes", "1048576"},
