@@ -57,12 +57,13 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
  * 2.0 needs: once the queue is full it fetches again only at its broker thread's next one-second
  * wake-up (fetch.queue.backoff.ms came in 2.1; fetch.error.backoff.ms plays no part), and a queue
  * that runs dry before then stalls the worker (10,000 messages cost a quarter of the throughput).
- * Fetches of 1 MB (256 KB per partition) keep small the buffers the queued messages pin. The same
- * runs with these: 41 MB at the first commit, 45-46 MB at the peak, at the same events/s (see
- * deploy/README.md, "Memory"). */
+ * Fetches of 256 KB per partition keep small the buffers the queued messages pin (a larger
+ * message still comes whole: the broker returns a partition's first batch whatever its size).
+ * fetch.max.bytes stays librdkafka's: it must be at least message.max.bytes, which an operator
+ * may raise. The same runs with these: 41 MB at the first commit, 45-46 MB at the peak, at the
+ * same events/s (see deploy/README.md, "Memory"). */
 static const char *const consumer_defaults[][2] = {
     {"queued.min.messages", "50000"},
-    {"fetch.max.bytes", "1048576"},
     {"max.partition.fetch.bytes", "262144"},
 };
 

@@ -1,7 +1,8 @@
 """test_kafka_defaults.py - a consuming worker's prefetch defaults (kafka.c: queued.min.messages
-50000, fetch.max.bytes 1 MB, max.partition.fetch.bytes 256 KB, which keep its RSS flat over a
-million events) are what librdkafka runs with; a RECOBRO_KAFKA_* setting still wins over them, and
-a bad one stops the worker at start with one line naming it. librdkafka's own dump of its
+50000, max.partition.fetch.bytes 256 KB, which keep its RSS flat over a million events) are what
+librdkafka runs with; a RECOBRO_KAFKA_* setting still wins over them, and a bad one stops the
+worker at start with one line naming it; a raised message.max.bytes is still accepted (librdkafka
+refuses one above fetch.max.bytes, left at its default). librdkafka's own dump of its
 configuration (RECOBRO_KAFKA_DEBUG=conf, at debug level) is the witness."""
 import subprocess
 import time
@@ -26,14 +27,13 @@ def conf_dump(services, env):
 def test_prefetch_defaults_and_their_override(names, services):
     log = conf_dump(services, worker_env(names))
     assert "queued.min.messages = 50000\"" in log
-    assert "fetch.max.bytes = 1048576\"" in log
     assert "fetch.message.max.bytes = 262144\"" in log  # max.partition.fetch.bytes's own name
     names2 = dict(names, group=names["group"] + "-b")
     log = conf_dump(services, worker_env(names2, RECOBRO_KAFKA_QUEUED_MIN_MESSAGES="77777",
-                                         RECOBRO_KAFKA_MAX_PARTITION_FETCH_BYTES="1048576"))
+                                         RECOBRO_KAFKA_MESSAGE_MAX_BYTES="4194304"))
     assert "queued.min.messages = 77777\"" in log
-    assert "fetch.message.max.bytes = 1048576\"" in log
-    assert "fetch.max.bytes = 1048576\"" in log  # the defaults not overridden stay
+    assert "message.max.bytes = 4194304\"" in log
+    assert "fetch.message.max.bytes = 262144\"" in log  # the default not overridden stays
 
 
 def test_bad_prefetch_setting_stops_at_start(names):
