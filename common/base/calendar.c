@@ -179,14 +179,46 @@ int cal_parse_instant(const char *s, int64_t *epoch, int *offset_s)
     return 0;
 }
 
-char *cal_format_utc(int64_t t, char *buf, size_t size)
+/* Two decimal digits of v (0..99). */
+static char *put2(char *p, int v)
 {
-    int64_t day = floor_div(t, CAL_SECS_PER_DAY), secs = t - day * CAL_SECS_PER_DAY, y;
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+int cal_format_wall(int64_t wall, char *buf, size_t size)
+{
+    int64_t day = floor_div(wall, CAL_SECS_PER_DAY), secs = wall - day * CAL_SECS_PER_DAY, y;
     int m, d;
 
     cal_civil_from_days(day, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
+    if (y < 0 || y > 9999 || size < 20) /* what printf's %04d would write, the slow way */
+        return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, m, d,
+                        (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    char *p = put2(put2(buf, (int)(y / 100)), (int)(y % 100));
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p++ = 'T';
+    p = put2(p, (int)(secs / 3600));
+    *p++ = ':';
+    p = put2(p, (int)(secs / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (int)(secs % 60));
+    *p = '\0';
+    return 19;
+}
+
+char *cal_format_utc(int64_t t, char *buf, size_t size)
+{
+    int n = cal_format_wall(t, buf, size);
+
+    if (n >= 0 && (size_t)n + 1 < size) {
+        buf[n] = 'Z';
+        buf[n + 1] = '\0';
+    }
     return buf;
 }
 
@@ -218,6 +250,16 @@ static bool zone_name_ok(const char *zone)
     return true;
 }
 
+/* The zones this thread got from the cache last, by name: a case worker asks for the same few
+ * zones many times per event, and the cache's lock and hash were a few percent of its time. The
+ * cache never drops a zone, so these borrowed pointers stay valid. */
+#define ZONE_RECENT 8
+static _Thread_local struct {
+    char name[65]; /* zone_name_ok() allows 64 bytes */
+    GTimeZone *tz; /* borrowed from zone_cache; NULL for an empty slot */
+} zone_recent[ZONE_RECENT];
+static _Thread_local unsigned zone_recent_next;
+
 GTimeZone *cal_zone_get(const char *name)
 {
     GTimeZone *tz;
@@ -226,12 +268,18 @@ GTimeZone *cal_zone_get(const char *name)
         return g_time_zone_new_utc();
     if (!zone_name_ok(name))
         return NULL;
+    for (unsigned i = 0; i < ZONE_RECENT; i++)
+        if (zone_recent[i].tz != NULL && strcmp(zone_recent[i].name, name) == 0)
+            return g_time_zone_ref(zone_recent[i].tz);
     g_mutex_lock(&zone_lock);
     if (zone_cache == NULL)
         zone_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify)g_time_zone_unref);
     tz = g_hash_table_lookup(zone_cache, name);
     if (tz != NULL) {
+        unsigned slot = zone_recent_next++ % ZONE_RECENT;
+        g_strlcpy(zone_recent[slot].name, name, sizeof(zone_recent[slot].name));
+        zone_recent[slot].tz = tz;
         g_time_zone_ref(tz);
         g_mutex_unlock(&zone_lock);
         return tz;
@@ -251,11 +299,66 @@ GTimeZone *cal_zone_get(const char *name)
     return tz;
 }
 
-int64_t cal_offset_at(GTimeZone *tz, int64_t t)
+/* The offset memo. g_time_zone_find_interval() searches a zone's transitions one by one (about
+ * 180 of them before today for a European zone), and the contact rules ask for offsets a dozen
+ * times per event: that search was a fifth of a case worker's time. The memo keeps, for a (zone,
+ * UTC day) whose whole day lies in one of the zone's intervals, that interval's offset; a day with
+ * a transition in it is not kept and always searched, so every answer is GLib's. Only zones the
+ * zone cache holds are kept: it never drops them, so the pointer an entry is keyed by cannot be
+ * freed and reused by another zone. One memo per thread (no lock on the way); direct-mapped, a
+ * collision replaces the older entry. */
+#define OFFSET_MEMO_SIZE 512
+typedef struct {
+    const GTimeZone *tz; /* a zone of the zone cache, or NULL for an empty slot */
+    int64_t day;         /* UTC day number */
+    int32_t offset;
+} offset_memo_t;
+static _Thread_local offset_memo_t offset_memo[OFFSET_MEMO_SIZE];
+
+static size_t offset_slot(const GTimeZone *tz, int64_t day)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)tz >> 4) ^ ((uint64_t)day * 0x9E3779B97F4A7C15ull);
+
+    h ^= h >> 29;
+    return (size_t)(h & (OFFSET_MEMO_SIZE - 1));
+}
+
+/* Whether tz is the zone cache's own object for its name (held until the process ends). */
+static bool zone_pinned(GTimeZone *tz)
+{
+    const char *id = g_time_zone_get_identifier(tz);
+    bool pinned;
+
+    g_mutex_lock(&zone_lock);
+    pinned = zone_cache != NULL && id != NULL && g_hash_table_lookup(zone_cache, id) == tz;
+    g_mutex_unlock(&zone_lock);
+    return pinned;
+}
+
+/* GLib's answer, and whether the whole UTC day `day` lies in the same interval as t. */
+static int32_t offset_search(GTimeZone *tz, int64_t t, int64_t day, bool *whole_day)
 {
     int i = g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, t);
 
+    *whole_day =
+        g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, day * CAL_SECS_PER_DAY) == i &&
+        g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, (day + 1) * CAL_SECS_PER_DAY - 1) == i;
     return g_time_zone_get_offset(tz, i);
+}
+
+int64_t cal_offset_at(GTimeZone *tz, int64_t t)
+{
+    int64_t day = floor_div(t, CAL_SECS_PER_DAY);
+    offset_memo_t *slot = &offset_memo[offset_slot(tz, day)];
+    bool whole_day;
+    int32_t off;
+
+    if (slot->tz == tz && slot->day == day)
+        return slot->offset;
+    off = offset_search(tz, t, day, &whole_day);
+    if (whole_day && zone_pinned(tz))
+        *slot = (offset_memo_t){tz, day, off};
+    return off;
 }
 
 int cal_local_day(const char *zone, int64_t t, int64_t *day)

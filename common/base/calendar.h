@@ -51,6 +51,11 @@ char *cal_format_day(int64_t day, char *buf, size_t size);
 __attribute__((warn_unused_result)) int cal_parse_instant(const char *s, int64_t *epoch,
                                                           int *offset_s);
 
+/* Formats a wall-clock reading (seconds since 1970-01-01T00:00 on that clock) as
+ * "YYYY-MM-DDTHH:MM:SS" into buf, as snprintf("%04d-%02d-%02dT%02d:%02d:%02d") would. Returns
+ * the length of the full text (as snprintf: truncated when it is size or more). */
+int cal_format_wall(int64_t wall, char *buf, size_t size);
+
 /* Formats Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least CAL_INSTANT_MAX bytes).
  * Returns buf. */
 char *cal_format_utc(int64_t t, char *buf, size_t size);
@@ -61,7 +66,8 @@ char *cal_format_utc(int64_t t, char *buf, size_t size);
  * or NULL when the name is not a zone the tz database knows. NULL or "" give UTC. */
 GTimeZone *cal_zone_get(const char *name);
 
-/* The zone's UTC offset, in seconds, at instant t. */
+/* The zone's UTC offset, in seconds, at instant t: GLib's answer, memoised per thread and (zone,
+ * UTC day) for the zone cache's zones on days without a transition. */
 int64_t cal_offset_at(GTimeZone *tz, int64_t t);
 
 /* The local day number of instant t in `zone` (UTC when zone is NULL or ""). Returns 0, or -1

@@ -125,7 +125,7 @@ static bool needs_reload(const casefile_t *cf)
         cf->charges.n_credit_paid > 0 || cf->charges.pay_id[0] != '\0')
         return true;
     /* The save writes the parties only once they are complete: a reload would not see them. */
-    return cf->parties_dirty && !(cf->creditor_name[0] && cf->timezone[0]);
+    return cf->parties_dirty && !casefile_parties_due(cf);
 }
 
 int casecarry_settle(casefile_t *cf, casecarry_t *cc)

@@ -280,18 +280,21 @@ static int copy_known(char *dst, size_t size, const json_t *obj, const char *nam
 }
 
 /* The creditor and the debtor as the overdue names them; marked for saving only when a field
- * differs from what the case was loaded with (most events re-send the same parties). Returns 0,
- * or -1 with err filled when a value does not fit its buffer (never blanked: validated values
- * always fit). */
+ * differs from what the case was loaded with (most events re-send the same parties). A debtor
+ * has one zone: the one they gave in contact.preferences wins over the accounting system's, so
+ * while there is one the overdue's zone is not taken (the debtor row keeps the debtor's own,
+ * which the scheduler's day follows too: nextdue.h). Returns 0, or -1 with err filled when a
+ * value does not fit its buffer (never blanked: validated values always fit). */
 static int name_parties(casefile_t *cf, const json_t *data, reason_t *err)
 {
     const json_t *debtor = json_object_get(data, "debtor");
+    const json_t *zone_from = cf->tz_override[0] ? NULL : debtor;
     bool changed = false;
 
     if (copy_known(cf->creditor_name, sizeof(cf->creditor_name), data, "creditor_name", &changed) <
             0 ||
         copy_known(cf->debtor_name, sizeof(cf->debtor_name), debtor, "name", &changed) < 0 ||
-        copy_known(cf->timezone, sizeof(cf->timezone), debtor, "timezone", &changed) < 0 ||
+        copy_known(cf->timezone, sizeof(cf->timezone), zone_from, "timezone", &changed) < 0 ||
         copy_known(cf->country, sizeof(cf->country), debtor, "country", &changed) < 0 ||
         copy_known(cf->locale, sizeof(cf->locale), debtor, "locale", &changed) < 0 ||
         copy_known(cf->phone, sizeof(cf->phone), debtor, "phone", &changed) < 0 ||
@@ -299,6 +302,13 @@ static int name_parties(casefile_t *cf, const json_t *data, reason_t *err)
         return reason_set(err, "schema_violation", "data.debtor: a field is longer than its limit");
     cf->parties_dirty = cf->parties_dirty || changed;
     return 0;
+}
+
+bool casefile_parties_due(const casefile_t *cf)
+{
+    if (cf->creditor_name[0] == '\0' || cf->timezone[0] == '\0')
+        return false;
+    return cf->parties_dirty || (cf->debtor_zone[0] && strcmp(cf->debtor_zone, cf->timezone) != 0);
 }
 
 static int apply_overdue(casefile_t *cf, const json_t *data, reason_t *err)

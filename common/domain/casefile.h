@@ -246,7 +246,8 @@ typedef struct casefile {
     char country[3];    /* "" when not given */
     bool parties_dirty; /* creditor or debtor changed: casestore upserts them */
     /* The zone the debtor row holds (as loaded, then as saved): the scheduler's day follows it
-     * (nextdue.h). It differs from `timezone` when a contact.preferences zone overrides it. */
+     * (nextdue.h). It differs from `timezone` only until the case is saved after the debtor gave
+     * a zone of their own (contact.preferences): casefile_parties_due() then writes it. */
     char debtor_zone[72];
     /* What is owed. */
     char currency[4]; /* "" until the first amount */
@@ -392,6 +393,14 @@ __attribute__((warn_unused_result)) int casefile_emit_task(casefile_t *cf, casef
 
 /* Frees what *plan owns and zeroes it. */
 void casefile_plan_clear(casefile_plan_t *plan);
+
+/* Whether the creditor and debtor rows must be written when *cf is saved: a party's field
+ * changed, or the debtor row does not hold the debtor's one zone (the one they gave in
+ * contact.preferences wins over the accounting system's, for planning and for the scheduler's
+ * day alike; rows stored before that rule heal on their case's next save). Only complete parties
+ * (the creditor's name and a zone known) are written, and a debtor row that does not exist yet
+ * comes with the debtor's first invoice.overdue. */
+bool casefile_parties_due(const casefile_t *cf);
 
 /* Recomputes balance, days past due and status at `now`, re-segments with `policy` and plans the
  * next steps (see the top of this file), updating *cf and appending to *plan. Call it once after

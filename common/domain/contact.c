@@ -195,9 +195,21 @@ int contact_format_instant(int64_t t, const char *zone, char *buf, size_t n)
     g_time_zone_unref(tz);
 
     int64_t wall = t + off;
+    int64_t aoff = off < 0 ? -off : off;
+    len = cal_format_wall(wall, buf, n);
+    if (len == 19 && aoff < 100 * 3600 && n > 25) { /* the usual case, without printf */
+        char *p = buf + 19;
+        *p++ = off < 0 ? '-' : '+';
+        *p++ = (char)('0' + aoff / 36000);
+        *p++ = (char)('0' + aoff / 3600 % 10);
+        *p++ = ':';
+        *p++ = (char)('0' + aoff / 60 % 60 / 10);
+        *p++ = (char)('0' + aoff / 60 % 10);
+        *p = '\0';
+        return 25;
+    }
     int64_t days = floor_div(wall, SECS_PER_DAY);
     int64_t sod = wall - days * SECS_PER_DAY;
-    int64_t aoff = off < 0 ? -off : off;
     cal_civil_from_days(days, &y, &mo, &d);
     len = snprintf(buf, n, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", (long long)y, mo, d,
                    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), off < 0 ? '-' : '+',

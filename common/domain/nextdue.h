@@ -8,9 +8,10 @@
  * A case that is not complete (never segmented) or is resolved is never due.
  *
  * The zone is the one the debtor row holds (cf->debtor_zone), which is what the scheduler's day
- * has always followed (migration 0005's trigger, which this replaces from 0013 on), and local
- * midnight is read exactly as PostgreSQL's `AT TIME ZONE` reads it (cal_local_to_instant()), so
- * the value is the one that trigger wrote, to the second. */
+ * has always followed (migration 0005's trigger, which this replaces from 0013 on): the debtor's
+ * one zone, the same planning uses, as the save writes it there first (casefile_parties_due()), and
+ * local midnight is read exactly as PostgreSQL's `AT TIME ZONE` reads it (cal_local_to_instant()),
+ * so the value is the one that trigger wrote, to the second. */
 #ifndef RECOBRO_NEXTDUE_H
 #define RECOBRO_NEXTDUE_H
 

@@ -1,6 +1,7 @@
 /* pipeline.c - the one case pipeline and the case worker around it (see pipeline.h). */
 #include "pipeline.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "clock.h"
 #include "grow.h"
 #include "interactstore.h"
+#include "jsonout.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -47,6 +49,20 @@ static int stage_failed(int rc, const char *what, const char *err)
     return rc == RESULT_TRANSIENT ? RESULT_TRANSIENT : RESULT_PERMANENT;
 }
 
+/* One output written as text without building its envelope (ce_case_output_text()). Returns 0,
+ * or -1 when the text could not be written that way (the envelope tree then decides). */
+static int to_outbox_text(const pipeline_ctx_t *ctx, const char *topic, const char *key,
+                          const casefile_t *cf, const casefile_output_t *o)
+{
+    size_t len;
+    char *text = ce_case_output_text(o->id, ctx->source, o->type, o->at, cf->creditor_id,
+                                     cf->debtor_id, o->data, &len);
+    int rc = text != NULL ? outbox_add_event_text(ctx->outbox, topic, key, text, len, o->id) : -1;
+
+    free(text);
+    return rc;
+}
+
 /* The outputs of the plan, in the envelope with the service's source, into the outbox. */
 static int to_outbox(const pipeline_ctx_t *ctx, const casefile_t *cf, const casefile_plan_t *plan,
                      char *err, size_t errlen)
@@ -58,6 +74,8 @@ static int to_outbox(const pipeline_ctx_t *ctx, const casefile_t *cf, const case
         const casefile_output_t *o = &plan->outputs[i];
         const char *topic =
             o->topic == CASEFILE_TOPIC_TASKS ? ctx->topic_tasks : ctx->topic_case_events;
+        if (to_outbox_text(ctx, topic, key, cf, o) == 0)
+            continue;
         json_t *ev = ce_case_output_new(o->id, ctx->source, o->type, o->at, cf->creditor_id,
                                         cf->debtor_id, o->data);
         int added = ev != NULL ? outbox_add_event(ctx->outbox, topic, key, ev) : -1;
@@ -228,7 +246,7 @@ void pipeline_cache_key(const casefile_t *cf, char *key, size_t size)
 char *pipeline_cache_json(const casefile_t *cf, const policy_t *policy, int64_t now)
 {
     json_t *doc = casefile_cache_new(cf, policy, now);
-    char *json = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *json = doc != NULL ? jsonout_dumps(doc) : NULL;
     json_decref(doc);
     return json;
 }
@@ -273,11 +291,102 @@ void pipeline_count_plan(const casefile_plan_t *plan)
 
 /* ---- The case worker ------------------------------------------------------------------------- */
 
+/* Case files kept zeroed between batches (casefile_clear() zeroes them): a batch took a 16 KB
+ * calloc per case and freed them all again, and the frees made glibc consolidate its small
+ * chunks each time (5% of the overdue worker with the memset). Bounded; the lock in case batches
+ * are ever applied on more than one thread. */
+#define PW_SPARE_MAX 4096
+typedef struct pw_block {
+    void *p; /* NULL, or `size` bytes no batch is using */
+    size_t size;
+} pw_block_t;
+
+typedef struct pw_spare {
+    GMutex lock;
+    casefile_t **files;
+    size_t n, cap;
+    pw_block_t evs, cases; /* the last batch's arrays, for the next (the same reason) */
+} pw_spare_t;
+
 typedef struct pipeline_worker {
     const pipeline_spec_t *spec; /* borrowed */
     policy_holder_t policy;
     bool check; /* RECOBRO_TEST_CARRY_CHECK (TEST ONLY): every carry checked against a reload */
+    pw_spare_t spare;
 } pipeline_worker_t;
+
+/* A zeroed case file from the spares, or a new one; NULL when out of memory. */
+static casefile_t *spare_take(pw_spare_t *sp)
+{
+    casefile_t *cf = NULL;
+
+    g_mutex_lock(&sp->lock);
+    if (sp->n > 0)
+        cf = sp->files[--sp->n];
+    g_mutex_unlock(&sp->lock);
+    return cf != NULL ? cf : calloc(1, sizeof(*cf));
+}
+
+/* Clears cf and keeps it for a later batch (or frees it past PW_SPARE_MAX). */
+static void spare_give(pw_spare_t *sp, casefile_t *cf)
+{
+    casefile_clear(cf); /* zeroes it */
+    g_mutex_lock(&sp->lock);
+    if (sp->n == sp->cap && sp->cap < PW_SPARE_MAX) {
+        size_t ncap = sp->cap ? sp->cap * 2 : 64;
+        casefile_t **p = realloc(sp->files, ncap * sizeof(*p));
+        if (p != NULL) {
+            sp->files = p;
+            sp->cap = ncap;
+        }
+    }
+    if (sp->n < sp->cap) {
+        sp->files[sp->n++] = cf;
+        cf = NULL;
+    }
+    g_mutex_unlock(&sp->lock);
+    free(cf);
+}
+
+/* `size` zeroed bytes, from the block kept in *blk when it is large enough; *cap gets the size
+ * of what it returns (give that back to block_give()). NULL when out of memory. */
+static void *block_take(pw_spare_t *sp, pw_block_t *blk, size_t size, size_t *cap)
+{
+    g_mutex_lock(&sp->lock);
+    pw_block_t got = *blk;
+    *blk = (pw_block_t){NULL, 0};
+    g_mutex_unlock(&sp->lock);
+    if (got.p != NULL && got.size >= size) {
+        memset(got.p, 0, size);
+        *cap = got.size;
+        return got.p;
+    }
+    free(got.p);
+    *cap = size;
+    return calloc(1, size);
+}
+
+/* Keeps p (`cap` bytes, from block_take()) for the next batch, or frees it. */
+static void block_give(pw_spare_t *sp, pw_block_t *blk, void *p, size_t cap)
+{
+    g_mutex_lock(&sp->lock);
+    if (blk->p == NULL) {
+        *blk = (pw_block_t){p, cap};
+        p = NULL;
+    }
+    g_mutex_unlock(&sp->lock);
+    free(p);
+}
+
+static void spare_free(pw_spare_t *sp)
+{
+    for (size_t i = 0; i < sp->n; i++)
+        free(sp->files[i]);
+    free(sp->files);
+    free(sp->evs.p);
+    free(sp->cases.p);
+    g_mutex_clear(&sp->lock);
+}
 
 static int pw_validate(void *ud, const ce_event_t *ev, reason_t *err)
 {
@@ -377,6 +486,7 @@ typedef struct pw_batch {
     size_t nc;
     casefile_t **files; /* every round's case files, freed with the batch */
     size_t nfiles, capfiles;
+    size_t evs_cap, cases_cap;  /* bytes at evs and cases (block_take()) */
     size_t checked, mismatches; /* RECOBRO_TEST_CARRY_CHECK */
 } pw_batch_t;
 
@@ -421,7 +531,8 @@ static bool same_case(const pw_event_t *a, const pw_event_t *b)
 static int pw_group(pw_batch_t *b)
 {
     qsort(b->evs, b->ne, sizeof(*b->evs), by_case_then_seq);
-    b->cases = calloc(b->ne ? b->ne : 1, sizeof(*b->cases));
+    b->cases = block_take(&b->pw->spare, &b->pw->spare.cases,
+                          (b->ne ? b->ne : 1) * sizeof(*b->cases), &b->cases_cap);
     if (b->cases == NULL)
         return -1;
     for (size_t i = 0; i < b->ne; i++) {
@@ -438,7 +549,7 @@ static casefile_t *pw_file(pw_batch_t *b)
 {
     if (GROW(b->files, b->capfiles, b->nfiles, 64) != 0)
         return NULL;
-    casefile_t *cf = calloc(1, sizeof(*cf));
+    casefile_t *cf = spare_take(&b->pw->spare);
     if (cf != NULL)
         b->files[b->nfiles++] = cf;
     return cf;
@@ -764,13 +875,12 @@ static void pw_free(pw_batch_t *b)
         pw_forget_history(&b->cases[i]);
         free(b->cases[i].hist);
     }
-    for (size_t i = 0; i < b->nfiles; i++) {
-        casefile_clear(b->files[i]);
-        free(b->files[i]);
-    }
+    for (size_t i = 0; i < b->nfiles; i++)
+        spare_give(&b->pw->spare, b->files[i]);
     free(b->files);
-    free(b->cases);
-    free(b->evs);
+    if (b->cases != NULL)
+        block_give(&b->pw->spare, &b->pw->spare.cases, b->cases, b->cases_cap);
+    block_give(&b->pw->spare, &b->pw->spare.evs, b->evs, b->evs_cap);
 }
 
 /* The batch through the pipeline (see "A batch" above). */
@@ -785,9 +895,10 @@ static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
                     .ctx = {pw->policy.policy, clock_now(), pw->spec->source, cfg->topic_tasks,
                             cfg->topic_case_events, wk_tx_outbox(tx), pw->policy.set}};
 
-    b.evs = calloc(n ? n : 1, sizeof(*b.evs));
+    b.evs = block_take(&pw->spare, &pw->spare.evs, (n ? n : 1) * sizeof(*b.evs), &b.evs_cap);
     if (rc != 0 || b.evs == NULL) {
-        free(b.evs);
+        if (b.evs != NULL)
+            block_give(&pw->spare, &pw->spare.evs, b.evs, b.evs_cap);
         return RESULT_TRANSIENT; /* a policy is always held after the start */
     }
     for (size_t i = 0; i < n; i++)
@@ -841,7 +952,7 @@ static int read_policy(pipeline_worker_t *pw, const config_t *cfg, char *err, si
 int pipeline_main(int argc, char **argv, const pipeline_spec_t *spec)
 {
     const char *check = getenv("RECOBRO_TEST_CARRY_CHECK");
-    pipeline_worker_t pw = {spec, {0}, check != NULL && strcmp(check, "1") == 0};
+    pipeline_worker_t pw = {.spec = spec, .check = check != NULL && strcmp(check, "1") == 0};
     config_t cfg;
     char err[600];
     int rc = service_init(&cfg, spec->service, spec->about, argc, argv);
@@ -853,9 +964,11 @@ int pipeline_main(int argc, char **argv, const pipeline_spec_t *spec)
         policystore_holder_clear(&pw.policy);
         return EXIT_FAIL;
     }
+    g_mutex_init(&pw.spare.lock);
     wk_handler_t h = {spec->service, pw_validate, pw_connect, pw_apply, &pw, pw_rewrite_owed};
     const char *topics[] = {(const char *)&cfg + spec->topic};
     rc = wk_run(&cfg, topics, 1, &h);
     policystore_holder_clear(&pw.policy);
+    spare_free(&pw.spare);
     return rc;
 }

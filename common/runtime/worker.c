@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -86,6 +87,20 @@ typedef struct worker {
     int one_by_one;
     wk_msg_t *held;
     size_t heldpos, nheld, capheld;
+    /* The next batch: messages polled while a batch is in hand (in_hand), most of them while its
+     * COMMIT runs in PostgreSQL (prepare_next()), parsed and validated already; they come after
+     * the batch in every partition and become the batch once it is done (process_batch()). */
+    int in_hand;
+    wk_msg_t *next;
+    size_t nnext, capnext;
+    int64_t next_first_us, batch_first_us; /* when their first message was polled */
+    /* The batch's COMMIT sent and not read yet (commit_send(), commit_finish()): nothing else
+     * may use the connection meanwhile, and a rebalance reads it first. */
+    int committing;
+    int commit_rc; /* commit_finish()'s answer, kept for a second call */
+    pgpipe_stmt_t cst[4];
+    size_t ncst;
+    int64_t commit_owed_id;
     cache_write_t *writes;
     size_t nwrites, capwrites;
     count_write_t *counts;
@@ -264,14 +279,36 @@ static void msg_free(wk_msg_t *m)
     m->rkm = NULL;
 }
 
-/* Takes ownership of rkm: parses and validates it into a new batch slot. */
+/* Where a polled message goes, after every message polled before it: to the next batch while a
+ * batch is in hand (one by one: once the next batch has any), to the messages waiting their
+ * turn one by one, else to the batch. */
+typedef struct msg_list {
+    wk_msg_t **v;
+    size_t *n, *cap;
+} msg_list_t;
+
+static msg_list_t intake_list(worker_t *w)
+{
+    if (w->in_hand && (!w->one_by_one || w->nnext > 0))
+        return (msg_list_t){&w->next, &w->nnext, &w->capnext};
+    if (w->one_by_one)
+        return (msg_list_t){&w->held, &w->nheld, &w->capheld};
+    return (msg_list_t){&w->batch, &w->n, &w->cap};
+}
+
+/* Takes ownership of rkm: parses and validates it into a new slot of intake_list(). */
 static int batch_add(worker_t *w, rd_kafka_message_t *rkm)
 {
-    wk_msg_t **v = w->one_by_one ? &w->held : &w->batch;
-    size_t *n = w->one_by_one ? &w->nheld : &w->n, *cap = w->one_by_one ? &w->capheld : &w->cap;
+    msg_list_t l = intake_list(w);
+    wk_msg_t **v = l.v;
+    size_t *n = l.n, *cap = l.cap;
 
     if (GROW(*v, *cap, *n, 256) != 0)
         return -1;
+    if (*n == 0 && v == &w->next)
+        w->next_first_us = clock_mono_us();
+    else if (*n == 0 && v == &w->batch)
+        w->batch_first_us = clock_mono_us();
     wk_msg_t *m = &(*v)[(*n)++];
     memset(m, 0, sizeof(*m));
     m->rkm = rkm;
@@ -319,6 +356,19 @@ static void batch_drop_if(worker_t *w, const rd_kafka_topic_partition_list_t *pa
     msgs_drop_if(w->batch, 0, &w->n, parts, committed);
     if (w->held != NULL)
         msgs_drop_if(w->held, w->heldpos, &w->nheld, parts, committed);
+}
+
+/* The messages of `parts` we no longer own, dropped: from the next batch and those waiting their
+ * turn, and from the batch unless it committed (then it only has its metrics and cache writes
+ * left to do, and the new owner starts after it). */
+static void drop_revoked(worker_t *w, const rd_kafka_topic_partition_list_t *parts,
+                         int batch_committed)
+{
+    if (!batch_committed)
+        msgs_drop_if(w->batch, 0, &w->n, parts, 0);
+    if (w->held != NULL)
+        msgs_drop_if(w->held, w->heldpos, &w->nheld, parts, 0);
+    msgs_drop_if(w->next, 0, &w->nnext, parts, 0);
 }
 
 /* ---- Offsets in PostgreSQL -----------------------------------------------------------------*/
@@ -380,11 +430,19 @@ static void nap(int ms)
     }
 }
 
+static int commit_finish(worker_t *w);
+static int batch_take(worker_t *w, rd_kafka_message_t *rkm);
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     worker_t *w = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* Called while the batch's COMMIT runs (prepare_next()): its outcome first, so the offsets
+     * read below, or the new owner's, include it. */
+    int in_commit = w->committing;
+    int committed = in_commit && commit_finish(w) == RESULT_OK;
+    size_t next_before = w->nnext;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         /* PostgreSQL holds the truth about progress: wait for it rather than guess. */
@@ -408,7 +466,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         /* Revoked or lost: the new owner starts from PostgreSQL's offsets, so messages of these
          * partitions still in hand are simply dropped. */
-        batch_drop_if(w, parts, 0);
+        drop_revoked(w, parts, committed);
         for (int i = 0; i < parts->cnt; i++)
             LOG_INFO("partition.revoked", "\"topic\":\"%s\",\"partition\":%d",
                      parts->elems[i].topic, parts->elems[i].partition);
@@ -421,6 +479,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, NULL);
         }
     }
+    if (in_commit)
+        LOG_INFO("rebalance.during_commit",
+                 "\"revoked\":%s,\"committed\":%s,\"batch\":%zu,\"next_dropped\":%zu",
+                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "false" : "true",
+                 committed ? "true" : "false", w->n, next_before - w->nnext);
     atomic_store(&w->rebalanced, 1);
     if (atomic_load(&w->pg_ok))
         atomic_store(&w->ready, 1);
@@ -710,13 +773,23 @@ static size_t owed_arrays(worker_t *w, pgarr_t *creditors, pgarr_t *debtors)
     return n;
 }
 
-/* Ends the batch's transaction in one round trip: stores the offsets, wakes the relays when the
- * outbox got rows, records the cases whose cache writes it owes (cacheowe.h: a kill before
- * write_cache() leaves them for cacheowed.h to re-write), and COMMITs. A failure before the
- * COMMIT is returned as any failed statement (the caller rolls back); a failed COMMIT leaves the
- * outcome unknown when the connection died: the connection is dropped and the retry re-reads
- * the offsets (RESULT_TRANSIENT). */
-static int commit_batch(worker_t *w)
+/* Rolls back the batch's open transaction after a failure `rc`, dropping the connection when
+ * rc is transient (or the connection broke). Returns rc. */
+static int abort_tx(worker_t *w, int rc)
+{
+    if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+        PQclear(PQexec(w->conn, "ROLLBACK"));
+    if (rc == RESULT_TRANSIENT)
+        pg_drop(w);
+    return rc;
+}
+
+/* Sends the end of the batch's transaction in one round trip, without waiting: stores the
+ * offsets, wakes the relays when the outbox got rows, records the cases whose cache writes it
+ * owes (cacheowe.h: a kill before write_cache() leaves them for cacheowed.h to re-write), and
+ * COMMITs. commit_finish() reads the outcome; meanwhile the connection is busy (w->committing).
+ * A failure to send is returned as any failed statement (the caller rolls back). */
+static int commit_send(worker_t *w)
 {
     pgarr_t a[5]; /* topics, partitions, offsets, creditor ids, debtor ids */
     char err[512], idtext[24];
@@ -731,7 +804,7 @@ static int commit_batch(worker_t *w)
     snprintf(idtext, sizeof(idtext), "%" PRId64, id);
     const char *off[4] = {w->cfg->group_id, pgarr_str(&a[0]), pgarr_str(&a[1]), pgarr_str(&a[2])};
     const char *ids[3] = {idtext, pgarr_str(&a[3]), pgarr_str(&a[4])};
-    pgpipe_stmt_t st[4];
+    pgpipe_stmt_t *st = w->cst;
     if (off[1] == NULL || off[2] == NULL || off[3] == NULL || ids[1] == NULL || ids[2] == NULL)
         goto out;
     st[n++] = (pgpipe_stmt_t){.prepared = OFFSETS_STMT,
@@ -750,20 +823,45 @@ static int commit_batch(worker_t *w)
                                   .want = PGRES_COMMAND_OK};
     st[n++] = (pgpipe_stmt_t){.sql = "COMMIT", .what = "commit", .want = PGRES_COMMAND_OK};
     w->owed_id = 0;
-    rc = pgpipe_exec(w->conn, st, n, &bad, err, sizeof(err));
-    if (rc == 0) {
-        w->owed_id = id;
+    rc = pgpipe_send(w->conn, st, n, &bad, err, sizeof(err));
+    if (rc != 0) {
+        rc = seq_error(st, n, bad, rc, err);
         goto out;
     }
-    rc = seq_error(st, n, bad, rc, err);
-    if (bad >= n - 1) { /* the COMMIT itself */
-        rc = RESULT_TRANSIENT;
-        pg_drop(w);
-    }
+    for (size_t i = 0; i < n; i++) /* sent: the parameters were copied */
+        st[i].params = NULL;
+    w->ncst = n;
+    w->commit_owed_id = id;
+    w->committing = 1;
 out:
     for (int k = 0; k < 5; k++)
         pgarr_free(&a[k]);
     return rc;
+}
+
+/* Reads the outcome of the COMMIT commit_send() sent; once (again: the same answer). A
+ * statement that failed before the COMMIT is rolled back as any failed statement; a failed
+ * COMMIT leaves the outcome unknown when the connection died: the connection is dropped and the
+ * retry re-reads the offsets (RESULT_TRANSIENT). */
+static int commit_finish(worker_t *w)
+{
+    char err[512];
+    size_t bad = 0, n = w->ncst;
+
+    if (!w->committing)
+        return w->commit_rc;
+    w->committing = 0;
+    int rc = pgpipe_recv(w->conn, w->cst, n, &bad, err, sizeof(err));
+    if (rc == 0) {
+        w->owed_id = w->commit_owed_id;
+        return w->commit_rc = RESULT_OK;
+    }
+    rc = seq_error(w->cst, n, bad, rc, err);
+    if (bad >= n - 1) { /* the COMMIT itself */
+        pg_drop(w);
+        return w->commit_rc = RESULT_TRANSIENT;
+    }
+    return w->commit_rc = abort_tx(w, rc);
 }
 
 /* Writes the outbox buffer; maps its failure onto RESULT_TRANSIENT / RESULT_PERMANENT. */
@@ -832,6 +930,37 @@ static int apply_events(worker_t *w, wk_tx_t *tx, int isolate)
     return rc;
 }
 
+/* True once the COMMIT's results have arrived, or the connection cannot tell (then reading them
+ * reports it); waits up to ms for them. */
+static int commit_ready(worker_t *w, int ms)
+{
+    struct pollfd pfd = {.fd = PQsocket(w->conn), .events = POLLIN};
+
+    if (pfd.fd < 0 || PQconsumeInput(w->conn) != 1 || !PQisBusy(w->conn))
+        return 1;
+    if (poll(&pfd, 1, ms) != 0 && PQconsumeInput(w->conn) != 1)
+        return 1;
+    return !PQisBusy(w->conn);
+}
+
+/* Polls messages into the next batch (parsed and validated) while the batch's COMMIT runs: what
+ * librdkafka has at hand, then what arrives until the COMMIT's results do, up to batch_max, or
+ * until a rebalance read the COMMIT's outcome (rebalance_cb()). Not one message at a time (the
+ * poison hunt). */
+static void prepare_next(worker_t *w)
+{
+    while (w->committing && !w->one_by_one && !stop_requested &&
+           w->nnext < (size_t)w->cfg->batch_max) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, 0);
+        if (rkm != NULL) {
+            if (batch_take(w, rkm) < 0)
+                break;
+        } else if (w->committing && commit_ready(w, 1)) {
+            break;
+        }
+    }
+}
+
 /* One attempt at the whole batch in one transaction. Returns RESULT_OK, RESULT_TRANSIENT or
  * RESULT_PERMANENT; on anything but RESULT_OK the transaction is rolled back. */
 static int apply_batch(worker_t *w, int isolate)
@@ -858,15 +987,12 @@ static int apply_batch(worker_t *w, int isolate)
     }
     if ((rc = flush_outbox(w)) != RESULT_OK)
         goto fail;
-    rc = commit_batch(w);
-    if (rc == RESULT_OK || w->conn == NULL) /* committed, or the outcome unknown (dropped) */
-        return rc;
+    if ((rc = commit_send(w)) != RESULT_OK)
+        goto fail;
+    prepare_next(w); /* the worker's share of the next batch, while PostgreSQL commits */
+    return commit_finish(w);
 fail:
-    if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
-        PQclear(PQexec(w->conn, "ROLLBACK"));
-    if (rc == RESULT_TRANSIENT)
-        pg_drop(w);
-    return rc;
+    return abort_tx(w, rc);
 }
 
 /* After a failed attempt whose commit may have happened, drops the messages PostgreSQL
@@ -1241,11 +1367,30 @@ static void process_one_by_one(worker_t *w)
     w->nheld = w->capheld = w->heldpos = 0;
 }
 
-/* The batch in hand, as one transaction, or one message at a time after a crash. */
+/* The batch in hand, as one transaction, or one message at a time after a crash; then the next
+ * batch, prepared meanwhile, is the batch (fill_batch() may top it up). After a stop request
+ * the next batch is dropped: what was in hand may not all have committed (abandoned), and the
+ * next owner starts from PostgreSQL's offsets anyway. */
 static void process_batch(worker_t *w)
 {
+    w->in_hand = 1;
     if (process_unit(w))
         process_one_by_one(w);
+    w->in_hand = 0;
+    if (stop_requested) {
+        for (size_t i = 0; i < w->nnext; i++)
+            msg_free(&w->next[i]);
+        w->nnext = 0;
+    }
+    wk_msg_t *v = w->batch;
+    size_t cap = w->cap;
+    w->batch = w->next;
+    w->cap = w->capnext;
+    w->n = w->nnext;
+    w->batch_first_us = w->next_first_us;
+    w->next = v;
+    w->capnext = cap;
+    w->nnext = 0;
 }
 
 /* ---- Housekeeping ----------------------------------------------------------------------------*/
@@ -1437,6 +1582,9 @@ static void worker_close(worker_t *w)
     }
     batch_clear(w);
     free(w->batch);
+    for (size_t i = 0; i < w->nnext; i++)
+        msg_free(&w->next[i]);
+    free(w->next);
     clear_cache_writes(w);
     free(w->writes);
     drop_counts(w, 0);
@@ -1470,7 +1618,8 @@ static int batch_take(worker_t *w, rd_kafka_message_t *rkm)
  * message, a stop is requested, or (with an empty batch) 100 ms pass without a message. */
 static void fill_batch(worker_t *w)
 {
-    int64_t deadline = 0; /* 0 until the first message */
+    /* 0 until the first message; a batch prepared already counts from its first */
+    int64_t deadline = w->n > 0 ? w->batch_first_us + (int64_t)w->cfg->batch_ms * 1000 : 0;
 
     while (!stop_requested && w->n < (size_t)w->cfg->batch_max) {
         int timeout = 100;

@@ -10,6 +10,7 @@
 #include "caseload.h"
 #include "chargestore.h"
 #include "interactstore.h"
+#include "jsonout.h"
 #include "nextdue.h"
 #include "paystore.h"
 #include "pg.h"
@@ -343,8 +344,8 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
  * one new row version per case and batch round. */
 static int save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
 {
-    char *features = cf->features_dirty ? json_dumps(cf->features, JSON_COMPACT) : NULL;
-    char *followup = cf->followup_dirty ? json_dumps(cf->followup, JSON_COMPACT) : NULL;
+    char *features = cf->features_dirty ? jsonout_dumps(cf->features) : NULL;
+    char *followup = cf->followup_dirty ? jsonout_dumps(cf->followup) : NULL;
     if ((cf->features_dirty && features == NULL) || (cf->followup_dirty && followup == NULL)) {
         free(features);
         free(followup);
@@ -383,7 +384,7 @@ static int save_task(PGconn *conn, const casefile_t *cf, const casefile_task_t *
                      size_t errlen)
 {
     char seq[16], step[16], prio[16], nb[24], na[24];
-    char *payload = t->data ? json_dumps(t->data, JSON_COMPACT) : NULL;
+    char *payload = t->data ? jsonout_dumps(t->data) : NULL;
     snprintf(seq, sizeof(seq), "%d", t->segment_seq);
     snprintf(step, sizeof(step), "%d", t->step);
     snprintf(prio, sizeof(prio), "%d", t->priority);
@@ -467,7 +468,7 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
     if ((rc = paystore_save_rows(conn, cf, err, errlen)) != 0 ||
         (rc = interactstore_save_rows(conn, cf, err, errlen)) != 0)
         return rc;
-    if (cf->parties_dirty && cf->creditor_name[0] && cf->timezone[0]) {
+    if (casefile_parties_due(cf)) {
         if ((rc = save_parties(conn, cf, err, errlen)) != 0)
             return rc;
         cf->parties_dirty = false;

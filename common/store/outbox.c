@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "pg.h"
 
 struct outbox {
@@ -100,13 +101,15 @@ static void put_copy_bytea(outbox_t *ob, const void *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *b = p;
+    char *o = ob->buf + ob->len; /* a local, not ob->len: the loop keeps it in a register */
 
-    memcpy(ob->buf + ob->len, "\\\\x", 3);
-    ob->len += 3;
-    for (size_t i = 0; i < n; i++) {
-        ob->buf[ob->len++] = hex[b[i] >> 4];
-        ob->buf[ob->len++] = hex[b[i] & 15];
+    memcpy(o, "\\\\x", 3);
+    o += 3;
+    for (size_t i = 0; i < n; i++, o += 2) {
+        o[0] = hex[b[i] >> 4];
+        o[1] = hex[b[i] & 15];
     }
+    ob->len = (size_t)(o - ob->buf);
 }
 
 int outbox_add(outbox_t *ob, const char *topic, const void *key, size_t keylen, const void *payload,
@@ -166,17 +169,24 @@ out:
     return rc;
 }
 
-int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const json_t *event)
+int outbox_add_event_text(outbox_t *ob, const char *topic, const char *key, const char *text,
+                          size_t len, const char *event_id)
 {
     static const char ctype[] = "application/cloudevents+json; charset=UTF-8";
     outbox_header_t h = {"content-type", ctype, sizeof(ctype) - 1};
-    char *text = json_dumps(event, JSON_COMPACT);
+
+    return outbox_add(ob, topic, key, key ? strlen(key) : 0, text, len, event_id, &h, 1);
+}
+
+int outbox_add_event(outbox_t *ob, const char *topic, const char *key, const json_t *event)
+{
+    char *text = jsonout_dumps(event);
     const char *id = json_string_value(json_object_get(event, "id"));
     int rc;
 
     if (text == NULL)
         return -1;
-    rc = outbox_add(ob, topic, key, key ? strlen(key) : 0, text, strlen(text), id, &h, 1);
+    rc = outbox_add_event_text(ob, topic, key, text, strlen(text), id);
     free(text);
     return rc;
 }

@@ -44,6 +44,13 @@ __attribute__((warn_unused_result)) int outbox_add(outbox_t *ob, const char *top
                                                    const char *event_id,
                                                    const outbox_header_t *headers, size_t nh);
 
+/* Buffers a CloudEvent already serialised (`text`, `len` bytes), as outbox_add_event() does its
+ * text: keyed by `key` (a C string), `event_id` its "id", with the content-type header. Returns 0
+ * or -1. */
+__attribute__((warn_unused_result)) int outbox_add_event_text(outbox_t *ob, const char *topic,
+                                                              const char *key, const char *text,
+                                                              size_t len, const char *event_id);
+
 /* Buffers a CloudEvent: serialised compactly, keyed by `key` (a C string), with its "id" as the
  * event id and a content-type header. Borrows `event`. Returns 0 or -1. */
 __attribute__((warn_unused_result)) int outbox_add_event(outbox_t *ob, const char *topic,

@@ -20,7 +20,6 @@ struct pgpipe {
     PGconn *conn; /* borrowed */
     pgpipe_entry_t *entries;
     size_t n, head, cap; /* entries[head..n) are sent and wait for their result */
-    int sync_failed;     /* the last run could not send its sync */
 };
 
 pgpipe_t *pgpipe_new(PGconn *conn)
@@ -146,20 +145,15 @@ static int take(pgpipe_t *pp, PGresult *res, char *err, size_t errlen)
     return rc;
 }
 
-/* pgpipe_run() without forgetting the entries: pp->head is where a failure stopped. */
-static int run(pgpipe_t *pp, char *err, size_t errlen)
+/* Reads the results of the `syncs` syncs sent (queries to their callbacks, commands and a
+ * sequence's statements checked), syncing again for queries the callbacks queued, then leaves
+ * pipeline mode. Returns 0 or the first failure (the pipeline drained and left); pp->head is
+ * where a failure stopped. */
+static int finish(pgpipe_t *pp, int syncs, char *err, size_t errlen)
 {
     PGconn *conn = pp->conn;
-    int rc = 0, syncs = 0, nulls = 0;
+    int rc = 0, nulls = 0;
 
-    pp->sync_failed = 0;
-    if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
-        return 0;
-    if (PQpipelineSync(conn) != 1) {
-        rc = pg_fail(conn, NULL, "pipeline sync", err, errlen);
-        pp->sync_failed = 1;
-    } else
-        syncs = 1;
     while (syncs > 0 && rc == 0) {
         PGresult *res = PQgetResult(conn);
         if (res == NULL) {
@@ -192,24 +186,33 @@ static int run(pgpipe_t *pp, char *err, size_t errlen)
 
 int pgpipe_run(pgpipe_t *pp, char *err, size_t errlen)
 {
-    int rc = run(pp, err, errlen);
+    int rc = 0;
 
+    if (PQpipelineStatus(pp->conn) == PQ_PIPELINE_OFF)
+        return 0;
+    if (PQpipelineSync(pp->conn) != 1) {
+        rc = pg_fail(pp->conn, NULL, "pipeline sync", err, errlen);
+        drain(pp->conn, 0);
+    } else {
+        rc = finish(pp, 1, err, errlen);
+    }
     pp->n = pp->head = 0;
     return rc;
 }
 
-/* Sends sequence statement s (pipeline mode on) and queues its entry. Returns 0 or the failure. */
-static int send_stmt(pgpipe_t *pp, pgpipe_stmt_t *s, char *err, size_t errlen)
+/* Queues sequence statement s's entry and, when `send`, sends it (pipeline mode on). Returns 0
+ * or the failure. */
+static int seq_entry(pgpipe_t *pp, pgpipe_stmt_t *s, int send, char *err, size_t errlen)
 {
-    int ok;
+    int ok = 1;
 
     if (GROW(pp->entries, pp->cap, pp->n, 8) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (s->sql != NULL)
+    if (send && s->sql != NULL)
         ok = PQsendQueryParams(pp->conn, s->sql, s->nparams, NULL, s->params, NULL, NULL, 0);
-    else
+    else if (send)
         ok = PQsendQueryPrepared(pp->conn, s->prepared, s->nparams, s->params, NULL, NULL, 0);
     if (ok != 1)
         return pg_fail(pp->conn, NULL, s->what, err, errlen);
@@ -217,7 +220,21 @@ static int send_stmt(pgpipe_t *pp, pgpipe_stmt_t *s, char *err, size_t errlen)
     return 0;
 }
 
-int pgpipe_exec(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+/* After a sequence's failure at st[bad]: drops every kept result, drains the pipeline and
+ * leaves it. Returns rc. */
+static int seq_fail(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t bad, size_t *failed, int rc)
+{
+    for (size_t i = 0; i < n; i++) {
+        PQclear(st[i].res);
+        st[i].res = NULL;
+    }
+    drain(conn, 0);
+    if (failed != NULL)
+        *failed = bad;
+    return rc;
+}
+
+int pgpipe_send(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
 {
     pgpipe_t pp = {.conn = conn};
     int rc = pgpipe_begin(&pp, err, errlen);
@@ -228,20 +245,33 @@ int pgpipe_exec(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t *failed, char 
         st[i].sqlstate[0] = '\0';
     }
     while (rc == 0 && pp.n < n)
-        rc = send_stmt(&pp, &st[pp.n], err, errlen);
-    if (rc != 0)
-        bad = pp.n; /* not sent: nothing of the sequence was read */
-    else if ((rc = run(&pp, err, errlen)) != 0)
-        bad = pp.sync_failed ? n : pp.head;
-    if (rc != 0) {
-        for (size_t i = 0; i < n; i++) {
-            PQclear(st[i].res);
-            st[i].res = NULL;
-        }
-        drain(conn, 0);
-        if (failed != NULL)
-            *failed = bad;
+        rc = seq_entry(&pp, &st[pp.n], 1, err, errlen);
+    bad = pp.n; /* not sent: nothing of the sequence was read */
+    if (rc == 0 && PQpipelineSync(conn) != 1) {
+        rc = pg_fail(conn, NULL, "pipeline sync", err, errlen);
+        bad = n;
     }
     free(pp.entries);
-    return rc;
+    return rc != 0 ? seq_fail(conn, st, n, bad, failed, rc) : 0;
+}
+
+int pgpipe_recv(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+{
+    pgpipe_t pp = {.conn = conn};
+    int rc = 0;
+
+    while (rc == 0 && pp.n < n)
+        rc = seq_entry(&pp, &st[pp.n], 0, err, errlen);
+    if (rc == 0)
+        rc = finish(&pp, 1, err, errlen);
+    size_t bad = pp.head;
+    free(pp.entries);
+    return rc != 0 ? seq_fail(conn, st, n, bad, failed, rc) : 0;
+}
+
+int pgpipe_exec(PGconn *conn, pgpipe_stmt_t *st, size_t n, size_t *failed, char *err, size_t errlen)
+{
+    int rc = pgpipe_send(conn, st, n, failed, err, errlen);
+
+    return rc != 0 ? rc : pgpipe_recv(conn, st, n, failed, err, errlen);
 }

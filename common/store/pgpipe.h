@@ -85,4 +85,14 @@ typedef struct pgpipe_stmt {
 __attribute__((warn_unused_result)) int pgpipe_exec(PGconn *conn, pgpipe_stmt_t *st, size_t n,
                                                     size_t *failed, char *err, size_t errlen);
 
+/* pgpipe_exec() in two halves, so the caller can work while PostgreSQL runs the statements:
+ * pgpipe_send() sends st[0..n) and the sync (0, or a failure as pgpipe_exec()'s, the pipeline
+ * drained and left); pgpipe_recv() then reads their results (as pgpipe_exec() does). Between the
+ * two the connection is busy: nothing else may be sent on it. `st` must stay alive until
+ * pgpipe_recv() returns; the parameters are copied at send. */
+__attribute__((warn_unused_result)) int pgpipe_send(PGconn *conn, pgpipe_stmt_t *st, size_t n,
+                                                    size_t *failed, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int pgpipe_recv(PGconn *conn, pgpipe_stmt_t *st, size_t n,
+                                                    size_t *failed, char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "jsonout.h"
 
 /* Reads the required string attribute `name` of `root` into *out. Returns 0, or -1 with *err
  * filled when it is missing, not a string or empty. */
@@ -136,4 +137,34 @@ json_t *ce_case_output_new(const char *id, const char *source, const char *type,
     cal_format_utc(at, when, sizeof(when));
     snprintf(subject, sizeof(subject), "%s/%s", creditor_id, debtor_id);
     return ce_build_new(id, source, type, when, subject, json_incref(data));
+}
+
+/* One member ,"name":"value" of the envelope's text. */
+static void text_member(jsonout_t *o, const char *name_colon, const char *value)
+{
+    jsonout_raw(o, name_colon, strlen(name_colon));
+    jsonout_string(o, value);
+}
+
+char *ce_case_output_text(const char *id, const char *source, const char *type, int64_t at,
+                          const char *creditor_id, const char *debtor_id, const json_t *data,
+                          size_t *len)
+{
+    char when[CAL_INSTANT_MAX + 8], subject[512];
+    jsonout_t o = JSONOUT_INIT;
+
+    cal_format_utc(at, when, sizeof(when));
+    snprintf(subject, sizeof(subject), "%s/%s", creditor_id, debtor_id);
+    /* ce_build_new()'s members in its order; a value it would drop fails the text instead. */
+    text_member(&o, "{\"specversion\":", "1.0");
+    text_member(&o, ",\"id\":", id);
+    text_member(&o, ",\"source\":", source);
+    text_member(&o, ",\"type\":", type);
+    text_member(&o, ",\"time\":", when);
+    text_member(&o, ",\"subject\":", subject);
+    text_member(&o, ",\"datacontenttype\":", "application/json");
+    jsonout_raw(&o, ",\"data\":", 8);
+    jsonout_value(&o, data);
+    jsonout_raw(&o, "}", 1);
+    return jsonout_finish(&o, len);
 }

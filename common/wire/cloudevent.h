@@ -52,4 +52,14 @@ json_t *ce_build_new(const char *id, const char *source, const char *type, const
 json_t *ce_case_output_new(const char *id, const char *source, const char *type, int64_t at,
                            const char *creditor_id, const char *debtor_id, json_t *data);
 
+/* The compact text of ce_case_output_new()'s envelope, byte for byte its json_dumps(JSON_COMPACT),
+ * written without building the envelope; its length in *len (may be NULL). Borrows `data`.
+ * Returns a new string (free() it), or NULL when out of memory or when the tree would drop a
+ * member (a NULL or non-UTF-8 value): then build the tree. */
+__attribute__((warn_unused_result)) char *ce_case_output_text(const char *id, const char *source,
+                                                              const char *type, int64_t at,
+                                                              const char *creditor_id,
+                                                              const char *debtor_id,
+                                                              const json_t *data, size_t *len);
+
 #endif

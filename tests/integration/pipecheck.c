@@ -1,10 +1,11 @@
 /* pipecheck.c - pgpipe.h against a real PostgreSQL (it.pgpipe): a fixed sequence that succeeds
- * (its kept result), and the ones that fail - a unique violation, a syntax error, an unknown
- * prepared statement, a status other than the one wanted - each naming the statement that
- * failed and its SQLSTATE, keeping no result, leaving the connection out of pipeline mode with
- * its transaction aborted; then queries with callbacks and commands in one pipeline, and a
- * failed command among them. Prints "pipecheck: ok" or the first check that failed (exit 1).
- * RECOBRO_PG_DSN names the database (a scratch one: the test makes and drops it). */
+ * (its kept result), whole or sent and read in two halves, and the ones that fail - a unique
+ * violation, a syntax error, an unknown prepared statement, a status other than the one wanted -
+ * each naming the statement that failed and its SQLSTATE, keeping no result, leaving the connection
+ * out of pipeline mode with its transaction aborted; then queries with callbacks and commands in
+ * one pipeline, and a failed command among them. Prints "pipecheck: ok" or the first check that
+ * failed (exit 1). RECOBRO_PG_DSN names the database (a scratch one: the test makes and drops it).
+ */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,38 @@ static void good_sequence(PGconn *c)
     PQclear(st[2].res);
     CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
     CHECK(PQtransactionStatus(c) == PQTRANS_IDLE);
+}
+
+/* The same in two halves: sent, then (the connection busy meanwhile) read. */
+static void sent_then_read(PGconn *c)
+{
+    const char *p[1] = {"7"};
+    pgpipe_stmt_t st[3] = {
+        {.sql = "BEGIN", .what = "begin", .want = PGRES_COMMAND_OK},
+        {.sql = "SELECT $1::int * 6 AS v",
+         .what = "mul",
+         .nparams = 1,
+         .params = p,
+         .want = PGRES_TUPLES_OK,
+         .keep = 1},
+        {.sql = "COMMIT", .what = "commit", .want = PGRES_COMMAND_OK},
+    };
+    size_t bad = 99;
+    char err[256] = "";
+
+    CHECK(pgpipe_send(c, st, 3, &bad, err, sizeof(err)) == 0);
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_ON);
+    CHECK(pgpipe_recv(c, st, 3, &bad, err, sizeof(err)) == 0);
+    CHECK(bad == 99 && st[1].res != NULL && strcmp(PQgetvalue(st[1].res, 0, 0), "42") == 0);
+    PQclear(st[1].res);
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+    st[1].sql = "SELECT $1::int / 0";
+    CHECK(pgpipe_send(c, st, 3, &bad, err, sizeof(err)) == 0);
+    CHECK(pgpipe_recv(c, st, 3, &bad, err, sizeof(err)) != 0);
+    CHECK(bad == 1 && strcmp(st[1].sqlstate, "22012") == 0 && st[1].res == NULL);
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+    CHECK(PQtransactionStatus(c) == PQTRANS_INERROR);
+    exec_ok(c, "ROLLBACK");
 }
 
 /* A sequence whose statement `at` fails: *failed, its SQLSTATE, no result kept, out of pipeline
@@ -155,6 +188,7 @@ int main(void)
     PQclear(PQprepare(c, "put", "INSERT INTO t VALUES ($1::int)", 0, NULL));
     PQclear(PQprepare(c, "count", "SELECT count(*) FROM t", 0, NULL));
     good_sequence(c);
+    sent_then_read(c);
     bad_sequences(c);
     queries_and_commands(c);
     PQfinish(c);

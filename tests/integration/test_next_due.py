@@ -9,7 +9,9 @@ The portfolio is chosen to be varied: debtors in 20 zones, among them zones whos
 change skips or repeats (America/Santiago, Atlantic/Azores, America/Havana, Africa/Cairo,
 Asia/Beirut), half-hour and 45-minute offsets, both sides of the date line; a debtor whose zone
 changes (a later invoice.overdue names another zone: the debtor row moves), a debtor whose
-contact.preferences name another zone (the planning's clock moves, the debtor row does not),
+contact.preferences name another zone (the debtor has one zone: the planning's clock, the debtor
+row and so the scheduler's day all move to it, and a later invoice.overdue naming the accounting
+system's zone moves none of them back),
 cases resolved by payment (no due time), partial payments, a case set aside by hand and saved
 again at the same instant (its stored value is kept), a policy switch, and scheduler ticks across
 the DST changes of October and November 2026 and April 2027."""
@@ -161,6 +163,17 @@ def test_next_due_in_c_equals_the_trigger_on_every_path(nd, services):
     zones = dict(q(n, "c", "SELECT debtor_id, timezone FROM debtor WHERE creditor_id = %s",
                    n["creditor"]))
     assert all(zones[d] == z for d, z in moved.items())
+    prefs_zones = {"D-02-0": "Asia/Tokyo", "D-07-1": "America/Santiago"}
+    assert all(zones[d] == z for d, z in prefs_zones.items())
+    # Accounting re-sends the debtor with its own zone (America/Havana): the debtor's stays.
+    phase(services, n, T2, {"inv": [overdue(n, "D-02-0", ZONES[2], "INV-3", "2026-10-01", "9.00")]})
+    assert_same(n, "an overdue naming the accounting zone after the debtor's own")
+    zones = dict(q(n, "c", "SELECT debtor_id, timezone FROM debtor WHERE creditor_id = %s",
+                   n["creditor"]))
+    assert all(zones[d] == z for d, z in prefs_zones.items())
+    tokyo = q(n, "c", "SELECT (next_due_at AT TIME ZONE 'Asia/Tokyo')::time FROM debt_case "
+                      "WHERE creditor_id = %s AND debtor_id = 'D-02-0'", n["creditor"])
+    assert [str(r[0]) for r in tokyo] == ["00:00:00"]  # due at the debtor's own midnight
 
     for i, now in enumerate(TICKS[1:]):
         if now == TICKS[4]:  # a policy switch: the next sweeps plan under the creditor's own

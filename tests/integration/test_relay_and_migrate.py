@@ -46,6 +46,37 @@ def test_two_relays_publish_each_row_once_in_key_order(names, services):
                                  "sent_at IS NULL", rid + "-%") == [(0,)], what="all marked")
 
 
+def test_relay_publishes_each_rows_headers_exactly_as_stored(names, services):
+    """The relay reads the header arrays in binary and hands their bytes to Kafka as they are:
+    names and values in order, binary and empty values, non-ASCII names, rows without headers,
+    and (as the SQL aggregation it replaced did) a name without a value dropped. The rows are
+    written with SQL, in the columns every writer so far has used (outbox.c's COPY, older
+    builds), so this is also what the relay makes of rows written before it was upgraded."""
+    rid = names["rid"]
+    ce = b"application/cloudevents+json; charset=UTF-8"
+    rows = [  # (header names, header values, headers expected on the wire)
+        (["content-type"], [ce], [("content-type", ce)]),
+        (["recobro-error", "recobro-bytes", "recobro-empty", "recobro-\u00e9t\u00e9"],
+         [b"invalid_date", bytes(range(256)), b"", "\u00e9".encode()],
+         [("recobro-error", b"invalid_date"), ("recobro-bytes", bytes(range(256))),
+          ("recobro-empty", b""), ("recobro-\u00e9t\u00e9", "\u00e9".encode())]),
+        ([], [], None),
+        (["a", "b"], [b"1"], [("a", b"1")]),
+        (["dup", "dup"], [b"1", b"2"], [("dup", b"1"), ("dup", b"2")]),
+    ]
+    with su.pg() as conn:
+        for i, (hn, hv, _) in enumerate(rows):
+            conn.execute("INSERT INTO outbox (shard, topic, msg_key, payload, header_names, "
+                         "header_values, event_id) VALUES (0, %s, %s, %s, %s, %s, %s)",
+                         (names["out"], b"k", json.dumps({"i": i}).encode(), hn, hv,
+                          "%s-%d" % (rid, i)))
+    services("recobro-relay", worker_env(names))
+    out = su.consume(names["out"], len(rows), timeout=60)
+    assert [json.loads(m.value())["i"] for m in out] == list(range(len(rows)))
+    for m, (_, _, want) in zip(out, rows):
+        assert m.headers() == want
+
+
 def test_relay_keeps_rows_for_an_unknown_topic(names, services):
     """A row the broker refuses (no such topic, auto-creation aside) stays in the outbox."""
     rid = names["rid"]

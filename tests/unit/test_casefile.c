@@ -141,6 +141,42 @@ static void test_parties_saved_only_when_changed(void **state)
     casefile_clear(&cf);
 }
 
+/* A debtor has one zone: the one they gave (contact.preferences) wins over the accounting
+ * system's, so an overdue naming another zone neither moves the case's clock nor marks the
+ * debtor row, and a debtor row holding another zone than the debtor's is written on the save. */
+static void test_the_debtors_own_zone_wins(void **state)
+{
+    casefile_t cf;
+    reason_t err;
+
+    (void)state;
+    assert_int_equal(casefile_init(&cf, "acme", "D1"), 0);
+    assert_int_equal(apply_json(&cf, OVERDUE("I1", "EUR", "10.00", "2026-11-01"), &err), 0);
+    assert_true(casefile_parties_due(&cf)); /* a new debtor: written */
+    cf.parties_dirty = false;               /* as after the save */
+    strcpy(cf.debtor_zone, cf.timezone);
+    assert_false(casefile_parties_due(&cf));
+
+    /* The debtor says they live in Tokyo (as the loader or caseinteract set it). */
+    strcpy(cf.tz_override, "Asia/Tokyo");
+    strcpy(cf.timezone, "Asia/Tokyo");
+    assert_true(casefile_parties_due(&cf)); /* the row still says Madrid */
+    strcpy(cf.debtor_zone, "Asia/Tokyo");   /* as after that save */
+    assert_false(casefile_parties_due(&cf));
+
+    /* Accounting re-sends Madrid: the debtor's own zone stays, nothing to write. */
+    assert_int_equal(apply_json(&cf, OVERDUE("I2", "EUR", "10.00", "2026-11-01"), &err), 0);
+    assert_string_equal(cf.timezone, "Asia/Tokyo");
+    assert_false(cf.parties_dirty);
+    assert_false(casefile_parties_due(&cf));
+
+    /* Parties not complete (no creditor name known yet): nothing is written. */
+    cf.creditor_name[0] = '\0';
+    strcpy(cf.debtor_zone, "Europe/Madrid");
+    assert_false(casefile_parties_due(&cf));
+    casefile_clear(&cf);
+}
+
 static void test_status_names_round_trip(void **state)
 {
     casefile_task_status_t t;
@@ -162,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_currency_mismatch_leaves_case_untouched),
         cmocka_unit_test(test_invoices_oldest_first_open_only),
         cmocka_unit_test(test_parties_saved_only_when_changed),
+        cmocka_unit_test(test_the_debtors_own_zone_wins),
         cmocka_unit_test(test_status_names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
