@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 void casecarry_begin(casecarry_t *cc, const casefile_t *cf, size_t batch_tasks)
 {
     cc->n_old = cf->n_tasks > batch_tasks ? cf->n_tasks - batch_tasks : 0;
@@ -49,14 +51,8 @@ void casecarry_swap(casefile_t *cf, casecarry_t *cc)
 
 static int add_write(casecarry_t *cc, const casefile_task_t *t)
 {
-    if (cc->n_writes == cc->cap_writes) {
-        size_t ncap = cc->cap_writes ? cc->cap_writes * 2 : 8;
-        casefile_task_t *p = realloc(cc->writes, ncap * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        cc->writes = p;
-        cc->cap_writes = ncap;
-    }
+    if (GROW(cc->writes, cc->cap_writes, cc->n_writes, 8) != 0)
+        return -1;
     cc->writes[cc->n_writes++] = *t;
     return 0;
 }

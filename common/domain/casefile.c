@@ -12,6 +12,7 @@
 #include "contact.h"
 #include "escalation.h"
 #include "forbear.h"
+#include "grow.h"
 #include "hold.h"
 #include "money.h"
 #include "outreach.h"
@@ -143,23 +144,9 @@ void casefile_clear(casefile_t *cf)
     memset(cf, 0, sizeof(*cf));
 }
 
-/* Grows an array of `size`-byte elements to hold one more. Returns 0 or -1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = realloc(*arr, ncap * size);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 casefile_invoice_t *casefile_add_invoice(casefile_t *cf, const casefile_invoice_t *inv)
 {
-    if (grow((void **)&cf->invoices, &cf->cap_invoices, cf->n_invoices, sizeof(*inv)) < 0)
+    if (GROW(cf->invoices, cf->cap_invoices, cf->n_invoices, 8) < 0)
         return NULL;
     cf->invoices[cf->n_invoices] = *inv;
     return &cf->invoices[cf->n_invoices++];
@@ -167,7 +154,7 @@ casefile_invoice_t *casefile_add_invoice(casefile_t *cf, const casefile_invoice_
 
 casefile_task_t *casefile_add_task(casefile_t *cf, const casefile_task_t *task)
 {
-    if (grow((void **)&cf->tasks, &cf->cap_tasks, cf->n_tasks, sizeof(*task)) < 0)
+    if (GROW(cf->tasks, cf->cap_tasks, cf->n_tasks, 8) < 0)
         return NULL;
     cf->tasks[cf->n_tasks] = *task;
     return &cf->tasks[cf->n_tasks++];
@@ -469,8 +456,7 @@ int casefile_emit(casefile_plan_t *plan, casefile_topic_t topic, const char *typ
 {
     casefile_output_t *o;
 
-    if (data == NULL || grow((void **)&plan->outputs, &plan->cap_outputs, plan->n_outputs,
-                             sizeof(*plan->outputs)) < 0) {
+    if (data == NULL || GROW(plan->outputs, plan->cap_outputs, plan->n_outputs, 8) < 0) {
         json_decref(data);
         return -1;
     }

@@ -9,24 +9,12 @@
 
 #include "casecharge.h"
 #include "contact.h"
+#include "grow.h"
 #include "money.h"
 #include "calendar.h"
 #include "settlement.h"
 
 /* ---- Small helpers --------------------------------------------------------------------------- */
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = realloc(*arr, ncap * size);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
 
 /* A UUIDv5 of (kind, case, a, b). */
 static void id_of(char out[CASEFILE_UUID_MAX], const char *kind, const casefile_t *cf,
@@ -191,8 +179,7 @@ int casepay_use_credit(casefile_t *cf)
             break;
         }
         for (size_t i = 0; i < res.nlines && rc == 0; i++) {
-            if (grow((void **)&cf->credit_lines, &cf->cap_credit_lines, cf->n_credit_lines,
-                     sizeof(*cf->credit_lines)) < 0) {
+            if (GROW(cf->credit_lines, cf->cap_credit_lines, cf->n_credit_lines, 8) < 0) {
                 rc = -1;
                 break;
             }
@@ -289,7 +276,7 @@ static int keep_credit(casefile_t *cf, const casepay_payment_t *pay, int64_t cre
 {
     if (credit <= 0)
         return 0;
-    if (grow((void **)&cf->credits, &cf->cap_credits, cf->n_credits, sizeof(*cf->credits)) < 0)
+    if (GROW(cf->credits, cf->cap_credits, cf->n_credits, 8) < 0)
         return -1;
     casefile_credit_t *cr = &cf->credits[cf->n_credits++];
     memset(cr, 0, sizeof(*cr));

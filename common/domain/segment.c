@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "jsonfield.h"
 #include "money.h"
 
@@ -309,14 +310,8 @@ typedef struct cond_list {
 
 static int cond_list_push(cond_list_t *l, const segment_cond_t *c)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap == 0 ? 8 : l->cap * 2;
-        segment_cond_t *grown = realloc(l->items, cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        l->items = grown;
-        l->cap = cap;
-    }
+    if (GROW(l->items, l->cap, l->n, 8) != 0)
+        return -1;
     l->items[l->n++] = *c;
     return 0;
 }

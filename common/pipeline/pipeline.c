@@ -11,6 +11,7 @@
 #include "casecharge.h"
 #include "casestore.h"
 #include "clock.h"
+#include "grow.h"
 #include "interactstore.h"
 #include "jsonout.h"
 #include "log.h"
@@ -549,14 +550,8 @@ static int pw_group(pw_batch_t *b)
 /* A new zeroed case file owned by the batch, or NULL when out of memory. */
 static casefile_t *pw_file(pw_batch_t *b)
 {
-    if (b->nfiles == b->capfiles) {
-        size_t ncap = b->capfiles ? b->capfiles * 2 : 64;
-        casefile_t **p = realloc(b->files, ncap * sizeof(*p));
-        if (p == NULL)
-            return NULL;
-        b->files = p;
-        b->capfiles = ncap;
-    }
+    if (GROW(b->files, b->capfiles, b->nfiles, 64) != 0)
+        return NULL;
     casefile_t *cf = spare_take(&b->pw->spare);
     if (cf != NULL)
         b->files[b->nfiles++] = cf;
@@ -603,14 +598,8 @@ static int pw_keep_history(pw_case_t *c, pw_event_t *e)
 {
     if (!e->plan.segment_changed)
         return RESULT_OK;
-    if (c->nhist == c->caphist) {
-        size_t ncap = c->caphist ? c->caphist * 2 : 4;
-        casestore_hist_t *p = realloc(c->hist, ncap * sizeof(*p));
-        if (p == NULL)
-            return RESULT_TRANSIENT;
-        c->hist = p;
-        c->caphist = ncap;
-    }
+    if (GROW(c->hist, c->caphist, c->nhist, 4) != 0)
+        return RESULT_TRANSIENT;
     casefile_t *copy = malloc(sizeof(*copy));
     if (copy == NULL)
         return RESULT_TRANSIENT;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pg.h"
-#include "pgseq.h"
+#include "pgpipe.h"
 
 /* The record statement ($1 the group; $2..$5 the arrays of topics, partitions, first and last
  * offsets; $6 1 when the batch is one message alone). */
@@ -91,12 +91,12 @@ int attempts_begin(PGconn *conn, const char *group, attempt_span_t *spans, size_
      * this transaction only): the record must be there when this process dies, which an
      * asynchronous commit gives (PostgreSQL has it); only a crash of PostgreSQL itself could
      * lose it, and then one start goes uncounted. Saves one disk flush per batch. The four
-     * statements go in one round trip (pgseq.h).
+     * statements go in one round trip (pgpipe.h).
      *
      * In DO UPDATE, a.* is the record as it was: the same first offset is another start of the
      * same message (counted when alone, $6 = 1); anything else begins a new record. `old` is the
      * records as they were before the statement, to tell a resumed record from a new one. */
-    pgseq_stmt_t st[4] = {
+    pgpipe_stmt_t st[4] = {
         {.sql = "BEGIN", .what = "attempts.begin", .want = PGRES_COMMAND_OK},
         {.sql = "SET LOCAL synchronous_commit = off",
          .what = "attempts.begin",
@@ -109,7 +109,7 @@ int attempts_begin(PGconn *conn, const char *group, attempt_span_t *spans, size_
          .keep = 1},
         {.sql = "COMMIT", .what = "attempts.commit", .want = PGRES_COMMAND_OK},
     };
-    if (pgseq_run(conn, st, 4, NULL, err, errlen) != 0) {
+    if (pgpipe_exec(conn, st, 4, NULL, err, errlen) != 0) {
         rollback(conn);
         goto out;
     }

@@ -50,6 +50,31 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
     return 0;
 }
 
+/* A consuming worker's prefetch. librdkafka's defaults queue up to 100,000 messages (or 64 MB)
+ * ahead of the worker and fetch up to 1 MB per partition at a time: `make bench`'s test worker
+ * over a million events was at 44-74 MB at its first commit and 80-84 MB once its queue was full.
+ * 50,000 messages still hold about a second of the fastest worker's events (45,000-50,000/s),
+ * which librdkafka 2.0 needs: once the queue is full it fetches again only at its broker thread's
+ * next one-second wake-up (fetch.queue.backoff.ms came in 2.1; fetch.error.backoff.ms plays no
+ * part), and a queue that runs dry before then stalls the worker (10,000 messages cost a quarter
+ * of the throughput, 30,000 a tenth or more). Fetches of 256 KB per partition keep small the
+ * buffers the queued messages pin (a larger message still comes whole: the broker returns a
+ * partition's first batch whatever its size). fetch.max.bytes stays librdkafka's: it must be at
+ * least message.max.bytes, which an operator may raise. With these the queue is full by the first
+ * commit: 39-46 MB then, 45-47 MB at the peak. See deploy/README.md, "Memory". */
+static const char *const consumer_defaults[][2] = {
+    {"queued.min.messages", "50000"},
+    {"max.partition.fetch.bytes", "262144"},
+};
+
+int kafka_consumer_defaults(rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(consumer_defaults) / sizeof(consumer_defaults[0]); i++)
+        if (kafka_conf_set(conf, consumer_defaults[i][0], consumer_defaults[i][1], err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
 rd_kafka_conf_t *kafka_conf_new(const config_t *cfg, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -13,6 +13,11 @@
  * the result until rd_kafka_new() takes it. */
 rd_kafka_conf_t *kafka_conf_new(const config_t *cfg, char *err, size_t errlen);
 
+/* Sets the consuming workers' memory defaults on `conf` (a bounded prefetch, see kafka.c), for
+ * the caller to apply RECOBRO_KAFKA_* after, so an explicit property still wins. Returns 0 or -1
+ * with err filled. */
+int kafka_consumer_defaults(rd_kafka_conf_t *conf, char *err, size_t errlen);
+
 /* Sets one property on `conf`; returns 0 or -1 with err filled ("<name>: <reason>"). */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
                    size_t errlen);

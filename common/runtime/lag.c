@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "metrics.h"
 #include "metrics_catalog.h"
 
@@ -37,14 +38,8 @@ void lag_assigned(const rd_kafka_topic_partition_list_t *parts)
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         lag_part_t *h = find(p->topic, p->partition);
         if (h == NULL) {
-            if (nheld == capheld) {
-                size_t ncap = capheld ? capheld * 2 : 16;
-                lag_part_t *np = realloc(parts_held, ncap * sizeof(*np));
-                if (np == NULL)
-                    return; /* not reported: a missing series, never a wrong one */
-                parts_held = np;
-                capheld = ncap;
-            }
+            if (GROW(parts_held, capheld, nheld, 16) != 0)
+                return; /* not reported: a missing series, never a wrong one */
             char *topic = strdup(p->topic);
             if (topic == NULL)
                 return;

@@ -17,13 +17,14 @@
 #include "cache.h"
 #include "cacheowe.h"
 #include "clock.h"
+#include "grow.h"
 #include "http.h"
 #include "kafka.h"
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
-#include "pgseq.h"
+#include "pgpipe.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -97,7 +98,7 @@ typedef struct worker {
      * may use the connection meanwhile, and a rebalance reads it first. */
     int committing;
     int commit_rc; /* commit_finish()'s answer, kept for a second call */
-    pgseq_stmt_t cst[4];
+    pgpipe_stmt_t cst[4];
     size_t ncst;
     int64_t commit_owed_id;
     cache_write_t *writes;
@@ -144,14 +145,8 @@ int wk_tx_cache_case(wk_tx_t *tx, const char *creditor_id, const char *debtor_id
 {
     worker_t *w = tx->w;
 
-    if (w->nwrites == w->capwrites) {
-        size_t ncap = w->capwrites ? w->capwrites * 2 : 64;
-        cache_write_t *nw = realloc(w->writes, ncap * sizeof(*nw));
-        if (nw == NULL)
-            return -1;
-        w->writes = nw;
-        w->capwrites = ncap;
-    }
+    if (GROW(w->writes, w->capwrites, w->nwrites, 64) != 0)
+        return -1;
     cache_write_t *cw = &w->writes[w->nwrites];
     cw->key = strdup(key);
     cw->json = strdup(json);
@@ -174,14 +169,8 @@ int wk_tx_count(wk_tx_t *tx, const char *name, const char *help, const char *lab
 {
     worker_t *w = tx->w;
 
-    if (w->ncounts == w->capcounts) {
-        size_t ncap = w->capcounts ? w->capcounts * 2 : 64;
-        count_write_t *nc = realloc(w->counts, ncap * sizeof(*nc));
-        if (nc == NULL)
-            return -1;
-        w->counts = nc;
-        w->capcounts = ncap;
-    }
+    if (GROW(w->counts, w->capcounts, w->ncounts, 64) != 0)
+        return -1;
     count_write_t *c = &w->counts[w->ncounts];
     *c = (count_write_t){name, help, labels != NULL ? strdup(labels) : NULL, n};
     if (labels != NULL && c->labels == NULL)
@@ -314,14 +303,8 @@ static int batch_add(worker_t *w, rd_kafka_message_t *rkm)
     wk_msg_t **v = l.v;
     size_t *n = l.n, *cap = l.cap;
 
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
-        wk_msg_t *nb = realloc(*v, ncap * sizeof(*nb));
-        if (nb == NULL)
-            return -1;
-        *v = nb;
-        *cap = ncap;
-    }
+    if (GROW(*v, *cap, *n, 256) != 0)
+        return -1;
     if (*n == 0 && v == &w->next)
         w->next_first_us = clock_mono_us();
     else if (*n == 0 && v == &w->batch)
@@ -535,9 +518,9 @@ static char *pair_key(const char *source, const char *id)
  * insert that meets one is rolled back and redone. */
 #define DEDUPE_CLEAN_BATCHES 16
 
-/* Logs a failed statement of a pgseq_run() (st[bad], or the sequence when bad == n) and returns
+/* Logs a failed statement of a pgpipe_exec() (st[bad], or the sequence when bad == n) and returns
  * RESULT_TRANSIENT or RESULT_PERMANENT, as wk_tx_sql_error() does. */
-static int seq_error(const pgseq_stmt_t *st, size_t n, size_t bad, int rc, const char *err)
+static int seq_error(const pgpipe_stmt_t *st, size_t n, size_t bad, int rc, const char *err)
 {
     char esc[600];
     const char *what = bad < n ? st[bad].what : "pipeline";
@@ -620,7 +603,7 @@ static int begin_dedupe(worker_t *w)
     const char *params[6] = {pgarr_str(&a[0]), pgarr_str(&a[1]), w->cfg->service,
                              pgarr_str(&a[2]), pgarr_str(&a[3]), pgarr_str(&a[4])};
     int plain = w->dedupe_clean >= DEDUPE_CLEAN_BATCHES;
-    pgseq_stmt_t st[2] = {
+    pgpipe_stmt_t st[2] = {
         {.sql = "BEGIN", .what = "begin", .want = PGRES_COMMAND_OK},
         {.prepared = plain ? DEDUPE_PLAIN_STMT : DEDUPE_STMT,
          .what = "dedupe",
@@ -635,7 +618,7 @@ static int begin_dedupe(worker_t *w)
         goto out;
     }
     size_t nst = candidates > 0 ? 2 : 1;
-    rc = pgseq_run(w->conn, st, nst, &bad, err, sizeof(err));
+    rc = pgpipe_exec(w->conn, st, nst, &bad, err, sizeof(err));
     if (rc != 0 && plain && bad == 1 && strcmp(st[1].sqlstate, "23505") == 0) {
         /* A pair was there already: again, the careful way. */
         LOG_DEBUG("dedupe.duplicate_found", NULL);
@@ -644,7 +627,7 @@ static int begin_dedupe(worker_t *w)
         st[1].prepared = DEDUPE_STMT;
         st[1].want = PGRES_TUPLES_OK;
         st[1].keep = 1;
-        rc = pgseq_run(w->conn, st, nst, &bad, err, sizeof(err));
+        rc = pgpipe_exec(w->conn, st, nst, &bad, err, sizeof(err));
     }
     if (rc != 0) {
         rc = seq_error(st, nst, bad, rc, err);
@@ -821,26 +804,26 @@ static int commit_send(worker_t *w)
     snprintf(idtext, sizeof(idtext), "%" PRId64, id);
     const char *off[4] = {w->cfg->group_id, pgarr_str(&a[0]), pgarr_str(&a[1]), pgarr_str(&a[2])};
     const char *ids[3] = {idtext, pgarr_str(&a[3]), pgarr_str(&a[4])};
-    pgseq_stmt_t *st = w->cst;
+    pgpipe_stmt_t *st = w->cst;
     if (off[1] == NULL || off[2] == NULL || off[3] == NULL || ids[1] == NULL || ids[2] == NULL)
         goto out;
-    st[n++] = (pgseq_stmt_t){.prepared = OFFSETS_STMT,
-                             .what = "offsets.store",
-                             .nparams = 4,
-                             .params = off,
-                             .want = PGRES_COMMAND_OK};
+    st[n++] = (pgpipe_stmt_t){.prepared = OFFSETS_STMT,
+                              .what = "offsets.store",
+                              .nparams = 4,
+                              .params = off,
+                              .want = PGRES_COMMAND_OK};
     if (w->outbox_written)
-        st[n++] = (pgseq_stmt_t){
+        st[n++] = (pgpipe_stmt_t){
             .sql = OUTBOX_NOTIFY_SQL, .what = "outbox.notify", .want = PGRES_COMMAND_OK};
     if (owed > 0)
-        st[n++] = (pgseq_stmt_t){.prepared = CACHEOWE_STMT,
-                                 .what = "cache_owed",
-                                 .nparams = 3,
-                                 .params = ids,
-                                 .want = PGRES_COMMAND_OK};
-    st[n++] = (pgseq_stmt_t){.sql = "COMMIT", .what = "commit", .want = PGRES_COMMAND_OK};
+        st[n++] = (pgpipe_stmt_t){.prepared = CACHEOWE_STMT,
+                                  .what = "cache_owed",
+                                  .nparams = 3,
+                                  .params = ids,
+                                  .want = PGRES_COMMAND_OK};
+    st[n++] = (pgpipe_stmt_t){.sql = "COMMIT", .what = "commit", .want = PGRES_COMMAND_OK};
     w->owed_id = 0;
-    rc = pgseq_send(w->conn, st, n, &bad, err, sizeof(err));
+    rc = pgpipe_send(w->conn, st, n, &bad, err, sizeof(err));
     if (rc != 0) {
         rc = seq_error(st, n, bad, rc, err);
         goto out;
@@ -868,7 +851,7 @@ static int commit_finish(worker_t *w)
     if (!w->committing)
         return w->commit_rc;
     w->committing = 0;
-    int rc = pgseq_recv(w->conn, w->cst, n, &bad, err, sizeof(err));
+    int rc = pgpipe_recv(w->conn, w->cst, n, &bad, err, sizeof(err));
     if (rc == 0) {
         w->owed_id = w->commit_owed_id;
         return w->commit_rc = RESULT_OK;
@@ -1522,7 +1505,8 @@ static rd_kafka_t *consumer_new(worker_t *w, char *err, size_t errlen)
             0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) < 0 ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) < 0 ||
-        kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) < 0) {
+        kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) < 0 ||
+        kafka_consumer_defaults(conf, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

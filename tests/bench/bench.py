@@ -6,8 +6,9 @@ as ratios to a floor measured in the same run (see DESIGN.md, "Performance targe
    with one bulk COPY.
 3. Runtime: recobro-testsum (consume -> one transaction per batch: dedupe, effect, outbox,
    offsets) and recobro-relay (outbox -> Kafka) on the same messages, timed to the last stored
-   offset (worker) and to the last published output (end to end); the worker's RSS at its first
-   stored offset and at its last (BENCH_EVENTS=1000000 for the one-million-event run).
+   offset (worker) and to the last published output (end to end); the worker's RSS (VmRSS) at its
+   first stored offset and once the relay is done too, and its peak while it consumed, sampled
+   every 50 ms (BENCH_EVENTS=1000000 for the one-million-event run).
 4. Latency: a steady 1,000 events/s for a while, each event's time from its production to its
    output on Kafka (p50/p99).
 5. The case workers (recobro-overdue, -interactions, -payments) on a sample portfolio, each
@@ -320,6 +321,7 @@ def run(rid):
     try:
         first = None
         rss_start = None
+        rss_peak = 0
         worker_done = e2e_done = None
         deadline = time.time() + 900
         while time.time() < deadline and (worker_done is None or e2e_done is None):
@@ -328,6 +330,8 @@ def run(rid):
             if first is None and done > 0:
                 first = now
                 rss_start = rss_kib(worker.proc.pid)
+            if worker_done is None:
+                rss_peak = max(rss_peak, rss_kib(worker.proc.pid))
             if worker_done is None and done >= N:
                 worker_done = now
             if worker_done is not None and e2e_done is None and high_watermarks(tout) >= N:
@@ -385,7 +389,8 @@ def run(rid):
           (e2e, e2e / floor))
     print("  latency at %d events/s for %d s (%d events): p50 %.0f ms, p99 %.0f ms" %
           (RATE, RATE_SECONDS, len(lats), p50, p99))
-    print("  worker RSS: %d KiB at start, %d KiB after %d events" % (rss_start, rss_end, N))
+    print("  worker RSS: %d KiB at start, %d KiB after %d events (peak %d KiB)" %
+          (rss_start, rss_end, N, rss_peak))
     targets = [target_line("runtime at least 50% of its floor", rt / floor >= 0.5,
                       "ratio %.2f" % (rt / floor)),
                target_line("worker RSS flat over one million events",
