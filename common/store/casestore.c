@@ -58,19 +58,24 @@ static const pg_statement_t statements[] = {
       * version: NULL when the decision did not move them (kept as stored). */
      "features = coalesce(u.features, c.features), followup = coalesce(u.followup, c.followup), "
      /* When the scheduler looks again (nextdue.h, computed in C: NULL = never). A save that
-      * moves neither the planning time, the status nor the segment keeps the stored value (a
-      * case the scheduler set aside keeps its retry time), as migration 0005's trigger did. */
-     "next_due_at = CASE WHEN c.updated_at IS NOT DISTINCT FROM to_timestamp(u.updated_at) "
+      * moves neither the planning time, the status, the segment nor the debtor's zone keeps
+      * the stored value (a case the scheduler set aside keeps its retry time), as migration
+      * 0005's trigger did (it did not see a zone move: the value then depended on which save of
+      * a batch moved the segment, and a batch saves once, so carried and reloaded cases
+      * differed). */
+     "next_due_at = CASE WHEN NOT u.rezone "
+     " AND c.updated_at IS NOT DISTINCT FROM to_timestamp(u.updated_at) "
      " AND c.status IS NOT DISTINCT FROM u.status AND c.segment IS NOT DISTINCT FROM u.segment "
      " THEN c.next_due_at ELSE to_timestamp(u.next_due_at) END "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::text[], "
      " $7::text[], $8::text[], $9::text[], $10::integer[], $11::boolean[], $12::bigint[], "
      " $13::integer[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], "
-     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[], $24::bigint[]) "
+     " $19::bigint[], $20::bigint[], $21::bigint[], $22::jsonb[], $23::jsonb[], $24::bigint[], "
+     " $25::boolean[]) "
      " AS u(creditor_id, debtor_id, currency, balance, days_past_due, segment, rule, strategy, "
      " variant, policy_version, high_value, segment_since, segment_seq, last_step, stage, status, "
      " next_action, next_channel, next_not_before, version, updated_at, features, followup, "
-     " next_due_at) "
+     " next_due_at, rezone) "
      "WHERE c.creditor_id = u.creditor_id AND c.debtor_id = u.debtor_id"},
     {"cs_invoice",
      "INSERT INTO invoice (creditor_id, debtor_id, invoice_id, number, currency, amount, "
@@ -309,7 +314,7 @@ static int save_parties(PGconn *conn, const casefile_t *cf, char *err, size_t er
 }
 
 static int save_case_row(PGconn *conn, const casefile_t *cf, const char *features,
-                         const char *followup, char *err, size_t errlen)
+                         const char *followup, bool rezone, char *err, size_t errlen)
 {
     char balance[24], dpd[16], pv[16], since[24], seq[16], step[16], nnb[24], version[24],
         updated[24], due[24];
@@ -329,7 +334,7 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
     snprintf(nnb, sizeof(nnb), "%" PRId64, cf->next_not_before);
     snprintf(version, sizeof(version), "%" PRId64, cf->version);
     snprintf(updated, sizeof(updated), "%" PRId64, cf->updated_at);
-    const char *p[24] = {
+    const char *p[25] = {
         cf->creditor_id,
         cf->debtor_id,
         opt(cf->currency),
@@ -354,14 +359,16 @@ static int save_case_row(PGconn *conn, const casefile_t *cf, const char *feature
         features,
         followup,
         has_due ? due : NULL,
+        rezone ? "true" : "false",
     };
-    return pgpipe_cmd(conn, "cs_case", 24, p, err, errlen);
+    return pgpipe_cmd(conn, "cs_case", 25, p, err, errlen);
 }
 
 /* The case row, with its features (interactions: the counters caseinteract.c moves) and its
  * follow-up state (version 2, 0011_followup.sql) when the decision changed them: one UPDATE, so
  * one new row version per case and batch round. */
-static int save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
+/* The case row; `rezone`: this save moves the debtor's zone (next_due_at is computed again). */
+static int save_case(PGconn *conn, casefile_t *cf, bool rezone, char *err, size_t errlen)
 {
     char *features = cf->features_dirty ? jsonout_dumps(cf->features) : NULL;
     char *followup = cf->followup_dirty ? jsonout_dumps(cf->followup) : NULL;
@@ -371,7 +378,7 @@ static int save_case(PGconn *conn, casefile_t *cf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = save_case_row(conn, cf, features, followup, err, errlen);
+    int rc = save_case_row(conn, cf, features, followup, rezone, err, errlen);
     free(features);
     free(followup);
     if (rc == 0)
@@ -482,19 +489,21 @@ static int save_one(PGconn *conn, casefile_t *cf, const casefile_plan_t *plan, c
                     size_t errlen)
 {
     int rc;
+    bool rezone = false;
 
     /* The rows the event's decision marked (payments, promises, plans, interactions). */
     if ((rc = paystore_save_rows(conn, cf, err, errlen)) != 0 ||
         (rc = interactstore_save_rows(conn, cf, err, errlen)) != 0)
         return rc;
     if (casefile_parties_due(cf)) {
+        rezone = strcmp(cf->debtor_zone, cf->timezone) != 0;
         if ((rc = save_parties(conn, cf, err, errlen)) != 0)
             return rc;
         cf->parties_dirty = false;
         /* The debtor row now holds this zone (the scheduler's day: nextdue.h). */
         snprintf(cf->debtor_zone, sizeof(cf->debtor_zone), "%s", cf->timezone);
     }
-    if ((rc = save_case(conn, cf, err, errlen)) != 0)
+    if ((rc = save_case(conn, cf, rezone, err, errlen)) != 0)
         return rc;
     for (size_t i = 0; i < cf->n_invoices; i++) {
         if (!cf->invoices[i].dirty)
