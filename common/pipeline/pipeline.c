@@ -686,9 +686,11 @@ static int pw_run_case(pw_batch_t *b, pw_case_t *c, char *err, size_t errlen)
     return rc;
 }
 
-/* Saves the `k` cases of `act` that took an event in one round trip: each case's row state, and
- * the task rows and segment history its events left (casecarry.h). */
-static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t errlen)
+/* Sends the save of the `k` cases of `act` that took an event, in one round trip: each case's
+ * row state, and the task rows and segment history its events left (casecarry.h); *saving then
+ * awaits its results (pw_save_wait()). On return the cases stand as saved. */
+static int pw_save_send(pw_batch_t *b, pw_case_t **act, size_t k, casestore_saving_t **saving,
+                        char *err, size_t errlen)
 {
     casefile_t **cfs = calloc(k ? k : 1, sizeof(*cfs));
     const casefile_plan_t **plans = calloc(k ? k : 1, sizeof(*plans));
@@ -719,7 +721,8 @@ static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t e
         for (size_t h = 0; h < act[i]->nhist; h++)
             hist[j++] = act[i]->hist[h];
     }
-    rc = casestore_save_carried(wk_tx_conn(b->tx), cfs, plans, k, hist, nh, recs, nr, err, errlen);
+    rc = casestore_save_send(wk_tx_conn(b->tx), cfs, plans, k, hist, nh, recs, nr, saving, err,
+                             errlen);
     if (rc != 0)
         rc = stage_failed(rc, "save", err);
     for (size_t i = 0; i < k; i++) {
@@ -735,6 +738,23 @@ static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t e
     free(hist);
     free(recs);
     return rc;
+}
+
+/* The results of a save sent by pw_save_send() (NULL: none). */
+static int pw_save_wait(casestore_saving_t *saving, char *err, size_t errlen)
+{
+    int rc = casestore_save_wait(saving, err, errlen);
+
+    return rc != 0 ? stage_failed(rc, "save", err) : RESULT_OK;
+}
+
+/* pw_save_send() and its results at once. */
+static int pw_save(pw_batch_t *b, pw_case_t **act, size_t k, char *err, size_t errlen)
+{
+    casestore_saving_t *saving = NULL;
+    int rc = pw_save_send(b, act, k, &saving, err, errlen);
+
+    return rc != RESULT_OK ? rc : pw_save_wait(saving, err, errlen);
 }
 
 /* ---- RECOBRO_TEST_CARRY_CHECK (TEST ONLY): every carried case against a reload ----------------
@@ -804,8 +824,10 @@ static int pw_check_saved(pw_batch_t *b, pw_case_t **act, size_t k, char *err, s
 }
 
 /* One round: the cases with events left, loaded once, run, saved once. Sets *more when a case
- * still has events. */
-static int pw_round(pw_batch_t *b, bool *more, char *err, size_t errlen)
+ * still has events. The last round (none has) leaves its save's results to read in *saving, so
+ * the outputs are built while PostgreSQL runs it (pw_emit()). */
+static int pw_round(pw_batch_t *b, bool *more, casestore_saving_t **saving, char *err,
+                    size_t errlen)
 {
     pw_case_t **act = calloc(b->nc ? b->nc : 1, sizeof(*act));
     size_t k = 0;
@@ -820,44 +842,59 @@ static int pw_round(pw_batch_t *b, bool *more, char *err, size_t errlen)
         rc = pw_load(b, act, k, err, errlen);
     for (size_t i = 0; i < k && rc == RESULT_OK; i++)
         rc = pw_run_case(b, act[i], err, errlen);
-    if (rc == RESULT_OK)
-        rc = pw_save(b, act, k, err, errlen);
-    if (rc == RESULT_OK && b->pw->check)
-        rc = pw_check_saved(b, act, k, err, errlen);
     *more = false;
     for (size_t i = 0; i < k && rc == RESULT_OK; i++)
         *more = *more || act[i]->next < act[i]->n;
+    if (rc == RESULT_OK && !*more && !b->pw->check)
+        rc = pw_save_send(b, act, k, saving, err, errlen);
+    else if (rc == RESULT_OK)
+        rc = pw_save(b, act, k, err, errlen);
+    if (rc == RESULT_OK && b->pw->check)
+        rc = pw_check_saved(b, act, k, err, errlen);
     free(act);
     return rc;
 }
 
-/* What an applied or rejected event leaves behind: its DLQ mark, or its outputs in the outbox,
- * its handler's observation, its counts (added after the commit) and its log line; the last
- * applied event of its case queues the hot case (written after the commit). */
-static int pw_finish(pw_batch_t *b, pw_case_t *c, pw_event_t *e, bool last)
+/* What an applied event leaves in the outbox (its outputs) and, the last applied event of its
+ * case, the hot case queued for the cache (written after the commit): built while PostgreSQL runs
+ * the batch's last save, and dropped with the transaction when that save fails. */
+static int pw_finish_out(pw_batch_t *b, pw_event_t *e, bool last)
 {
-    if (e->rc == RESULT_REJECTED) {
-        wk_reject(e->m, e->rej.code, "%s", e->rej.detail);
+    if (e->rc == RESULT_REJECTED)
         return RESULT_OK;
-    }
     char err[600];
     int rc = to_outbox(&b->ctx, e->cf, &e->plan, err, sizeof(err));
     if (rc != RESULT_OK)
         return stage_failed(rc, "outbox", err);
+    return last ? to_cache(b->tx, e->cf, policyset_for(b->pw->policy.set, e->creditor_id),
+                           b->ctx.now)
+                : RESULT_OK;
+}
+
+/* The rest, once the save succeeded: a rejected event's DLQ mark, or an applied one's handler
+ * observation, its counts (added after the commit) and its log line. */
+static int pw_finish_rest(pw_batch_t *b, pw_event_t *e, bool last)
+{
+    (void)last;
+    if (e->rc == RESULT_REJECTED) {
+        wk_reject(e->m, e->rej.code, "%s", e->rej.detail);
+        return RESULT_OK;
+    }
     if (e->h->observe != NULL) {
         e->cf->rows.task_report = e->task_report; /* what this event of the case did */
         e->h->observe(e->cf);
     }
     count_plan(&e->plan, count_after_commit, b->tx);
     log_applied(e->cf, e->m->ev.type, &e->plan);
-    (void)c;
-    return last ? to_cache(b->tx, e->cf, policyset_for(b->pw->policy.set, e->creditor_id),
-                           b->ctx.now)
-                : RESULT_OK;
+    return RESULT_OK;
 }
 
-/* Every event's outputs, every case's first event first, then every second one... */
-static int pw_emit(pw_batch_t *b)
+typedef int (*pw_finish_fn)(pw_batch_t *b, pw_event_t *e, bool last);
+
+/* fn on every applied event, every case's first event first, then every second one... (the
+ * order the rounds-per-event pipeline gave the outputs); `last`: no later event of its case was
+ * applied. */
+static int pw_each(pw_batch_t *b, pw_finish_fn fn)
 {
     int rc = RESULT_OK;
     bool any = true;
@@ -873,10 +910,24 @@ static int pw_emit(pw_batch_t *b)
             for (size_t j = r + 1; j < c->n; j++)
                 last = last && !(c->evs[j].applied && c->evs[j].rc == RESULT_OK);
             if (c->evs[r].applied)
-                rc = pw_finish(b, c, &c->evs[r], last);
+                rc = fn(b, &c->evs[r], last);
         }
     }
     return rc;
+}
+
+/* Every event's outputs, built while the last round's save (`saving`, or NULL) runs; then its
+ * results; then, if it succeeded, the rest. A failed save fails the batch as before (its built
+ * outputs and cache writes go with the rolled-back attempt: worker.c). */
+static int pw_emit(pw_batch_t *b, casestore_saving_t *saving)
+{
+    char err[600];
+    int rc = pw_each(b, pw_finish_out);
+    int saved = pw_save_wait(saving, err, sizeof(err));
+
+    if (saved != RESULT_OK)
+        return saved;
+    return rc == RESULT_OK ? pw_each(b, pw_finish_rest) : rc;
 }
 
 static void pw_free(pw_batch_t *b)
@@ -920,16 +971,18 @@ static int pw_apply(void *ud, wk_tx_t *tx, wk_msg_t *const *msgs, size_t n)
     rc = pw_group(&b) == 0 ? RESULT_OK : RESULT_TRANSIENT;
     bool more = b.ne > 0;
     size_t rounds = 0, most = 0;
+    casestore_saving_t *saving = NULL; /* the last round's save, its results not read yet: set
+                                        * only by a round that succeeded, and it is the last */
     while (more && rc == RESULT_OK) {
         rounds++;
-        rc = pw_round(&b, &more, err, sizeof(err));
+        rc = pw_round(&b, &more, &saving, err, sizeof(err));
     }
     for (size_t i = 0; i < b.nc; i++)
         most = b.cases[i].n > most ? b.cases[i].n : most;
     LOG_DEBUG("batch.rounds", "\"events\":%zu,\"cases\":%zu,\"most\":%zu,\"rounds\":%zu", b.ne,
               b.nc, most, rounds);
     if (rc == RESULT_OK)
-        rc = pw_emit(&b);
+        rc = pw_emit(&b, saving);
     if (pw->check)
         LOG_INFO("carry.check", "\"events\":%zu,\"checked\":%zu,\"mismatches\":%zu", b.ne,
                  b.checked, b.mismatches);

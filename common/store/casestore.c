@@ -585,10 +585,23 @@ int casestore_save_carried(PGconn *conn, casefile_t *const *cfs,
                            const casestore_hist_t *hist, size_t nhist, const casestore_rec_t *recs,
                            size_t nrecs, char *err, size_t errlen)
 {
+    casestore_saving_t *saving = NULL;
+    int rc =
+        casestore_save_send(conn, cfs, plans, n, hist, nhist, recs, nrecs, &saving, err, errlen);
+
+    return rc != 0 ? rc : casestore_save_wait(saving, err, errlen);
+}
+
+int casestore_save_send(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
+                        size_t n, const casestore_hist_t *hist, size_t nhist,
+                        const casestore_rec_t *recs, size_t nrecs, casestore_saving_t **saving,
+                        char *err, size_t errlen)
+{
     pgpipe_t *pp = pgpipe_new(conn);
     pgbulk_t *bulk = pgbulk_open(conn, save_order, sizeof(save_order) / sizeof(save_order[0]));
     int rc = pp != NULL && bulk != NULL ? pgpipe_begin(pp, err, errlen) : -1;
 
+    *saving = NULL;
     if (pp == NULL || bulk == NULL)
         snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < nrecs && rc == 0; i++)
@@ -603,7 +616,22 @@ int casestore_save_carried(PGconn *conn, casefile_t *const *cfs,
         rc = pgbulk_flush(bulk, err, errlen);
     pgbulk_close(bulk);
     if (rc == 0)
-        rc = pgpipe_run(pp, err, errlen);
+        rc = pgpipe_sync(pp, err, errlen);
+    if (rc != 0) {
+        pgpipe_free(pp); /* drains what went out: the transaction is aborted */
+        return rc;
+    }
+    *saving = (casestore_saving_t *)pp;
+    return 0;
+}
+
+int casestore_save_wait(casestore_saving_t *saving, char *err, size_t errlen)
+{
+    pgpipe_t *pp = (pgpipe_t *)saving;
+
+    if (pp == NULL)
+        return 0;
+    int rc = pgpipe_wait(pp, err, errlen);
     pgpipe_free(pp);
     return rc;
 }

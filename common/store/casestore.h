@@ -97,6 +97,23 @@ casestore_save_carried(PGconn *conn, casefile_t *const *cfs, const casefile_plan
                        size_t n, const casestore_hist_t *hist, size_t nhist,
                        const casestore_rec_t *recs, size_t nrecs, char *err, size_t errlen);
 
+/* casestore_save_carried() in two halves, so the caller can work while PostgreSQL runs the save:
+ * casestore_save_send() does everything but reading the results (every row is built and sent,
+ * the cases' dirty marks are cleared as by the save) and returns 0 with *saving set, or the
+ * failure (-1 / RESULT_TRANSIENT, *saving NULL, the transaction aborted: roll it back). Then
+ * casestore_save_wait() reads the results and frees *saving, returning what
+ * casestore_save_carried() would have (NULL: 0). Between the two nothing else may be sent on
+ * `conn`, and the case files must not change; the arguments of the send may be freed. */
+typedef struct casestore_saving casestore_saving_t;
+
+__attribute__((warn_unused_result)) int
+casestore_save_send(PGconn *conn, casefile_t *const *cfs, const casefile_plan_t *const *plans,
+                    size_t n, const casestore_hist_t *hist, size_t nhist,
+                    const casestore_rec_t *recs, size_t nrecs, casestore_saving_t **saving,
+                    char *err, size_t errlen);
+__attribute__((warn_unused_result)) int casestore_save_wait(casestore_saving_t *saving, char *err,
+                                                            size_t errlen);
+
 /* The case's most recent tasks (up to `limit`, newest first) as a new JSON array of
  * {task_id, status, reason, action, channel, step, segment, not_before, not_after, created_at}
  * into *out. Returns 0, -1 or RESULT_TRANSIENT. */

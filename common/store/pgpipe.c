@@ -20,6 +20,7 @@ struct pgpipe {
     PGconn *conn; /* borrowed */
     pgpipe_entry_t *entries;
     size_t n, head, cap; /* entries[head..n) are sent and wait for their result */
+    int synced;          /* pgpipe_sync() sent the sync; pgpipe_wait() has not read it yet */
 };
 
 pgpipe_t *pgpipe_new(PGconn *conn)
@@ -54,7 +55,7 @@ void pgpipe_free(pgpipe_t *pp)
 {
     if (pp == NULL)
         return;
-    drain(pp->conn, 0);
+    drain(pp->conn, pp->synced);
     free(pp->entries);
     free(pp);
 }
@@ -184,20 +185,37 @@ static int finish(pgpipe_t *pp, int syncs, char *err, size_t errlen)
     return rc;
 }
 
-int pgpipe_run(pgpipe_t *pp, char *err, size_t errlen)
+int pgpipe_sync(pgpipe_t *pp, char *err, size_t errlen)
 {
     int rc = 0;
 
-    if (PQpipelineStatus(pp->conn) == PQ_PIPELINE_OFF)
+    if (PQpipelineStatus(pp->conn) == PQ_PIPELINE_OFF || pp->synced)
         return 0;
     if (PQpipelineSync(pp->conn) != 1) {
         rc = pg_fail(pp->conn, NULL, "pipeline sync", err, errlen);
         drain(pp->conn, 0);
+        pp->n = pp->head = 0;
     } else {
-        rc = finish(pp, 1, err, errlen);
+        pp->synced = 1;
     }
+    return rc;
+}
+
+int pgpipe_wait(pgpipe_t *pp, char *err, size_t errlen)
+{
+    int rc = pgpipe_sync(pp, err, errlen);
+
+    if (rc != 0 || !pp->synced)
+        return rc;
+    rc = finish(pp, 1, err, errlen);
+    pp->synced = 0;
     pp->n = pp->head = 0;
     return rc;
+}
+
+int pgpipe_run(pgpipe_t *pp, char *err, size_t errlen)
+{
+    return pgpipe_wait(pp, err, errlen);
 }
 
 /* Queues sequence statement s's entry and, when `send`, sends it (pipeline mode on). Returns 0

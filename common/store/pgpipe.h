@@ -62,6 +62,15 @@ __attribute__((warn_unused_result)) int pgpipe_cmd(PGconn *conn, const char *nam
  * Returns 0, or the first failure (the pipeline is drained and left in every case). */
 __attribute__((warn_unused_result)) int pgpipe_run(pgpipe_t *pp, char *err, size_t errlen);
 
+/* pgpipe_run() in two halves, so the caller can work while PostgreSQL runs what was sent:
+ * pgpipe_sync() sends the sync (everything queued goes out; 0, or the failure with the pipeline
+ * drained and left); pgpipe_wait() then reads the results as pgpipe_run() does (it syncs first
+ * when pgpipe_sync() was not called). Between the two the connection is busy: nothing else may
+ * be sent on it, and no query may be queued. pgpipe_free() of a synced queue reads and drops its
+ * results. */
+__attribute__((warn_unused_result)) int pgpipe_sync(pgpipe_t *pp, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int pgpipe_wait(pgpipe_t *pp, char *err, size_t errlen);
+
 /* One statement of a fixed sequence (pgpipe_exec()). */
 typedef struct pgpipe_stmt {
     const char *sql;      /* the statement's text, or NULL when `prepared` names it */
