@@ -3,13 +3,17 @@
  * violation, a syntax error, an unknown prepared statement, a status other than the one wanted -
  * each naming the statement that failed and its SQLSTATE, keeping no result, leaving the connection
  * out of pipeline mode with its transaction aborted; then queries with callbacks and commands in
- * one pipeline, and a failed command among them. Prints "pipecheck: ok" or the first check that
- * failed (exit 1). RECOBRO_PG_DSN names the database (a scratch one: the test makes and drops it).
+ * one pipeline, and a failed command among them; then a pipeline synced and read in two halves
+ * (pgpipe_sync() returns while PostgreSQL still runs it; pgpipe_wait() reads it, or reports its
+ * failure; a synced queue freed unread leaves the connection usable). Prints "pipecheck: ok" or the
+ * first check that failed (exit 1). RECOBRO_PG_DSN names the database (a scratch one: the test
+ * makes and drops it).
  */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgpipe.h"
 
@@ -174,6 +178,57 @@ static void queries_and_commands(PGconn *c)
     pgpipe_free(pp);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* pgpipe_sync() then pgpipe_wait(): the sync does not wait for the statements (a 0.4 s nap),
+ * the wait reads them; a failure shows at the wait; a synced queue freed unread is drained. */
+static void synced_then_waited(PGconn *c)
+{
+    const char *p7[1] = {"7"}, *p8[1] = {"8"};
+    long count = -1;
+    char err[256] = "";
+    pgpipe_t *pp = pgpipe_new(c);
+
+    CHECK(pp != NULL);
+    CHECK(pgpipe_cmd(c, "put", 1, p7, err, sizeof(err)) == 0); /* outside: at once */
+    CHECK(pgpipe_begin(pp, err, sizeof(err)) == 0);
+    CHECK(pgpipe_query(pp, "nap", 0, NULL, NULL, NULL, err, sizeof(err)) == 0);
+    CHECK(pgpipe_cmd(c, "put", 1, p8, err, sizeof(err)) == 0);
+    CHECK(pgpipe_query(pp, "count", 0, NULL, on_count, &count, err, sizeof(err)) == 0);
+    double t0 = now_s();
+    CHECK(pgpipe_sync(pp, err, sizeof(err)) == 0);
+    double t1 = now_s();
+    CHECK(t1 - t0 < 0.3);                          /* sent, not waited for */
+    CHECK(count == -1);                            /* nothing read yet */
+    CHECK(pgpipe_sync(pp, err, sizeof(err)) == 0); /* a second sync is a no-op */
+    CHECK(pgpipe_wait(pp, err, sizeof(err)) == 0);
+    CHECK(now_s() - t0 >= 0.35); /* the nap ran */
+    CHECK(count == 5);           /* 41, 2, 3 (queries_and_commands()), 7, 8 */
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+    CHECK(pgpipe_wait(pp, err, sizeof(err)) == 0); /* nothing left: 0 */
+
+    CHECK(pgpipe_begin(pp, err, sizeof(err)) == 0);
+    CHECK(pgpipe_cmd(c, "put", 1, p8, err, sizeof(err)) == 0); /* a duplicate: fails */
+    CHECK(pgpipe_sync(pp, err, sizeof(err)) == 0);
+    CHECK(pgpipe_wait(pp, err, sizeof(err)) != 0);
+    CHECK(strstr(err, "duplicate") != NULL);
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+
+    CHECK(pgpipe_begin(pp, err, sizeof(err)) == 0);
+    CHECK(pgpipe_query(pp, "count", 0, NULL, on_count, &count, err, sizeof(err)) == 0);
+    CHECK(pgpipe_sync(pp, err, sizeof(err)) == 0);
+    pgpipe_free(pp); /* synced, never read: drained */
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM t");
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "5") == 0);
+    PQclear(r);
+}
+
 int main(void)
 {
     const char *dsn = getenv("RECOBRO_PG_DSN");
@@ -187,10 +242,12 @@ int main(void)
     exec_ok(c, "CREATE TEMP TABLE t (k int PRIMARY KEY)");
     PQclear(PQprepare(c, "put", "INSERT INTO t VALUES ($1::int)", 0, NULL));
     PQclear(PQprepare(c, "count", "SELECT count(*) FROM t", 0, NULL));
+    PQclear(PQprepare(c, "nap", "SELECT pg_sleep(0.4)", 0, NULL));
     good_sequence(c);
     sent_then_read(c);
     bad_sequences(c);
     queries_and_commands(c);
+    synced_then_waited(c);
     PQfinish(c);
     if (failures == 0)
         printf("pipecheck: ok\n");
