@@ -129,14 +129,8 @@ static int keep_record(casefile_t *cf, casecarry_t *cc)
 
     if (r->record == CASEFILE_RECORD_NONE)
         return 0;
-    if (cc->n_recs == cc->cap_recs) {
-        size_t ncap = cc->cap_recs ? cc->cap_recs * 2 : 4;
-        casefile_rows_t *p = realloc(cc->recs, ncap * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        cc->recs = p;
-        cc->cap_recs = ncap;
-    }
+    if (GROW(cc->recs, cc->cap_recs, cc->n_recs, 4) != 0)
+        return -1;
     casefile_rows_t *k = &cc->recs[cc->n_recs++];
     memset(k, 0, sizeof(*k));
     k->record = r->record;

@@ -332,15 +332,8 @@ static void spare_give(pw_spare_t *sp, casefile_t *cf)
 {
     casefile_clear(cf); /* zeroes it */
     g_mutex_lock(&sp->lock);
-    if (sp->n == sp->cap && sp->cap < PW_SPARE_MAX) {
-        size_t ncap = sp->cap ? sp->cap * 2 : 64;
-        casefile_t **p = realloc(sp->files, ncap * sizeof(*p));
-        if (p != NULL) {
-            sp->files = p;
-            sp->cap = ncap;
-        }
-    }
-    if (sp->n < sp->cap) {
+    /* Room for one more until the capacity reached PW_SPARE_MAX (a failed growth: freed). */
+    if ((sp->n < sp->cap || sp->cap < PW_SPARE_MAX) && GROW(sp->files, sp->cap, sp->n, 64) == 0) {
         sp->files[sp->n++] = cf;
         cf = NULL;
     }

@@ -9,6 +9,7 @@
 
 #include "casepay.h"
 #include "chargestore.h"
+#include "grow.h"
 #include "pg.h"
 #include "pgpipe.h"
 
@@ -533,14 +534,8 @@ static int case_row(const PGresult *res, int row, casefile_t *cf, bool open_plan
         snprintf(cr.currency, sizeof(cr.currency), "%s", jstr(o, "currency"));
         cr.unallocated = jint(o, "unallocated");
         cr.received_at = jint(o, "received_at");
-        if (cf->n_credits >= cf->cap_credits) {
-            size_t cap = cf->cap_credits ? cf->cap_credits * 2 : 4;
-            casefile_credit_t *p = realloc(cf->credits, cap * sizeof(*p));
-            if (p == NULL)
-                break;
-            cf->credits = p;
-            cf->cap_credits = cap;
-        }
+        if (GROW(cf->credits, cf->cap_credits, cf->n_credits, 4) != 0)
+            break;
         cf->credits[cf->n_credits++] = cr;
     }
     json_decref(credits);
